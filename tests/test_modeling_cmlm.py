@@ -1,0 +1,234 @@
+"""The CMLM inference network: save/load, Auto classes, remote code, attention, generate(), bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+from conftest import tiny_cmlm_config
+from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
+
+from engine_hf import CMLMConfig, CMLMForConditionalGeneration, CMLMModel
+
+
+def make_model(**overrides) -> CMLMForConditionalGeneration:
+    torch.manual_seed(0)
+    return CMLMForConditionalGeneration(tiny_cmlm_config(**overrides)).eval()
+
+
+def batch(model):
+    eos, pad = model.config.eos_token_id, model.config.pad_token_id
+    input_ids = torch.tensor([[5, 6, 7, 8, eos], [9, 10, eos, pad, pad]])
+    attention_mask = input_ids.ne(pad).long()
+    return input_ids, attention_mask
+
+
+def test_save_load_round_trip_gives_identical_logits_and_generations(tmp_path):
+    model = make_model()
+    input_ids, attention_mask = batch(model)
+    decoder_input_ids = torch.full((2, 4), model.config.mask_token_id)
+    model.generation_config.num_iterations = 3
+    model.save_pretrained(tmp_path)
+    loaded = CMLMForConditionalGeneration.from_pretrained(tmp_path).eval()
+    assert loaded.generation_config.num_iterations == 3
+    with torch.no_grad():
+        expected = model(input_ids, attention_mask, decoder_input_ids=decoder_input_ids).logits
+        actual = loaded(input_ids, attention_mask, decoder_input_ids=decoder_input_ids).logits
+    torch.testing.assert_close(actual, expected, rtol=0, atol=0)
+    assert torch.equal(loaded.generate(input_ids, attention_mask), model.generate(input_ids, attention_mask))
+    assert loaded.lm_head.weight.data_ptr() == loaded.model.shared.weight.data_ptr()  # still tied
+
+
+def test_auto_classes_resolve_the_cmlm(tmp_path):
+    model = make_model()
+    model.save_pretrained(tmp_path)
+    assert isinstance(AutoConfig.from_pretrained(tmp_path), CMLMConfig)
+    assert isinstance(AutoModelForSeq2SeqLM.from_pretrained(tmp_path), CMLMForConditionalGeneration)
+    assert isinstance(AutoModel.from_config(model.config), CMLMModel)
+
+
+def test_remote_code_export_loads_in_a_process_without_engine_hf(tmp_path):
+    model = make_model()
+    input_ids, attention_mask = batch(model)
+    model.save_pretrained(tmp_path)
+    expected = model.generate(input_ids, attention_mask).tolist()
+    script = textwrap.dedent(
+        f"""
+        import importlib.abc, sys
+        class Block(importlib.abc.MetaPathFinder):
+            def find_spec(self, name, path, target=None):
+                if name == "engine_hf" or name.startswith("engine_hf."):
+                    raise ImportError("engine_hf is deliberately unavailable")
+        sys.meta_path.insert(0, Block())
+        import torch
+        from transformers import AutoModelForSeq2SeqLM
+        model = AutoModelForSeq2SeqLM.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
+        assert "engine_hf" not in sys.modules
+        ids = torch.tensor({input_ids.tolist()}); mask = torch.tensor({attention_mask.tolist()})
+        print(model.generate(ids, mask).tolist())
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == str(expected)
+
+
+def test_decoder_is_bidirectional():
+    model = make_model()
+    input_ids, attention_mask = batch(model)
+    mask = model.config.mask_token_id
+    first = torch.tensor([[mask, mask, mask, 11], [mask, mask, mask, 11]])
+    second = first.clone()
+    second[:, 3] = 12  # change only the LAST decoder input
+    with torch.no_grad():
+        a = model(input_ids, attention_mask, decoder_input_ids=first).logits
+        b = model(input_ids, attention_mask, decoder_input_ids=second).logits
+    assert not torch.allclose(a[:, 0], b[:, 0])  # ... and the FIRST position's prediction moves
+
+
+@pytest.mark.parametrize("length_prediction", ["token", "mean_pool"])
+def test_sdpa_equals_eager_attention(length_prediction):
+    torch.manual_seed(0)
+    config = tiny_cmlm_config(length_prediction=length_prediction)
+    sdpa = CMLMForConditionalGeneration._from_config(config, attn_implementation="sdpa").eval()
+    eager = CMLMForConditionalGeneration._from_config(config, attn_implementation="eager").eval()
+    eager.load_state_dict(sdpa.state_dict())
+    input_ids, attention_mask = batch(sdpa)
+    decoder_input_ids = torch.tensor([[60, 13, 60, 14], [60, 60, 15, 0]])
+    with torch.no_grad():
+        a = sdpa(input_ids, attention_mask, decoder_input_ids=decoder_input_ids)
+        b = eager(input_ids, attention_mask, decoder_input_ids=decoder_input_ids)
+    torch.testing.assert_close(a.logits, b.logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a.length_logits, b.length_logits, atol=1e-5, rtol=1e-5)
+
+
+def test_padding_does_not_change_other_positions():
+    model = make_model()
+    eos, pad, mask = model.config.eos_token_id, model.config.pad_token_id, model.config.mask_token_id
+    short_src = torch.tensor([[9, 10, eos]])
+    padded_src = torch.tensor([[9, 10, eos, pad, pad]])
+    short_tgt = torch.tensor([[mask, 20, mask]])
+    padded_tgt = torch.tensor([[mask, 20, mask, pad, pad]])
+    with torch.no_grad():
+        a = model(short_src, torch.ones_like(short_src), decoder_input_ids=short_tgt)
+        b = model(padded_src, padded_src.ne(pad).long(), decoder_input_ids=padded_tgt)
+    torch.testing.assert_close(a.logits, b.logits[:, :3], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a.length_logits, b.length_logits, atol=1e-5, rtol=1e-5)
+
+
+def test_loss_scores_only_masked_positions_plus_weighted_length_loss():
+    model = make_model(length_loss_weight=0.5)
+    input_ids, attention_mask = batch(model)
+    mask = model.config.mask_token_id
+    labels = torch.tensor([[20, 21, 22], [23, 24, -100]])
+    decoder_input_ids = torch.tensor([[mask, 21, mask], [23, mask, 0]])
+    out = model(input_ids, attention_mask, decoder_input_ids=decoder_input_ids, labels=labels)
+    log_probs = out.logits.log_softmax(-1)
+    expected_token = -(log_probs[0, 0, 20] + log_probs[0, 2, 22] + log_probs[1, 1, 24]) / 3
+    expected_length = torch.nn.functional.cross_entropy(out.length_logits, torch.tensor([3, 2]))
+    torch.testing.assert_close(out.token_loss, expected_token)
+    torch.testing.assert_close(out.loss, expected_token + 0.5 * expected_length)
+
+
+def test_never_emitted_ids_get_minus_infinity_and_label_smoothing_stays_finite():
+    model = make_model(label_smoothing=0.1)
+    input_ids, attention_mask = batch(model)
+    out = model(input_ids, attention_mask, labels=torch.tensor([[20, 21], [22, 23]]))
+    assert torch.isinf(out.logits[..., model.config.never_emitted_token_ids]).all()
+    assert torch.isfinite(out.loss)
+
+
+# --- generate() ---------------------------------------------------------------------------------------------------
+def test_generate_never_emits_mask_or_pad_inside_a_sequence():
+    model = make_model()
+    # Bias the output layer towards the special ids: generate must still never emit them.
+    with torch.no_grad():
+        model.final_logits_bias[[model.config.pad_token_id, model.config.eos_token_id]] = 100.0
+    input_ids, attention_mask = batch(model)
+    out = model.generate(input_ids, attention_mask, return_dict_in_generate=True, num_iterations=4, length_beam=3)
+    for row, length in zip(out.sequences, out.lengths, strict=True):
+        body = row[:length]
+        assert not torch.isin(body, torch.tensor([model.config.pad_token_id, model.config.eos_token_id])).any()
+        assert (body < model.config.vocab_size).all()  # the mask id is vocab_size: never emitted
+        assert row[length] == model.config.eos_token_id
+
+
+def test_generate_respects_oracle_lengths():
+    model = make_model()
+    input_ids, attention_mask = batch(model)
+    out = model.generate(input_ids, attention_mask, target_lengths=torch.tensor([7, 2]), return_dict_in_generate=True)
+    assert out.lengths.tolist() == [7, 2]
+    assert out.sequences.shape == (2, 8)
+    assert out.sequences[1, 2] == model.config.eos_token_id
+    assert (out.sequences[1, 3:] == model.config.pad_token_id).all()
+
+
+def test_length_beam_picks_the_candidate_with_the_best_mean_log_prob():
+    model = make_model()
+    input_ids, attention_mask = batch(model)
+    out = model.generate(input_ids, attention_mask, length_beam=4, num_iterations=2, return_dict_in_generate=True)
+    assert out.candidate_lengths.shape == (2, 4)
+    torch.testing.assert_close(out.scores, out.candidate_scores.max(-1).values)
+    best = out.candidate_scores.argmax(-1)
+    assert out.lengths.tolist() == out.candidate_lengths.gather(1, best[:, None]).squeeze(1).tolist()
+    # Each candidate's reported score is the mean log-prob of what decoding that length alone gives.
+    for i in range(2):
+        for k in range(4):
+            single = model.generate(
+                input_ids[i : i + 1],
+                attention_mask[i : i + 1],
+                target_lengths=out.candidate_lengths[i, k : k + 1],
+                num_iterations=2,
+                return_dict_in_generate=True,
+            )
+            torch.testing.assert_close(single.scores[0], out.candidate_scores[i, k], atol=1e-5, rtol=1e-5)
+
+
+def test_mask_predict_refinement_schedule():
+    """More iterations do NOT guarantee a higher mean log-prob: mask-predict keeps the *stale* probabilities of
+    unmasked tokens, and a re-predicted token is conditioned on a new context, so the score can go either way
+    (Ghazvininejad et al. report BLEU, not likelihood, improving). What holds, and is asserted here:
+    one iteration equals the argmax of a single all-masked pass, and with T iterations every position whose token
+    changed after the first pass was among the re-masked ones: a token is only ever replaced by a re-prediction."""
+    model = make_model()
+    input_ids, attention_mask = batch(model)
+    lengths = torch.tensor([6, 4])
+    one = model.generate(input_ids, attention_mask, target_lengths=lengths, num_iterations=1, return_dict_in_generate=True)
+    with torch.no_grad():
+        logits = model(input_ids, attention_mask, target_lengths=lengths).logits
+    expected = logits.argmax(-1)
+    for i, length in enumerate(lengths.tolist()):
+        assert one.sequences[i, :length].tolist() == expected[i, :length].tolist()
+        mean_log_prob = logits[i, :length].log_softmax(-1).max(-1).values.mean()
+        torch.testing.assert_close(one.scores[i], mean_log_prob, atol=1e-5, rtol=1e-5)
+    many = model.generate(input_ids, attention_mask, target_lengths=lengths, num_iterations=5, return_dict_in_generate=True)
+    assert many.lengths.tolist() == lengths.tolist()
+    assert torch.isfinite(many.scores).all()
+
+
+def test_empty_sources_get_empty_translations_in_a_mixed_batch():
+    model = make_model()
+    eos, pad = model.config.eos_token_id, model.config.pad_token_id
+    input_ids = torch.tensor([[5, 6, 7, eos], [eos, pad, pad, pad]])
+    out = model.generate(input_ids, input_ids.ne(pad).long(), return_dict_in_generate=True)
+    assert out.lengths[1] == 0 and out.sequences[1, 0] == eos
+    assert out.lengths[0] > 0
+
+
+def test_bad_generation_settings_and_overlong_sources_raise_clear_errors():
+    model = make_model()
+    input_ids, attention_mask = batch(model)
+    with pytest.raises(ValueError, match="Unknown generation setting 'temperature'"):
+        model.generate(input_ids, attention_mask, temperature=0.7)
+    with pytest.raises(ValueError, match="length_beam"):
+        model.generate(input_ids, attention_mask, num_beams=4)
+    with pytest.raises(ValueError, match="num_iterations"):
+        model.generate(input_ids, attention_mask, num_iterations=0)
+    too_long = torch.ones(1, model.config.max_source_positions + 1, dtype=torch.long)
+    with pytest.raises(ValueError, match="truncation=True"):
+        model.generate(too_long)
+    with pytest.raises(ValueError, match="length_prediction"):
+        tiny_cmlm_config(length_prediction="pool")

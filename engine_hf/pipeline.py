@@ -1,0 +1,71 @@
+"""`pipeline("nat-translation")`: parallel decoding behind the interface users know from transformers.
+
+transformers 5 removed the `translation` task (and it cannot be re-registered under that name), so engine_hf
+registers its own task; the output keeps the familiar `[{"translation_text": ...}]` shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import AutoModelForSeq2SeqLM, Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.utils import logging
+
+logger = logging.get_logger(__name__)
+
+TASK = "nat-translation"
+
+
+class NATTranslationPipeline(Pipeline):
+    """Translate with a CMLM: length beam + mask-predict, every target position decoded in parallel.
+
+    Call-time settings: `num_iterations`, `length_beam` (defaults come from the model's generation config).
+    Sources longer than the model's `max_source_positions` are truncated with a warning; an empty source gives
+    an empty translation.
+    """
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = True
+
+    def _sanitize_parameters(self, num_iterations: int | None = None, length_beam: int | None = None, **kwargs):
+        if kwargs:
+            raise ValueError(
+                f"Unknown nat-translation setting(s) {sorted(kwargs)}: use num_iterations, length_beam or batch_size."
+            )
+        forward_params = {}
+        if num_iterations is not None:
+            forward_params["num_iterations"] = num_iterations
+        if length_beam is not None:
+            forward_params["length_beam"] = length_beam
+        return {}, forward_params, {}
+
+    def preprocess(self, text: str) -> dict[str, Any]:
+        if not isinstance(text, str):
+            raise TypeError(f"nat-translation takes strings, got {type(text).__name__}.")
+        limit = getattr(self.model.config, "max_source_positions", None)
+        inputs = self.tokenizer(text, return_tensors="pt", truncation=limit is not None, max_length=limit)
+        if limit is not None and len(self.tokenizer(text).input_ids) > limit:
+            logger.warning("A source longer than max_source_positions=%d tokens was truncated.", limit)
+        return inputs
+
+    def _forward(self, model_inputs: dict[str, Any], **generate_kwargs: Any) -> dict[str, Any]:
+        return {"output_ids": self.model.generate(**model_inputs, **generate_kwargs)}
+
+    def __call__(self, inputs: str | list[str], **kwargs: Any) -> list[dict[str, str]]:
+        """Translate one string or a list; always returns a list of `{"translation_text": ...}`."""
+        result = super().__call__(inputs, **kwargs)
+        return [result] if isinstance(inputs, str) else result
+
+    def postprocess(self, model_outputs: dict[str, Any]) -> dict[str, str]:
+        (text,) = self.tokenizer.batch_decode(model_outputs["output_ids"], skip_special_tokens=True)
+        return {"translation_text": text}
+
+
+def register_pipeline() -> None:
+    PIPELINE_REGISTRY.register_pipeline(TASK, pipeline_class=NATTranslationPipeline, pt_model=AutoModelForSeq2SeqLM)
+
+
+__all__ = ["TASK", "NATTranslationPipeline", "register_pipeline"]

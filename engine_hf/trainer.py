@@ -10,6 +10,7 @@ from torch import nn
 from transformers import PreTrainedModel, Seq2SeqTrainer, Seq2SeqTrainingArguments
 
 from .energy import energy
+from .model_card import ModelCardMixin
 from .modeling_cmlm import masked_token_loss
 from .operators import get_operator
 from .teacher import check_teacher_compatible, load_teacher
@@ -70,7 +71,7 @@ class EnergyTrainingArguments(Seq2SeqTrainingArguments):
         super().__post_init__()
 
 
-class EnergyTrainer(Seq2SeqTrainer):
+class EnergyTrainer(ModelCardMixin, Seq2SeqTrainer):
     """Trains a CMLM student to minimise a frozen teacher's energy (Tu et al., 2020).
 
     Only `compute_loss` and `prediction_step` differ from `Seq2SeqTrainer`. The teacher is loaded from

@@ -7,6 +7,7 @@ command line next to the few of engine_hf's own.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from transformers.utils import logging
 
 from .data_collator import DataCollatorForCMLM
 from .metrics import build_compute_metrics
+from .model_card import ModelCardMixin
 from .modeling_cmlm import CMLMForConditionalGeneration
 from .teacher import load_teacher
 from .trainer import EnergyTrainer, EnergyTrainingArguments
@@ -72,6 +74,10 @@ class StudentArguments:
     freeze_encoder: bool = field(
         default=False, metadata={"help": "Keep the (teacher-initialised) encoder frozen; train decoder and heads only."}
     )
+
+
+class CMLMTrainer(ModelCardMixin, Seq2SeqTrainer):
+    """`Seq2SeqTrainer` whose model card (README.md, also on `push_to_hub`) describes a CMLM."""
 
 
 def tokenize_pairs(
@@ -165,7 +171,7 @@ def train_cmlm(
     student = build_student(student_args, teacher)
     del teacher
     train, validation = _tokenized_splits(data_args, tokenizer, student)
-    trainer = Seq2SeqTrainer(
+    trainer = CMLMTrainer(
         model=student,
         args=training_args,
         train_dataset=train,
@@ -174,7 +180,13 @@ def train_cmlm(
         processing_class=tokenizer,
         compute_metrics=build_compute_metrics(tokenizer),
     )
+    trainer.model_card_kwargs = _card_kwargs(data_args, teacher_args.teacher_model)
     return _run(trainer, training_args)
+
+
+def _card_kwargs(data_args: DataArguments, teacher: str | None) -> dict[str, Any]:
+    return {"teacher": teacher, "languages": (data_args.src_lang, data_args.tgt_lang),
+            "training_summary": {"data": data_args.corpus}}
 
 
 def train_energy(
@@ -199,6 +211,7 @@ def train_energy(
         processing_class=tokenizer,
         compute_metrics=build_compute_metrics(tokenizer),
     )
+    trainer.model_card_kwargs = _card_kwargs(data_args, training_args.teacher_model)
     return _run(trainer, training_args)
 
 
@@ -206,6 +219,11 @@ def _run(trainer: Seq2SeqTrainer, args: Seq2SeqTrainingArguments) -> dict[str, f
     """Train (resuming from the last checkpoint in output_dir if there is one), evaluate, save, summarise."""
     from transformers.trainer_utils import get_last_checkpoint
 
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.world_size == 1:
+        raise ValueError(
+            "Launched as several processes but the Trainer sees one: each would train its own model. On CPU add "
+            "--use_cpu (and launch with --multi_gpu, see the README)."
+        )
     metrics: dict[str, float] = {}
     if args.do_train:
         last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
@@ -214,6 +232,9 @@ def _run(trainer: Seq2SeqTrainer, args: Seq2SeqTrainingArguments) -> dict[str, f
         trainer.save_model()
     if args.do_eval and trainer.eval_dataset is not None:
         metrics.update(trainer.evaluate())
+    trainer.create_model_card()
+    if args.push_to_hub:
+        trainer.push_to_hub()
     if trainer.is_world_process_zero():
         Path(args.output_dir).mkdir(parents=True, exist_ok=True)
         (Path(args.output_dir) / "engine_hf_metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -265,6 +286,7 @@ __all__ = [
     "DataArguments",
     "StudentArguments",
     "TeacherArguments",
+    "CMLMTrainer",
     "build_student",
     "distill_corpus",
     "load_corpus_splits",

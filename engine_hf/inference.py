@@ -43,13 +43,19 @@ def generate_ids(
     sources: list[str],
     batch_size: int = 32,
     **kwargs: Any,
-) -> Iterator[tuple[dict[str, torch.Tensor], torch.Tensor]]:
-    """Yield (tokenized batch, output ids) over `sources`, in order; sources are truncated to the model's limit."""
+) -> Iterator[tuple[list[int], dict[str, torch.Tensor], torch.Tensor]]:
+    """Yield (source indices, tokenized batch, output ids), batching sources of similar length together.
+
+    Sorting by length keeps padding (and so the cost of the 32k-way output layer) low; callers put results back
+    in source order with the indices. Sources are truncated to the model's limit.
+    """
     limit = getattr(model.config, "max_source_positions", None) or getattr(model.config, "max_position_embeddings", None)
-    for start in range(0, len(sources), batch_size):
-        batch = tokenizer(sources[start : start + batch_size], return_tensors="pt", padding=True, truncation=True,
+    order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
+    for start in range(0, len(order), batch_size):
+        indices = order[start : start + batch_size]
+        batch = tokenizer([sources[i] for i in indices], return_tensors="pt", padding=True, truncation=True,
                           max_length=limit).to(model.device)
-        yield batch, model.generate(**batch, **kwargs)
+        yield indices, batch, model.generate(**batch, **kwargs)
 
 
 def translate(
@@ -63,8 +69,11 @@ def translate(
     """Translations of `sources`, one string per source, in order."""
     loaded, tokenizer = load_model(model)
     kwargs = generation_kwargs(loaded, num_iterations, length_beam, num_beams)
-    for _, output_ids in generate_ids(loaded, tokenizer, sources, batch_size, **kwargs):
-        yield from tokenizer.batch_decode(output_ids, skip_special_tokens=True)
+    translations = [""] * len(sources)
+    for indices, _, output_ids in generate_ids(loaded, tokenizer, sources, batch_size, **kwargs):
+        for i, text in zip(indices, tokenizer.batch_decode(output_ids, skip_special_tokens=True), strict=True):
+            translations[i] = text
+    yield from translations
 
 
 def evaluate_model(
@@ -90,21 +99,23 @@ def evaluate_model(
     loaded, tokenizer = load_model(model)
     teacher = load_teacher(teacher_model) if teacher_model else None
     kwargs = generation_kwargs(loaded, num_iterations, length_beam, num_beams)
-    hypotheses: list[str] = []
-    token_rows: list[list[int]] = []
-    energies: list[torch.Tensor] = []
+    hypotheses = [""] * len(sources)
+    token_rows: list[list[int]] = [[] for _ in sources]
+    energies = torch.zeros(len(sources))
     special = set(tokenizer.all_special_ids)
-    for batch, output_ids in generate_ids(loaded, tokenizer, sources, batch_size, **kwargs):
-        hypotheses.extend(tokenizer.batch_decode(output_ids, skip_special_tokens=True))
-        token_rows.extend([[t for t in row.tolist() if t not in special] for row in output_ids])
+    for indices, batch, output_ids in generate_ids(loaded, tokenizer, sources, batch_size, **kwargs):
+        texts = tokenizer.batch_decode(output_ids, skip_special_tokens=True)
+        for i, text, row in zip(indices, texts, output_ids.tolist(), strict=True):
+            hypotheses[i], token_rows[i] = text, [t for t in row if t not in special]
         if teacher is not None:
-            energies.append(teacher_energy_of_outputs(teacher, batch["input_ids"], batch["attention_mask"],
-                                                      output_ids, tokenizer.pad_token_id))
+            energies[indices] = teacher_energy_of_outputs(
+                teacher, batch["input_ids"], batch["attention_mask"], output_ids, tokenizer.pad_token_id
+            ).cpu()
     scores = corpus_scores(hypotheses, references)
     scores["repetition"] = repetition_rate(token_rows)
     scores["sentences"] = len(sources)
-    if energies:
-        scores["teacher_energy"] = torch.cat(energies).mean().item()
+    if teacher is not None:
+        scores["teacher_energy"] = energies.mean().item()
     return scores
 
 

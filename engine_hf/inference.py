@@ -23,7 +23,18 @@ def load_model(model: str | PreTrainedModel) -> tuple[PreTrainedModel, PreTraine
         raise ValueError(
             f"Could not load a seq2seq model and tokenizer from {model!r}: {str(error).splitlines()[0]}"
         ) from error
+    check_tokenizer_matches(loaded, tokenizer)
     return loaded, tokenizer
+
+
+def check_tokenizer_matches(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> None:
+    """Refuse a tokenizer whose ids the model cannot embed (the usual sign of a tokenizer from another model)."""
+    vocab = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) > vocab:
+        raise ValueError(
+            f"The tokenizer has {len(tokenizer)} tokens but the model embeds only {vocab}: they do not belong "
+            "together. Save the tokenizer the model was trained with next to it (tokenizer.save_pretrained)."
+        )
 
 
 def generation_kwargs(
@@ -119,4 +130,4 @@ def evaluate_model(
     return scores
 
 
-__all__ = ["evaluate_model", "generate_ids", "generation_kwargs", "load_model", "translate"]
+__all__ = ["check_tokenizer_matches", "evaluate_model", "generate_ids", "generation_kwargs", "load_model", "translate"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from transformers import (
     PreTrainedTokenizerBase,
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
+    TrainerCallback,
 )
 from transformers.utils import logging
 
@@ -74,6 +76,20 @@ class StudentArguments:
     freeze_encoder: bool = field(
         default=False, metadata={"help": "Keep the (teacher-initialised) encoder frozen; train decoder and heads only."}
     )
+
+
+class StopAfterSeconds(TrainerCallback):
+    """Stop training after a wall-clock budget: a matched-compute control trains for as long as ENGINE did."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.started = seconds, None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.perf_counter() - self.started >= self.seconds:
+            control.should_training_stop = True
 
 
 class CMLMTrainer(ModelCardMixin, Seq2SeqTrainer):
@@ -161,6 +177,7 @@ def train_cmlm(
     teacher_args: TeacherArguments,
     student_args: StudentArguments,
     training_args: Seq2SeqTrainingArguments,
+    callbacks: list | None = None,
 ) -> dict[str, float]:
     """The CMLM baseline: cross-entropy on masked target tokens (references or distilled outputs)."""
     source = student_args.student_model or teacher_args.teacher_model
@@ -179,6 +196,7 @@ def train_cmlm(
         data_collator=DataCollatorForCMLM.for_model(student),
         processing_class=tokenizer,
         compute_metrics=build_compute_metrics(tokenizer),
+        callbacks=callbacks,
     )
     trainer.model_card_kwargs = _card_kwargs(data_args, teacher_args.teacher_model)
     return _run(trainer, training_args)
@@ -193,6 +211,7 @@ def train_energy(
     data_args: DataArguments,
     student_args: StudentArguments,
     training_args: EnergyTrainingArguments,
+    callbacks: list | None = None,
 ) -> dict[str, float]:
     """ENGINE: train the CMLM inference network to minimise the frozen teacher's energy."""
     if training_args.teacher_model is None:
@@ -210,6 +229,7 @@ def train_energy(
         data_collator=DataCollatorForCMLM.for_model(student, mask_all=True),
         processing_class=tokenizer,
         compute_metrics=build_compute_metrics(tokenizer),
+        callbacks=callbacks,
     )
     trainer.model_card_kwargs = _card_kwargs(data_args, training_args.teacher_model)
     return _run(trainer, training_args)
@@ -287,6 +307,7 @@ __all__ = [
     "StudentArguments",
     "TeacherArguments",
     "CMLMTrainer",
+    "StopAfterSeconds",
     "build_student",
     "distill_corpus",
     "load_corpus_splits",

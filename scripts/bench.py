@@ -1,0 +1,299 @@
+"""`make bench`: the paper's findings at small scale, stage by stage, each resumable and writing results/*.json.
+
+Benchmark A (EN->PT, teacher = converted Firefox Translations model; LibreOffice help + a Bible test set):
+  teacher      teacher greedy and beam 4 on the test sets
+  cmlm_ref     CMLM trained on references                     (1 and 10 iterations, length beam 5)
+  distill      the teacher's beam-4 outputs for the training sources
+  cmlm_kd      CMLM trained on the distilled outputs          (1 and 10 iterations)
+  engine       ENGINE (O1=SX, O2=ST) from the better CMLM     (1 and 10 iterations, length beam 3)
+  control      the same CMLM trained further with cross-entropy for ENGINE's wall time
+  table2       dev energy and BLEU for all 25 (O1, O2) pairs, oracle lengths, same init, same small budget
+  gain         ENGINE gain over the matched control against the starting CMLM's BLEU (earlier checkpoints)
+Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
+
+    python scripts/bench.py            # full scale (hours on 2 CPU cores)
+    python scripts/bench.py --quick    # the same pipeline on a small slice, minutes
+    python scripts/bench.py --stages teacher,cmlm_ref
+
+Re-running skips finished stages (their results JSON exists) and resumes unfinished training from checkpoints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+STAGES = ["teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control", "table2", "gain"]
+STUDENT_CONFIG = ("encoder_layers=6,decoder_layers=3,decoder_attention_heads=4,decoder_ffn_dim=1024,"
+                  "length_prediction=mean_pool,max_source_positions=128,max_target_positions=64,dropout=0.1")
+
+
+def scale(quick: bool) -> dict:
+    """Budgets of the two modes. Full: sized for about 3 hours of 2 CPU cores in all."""
+    if quick:
+        return dict(cmlm_steps=30, energy_steps=6, table2_steps=2, distill_sources=96, eval_sentences=32,
+                    batch_size=16, gain_points=2, checkpoint_every=15)
+    return dict(cmlm_steps=3000, energy_steps=300, table2_steps=30, distill_sources=12000, eval_sentences=300,
+                batch_size=48, gain_points=3, checkpoint_every=1000)
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace):
+        self.quick = args.quick
+        self.s = scale(args.quick)
+        self.root = Path(args.runs_dir) / ("bench-quick" if args.quick else "bench")
+        self.results = Path(args.results_dir)
+        self.results.mkdir(parents=True, exist_ok=True)
+        self.suffix = "_quick" if args.quick else ""
+        self.threads = torch.get_num_threads()
+
+    # --- plumbing -------------------------------------------------------------------------------------
+    def result_path(self, stage: str) -> Path:
+        return self.results / f"bench_{stage}{self.suffix}.json"
+
+    def done(self, stage: str) -> bool:
+        return self.result_path(stage).exists()
+
+    def write(self, stage: str, payload: dict) -> None:
+        payload = {"stage": stage, "quick": self.quick, "scale": self.s, "threads": self.threads,
+                   "hardware": f"{os.cpu_count()} CPU cores, no GPU",
+                   "command": f"python scripts/bench.py --stages {stage}" + (" --quick" if self.quick else ""),
+                   **payload}
+        self.result_path(stage).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+        print(f"[bench] {stage}: wrote {self.result_path(stage)}")
+
+    def read(self, stage: str) -> dict:
+        return json.loads(self.result_path(stage).read_text())
+
+    @property
+    def teacher_dir(self) -> Path:
+        path = self.root / "teacher-en-pt"
+        if not (path / "config.json").exists():
+            from engine_hf.convert_bergamot import convert_bergamot
+
+            convert_bergamot("en-pt", path)
+        return path
+
+    def data(self, corpus: str = "libreoffice", train: int | None = None):
+        from engine_hf.training import DataArguments
+
+        return DataArguments(corpus=corpus, src_lang="en", tgt_lang="pt", max_train_samples=train,
+                             max_eval_samples=self.s["eval_sentences"])
+
+    def training_args(self, output_dir: Path, steps: int, **overrides):
+        from transformers import Seq2SeqTrainingArguments
+
+        values = dict(output_dir=str(output_dir), per_device_train_batch_size=self.s["batch_size"],
+                      per_device_eval_batch_size=64, use_cpu=True, logging_steps=25, save_strategy="steps",
+                      save_steps=self.s["checkpoint_every"], report_to=[], seed=0, dataloader_num_workers=0,
+                      do_train=True, max_steps=steps, train_sampling_strategy="group_by_length",
+                      disable_tqdm=True)
+        values.update(overrides)
+        cls = Seq2SeqTrainingArguments
+        if "teacher_model" in values:
+            from engine_hf import EnergyTrainingArguments as cls  # noqa: N813
+        return cls(**values)
+
+    def evaluate(self, model: Path, **generate_kwargs) -> dict:
+        """Test-set scores on LibreOffice help and on the Bible (a second domain)."""
+        from engine_hf.inference import evaluate_model
+
+        return {corpus: evaluate_model(str(model), self.data(corpus), split="test", teacher_model=str(self.teacher_dir),
+                                       **generate_kwargs)
+                for corpus in ("libreoffice", "bible")}
+
+    def evaluate_nat(self, model: Path, length_beam: int) -> dict:
+        return {f"{n}_iterations": self.evaluate(model, num_iterations=n, length_beam=length_beam) for n in (1, 10)}
+
+    def train_cmlm(self, out: Path, corpus: str, steps: int, student_model: str | None = None, callbacks=None,
+                   **overrides) -> float:
+        from engine_hf.training import StudentArguments, TeacherArguments, train_cmlm
+
+        student = StudentArguments(student_model=student_model, student_config="" if student_model else STUDENT_CONFIG,
+                                   freeze_encoder=True)
+        started = time.perf_counter()
+        values = dict(learning_rate=7e-4, warmup_steps=min(200, steps // 10))
+        values.update(overrides)
+        train_cmlm(self.data(corpus), TeacherArguments(teacher_model=str(self.teacher_dir)), student,
+                   self.training_args(out, steps, **values), callbacks=callbacks)
+        return time.perf_counter() - started
+
+    def train_energy(self, out: Path, student_model: Path, steps: int, **overrides) -> float:
+        from engine_hf.training import StudentArguments, train_energy
+
+        values = dict(teacher_model=str(self.teacher_dir), o1="sx", o2="st", learning_rate=1e-5,
+                      lr_scheduler_type="constant", ce_weight=1.0)
+        values.update(overrides)
+        started = time.perf_counter()
+        train_energy(self.data(), StudentArguments(student_model=str(student_model), freeze_encoder=True),
+                     self.training_args(out, steps, **values))
+        return time.perf_counter() - started
+
+    # --- stages -------------------------------------------------------------------------------------
+    def stage_teacher(self) -> None:
+        self.write("teacher", {"greedy": self.evaluate(self.teacher_dir, num_beams=1),
+                               "beam4": self.evaluate(self.teacher_dir, num_beams=4)})
+
+    def stage_cmlm_ref(self) -> None:
+        out = self.root / "cmlm_ref"
+        seconds = self.train_cmlm(out, "libreoffice", self.s["cmlm_steps"])
+        self.write("cmlm_ref", {"train_seconds": seconds, "steps": self.s["cmlm_steps"], "model": str(out),
+                                **self.evaluate_nat(out, length_beam=5)})
+
+    def stage_distill(self) -> None:
+        from transformers import AutoTokenizer
+
+        from engine_hf import load_teacher
+        from engine_hf.training import distill_corpus, load_corpus_splits
+
+        data = self.data(train=self.s["distill_sources"])
+        data.max_eval_samples = None
+        started = time.perf_counter()
+        distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir),
+                       load_corpus_splits(data), "en", "pt", self.root / "distilled", batch_size=32, num_beams=4)
+        self.write("distill", {"sources": self.s["distill_sources"], "seconds": time.perf_counter() - started,
+                               "corpus": str(self.root / "distilled")})
+
+    def stage_cmlm_kd(self) -> None:
+        out = self.root / "cmlm_kd"
+        seconds = self.train_cmlm(out, str(self.root / "distilled"), self.s["cmlm_steps"])
+        self.write("cmlm_kd", {"train_seconds": seconds, "steps": self.s["cmlm_steps"], "model": str(out),
+                               **self.evaluate_nat(out, length_beam=5)})
+
+    def better_cmlm(self) -> tuple[str, Path]:
+        bleu = {name: self.read(name)["1_iterations"]["libreoffice"]["bleu"] for name in ("cmlm_ref", "cmlm_kd")
+                if self.done(name)}
+        name = max(bleu, key=bleu.get)
+        return name, self.root / name
+
+    def stage_engine(self) -> None:
+        name, start = self.better_cmlm()
+        out = self.root / "engine"
+        seconds = self.train_energy(out, start, self.s["energy_steps"])
+        self.write("engine", {"initialised_from": name, "train_seconds": seconds, "steps": self.s["energy_steps"],
+                              "o1": "sx", "o2": "st", "learning_rate": 1e-5, "ce_weight": 1.0, "model": str(out),
+                              **self.evaluate_nat(out, length_beam=3)})
+
+    def stage_control(self) -> None:
+        from engine_hf.training import StopAfterSeconds
+
+        name, start = self.better_cmlm()
+        budget = self.read("engine")["train_seconds"]
+        out = self.root / "control"
+        corpus = "libreoffice" if name == "cmlm_ref" else str(self.root / "distilled")
+        seconds = self.train_cmlm(out, corpus, 10**6, student_model=str(start), callbacks=[StopAfterSeconds(budget)],
+                                  learning_rate=1e-4, warmup_steps=0, lr_scheduler_type="constant")
+        self.write("control", {"initialised_from": name, "train_seconds": seconds, "budget_seconds": budget,
+                               "model": str(out), **self.evaluate_nat(out, length_beam=3)})
+
+    def stage_table2(self) -> None:
+        name, start = self.better_cmlm()
+        rows = {}
+        previous = self.read("table2") if self.done("table2") else {}
+        for o1, o2 in itertools.product(["sx", "stl", "sg", "st", "gx"], repeat=2):
+            key = f"{o1}/{o2}"
+            out = self.root / "table2" / f"{o1}-{o2}"
+            self.train_energy(out, start, self.s["table2_steps"], o1=o1, o2=o2, ce_weight=0.0, learning_rate=1e-5,
+                              save_strategy="no")
+            rows[key] = oracle_length_scores(out, self.teacher_dir, self.data())
+            print(f"[bench] table2 {key}: {rows[key]}")
+        rows["cmlm_init"] = oracle_length_scores(start, self.teacher_dir, self.data())
+        self.write("table2", {**previous, "initialised_from": name, "steps_per_pair": self.s["table2_steps"],
+                              "rows": rows})
+
+    def stage_gain(self) -> None:
+        """ENGINE gain against the starting CMLM's strength: ENGINE and a matched control from each checkpoint."""
+        from engine_hf.training import StopAfterSeconds
+
+        name, final = self.better_cmlm()
+        checkpoints = sorted((self.root / name).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        points = []
+        for checkpoint in [*checkpoints[: self.s["gain_points"] - 1], final]:
+            tag = checkpoint.name if checkpoint != final else "final"
+            start_scores = self.evaluate(checkpoint, num_iterations=1, length_beam=3)["libreoffice"]
+            engine_out = self.root / "gain" / f"engine-{tag}"
+            seconds = self.train_energy(engine_out, checkpoint, self.s["energy_steps"])
+            control_out = self.root / "gain" / f"control-{tag}"
+            corpus = "libreoffice" if name == "cmlm_ref" else str(self.root / "distilled")
+            self.train_cmlm(control_out, corpus, 10**6, student_model=str(checkpoint),
+                            callbacks=[StopAfterSeconds(seconds)], learning_rate=1e-4, warmup_steps=0,
+                            lr_scheduler_type="constant")
+            engine = self.evaluate(engine_out, num_iterations=1, length_beam=3)["libreoffice"]
+            control = self.evaluate(control_out, num_iterations=1, length_beam=3)["libreoffice"]
+            points.append({"checkpoint": tag, "start_bleu": start_scores["bleu"], "engine_bleu": engine["bleu"],
+                           "control_bleu": control["bleu"], "engine_repetition": engine["repetition"],
+                           "control_repetition": control["repetition"]})
+        self.write("gain", {"initialised_from": name, "points": points})
+
+
+@torch.no_grad()
+def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:
+    """Dev discrete energy and BLEU of one parallel pass at the reference lengths (the paper's Table 2 setting)."""
+    from transformers import AutoTokenizer
+
+    from engine_hf import (
+        CMLMForConditionalGeneration,
+        DataCollatorForCMLM,
+        corpus_scores,
+        discrete_energy,
+        load_teacher,
+        repetition_rate,
+    )
+    from engine_hf.training import load_corpus_splits, tokenize_pairs
+
+    model = CMLMForConditionalGeneration.from_pretrained(model_dir).eval()
+    teacher = load_teacher(str(teacher_dir))
+    tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
+    dev = tokenize_pairs(load_corpus_splits(data)["validation"], tokenizer, "en", "pt",
+                         model.config.max_source_positions, model.config.max_target_positions)
+    collate = DataCollatorForCMLM.for_model(model, mask_all=True)
+    energies, hyps, refs, rows = [], [], [], []
+    for start in range(0, len(dev), 32):
+        batch = collate([dev[i] for i in range(start, min(start + 32, len(dev)))])
+        lengths = batch["labels"].ne(-100).sum(-1)
+        out = model(batch["input_ids"], batch["attention_mask"], target_lengths=lengths)
+        mask = torch.arange(out.logits.shape[1]) < lengths[:, None]
+        result = discrete_energy(teacher, out.logits, mask, batch["input_ids"], batch["attention_mask"])
+        energies.append(result.sequence_energy)
+        tokens = out.logits.argmax(-1)
+        rows += [row[: int(n)].tolist() for row, n in zip(tokens, lengths, strict=True)]
+        hyps += tokenizer.batch_decode([row[: int(n)] for row, n in zip(tokens, lengths, strict=True)],
+                                       skip_special_tokens=True)
+        refs += tokenizer.batch_decode([row[row.ne(-100)] for row in batch["labels"]], skip_special_tokens=True)
+    scores = corpus_scores(hyps, refs)
+    return {"discrete_energy": torch.cat(energies).mean().item(), "bleu": scores["bleu"], "chrf": scores["chrf"],
+            "repetition": repetition_rate(rows)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="the same pipeline on a small slice (minutes)")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {STAGES}")
+    parser.add_argument("--runs-dir", default="runs")
+    parser.add_argument("--results-dir", default="results")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--force", action="store_true", help="redo stages whose results exist")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    bench = Bench(args)
+    for stage in args.stages.split(","):
+        if stage not in STAGES:
+            parser.error(f"unknown stage {stage!r}; choose from {STAGES}")
+        if bench.done(stage) and not args.force:
+            print(f"[bench] {stage}: done ({bench.result_path(stage)}), skipping")
+            continue
+        print(f"[bench] {stage}: running")
+        getattr(bench, f"stage_{stage}")()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Decoding speed, side by side in one process: teacher greedy / beam 4 against the CMLM's parallel decoding.
+
+    python scripts/bench_speed.py --student runs/demo/engine --teacher runs/demo/teacher-en-pt
+
+Same held-out LibreOffice help sentences, same threads, medians of repeats, batch 1 and batch 64; ratios are to
+teacher greedy. Writes results/speed.json (absolute times only mean something on the machine named there).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+
+import torch
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--student", default="runs/demo/engine")
+    parser.add_argument("--teacher", default="runs/demo/teacher-en-pt")
+    parser.add_argument("--sentences", type=int, default=64)
+    parser.add_argument("--batch1-sentences", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--output", default="results/speed.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from engine_hf.benchmark import decoding_latency
+    from engine_hf.inference import load_model
+    from engine_hf.training import DataArguments, load_corpus_splits
+
+    sources = [p["en"] for p in load_corpus_splits(DataArguments(max_eval_samples=None))["test"]["translation"]]
+    sources = sources[: args.sentences]
+    teacher, tokenizer = load_model(args.teacher)
+    student, _ = load_model(args.student)
+    systems = {
+        "teacher greedy": (teacher, {"num_beams": 1}),
+        "teacher beam 4": (teacher, {"num_beams": 4}),
+        "NAT 1 iteration, length beam 1": (student, {"num_iterations": 1, "length_beam": 1}),
+        "NAT 1 iteration, length beam 3": (student, {"num_iterations": 1, "length_beam": 3}),
+        "NAT 10 iterations, length beam 3": (student, {"num_iterations": 10, "length_beam": 3}),
+    }
+    results: dict[str, dict] = {}
+    for batch_size, count in ((1, args.batch1_sentences), (64, len(sources))):
+        rows = {}
+        for name, (model, kwargs) in systems.items():
+            rows[name] = decoding_latency(model, tokenizer, sources[:count], batch_size, args.repeats, **kwargs)
+            print(f"batch {batch_size:>2} {name:<34} {1000 * rows[name]['seconds_per_sentence']:8.1f} ms/sentence")
+        base = rows["teacher greedy"]["seconds_per_sentence"]
+        for row in rows.values():
+            row["speedup_vs_teacher_greedy"] = base / row["seconds_per_sentence"]
+        results[f"batch_{batch_size}"] = rows
+    payload = {"command": "python scripts/bench_speed.py " + " ".join(sys.argv[1:]), "threads": args.threads,
+               "hardware": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), no GPU",
+               "student": args.student, "teacher": args.teacher, "repeats": args.repeats, "results": results}
+    with open(args.output, "w") as f:
+        json.dump(payload, f, indent=2)
+    print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,191 @@
+"""Regenerate the README's results section (and docs/*.png) from results/*.json. Nothing is typed by hand.
+
+    python scripts/make_tables.py
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    def cell(value) -> str:
+        return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def source(data: dict) -> str:
+    return f"*Command: `{data['command']}`. Hardware: {data.get('hardware', '?')}, {data.get('threads', '?')} thread(s).*"
+
+
+def section_fidelity() -> str | None:
+    data = load("bergamot_fidelity")
+    if not data:
+        return None
+    rows = [["identical greedy outputs", f"{data['exact_match']['count']}/{data['exact_match']['of']}"],
+            ["... with the engine's lexical shortlist applied to the port",
+             f"{data['exact_match_with_native_shortlist']['count']}/{data['exact_match_with_native_shortlist']['of']}"],
+            ["BLEU native engine", data["bleu"]["native_engine"]],
+            ["BLEU converted model", data["bleu"]["converted_model"]]]
+    return ("### Firefox Translations EN->PT: converted teacher vs the native engine\n\n"
+            f"{data['sentences']} held-out LibreOffice help sentences ({data['source_of_sentences']}), greedy.\n\n"
+            + table(["", "value"], rows) + "\n\n*Command: `" + data["command"] + "`.*")
+
+
+def section_teacher_de_en() -> str | None:
+    data = load("teacher_de_en")
+    if not data or "test" not in json.dumps(data):
+        return None
+    flat = {k: v for k, v in data.items() if isinstance(v, (int, float, str))}
+    metrics = data.get("metrics") or data.get("test") or {}
+    rows = [[k, v] for k, v in (metrics.items() if isinstance(metrics, dict) else []) if isinstance(v, (int, float))]
+    if not rows:
+        return None
+    return ("### MarianMT teacher trained here (DE->EN, LibreOffice help test split)\n\n" + table(["", "value"], rows)
+            + f"\n\n*Command: `{flat.get('command', 'python scripts/train_teacher.py')}`.*")
+
+
+def section_demo() -> str | None:
+    data = load("demo")
+    if not data:
+        return None
+    rows = [[name, s["bleu"], s["chrf"], f"{s['repetition']:.2f}", f"{s['teacher_energy']:.2f}"]
+            for name, s in data["scores"].items()]
+    speed = data["speed_batch_1"]
+    return ("### `make demo` (EN->PT, LibreOffice help, held-out help files)\n\n"
+            + table(["system", "BLEU", "chrF", "repetition", "teacher energy (nats/token)"], rows)
+            + f"\n\nBatch-1 latency: teacher greedy {speed['teacher_greedy_ms']:.0f} ms, ENGINE one pass "
+            f"{speed['engine_1_iteration_ms']:.0f} ms per sentence ({speed['speedup']:.1f}x), {speed['sentences']} "
+            f"sentences. Run time {data['minutes']:.0f} min.\n\n" + source(data))
+
+
+def bench_rows(suffix: str) -> list[list] | None:
+    names = {"teacher": None, "cmlm_ref": "CMLM (references)", "cmlm_kd": "CMLM (distilled)",
+             "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE"}
+    rows = []
+    teacher = load(f"bench_teacher{suffix}")
+    if teacher:
+        for label, key in (("teacher greedy", "greedy"), ("teacher beam 4", "beam4")):
+            s = teacher[key]
+            rows.append([label, "-", *cells(s)])
+    for stage, label in names.items():
+        data = load(f"bench_{stage}{suffix}")
+        if not data or label is None:
+            continue
+        for iterations in ("1_iterations", "10_iterations"):
+            rows.append([label, iterations.split("_")[0], *cells(data[iterations])])
+    return rows or None
+
+
+def cells(scores: dict) -> list:
+    lo, bi = scores["libreoffice"], scores["bible"]
+    return [lo["bleu"], lo["chrf"], f"{lo['repetition']:.2f}", f"{lo['teacher_energy']:.2f}", bi["bleu"], bi["chrf"]]
+
+
+def section_bench(suffix: str, title: str) -> str | None:
+    rows = bench_rows(suffix)
+    if not rows:
+        return None
+    any_stage = next(load(f"bench_{s}{suffix}") for s in ("teacher", "cmlm_ref", "engine") if load(f"bench_{s}{suffix}"))
+    header = ["system", "iterations", "help BLEU", "help chrF", "help repetition", "help teacher energy",
+              "Bible BLEU", "Bible chrF"]
+    text = f"### {title}\n\n" + table(header, rows)
+    text += f"\n\n*Budgets: {json.dumps(any_stage['scale'])}. Each stage: `python scripts/bench.py --stages STAGE"
+    text += " --quick" if suffix else ""
+    text += f"`. Hardware: {any_stage['hardware']}.*"
+    table2 = load(f"bench_table2{suffix}")
+    if table2:
+        rows2 = [[k, f"{v['discrete_energy']:.3f}", v["bleu"], f"{v['repetition']:.2f}"] for k, v in table2["rows"].items()]
+        text += ("\n\n**Table 2 at small scale** (dev set, oracle lengths, one pass; each pair trained "
+                 f"{table2['steps_per_pair']} steps from the same CMLM):\n\n"
+                 + table(["O1/O2", "discrete energy", "BLEU", "repetition"], rows2))
+    gain = load(f"bench_gain{suffix}")
+    if gain:
+        rows3 = [[p["checkpoint"], p["start_bleu"], p["engine_bleu"], p["control_bleu"],
+                  f"{p['engine_repetition']:.2f}", f"{p['control_repetition']:.2f}"] for p in gain["points"]]
+        text += ("\n\n**ENGINE gain against the starting CMLM** (help test BLEU, 1 iteration):\n\n"
+                 + table(["start checkpoint", "start", "ENGINE", "matched CE control", "ENGINE repetition",
+                          "control repetition"], rows3))
+        plot_gain(gain, suffix)
+        text += f"\n\n![ENGINE gain](docs/engine_gain{suffix}.png)"
+    return text
+
+
+def plot_gain(gain: dict, suffix: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = gain["points"]
+    start = [p["start_bleu"] for p in points]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.plot(start, [p["engine_bleu"] - p["start_bleu"] for p in points], "o-", label="ENGINE")
+    ax.plot(start, [p["control_bleu"] - p["start_bleu"] for p in points], "s--", label="matched-compute CE")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xlabel("starting CMLM BLEU")
+    ax.set_ylabel("BLEU change")
+    ax.legend()
+    fig.tight_layout()
+    DOCS.mkdir(exist_ok=True)
+    fig.savefig(DOCS / f"engine_gain{suffix}.png", dpi=120)
+
+
+def section_speed() -> str | None:
+    data = load("speed")
+    if not data:
+        return None
+    rows = []
+    for batch, systems in data["results"].items():
+        for name, r in systems.items():
+            rows.append([batch.replace("_", " "), name, f"{1000 * r['seconds_per_sentence']:.1f}",
+                         f"{r['sentences_per_second']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x"])
+    return ("### Decoding speed (CPU)\n\n" + table(["batch", "system", "ms/sentence", "sentences/s", "vs teacher greedy"], rows)
+            + "\n\n" + source(data))
+
+
+def section_train_step() -> str | None:
+    data = load("train_step")
+    if not data:
+        return None
+    rows = [[name, f"{r['seconds_per_step']:.2f}", f"{r['target_tokens_per_second']:.0f}", f"{r['peak_rss_mb_after']:.0f}"]
+            for name, r in data["results"].items()]
+    return ("### Training-step cost: energy vs cross-entropy\n\n"
+            + table(["step", "s/step", "target tokens/s", "peak RSS after (MB)"], rows)
+            + f"\n\nEnergy step / cross-entropy step = **{data['energy_over_cross_entropy']:.2f}x** "
+            f"(goal <= 2x; batch of {data['batch_sentences']} sentences, {data['batch_target_tokens']} target tokens).\n\n"
+            + source(data))
+
+
+def main() -> int:
+    sections = [section_demo(), section_fidelity(), section_teacher_de_en(),
+                section_bench("", "Benchmark A: EN->PT, Firefox Translations teacher (full budget)"),
+                section_bench("_quick", "Benchmark A, `--quick` slice (pipeline check, not a result)"),
+                section_speed(), section_train_step()]
+    body = "\n\n".join(s for s in sections if s) or "(no results yet)"
+    text = README.read_text(encoding="utf-8")
+    new = re.sub(r"<!-- results:start -->.*<!-- results:end -->",
+                 lambda _: f"<!-- results:start -->\n{body}\n<!-- results:end -->", text, flags=re.S)
+    README.write_text(new, encoding="utf-8")
+    print(f"README results section: {sum(1 for s in sections if s)} tables")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

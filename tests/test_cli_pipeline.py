@@ -1,0 +1,108 @@
+"""How users reach a trained model: the nat-translation pipeline and the engine-hf CLI, bad input included."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+import torch
+from conftest import tiny_cmlm_config, tiny_marian
+from transformers import pipeline
+
+import engine_hf  # noqa: F401  (registers the task)
+from engine_hf import CMLMForConditionalGeneration
+from engine_hf.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_dir(tokenizer, tmp_path_factory):
+    path = tmp_path_factory.mktemp("cmlm")
+    torch.manual_seed(0)
+    CMLMForConditionalGeneration(tiny_cmlm_config(tokenizer, max_source_positions=16)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_pipeline_translates_batches_and_returns_translation_text(model_dir):
+    translate = pipeline("nat-translation", model=str(model_dir))
+    out = translate(["Im Anfang schuf Gott", "", "Und Gott sprach"], num_iterations=2, length_beam=2, batch_size=2)
+    assert [set(row) for row in out] == [{"translation_text"}] * 3
+    assert out[1]["translation_text"] == ""  # an empty source gives an empty translation
+    single = translate("Im Anfang schuf Gott", num_iterations=2, length_beam=2)
+    assert single == [out[0]]  # batching does not change a sentence's translation
+
+
+def test_pipeline_truncates_overlong_sources_with_a_warning(model_dir, caplog):
+    translate = pipeline("nat-translation", model=str(model_dir))
+    with caplog.at_level(logging.WARNING):
+        out = translate(" ".join(["Gott"] * 40))
+    assert "truncated" in caplog.text and len(out) == 1
+
+
+def test_pipeline_refuses_unknown_settings(model_dir):
+    translate = pipeline("nat-translation", model=str(model_dir))
+    with pytest.raises(ValueError, match="temperature"):
+        translate("Gott", temperature=0.5)
+
+
+def test_cli_translate_reads_stdin_and_writes_one_line_per_source(model_dir, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO("Im Anfang\nUnd Gott sprach\n"))
+    assert main(["translate", "--model", str(model_dir), "--num_iterations", "1"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train-energy", "--output_dir", "x", "--teacher_model", "t", "--o1", "softmax"], "Unknown operator 'softmax'"),
+        (["translate", "--model", "./no/such/model"], "--model './no/such/model' does not exist"),
+        (["evaluate", "--model", "/no/such", "--corpus", "bible"], "does not exist"),
+        (["frobnicate"], "unknown command 'frobnicate'"),
+    ],
+)
+def test_cli_bad_input_exits_non_zero_with_one_clear_line(argv, message, capsys):
+    assert main(argv) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+
+
+def test_cli_refuses_a_teacher_that_is_not_a_seq2seq_model(tmp_path, capsys):
+    from transformers import BertConfig, BertModel
+
+    BertModel(BertConfig(vocab_size=30, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=32)).save_pretrained(tmp_path / "bert")
+    code = main(["train-energy", "--output_dir", str(tmp_path / "out"), "--teacher_model", str(tmp_path / "bert"),
+                 "--use_cpu", "--do_train"])
+    assert code != 0
+    assert "Could not load the teacher" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_tokenizer_that_does_not_match_the_model(tokenizer, tmp_path, capsys):
+    small = CMLMForConditionalGeneration(tiny_cmlm_config(tokenizer, vocab_size=100, pad_token_id=0, eos_token_id=1))
+    small.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)  # 600 tokens, the model embeds 100
+    assert main(["translate", "--model", str(tmp_path), "--input", str(tmp_path / "config.json")]) != 0
+    assert "do not belong together" in capsys.readouterr().err
+
+
+def test_cli_help_lists_every_command(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("prepare-data", "convert-bergamot", "train-teacher", "train-cmlm", "distill", "train-energy",
+                    "translate", "evaluate"):
+        assert command in out
+
+
+def test_teacher_energy_of_outputs_matches_the_labels_path(tokenizer):
+    from engine_hf import teacher_energy_of_outputs
+
+    teacher = tiny_marian(tokenizer).eval()
+    src = tokenizer(["Im Anfang", "Und Gott sprach zu ihm"], return_tensors="pt", padding=True)
+    outputs = torch.tensor([[20, 21, 22, tokenizer.eos_token_id], [23, 24, tokenizer.pad_token_id, tokenizer.pad_token_id]])
+    got = teacher_energy_of_outputs(teacher, src.input_ids, src.attention_mask, outputs, tokenizer.pad_token_id)
+    labels = torch.tensor([[20, 21, 22, tokenizer.eos_token_id], [23, 24, tokenizer.eos_token_id, -100]])
+    with torch.no_grad():
+        logits = teacher(**src, labels=labels).logits
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, reduction="none", ignore_index=-100)
+    torch.testing.assert_close(got, nll.sum(-1) / labels.ne(-100).sum(-1))

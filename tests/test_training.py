@@ -227,3 +227,30 @@ def test_energy_arguments_reject_bad_settings(tmp_path):
         EnergyTrainingArguments(output_dir=str(tmp_path), ce_weight=0.5, energy_length="predicted", use_cpu=True)
     args = EnergyTrainingArguments(output_dir=str(tmp_path), model_selection="bleu", use_cpu=True)
     assert args.metric_for_best_model == "bleu" and args.greater_is_better
+
+
+def test_distillation_writes_a_resumable_corpus_that_training_can_read(teacher, tokenizer, pairs, tmp_path):
+    from datasets import DatasetDict
+
+    from engine_hf.data import load_corpus
+    from engine_hf.training import distill_corpus
+
+    corpus = DatasetDict({
+        "train": translation_dataset(pairs[:6]), "validation": translation_dataset(pairs[6:8]),
+        "test": translation_dataset(pairs[8:10]),
+    })
+    out = tmp_path / "kd"
+    distill_corpus(teacher, tokenizer, corpus, "de", "en", out, batch_size=4, num_beams=2, max_new_tokens=12)
+    lines = (out / "train.jsonl").read_text().splitlines()
+    assert len(lines) == 6
+    # Killed after the first batch: the rerun only translates what is missing.
+    (out / "train.jsonl").write_text("\n".join(lines[:4]) + "\n")
+    distill_corpus(teacher, tokenizer, corpus, "de", "en", out, batch_size=4, num_beams=2, max_new_tokens=12)
+    assert (out / "train.jsonl").read_text().splitlines() == lines
+    batch = tokenizer([s for s, _ in pairs[:6]], return_tensors="pt", padding=True)
+    expected = tokenizer.batch_decode(teacher.generate(**batch, num_beams=2, max_new_tokens=12), skip_special_tokens=True)
+    import json
+
+    assert [json.loads(line)["translation"]["en"] for line in lines][:4] == expected[:4]
+    reread = load_corpus(str(out), "de", "en")
+    assert len(reread["validation"]) == 2 and len(reread["test"]) == 2

@@ -25,11 +25,17 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
+# Hours on 2 CPU cores; every stage is resumable and writes results/*.json, then the README tables are rebuilt.
 bench: $(STAMP)
 	$(PY) scripts/bench.py
+	$(PY) scripts/bench_speed.py --student runs/bench/engine --teacher runs/bench/teacher-en-pt
+	$(PY) scripts/bench_train_step.py --teacher runs/bench/teacher-en-pt
+	$(PY) scripts/bench_bergamot_fidelity.py
+	$(PY) scripts/make_tables.py
 
 bench-quick: $(STAMP)
 	$(PY) scripts/bench.py --quick
+	$(PY) scripts/make_tables.py
 
 tables: $(STAMP)
 	$(PY) scripts/make_tables.py

@@ -109,6 +109,10 @@ def section_bench(suffix: str, title: str) -> str | None:
     header = ["system", "iterations", "help BLEU", "help chrF", "help repetition", "help teacher energy",
               "Bible BLEU", "Bible chrF"]
     text = f"### {title}\n\n" + table(header, rows)
+    missing = [stage for stage in ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control", "table2", "gain")
+               if not load(f"bench_{stage}{suffix}")]
+    if missing:
+        text += f"\n\n**Not run yet at this budget:** {', '.join(missing)} (see the issue notes)."
     text += f"\n\n*Budgets: {json.dumps(any_stage['scale'])}. Each stage: `python scripts/bench.py --stages STAGE"
     text += " --quick" if suffix else ""
     text += f"`. Hardware: {any_stage['hardware']}.*"

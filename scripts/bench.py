@@ -7,6 +7,7 @@ Benchmark A (EN->PT, teacher = converted Firefox Translations model; LibreOffice
   cmlm_kd      CMLM trained on the distilled outputs          (1 and 10 iterations)
   engine       ENGINE (O1=SX, O2=ST) from the better CMLM     (1 and 10 iterations, length beam 3)
   control      the same CMLM trained further with cross-entropy for ENGINE's wall time
+  examples     the setup (corpus sizes, parameter counts) and side-by-side translations of a few test sentences
   table2       dev energy and BLEU for all 25 (O1, O2) pairs, oracle lengths, same init, same small budget
   gain         ENGINE gain over the matched control against the starting CMLM's BLEU (earlier checkpoints)
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -30,7 +31,8 @@ from pathlib import Path
 
 import torch
 
-STAGES = ["teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control", "table2", "gain"]
+# In the order `make bench` runs them: the most informative first, table2 (25 short runs) last.
+STAGES = ["teacher", "distill", "cmlm_kd", "cmlm_ref", "engine", "control", "examples", "gain", "table2"]
 STUDENT_CONFIG = ("encoder_layers=6,decoder_layers=3,decoder_attention_heads=4,decoder_ffn_dim=1024,"
                   "length_prediction=mean_pool,max_source_positions=128,max_target_positions=64,dropout=0.1")
 
@@ -38,11 +40,14 @@ STUDENT_CONFIG = ("encoder_layers=6,decoder_layers=3,decoder_attention_heads=4,d
 def scale(quick: bool) -> dict:
     """Budgets of the two modes. Full: sized for about 3 hours of 2 CPU cores in all."""
     if quick:
-        return dict(cmlm_steps=30, energy_steps=6, table2_steps=2, table2_learning_rate=1e-5, distill_sources=96,
+        return dict(cmlm_steps=30, energy_steps=6, table2_steps=2, table2_learning_rate=1e-5, distill_sources=96, distill_beams=4,
                     eval_sentences=32, batch_size=16, gain_points=2, checkpoint_every=15)
-    # table2: 25 short runs, so a larger learning rate than ENGINE's main run for the argmax to move at all.
-    return dict(cmlm_steps=3000, energy_steps=300, table2_steps=40, table2_learning_rate=5e-5, distill_sources=12000,
-                eval_sentences=300, batch_size=48, gain_points=3, checkpoint_every=1000)
+    # Measured on 2 cores: a CE step ~0.8 s, an energy step ~2 s (batch 48); 10-iteration decoding with length
+    # beam 5 ~0.3 s/sentence. table2: 25 short runs, so a larger learning rate than ENGINE's main run for the
+    # argmax to move at all.
+    # Distillation is greedy at full scale: beam 4 ran at 6 sentences/s here (33 min for 12k sources) for +0.7 BLEU.
+    return dict(cmlm_steps=2000, energy_steps=200, table2_steps=16, table2_learning_rate=5e-5, distill_sources=12000,
+                distill_beams=1, eval_sentences=200, batch_size=48, gain_points=2, checkpoint_every=1000)
 
 
 class Bench:
@@ -126,14 +131,19 @@ class Bench:
                    self.training_args(out, steps, **values), callbacks=callbacks)
         return time.perf_counter() - started
 
-    def train_energy(self, out: Path, student_model: Path, steps: int, **overrides) -> float:
+    def corpus_of(self, cmlm: str) -> str:
+        """The training corpus of a CMLM stage: ENGINE and the control keep to it (references or distilled)."""
+        return "libreoffice" if cmlm == "cmlm_ref" else str(self.root / "distilled")
+
+    def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
+                     **overrides) -> float:
         from engine_hf.training import StudentArguments, train_energy
 
         values = dict(teacher_model=str(self.teacher_dir), o1="sx", o2="st", learning_rate=1e-5,
                       lr_scheduler_type="constant", ce_weight=1.0)
         values.update(overrides)
         started = time.perf_counter()
-        train_energy(self.data(), StudentArguments(student_model=str(student_model), freeze_encoder=True),
+        train_energy(self.data(corpus), StudentArguments(student_model=str(student_model), freeze_encoder=True),
                      self.training_args(out, steps, **values))
         return time.perf_counter() - started
 
@@ -158,8 +168,9 @@ class Bench:
         data.max_eval_samples = None
         started = time.perf_counter()
         distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir),
-                       load_corpus_splits(data), "en", "pt", self.root / "distilled", batch_size=32, num_beams=4)
-        self.write("distill", {"sources": self.s["distill_sources"], "seconds": time.perf_counter() - started,
+                       load_corpus_splits(data), "en", "pt", self.root / "distilled", batch_size=64,
+                       num_beams=self.s["distill_beams"])
+        self.write("distill", {"sources": self.s["distill_sources"], "num_beams": self.s["distill_beams"], "seconds": time.perf_counter() - started,
                                "corpus": str(self.root / "distilled")})
 
     def stage_cmlm_kd(self) -> None:
@@ -177,8 +188,8 @@ class Bench:
     def stage_engine(self) -> None:
         name, start = self.better_cmlm()
         out = self.root / "engine"
-        seconds = self.train_energy(out, start, self.s["energy_steps"])
-        self.write("engine", {"initialised_from": name, "train_seconds": seconds, "steps": self.s["energy_steps"],
+        seconds = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name))
+        self.write("engine", {"initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds, "steps": self.s["energy_steps"],
                               "o1": "sx", "o2": "st", "learning_rate": 1e-5, "ce_weight": 1.0, "model": str(out),
                               **self.evaluate_nat(out, length_beam=3)})
 
@@ -188,8 +199,7 @@ class Bench:
         name, start = self.better_cmlm()
         budget = self.read("engine")["train_seconds"]
         out = self.root / "control"
-        corpus = "libreoffice" if name == "cmlm_ref" else str(self.root / "distilled")
-        seconds = self.train_cmlm(out, corpus, 10**6, student_model=str(start), callbacks=[StopAfterSeconds(budget)],
+        seconds = self.train_cmlm(out, self.corpus_of(name), 10**6, student_model=str(start), callbacks=[StopAfterSeconds(budget)],
                                   learning_rate=1e-4, warmup_steps=0, lr_scheduler_type="constant")
         self.write("control", {"initialised_from": name, "train_seconds": seconds, "budget_seconds": budget,
                                "model": str(out), **self.evaluate_nat(out, length_beam=3)})
@@ -201,7 +211,8 @@ class Bench:
         for o1, o2 in itertools.product(["sx", "stl", "sg", "st", "gx"], repeat=2):
             key = f"{o1}/{o2}"
             out = self.root / "table2" / f"{o1}-{o2}"
-            self.train_energy(out, start, self.s["table2_steps"], o1=o1, o2=o2, ce_weight=0.0,
+            self.train_energy(out, start, self.s["table2_steps"], corpus=self.corpus_of(name), o1=o1, o2=o2,
+                              ce_weight=0.0,
                               learning_rate=self.s["table2_learning_rate"], save_strategy="no")
             rows[key] = oracle_length_scores(out, self.teacher_dir, self.data())
             print(f"[bench] table2 {key}: {rows[key]}")
@@ -209,29 +220,67 @@ class Bench:
         self.write("table2", {**previous, "initialised_from": name, "steps_per_pair": self.s["table2_steps"],
                               "rows": rows})
 
+    def stage_examples(self) -> None:
+        """What a reader needs besides the scores: corpus and model sizes, and outputs side by side."""
+        from engine_hf.inference import load_model, translate
+        from engine_hf.training import load_corpus_splits
+
+        sizes = {corpus: {split: len(rows) for split, rows in load_corpus_splits(self.data(corpus)).items()}
+                 for corpus in ("libreoffice", "bible", str(self.root / "distilled"))}
+        parameters = {}
+        for name in ("teacher-en-pt", "cmlm_ref", "cmlm_kd", "engine"):
+            model, _ = load_model(str(self.root / name))
+            parameters[name] = {"total": sum(p.numel() for p in model.parameters()),
+                                "config": {k: getattr(model.config, k, None) for k in
+                                           ("d_model", "encoder_layers", "decoder_layers", "vocab_size")}}
+        test = load_corpus_splits(self.data())["test"]["translation"]
+        picks = [test[i] for i in range(0, len(test), max(1, len(test) // 6))][:6]
+        sources = [pair["en"] for pair in picks]
+        systems = {"teacher (greedy)": dict(model=self.teacher_dir, num_beams=1),
+                   "CMLM references, 1 it.": dict(model=self.root / "cmlm_ref", num_iterations=1, length_beam=5),
+                   "CMLM distilled, 1 it.": dict(model=self.root / "cmlm_kd", num_iterations=1, length_beam=5),
+                   "control, 1 it.": dict(model=self.root / "control", num_iterations=1, length_beam=3),
+                   "ENGINE, 1 it.": dict(model=self.root / "engine", num_iterations=1, length_beam=3),
+                   "ENGINE, 10 it.": dict(model=self.root / "engine", num_iterations=10, length_beam=3)}
+        outputs = {name: list(translate(str(kw.pop("model")), sources, **kw)) for name, kw in systems.items()}
+        rows = [{"source": pair["en"], "reference": pair["pt"], **{name: out[i] for name, out in outputs.items()}}
+                for i, pair in enumerate(picks)]
+        self.write("examples", {"corpus_sizes": sizes, "parameters": parameters, "student_config": STUDENT_CONFIG,
+                                "examples": rows})
+
     def stage_gain(self) -> None:
-        """ENGINE gain against the starting CMLM's strength: ENGINE and a matched control from each checkpoint."""
+        """ENGINE gain against the starting CMLM's strength: ENGINE and a matched control from each checkpoint.
+
+        The final point is the `engine` and `control` stages themselves; earlier CMLM checkpoints add the rest.
+        """
         from engine_hf.training import StopAfterSeconds
 
         name, final = self.better_cmlm()
+        corpus = self.corpus_of(name)
         checkpoints = sorted((self.root / name).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
         points = []
-        for checkpoint in [*checkpoints[: self.s["gain_points"] - 1], final]:
-            tag = checkpoint.name if checkpoint != final else "final"
+        for checkpoint in checkpoints[: self.s["gain_points"] - 1]:
             start_scores = self.evaluate(checkpoint, num_iterations=1, length_beam=3)["libreoffice"]
-            engine_out = self.root / "gain" / f"engine-{tag}"
-            seconds = self.train_energy(engine_out, checkpoint, self.s["energy_steps"])
-            control_out = self.root / "gain" / f"control-{tag}"
-            corpus = "libreoffice" if name == "cmlm_ref" else str(self.root / "distilled")
+            engine_out = self.root / "gain" / f"engine-{checkpoint.name}"
+            seconds = self.train_energy(engine_out, checkpoint, self.s["energy_steps"], corpus=corpus)
+            control_out = self.root / "gain" / f"control-{checkpoint.name}"
             self.train_cmlm(control_out, corpus, 10**6, student_model=str(checkpoint),
                             callbacks=[StopAfterSeconds(seconds)], learning_rate=1e-4, warmup_steps=0,
                             lr_scheduler_type="constant")
             engine = self.evaluate(engine_out, num_iterations=1, length_beam=3)["libreoffice"]
             control = self.evaluate(control_out, num_iterations=1, length_beam=3)["libreoffice"]
-            points.append({"checkpoint": tag, "start_bleu": start_scores["bleu"], "engine_bleu": engine["bleu"],
-                           "control_bleu": control["bleu"], "engine_repetition": engine["repetition"],
-                           "control_repetition": control["repetition"]})
-        self.write("gain", {"initialised_from": name, "points": points})
+            points.append(gain_point(checkpoint.name, start_scores, engine, control))
+        start_scores = self.evaluate(final, num_iterations=1, length_beam=3)["libreoffice"]
+        points.append(gain_point("final", start_scores, self.read("engine")["1_iterations"]["libreoffice"],
+                                 self.read("control")["1_iterations"]["libreoffice"]))
+        self.write("gain", {"initialised_from": name, "corpus": corpus, "points": points})
+
+
+def gain_point(checkpoint: str, start: dict, engine: dict, control: dict) -> dict:
+    """One point of the gain plot: the starting CMLM, ENGINE from it, and the matched control from it."""
+    return {"checkpoint": checkpoint, "start_bleu": start["bleu"], "engine_bleu": engine["bleu"],
+            "control_bleu": control["bleu"], "start_repetition": start["repetition"],
+            "engine_repetition": engine["repetition"], "control_repetition": control["repetition"]}
 
 
 @torch.no_grad()

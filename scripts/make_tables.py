@@ -134,7 +134,6 @@ def section_bench(suffix: str, title: str) -> str | None:
         text += ("\n\n**ENGINE gain against the starting CMLM** (help test BLEU, 1 iteration, length beam 3):\n\n"
                  + table(["start checkpoint", "start", "ENGINE", "matched CE control", "start repetition",
                           "ENGINE repetition", "control repetition"], rows3))
-        plot_gain(gain, suffix)
         text += f"\n\n![ENGINE gain](docs/engine_gain{suffix}.png)"
     return text
 
@@ -241,17 +240,31 @@ def section_train_step() -> str | None:
             + source(data))
 
 
-def main() -> int:
+def render() -> str:
+    """The README's results section, from results/*.json alone (no side effects)."""
     sections = [section_demo(), section_fidelity(), section_teacher_de_en(),
                 section_bench("", "Benchmark A: EN->PT, Firefox Translations teacher (full budget)"),
                 section_bench("_quick", "Benchmark A, `--quick` slice (pipeline check, not a result)"),
                 section_speed(), section_train_step()]
-    body = "\n\n".join(s for s in sections if s) or "(no results yet)"
+    return "\n\n".join(s for s in sections if s) or "(no results yet)"
+
+
+def readme_section(text: str) -> str:
+    """What stands between the results markers of the README."""
+    return re.search(r"<!-- results:start -->\n(.*)\n<!-- results:end -->", text, flags=re.S).group(1)
+
+
+def main() -> int:
+    for suffix in ("", "_quick"):
+        gain = load(f"bench_gain{suffix}")
+        if gain:
+            plot_gain(gain, suffix)
+    body = render()
     text = README.read_text(encoding="utf-8")
     new = re.sub(r"<!-- results:start -->.*<!-- results:end -->",
                  lambda _: f"<!-- results:start -->\n{body}\n<!-- results:end -->", text, flags=re.S)
     README.write_text(new, encoding="utf-8")
-    print(f"README results section: {sum(1 for s in sections if s)} tables")
+    print(f"README results section: {body.count('### ')} tables")
     return 0
 
 

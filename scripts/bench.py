@@ -2,14 +2,15 @@
 
 Benchmark A (EN->PT, teacher = converted Firefox Translations model; LibreOffice help + a Bible test set):
   teacher      teacher greedy and beam 4 on the test sets
-  cmlm_ref     CMLM trained on references                     (1 and 10 iterations, length beam 5)
-  distill      the teacher's beam-4 outputs for the training sources
-  cmlm_kd      CMLM trained on the distilled outputs          (1 and 10 iterations)
-  engine       ENGINE (O1=SX, O2=ST) from the better CMLM     (1 and 10 iterations, length beam 3)
+  distill      the teacher's translations of the training sources
+  cmlm_kd      CMLM trained on the distilled outputs          (1 and 10 iterations, length beam 5)
+  engine       ENGINE (O1=SX, O2=ST) from the better CMLM so far (dev BLEU)  (1 and 10 iterations, length beam 3)
   control      the same CMLM trained further with cross-entropy for ENGINE's wall time
+  cmlm_ref     CMLM trained on references                     (1 and 10 iterations, length beam 5)
   examples     the setup (corpus sizes, parameter counts) and side-by-side translations of a few test sentences
-  table2       dev energy and BLEU for all 25 (O1, O2) pairs, oracle lengths, same init, same small budget
   gain         ENGINE gain over the matched control against the starting CMLM's BLEU (earlier checkpoints)
+  sweep        ENGINE's learning rate and ce_weight, scored on the dev set (never the test set), against the control
+  table2       dev energy and BLEU for all 25 (O1, O2) pairs, oracle lengths, same init, same small budget
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -31,8 +32,11 @@ from pathlib import Path
 
 import torch
 
-# In the order `make bench` runs them: the most informative first, table2 (25 short runs) last.
-STAGES = ["teacher", "distill", "cmlm_kd", "cmlm_ref", "engine", "control", "examples", "gain", "table2"]
+# In the order `make bench` runs them: the most informative first (the distilled CMLM is the stronger start in
+# the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
+STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "gain", "sweep", "table2"]
+# The sweep's ENGINE settings (learning rate, ce_weight); `engine` itself is (1e-5, 1.0).
+SWEEP = [(1e-5, 0.0), (3e-5, 1.0), (1e-4, 1.0), (3e-5, 0.0)]
 STUDENT_CONFIG = ("encoder_layers=6,decoder_layers=3,decoder_attention_heads=4,decoder_ffn_dim=1024,"
                   "length_prediction=mean_pool,max_source_positions=128,max_target_positions=64,dropout=0.1")
 
@@ -107,13 +111,14 @@ class Bench:
             from engine_hf import EnergyTrainingArguments as cls  # noqa: N813
         return cls(**values)
 
-    def evaluate(self, model: Path, **generate_kwargs) -> dict:
-        """Test-set scores on LibreOffice help and on the Bible (a second domain)."""
+    def evaluate(self, model: Path, split: str = "test", corpora: tuple[str, ...] = ("libreoffice", "bible"),
+                 **generate_kwargs) -> dict:
+        """Scores on LibreOffice help and on the Bible (a second domain); the test split unless told."""
         from engine_hf.inference import evaluate_model
 
-        return {corpus: evaluate_model(str(model), self.data(corpus), split="test", teacher_model=str(self.teacher_dir),
+        return {corpus: evaluate_model(str(model), self.data(corpus), split=split, teacher_model=str(self.teacher_dir),
                                        **generate_kwargs)
-                for corpus in ("libreoffice", "bible")}
+                for corpus in corpora}
 
     def evaluate_nat(self, model: Path, length_beam: int) -> dict:
         return {f"{n}_iterations": self.evaluate(model, num_iterations=n, length_beam=length_beam) for n in (1, 10)}
@@ -180,8 +185,17 @@ class Bench:
                                **self.evaluate_nat(out, length_beam=5)})
 
     def better_cmlm(self) -> tuple[str, Path]:
-        bleu = {name: self.read(name)["1_iterations"]["libreoffice"]["bleu"] for name in ("cmlm_ref", "cmlm_kd")
+        """The CMLM that ENGINE starts from: the one the engine stage used, else the better dev BLEU (1 iteration).
+
+        The dev set, never the test set, chooses.
+        """
+        if self.done("engine"):
+            name = self.read("engine")["initialised_from"]
+            return name, self.root / name
+        dev = dict(split="validation", corpora=("libreoffice",), num_iterations=1, length_beam=5)
+        bleu = {name: self.evaluate(self.root / name, **dev)["libreoffice"]["bleu"] for name in ("cmlm_ref", "cmlm_kd")
                 if self.done(name)}
+        print(f"[bench] dev BLEU of the CMLMs: {bleu}")
         name = max(bleu, key=bleu.get)
         return name, self.root / name
 
@@ -205,20 +219,23 @@ class Bench:
                                "model": str(out), **self.evaluate_nat(out, length_beam=3)})
 
     def stage_table2(self) -> None:
+        """25 short runs; each pair's scores are kept as it finishes, so a killed stage resumes at the next pair."""
         name, start = self.better_cmlm()
-        rows = {}
-        previous = self.read("table2") if self.done("table2") else {}
+        partial = self.root / "table2" / "rows.json"
+        rows = json.loads(partial.read_text()) if partial.exists() else {}
         for o1, o2 in itertools.product(["sx", "stl", "sg", "st", "gx"], repeat=2):
             key = f"{o1}/{o2}"
+            if key in rows:
+                continue
             out = self.root / "table2" / f"{o1}-{o2}"
             self.train_energy(out, start, self.s["table2_steps"], corpus=self.corpus_of(name), o1=o1, o2=o2,
-                              ce_weight=0.0,
-                              learning_rate=self.s["table2_learning_rate"], save_strategy="no")
+                              ce_weight=0.0, learning_rate=self.s["table2_learning_rate"], save_strategy="no")
             rows[key] = oracle_length_scores(out, self.teacher_dir, self.data())
+            partial.write_text(json.dumps(rows, indent=2))
             print(f"[bench] table2 {key}: {rows[key]}")
         rows["cmlm_init"] = oracle_length_scores(start, self.teacher_dir, self.data())
-        self.write("table2", {**previous, "initialised_from": name, "steps_per_pair": self.s["table2_steps"],
-                              "rows": rows})
+        self.write("table2", {"initialised_from": name, "steps_per_pair": self.s["table2_steps"],
+                              "learning_rate": self.s["table2_learning_rate"], "rows": rows})
 
     def stage_examples(self) -> None:
         """What a reader needs besides the scores: corpus and model sizes, and outputs side by side."""
@@ -275,13 +292,41 @@ class Bench:
                                  self.read("control")["1_iterations"]["libreoffice"]))
         self.write("gain", {"initialised_from": name, "corpus": corpus, "points": points})
 
+    def stage_sweep(self) -> None:
+        """Which ENGINE settings beat spending the same compute on cross-entropy? Dev-set help BLEU, 1 iteration.
+
+        Every setting trains the same number of energy steps from the same CMLM, so the `control` stage (CE for
+        ENGINE's wall time) is the matched baseline of each. Rows are kept as they finish (resumable).
+        """
+        name, start = self.better_cmlm()
+        dev = dict(split="validation", corpora=("libreoffice",), num_iterations=1, length_beam=3)
+        partial = self.root / "sweep" / "rows.json"
+        rows = json.loads(partial.read_text()) if partial.exists() else {}
+        reference_points = {"cmlm (start)": start, "control (CE, lr 1e-4)": self.root / "control",
+                            "engine (lr 1e-05, ce_weight 1.0)": self.root / "engine"}
+        for key, model in reference_points.items():
+            if key not in rows:
+                rows[key] = self.evaluate(model, **dev)["libreoffice"]
+        for learning_rate, ce_weight in SWEEP:
+            key = f"engine (lr {learning_rate:g}, ce_weight {ce_weight:g})"
+            if key in rows:
+                continue
+            out = self.root / "sweep" / f"lr{learning_rate:g}-ce{ce_weight:g}"
+            seconds = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name),
+                                        learning_rate=learning_rate, ce_weight=ce_weight, save_strategy="no")
+            rows[key] = {**self.evaluate(out, **dev)["libreoffice"], "train_seconds": seconds}
+            partial.parent.mkdir(parents=True, exist_ok=True)
+            partial.write_text(json.dumps(rows, indent=2))
+            print(f"[bench] sweep {key}: {rows[key]}")
+        self.write("sweep", {"initialised_from": name, "steps": self.s["energy_steps"], "split": "validation",
+                             "rows": rows})
+
 
 def gain_point(checkpoint: str, start: dict, engine: dict, control: dict) -> dict:
     """One point of the gain plot: the starting CMLM, ENGINE from it, and the matched control from it."""
     return {"checkpoint": checkpoint, "start_bleu": start["bleu"], "engine_bleu": engine["bleu"],
             "control_bleu": control["bleu"], "start_repetition": start["repetition"],
             "engine_repetition": engine["repetition"], "control_repetition": control["repetition"]}
-
 
 @torch.no_grad()
 def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:

@@ -26,6 +26,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--output", default="results/train_step.json")
+    parser.add_argument("--no-profile", dest="profile", action="store_false",
+                        help="skip the profiled pass that splits each step into matrix products and the rest")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -75,15 +77,44 @@ def main() -> int:
         results[name] = {"seconds_per_step": median, "target_tokens_per_second": target_tokens / median,
                          "peak_rss_mb_after": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
         print(f"{name:<14} {median:7.3f} s/step  {target_tokens / median:8.0f} target tokens/s")
+    if args.profile:
+        for name, step in (("cross_entropy", ce_step), ("energy", energy_step)):
+            results[name]["profile"] = profile_step(step, optimizer)
     ratio = results["energy"]["seconds_per_step"] / results["cross_entropy"]["seconds_per_step"]
     print(f"energy step / cross-entropy step = {ratio:.2f} (goal: <= 2)")
+    if args.profile:
+        matmul_ratio = (results["energy"]["profile"]["matmul_seconds"]
+                        / results["cross_entropy"]["profile"]["matmul_seconds"])
+        print(f"matrix products alone: {matmul_ratio:.2f}x")
     payload = {"command": "python scripts/bench_train_step.py " + " ".join(sys.argv[1:]), "threads": args.threads,
                "hardware": f"{os.cpu_count()} CPU cores, no GPU", "batch_sentences": args.batch_size,
                "batch_target_tokens": target_tokens, "student": "from_teacher: 6 enc (frozen) + 3 dec layers, d 256",
-               "operators": "O1=sx, O2=st", "results": results, "energy_over_cross_entropy": ratio}
+               "operators": "O1=sx, O2=st", "results": results, "energy_over_cross_entropy": ratio,
+               "matmul_energy_over_cross_entropy": matmul_ratio if args.profile else None}
     with open(args.output, "w") as f:
         json.dump(payload, f, indent=2)
     return 0
+
+
+MATMULS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear")
+
+
+def profile_step(step, optimizer) -> dict:
+    """One profiled step: CPU seconds in matrix products (the vocabulary-sized ones dominate) against the total.
+
+    Why: the energy step's matrix products are a floor that no implementation trick removes (the student's
+    output layer forward/backward, O1's soft embedding forward/backward, the teacher's output layer
+    forward/backward-input); the rest (softmaxes, products over batch x length x vocabulary) is what could shrink.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        step()
+        optimizer.zero_grad()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    matmul = sum(e.self_cpu_time_total for e in events if e.key in MATMULS) / 1e6
+    return {"matmul_seconds": matmul, "total_seconds": total, "matmul_share": matmul / total}
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def section_bench(suffix: str, title: str) -> str | None:
         if extra:
             text += "\n\n" + extra
     missing = [stage for stage in ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control", "examples", "table2",
-                                "gain")
+                                "gain", "sweep")
                if not load(f"bench_{stage}{suffix}")]
     if missing:
         text += f"\n\n**Not run yet at this budget:** {', '.join(missing)} (see the issue notes)."
@@ -126,6 +126,14 @@ def section_bench(suffix: str, title: str) -> str | None:
         text += ("\n\n**Table 2 at small scale** (dev set, oracle lengths, one pass; each pair trained "
                  f"{table2['steps_per_pair']} steps from the same CMLM):\n\n"
                  + table(["O1/O2", "discrete energy", "BLEU", "repetition"], rows2))
+    sweep = load(f"bench_sweep{suffix}")
+    if sweep:
+        rows4 = [[k, v["bleu"], v["chrf"], f"{v['repetition']:.2f}", f"{v['teacher_energy']:.2f}"]
+                 for k, v in sweep["rows"].items()]
+        text += ("\n\n**Which ENGINE settings help?** Dev set (help), 1 iteration, length beam 3; every ENGINE row "
+                 f"is {sweep['steps']} energy steps from the same CMLM ({sweep['initialised_from']}), the control is CE "
+                 "for the same wall time:\n\n"
+                 + table(["system", "dev BLEU", "dev chrF", "repetition", "teacher energy"], rows4))
     gain = load(f"bench_gain{suffix}")
     if gain:
         rows3 = [[p["checkpoint"], p["start_bleu"], p["engine_bleu"], p["control_bleu"],
@@ -231,13 +239,18 @@ def section_train_step() -> str | None:
     data = load("train_step")
     if not data:
         return None
-    rows = [[name, f"{r['seconds_per_step']:.2f}", f"{r['target_tokens_per_second']:.0f}", f"{r['peak_rss_mb_after']:.0f}"]
+    profiled = all("profile" in r for r in data["results"].values())
+    rows = [[name, f"{r['seconds_per_step']:.2f}", f"{r['target_tokens_per_second']:.0f}", f"{r['peak_rss_mb_after']:.0f}",
+             f"{100 * r['profile']['matmul_share']:.0f}%" if profiled else "-"]
             for name, r in data["results"].items()]
-    return ("### Training-step cost: energy vs cross-entropy\n\n"
-            + table(["step", "s/step", "target tokens/s", "peak RSS after (MB)"], rows)
+    text = ("### Training-step cost: energy vs cross-entropy\n\n"
+            + table(["step", "s/step", "target tokens/s", "peak RSS after (MB)", "matrix products (profiled)"], rows)
             + f"\n\nEnergy step / cross-entropy step = **{data['energy_over_cross_entropy']:.2f}x** "
-            f"(goal <= 2x; batch of {data['batch_sentences']} sentences, {data['batch_target_tokens']} target tokens).\n\n"
-            + source(data))
+            f"(goal <= 2x; batch of {data['batch_sentences']} sentences, {data['batch_target_tokens']} target tokens).")
+    if profiled:
+        text += (f" The matrix products alone cost {data['matmul_energy_over_cross_entropy']:.2f}x: "
+                 "a floor that only a change of method or of precision would lower.")
+    return text + "\n\n" + source(data)
 
 
 def render() -> str:

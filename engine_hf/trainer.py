@@ -98,6 +98,7 @@ class EnergyTrainer(ModelCardMixin, Seq2SeqTrainer):
         check_teacher_compatible(self.teacher, model.config)
         super().__init__(model=model, args=args, **kwargs)
         self.teacher.to(self.accelerator.device)
+        self._loss_parts: dict[str, tuple[torch.Tensor, int]] = {}  # name -> (running sum, count) since the last log
 
     def compute_loss(
         self,
@@ -133,11 +134,29 @@ class EnergyTrainer(ModelCardMixin, Seq2SeqTrainer):
             )
         loss = result.energy
         if model.training:
+            parts = {"energy": result.energy}
             if outputs.length_loss is not None:
+                parts["length_loss"] = outputs.length_loss
                 loss = loss + args.length_loss_weight * outputs.length_loss
             if args.ce_weight > 0:
-                loss = loss + args.ce_weight * masked_token_loss(outputs.logits, labels)
+                parts["ce_loss"] = masked_token_loss(outputs.logits, labels)
+                loss = loss + args.ce_weight * parts["ce_loss"]
+            for name, value in parts.items():
+                total, count = self._loss_parts.get(name, (0.0, 0))
+                self._loss_parts[name] = (total + value.detach().float(), count + 1)
         return (loss, outputs) if return_outputs else loss
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Training log lines also carry the loss's parts (energy, ce_loss, length_loss), averaged since the last.
+
+        Why: the sum alone hides energy hacking, where the energy falls while the cross-entropy climbs. The parts
+        are this process's own values (not reduced across devices).
+        """
+        if "loss" in logs and self._loss_parts:
+            for name, (total, count) in self._loss_parts.items():
+                logs[name] = round(float(total) / count, 4)
+            self._loss_parts.clear()
+        super().log(logs, start_time)
 
     def prediction_step(
         self,

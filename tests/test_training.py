@@ -171,6 +171,20 @@ def test_energy_steps_lower_the_dev_discrete_energy(teacher, tokenizer, pairs, t
     assert after < before - 0.1, (before, after)
 
 
+def test_training_logs_carry_the_parts_of_the_loss(teacher, tokenizer, pairs, tmp_path):
+    trainer = energy_trainer(teacher, tokenizer, pairs[:16], tmp_path, max_steps=2, logging_strategy="steps",
+                             logging_steps=1, ce_weight=0.5, length_loss_weight=0.1)
+    trainer.train()
+    lines = [line for line in trainer.state.log_history if "loss" in line and "energy" in line]
+    assert len(lines) == 2
+    for line in lines:
+        assert line["energy"] > 0 and line["ce_loss"] > 0 and line["length_loss"] > 0
+    pure = energy_trainer(teacher, tokenizer, pairs[:16], tmp_path / "pure", max_steps=1, logging_strategy="steps",
+                          logging_steps=1)
+    pure.train()
+    assert "ce_loss" not in next(line for line in pure.state.log_history if "energy" in line)
+
+
 def test_source_only_training_with_predicted_lengths(teacher, tokenizer, pairs, tmp_path):
     trainer = energy_trainer(teacher, tokenizer, pairs[:16], tmp_path, energy_length="predicted", max_steps=2)
     trainer.train_dataset = trainer.train_dataset.remove_columns(["labels"]).map(lambda ex: {"labels": []})

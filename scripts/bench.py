@@ -71,7 +71,11 @@ class Bench:
         return self.results / f"bench_{stage}{self.suffix}.json"
 
     def done(self, stage: str) -> bool:
-        return self.result_path(stage).exists()
+        return self.result_path(stage).exists() and not self.read(stage).get("partial", False)
+
+    def finished_rows(self, stage: str) -> dict:
+        """Rows of a stage of many short runs written so far (its results JSON is rewritten after each run)."""
+        return self.read(stage).get("rows", {}) if self.result_path(stage).exists() else {}
 
     def write(self, stage: str, payload: dict) -> None:
         payload = {"stage": stage, "quick": self.quick, "scale": self.s, "threads": self.threads,
@@ -221,10 +225,11 @@ class Bench:
                                "model": str(out), **self.evaluate_nat(out, length_beam=3)})
 
     def stage_table2(self) -> None:
-        """25 short runs; each pair's scores are kept as it finishes, so a killed stage resumes at the next pair."""
+        """25 short runs; each pair's scores are written as it finishes, so a killed stage resumes at the next pair."""
         name, start = self.better_cmlm()
-        partial = self.root / "table2" / "rows.json"
-        rows = json.loads(partial.read_text()) if partial.exists() else {}
+        rows = self.finished_rows("table2")
+        about = {"initialised_from": name, "steps_per_pair": self.s["table2_steps"],
+                 "learning_rate": self.s["table2_learning_rate"]}
         for o1, o2 in itertools.product(["sx", "stl", "sg", "st", "gx"], repeat=2):
             key = f"{o1}/{o2}"
             if key in rows:
@@ -233,11 +238,9 @@ class Bench:
             self.train_energy(out, start, self.s["table2_steps"], corpus=self.corpus_of(name), o1=o1, o2=o2,
                               ce_weight=0.0, learning_rate=self.s["table2_learning_rate"], save_strategy="no")
             rows[key] = oracle_length_scores(out, self.teacher_dir, self.data())
-            partial.write_text(json.dumps(rows, indent=2))
-            print(f"[bench] table2 {key}: {rows[key]}")
+            self.write("table2", {**about, "rows": rows, "partial": True})
         rows["cmlm_init"] = oracle_length_scores(start, self.teacher_dir, self.data())
-        self.write("table2", {"initialised_from": name, "steps_per_pair": self.s["table2_steps"],
-                              "learning_rate": self.s["table2_learning_rate"], "rows": rows})
+        self.write("table2", {**about, "rows": rows, "partial": False})
 
     def stage_examples(self) -> None:
         """What a reader needs besides the scores: corpus and model sizes, and outputs side by side."""
@@ -302,26 +305,27 @@ class Bench:
         """
         name, start = self.better_cmlm()
         dev = dict(split="validation", corpora=("libreoffice",), num_iterations=1, length_beam=3)
-        partial = self.root / "sweep" / "rows.json"
-        rows = json.loads(partial.read_text()) if partial.exists() else {}
-        reference_points = {"cmlm (start)": start, "control (CE, lr 1e-4)": self.root / "control",
-                            "engine (lr 1e-05, ce_weight 1.0)": self.root / "engine"}
+        rows = self.finished_rows("sweep")
+        about = {"initialised_from": name, "steps": self.s["energy_steps"], "split": "validation"}
+        reference_points = {"cmlm (start)": start, "control (CE, lr 0.0001)": self.root / "control",
+                            sweep_key(1e-5, 1.0): self.root / "engine"}
         for key, model in reference_points.items():
             if key not in rows:
                 rows[key] = self.evaluate(model, **dev)["libreoffice"]
         for learning_rate, ce_weight in SWEEP:
-            key = f"engine (lr {learning_rate:g}, ce_weight {ce_weight:g})"
+            key = sweep_key(learning_rate, ce_weight)
             if key in rows:
                 continue
             out = self.root / "sweep" / f"lr{learning_rate:g}-ce{ce_weight:g}"
             seconds = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name),
                                         learning_rate=learning_rate, ce_weight=ce_weight, save_strategy="no")
             rows[key] = {**self.evaluate(out, **dev)["libreoffice"], "train_seconds": seconds}
-            partial.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps(rows, indent=2))
-            print(f"[bench] sweep {key}: {rows[key]}")
-        self.write("sweep", {"initialised_from": name, "steps": self.s["energy_steps"], "split": "validation",
-                             "rows": rows})
+            self.write("sweep", {**about, "rows": rows, "partial": True})
+        self.write("sweep", {**about, "rows": rows, "partial": False})
+
+
+def sweep_key(learning_rate: float, ce_weight: float) -> str:
+    return f"engine (lr {learning_rate:g}, ce_weight {ce_weight:g})"
 
 
 def gain_point(checkpoint: str, start: dict, engine: dict, control: dict) -> dict:

@@ -114,9 +114,9 @@ def section_bench(suffix: str, title: str) -> str | None:
             text += "\n\n" + extra
     missing = [stage for stage in ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control", "examples", "table2",
                                 "gain", "sweep")
-               if not load(f"bench_{stage}{suffix}")]
+               if not load(f"bench_{stage}{suffix}") or load(f"bench_{stage}{suffix}").get("partial")]
     if missing:
-        text += f"\n\n**Not run yet at this budget:** {', '.join(missing)} (see the issue notes)."
+        text += f"\n\n**Not run yet, or unfinished, at this budget:** {', '.join(missing)} (see the issue notes)."
     text += f"\n\n*Budgets: {json.dumps(any_stage['scale'])}. Each stage: `python scripts/bench.py --stages STAGE"
     text += " --quick" if suffix else ""
     text += f"`. Hardware: {any_stage['hardware']}.*"
@@ -124,7 +124,7 @@ def section_bench(suffix: str, title: str) -> str | None:
     if table2:
         rows2 = [[k, f"{v['discrete_energy']:.3f}", v["bleu"], f"{v['repetition']:.2f}"] for k, v in table2["rows"].items()]
         text += ("\n\n**Table 2 at small scale** (dev set, oracle lengths, one pass; each pair trained "
-                 f"{table2['steps_per_pair']} steps from the same CMLM):\n\n"
+                 f"{table2['steps_per_pair']} steps from the same CMLM){partial_note(table2, 25)}:\n\n"
                  + table(["O1/O2", "discrete energy", "BLEU", "repetition"], rows2))
     sweep = load(f"bench_sweep{suffix}")
     if sweep:
@@ -132,7 +132,7 @@ def section_bench(suffix: str, title: str) -> str | None:
                  for k, v in sweep["rows"].items()]
         text += ("\n\n**Which ENGINE settings help?** Dev set (help), 1 iteration, length beam 3; every ENGINE row "
                  f"is {sweep['steps']} energy steps from the same CMLM ({sweep['initialised_from']}), the control is CE "
-                 "for the same wall time:\n\n"
+                 f"for the same wall time{partial_note(sweep)}:\n\n"
                  + table(["system", "dev BLEU", "dev chrF", "repetition", "teacher energy"], rows4))
     gain = load(f"bench_gain{suffix}")
     if gain:
@@ -144,6 +144,14 @@ def section_bench(suffix: str, title: str) -> str | None:
                           "ENGINE repetition", "control repetition"], rows3))
         text += f"\n\n![ENGINE gain](docs/engine_gain{suffix}.png)"
     return text
+
+
+def partial_note(data: dict, expected: int | None = None) -> str:
+    """Stages of many short runs write their results after each run; say so while they are unfinished."""
+    if not data.get("partial"):
+        return ""
+    of = f" of {expected}" if expected else ""
+    return f" — **unfinished: {len(data['rows'])}{of} rows so far**, the stage resumes where it stopped"
 
 
 def section_targets(suffix: str) -> str | None:

@@ -11,13 +11,19 @@ from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBas
 
 
 def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
-    """Corpus BLEU and chrF with sacrebleu's standard settings (13a tokenisation, detokenised input)."""
+    """Corpus BLEU and chrF with sacrebleu's standard settings (13a tokenisation, detokenised input).
+
+    ``length_ratio`` is BLEU's hypothesis/reference length in 13a tokens: outputs that shrink (a length head gone
+    short, tokens merged into punctuation runs) show up here before they are guessed from BLEU's brevity penalty.
+    """
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} references.")
     refs = [list(references)]
+    bleu = sacrebleu.corpus_bleu(list(hypotheses), refs)
     return {
-        "bleu": sacrebleu.corpus_bleu(list(hypotheses), refs).score,
+        "bleu": bleu.score,
         "chrf": sacrebleu.corpus_chrf(list(hypotheses), refs).score,
+        "length_ratio": bleu.ratio,
     }
 
 

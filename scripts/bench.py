@@ -9,7 +9,9 @@ Benchmark A (EN->PT, teacher = converted Firefox Translations model; LibreOffice
   cmlm_ref     CMLM trained on references                     (1 and 10 iterations, length beam 5)
   examples     the setup (corpus sizes, parameter counts) and side-by-side translations of a few test sentences
   sweep        ENGINE's learning rate and ce_weight, scored on the dev set (never the test set), against the control
-  gain         ENGINE gain over the matched control against the starting CMLM's BLEU (earlier checkpoints)
+  lengths      why ENGINE's chrF falls: dev scores at predicted lengths against scores at the reference lengths
+  cmlm_long    the distilled CMLM trained further with cross-entropy: a stronger starting point for ENGINE
+  gain         ENGINE gain over the matched control against the starting CMLM's BLEU (cmlm_kd, cmlm_long checkpoints)
   table2       dev energy and BLEU for all 25 (O1, O2) pairs, oracle lengths, same init, same small budget
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
@@ -34,7 +36,9 @@ import torch
 
 # In the order `make bench` runs them: the most informative first (the distilled CMLM is the stronger start in
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
-STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "sweep", "gain", "table2"]
+STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "sweep", "lengths", "cmlm_long",
+          "gain",
+          "table2"]
 # The sweep's ENGINE settings (learning rate, ce_weight), most telling first; `engine` itself is (1e-5, 1.0).
 # At the control's learning rate with the CE term (weight 1, then 4: does adding the energy to CE help?), then
 # the pure energy at small rates (the field notes saw BLEU fall at 3e-5 from a weak student).
@@ -47,13 +51,16 @@ def scale(quick: bool) -> dict:
     """Budgets of the two modes. Full: sized for about 3 hours of 2 CPU cores in all."""
     if quick:
         return dict(cmlm_steps=30, energy_steps=6, table2_steps=2, table2_learning_rate=1e-5, distill_sources=96, distill_beams=4,
-                    eval_sentences=32, batch_size=16, gain_points=2, checkpoint_every=15)
+                    eval_sentences=32, batch_size=16, checkpoint_every=15, long_steps=30, long_checkpoint_every=15)
     # Measured on 2 cores: a CE step ~0.8 s, an energy step ~2 s (batch 48); 10-iteration decoding with length
     # beam 5 ~0.3 s/sentence. table2: 25 short runs, so a larger learning rate than ENGINE's main run for the
     # argmax to move at all.
     # Distillation is greedy at full scale: beam 4 ran at 6 sentences/s here (33 min for 12k sources) for +0.7 BLEU.
+    # cmlm_long: cmlm_kd's loss was still falling fast when its schedule ended (3.5 at step 2000), so 3000 more
+    # steps (~35 min) give the gain plot a stronger start; its mid-way checkpoint is one more point.
     return dict(cmlm_steps=2000, energy_steps=200, table2_steps=16, table2_learning_rate=5e-5, distill_sources=12000,
-                distill_beams=1, eval_sentences=200, batch_size=48, gain_points=2, checkpoint_every=1000)
+                distill_beams=1, eval_sentences=200, batch_size=48, checkpoint_every=1000, long_steps=3000,
+                long_checkpoint_every=1500)
 
 
 class Bench:
@@ -270,32 +277,65 @@ class Bench:
         self.write("examples", {"corpus_sizes": sizes, "parameters": parameters, "student_config": STUDENT_CONFIG,
                                 "examples": rows})
 
-    def stage_gain(self) -> None:
-        """ENGINE gain against the starting CMLM's strength: ENGINE and a matched control from each checkpoint.
+    def stage_lengths(self) -> None:
+        """Is it the length head or the tokens? Each model on the dev set at its predicted lengths and at oracle ones.
 
-        The final point is the `engine` and `control` stages themselves; earlier CMLM checkpoints add the rest.
+        ENGINE lowers chrF by 5+ points even where BLEU holds (sweep). If its outputs are also poor at the reference
+        lengths, the tokens changed; if only at predicted lengths, the length head did.
+        """
+        dev = dict(split="validation", corpora=("libreoffice",), num_iterations=1, length_beam=3)
+        models = {"cmlm (start)": self.root / "cmlm_kd", "control (CE, lr 0.0001)": self.root / "control",
+                  sweep_key(1e-5, 1.0): self.root / "engine",
+                  **{sweep_key(lr, ce): self.root / "sweep" / f"lr{lr:g}-ce{ce:g}" for lr, ce in SWEEP}}
+        rows = {name: {"predicted_lengths": self.evaluate(model, **dev)["libreoffice"],
+                       "oracle_lengths": oracle_length_scores(model, self.teacher_dir, self.data())}
+                for name, model in models.items() if (model / "config.json").exists()}
+        self.write("lengths", {"split": "validation", "rows": rows})
+
+    def stage_cmlm_long(self) -> None:
+        """The distilled CMLM trained further with cross-entropy (lr 3e-4, decaying): a stronger start for ENGINE."""
+        out = self.root / "cmlm_long"
+        seconds = self.train_cmlm(out, self.corpus_of("cmlm_kd"), self.s["long_steps"],
+                                  student_model=str(self.root / "cmlm_kd"), learning_rate=3e-4,
+                                  warmup_steps=min(100, self.s["long_steps"] // 10),
+                                  save_steps=self.s["long_checkpoint_every"])
+        self.write("cmlm_long", {"initialised_from": "cmlm_kd", "train_seconds": seconds, "steps": self.s["long_steps"],
+                                 "learning_rate": 3e-4, "model": str(out), **self.evaluate_nat(out, length_beam=5)})
+
+    def stage_gain(self) -> None:
+        """ENGINE gain against the starting CMLM's strength: ENGINE and a matched control from several CMLMs.
+
+        The points: the distilled CMLM (its ENGINE and control are the `engine` and `control` stages), then the
+        `cmlm_long` checkpoints (the same CMLM trained further). From each, ENGINE (the `engine` stage's settings)
+        and the control (CE for ENGINE's wall time) run alone on the machine. Points are kept as they finish.
         """
         from engine_hf.training import StopAfterSeconds
 
-        name, final = self.better_cmlm()
-        corpus = self.corpus_of(name)
-        checkpoints = sorted((self.root / name).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-        points = []
-        for checkpoint in checkpoints[: self.s["gain_points"] - 1]:
-            start_scores = self.evaluate(checkpoint, num_iterations=1, length_beam=3)["libreoffice"]
-            engine_out = self.root / "gain" / f"engine-{checkpoint.name}"
-            seconds = self.train_energy(engine_out, checkpoint, self.s["energy_steps"], corpus=corpus)
-            control_out = self.root / "gain" / f"control-{checkpoint.name}"
-            self.train_cmlm(control_out, corpus, 10**6, student_model=str(checkpoint),
+        test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
+        points = {p["checkpoint"]: p for p in self.read("gain")["points"]} if self.result_path("gain").exists() else {}
+        about = {"corpus": self.corpus_of("cmlm_kd"), "energy_steps": self.s["energy_steps"]}
+        if "cmlm_kd" not in points:
+            start = self.evaluate(self.root / "cmlm_kd", **test)["libreoffice"]
+            points["cmlm_kd"] = gain_point("cmlm_kd", start, self.read("engine")["1_iterations"]["libreoffice"],
+                                           self.read("control")["1_iterations"]["libreoffice"])
+        long = self.root / "cmlm_long"
+        starts = sorted(long.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+        starts = [p for p in starts if int(p.name.split("-")[1]) < self.s["long_steps"]] + [long]
+        for start_dir in starts:
+            key = "cmlm_long" if start_dir == long else f"cmlm_long/{start_dir.name}"
+            if key in points:
+                continue
+            out = self.root / "gain" / key.replace("/", "-")
+            seconds = self.train_energy(out / "engine", start_dir, self.s["energy_steps"], corpus=about["corpus"],
+                                        save_strategy="no")
+            self.train_cmlm(out / "control", about["corpus"], 10**6, student_model=str(start_dir),
                             callbacks=[StopAfterSeconds(seconds)], learning_rate=1e-4, warmup_steps=0,
-                            lr_scheduler_type="constant")
-            engine = self.evaluate(engine_out, num_iterations=1, length_beam=3)["libreoffice"]
-            control = self.evaluate(control_out, num_iterations=1, length_beam=3)["libreoffice"]
-            points.append(gain_point(checkpoint.name, start_scores, engine, control))
-        start_scores = self.evaluate(final, num_iterations=1, length_beam=3)["libreoffice"]
-        points.append(gain_point("final", start_scores, self.read("engine")["1_iterations"]["libreoffice"],
-                                 self.read("control")["1_iterations"]["libreoffice"]))
-        self.write("gain", {"initialised_from": name, "corpus": corpus, "points": points})
+                            lr_scheduler_type="constant", save_strategy="no")
+            scores = {name: self.evaluate(path, **test)["libreoffice"]
+                      for name, path in (("start", start_dir), ("engine", out / "engine"), ("control", out / "control"))}
+            points[key] = gain_point(key, scores["start"], scores["engine"], scores["control"])
+            self.write("gain", {**about, "points": list(points.values()), "partial": True})
+        self.write("gain", {**about, "points": list(points.values()), "partial": False})
 
     def stage_sweep(self) -> None:
         """Which ENGINE settings beat spending the same compute on cross-entropy? Dev-set help BLEU, 1 iteration.
@@ -330,9 +370,9 @@ def sweep_key(learning_rate: float, ce_weight: float) -> str:
 
 def gain_point(checkpoint: str, start: dict, engine: dict, control: dict) -> dict:
     """One point of the gain plot: the starting CMLM, ENGINE from it, and the matched control from it."""
-    return {"checkpoint": checkpoint, "start_bleu": start["bleu"], "engine_bleu": engine["bleu"],
-            "control_bleu": control["bleu"], "start_repetition": start["repetition"],
-            "engine_repetition": engine["repetition"], "control_repetition": control["repetition"]}
+    return {"checkpoint": checkpoint, **{f"{name}_{metric}": scores[metric] for name, scores in
+                                         (("start", start), ("engine", engine), ("control", control))
+                                         for metric in ("bleu", "chrf", "repetition")}}
 
 @torch.no_grad()
 def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:
@@ -369,8 +409,7 @@ def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:
                                        skip_special_tokens=True)
         refs += tokenizer.batch_decode([row[row.ne(-100)] for row in batch["labels"]], skip_special_tokens=True)
     scores = corpus_scores(hyps, refs)
-    return {"discrete_energy": torch.cat(energies).mean().item(), "bleu": scores["bleu"], "chrf": scores["chrf"],
-            "repetition": repetition_rate(rows)}
+    return {"discrete_energy": torch.cat(energies).mean().item(), **scores, "repetition": repetition_rate(rows)}
 
 
 def main() -> int:

@@ -80,7 +80,7 @@ def section_demo() -> str | None:
 
 def bench_rows(suffix: str) -> list[list] | None:
     names = {"teacher": None, "cmlm_ref": "CMLM (references)", "cmlm_kd": "CMLM (distilled)",
-             "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE"}
+             "cmlm_long": "CMLM (distilled, +CE steps)", "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE"}
     rows = []
     teacher = load(f"bench_teacher{suffix}")
     if teacher:
@@ -113,7 +113,7 @@ def section_bench(suffix: str, title: str) -> str | None:
         if extra:
             text += "\n\n" + extra
     missing = [stage for stage in ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control", "examples", "table2",
-                                "gain", "sweep")
+                                "gain", "sweep", "cmlm_long", "lengths")
                if not load(f"bench_{stage}{suffix}") or load(f"bench_{stage}{suffix}").get("partial")]
     if missing:
         text += f"\n\n**Not run yet, or unfinished, at this budget:** {', '.join(missing)} (see the issue notes)."
@@ -134,14 +134,28 @@ def section_bench(suffix: str, title: str) -> str | None:
                  f"is {sweep['steps']} energy steps from the same CMLM ({sweep['initialised_from']}), the control is CE "
                  f"for the same wall time{partial_note(sweep)}:\n\n"
                  + table(["system", "dev BLEU", "dev chrF", "repetition", "teacher energy"], rows4))
+    lengths = load(f"bench_lengths{suffix}")
+    if lengths:
+        rows5 = [[name, *(f"{r[kind]['bleu']:.2f} / {r[kind]['chrf']:.1f} / {r[kind]['length_ratio']:.2f} / "
+                          f"{r[kind]['repetition']:.2f}" for kind in ("predicted_lengths", "oracle_lengths"))]
+                 + [f"{r['predicted_lengths']['teacher_energy']:.2f}", f"{r['oracle_lengths']['discrete_energy']:.2f}"]
+                 for name, r in lengths["rows"].items()]
+        text += ("\n\n**Length head or tokens?** Dev set (help), one pass: at the lengths the model predicts (length "
+                 "beam 3) and at the reference lengths. Length ratio = output/reference length in sacrebleu's 13a "
+                 "tokens; energies in nats per token, lower = the teacher likes the output more:\n\n"
+                 + table(["system", "predicted lengths: BLEU / chrF / length ratio / rep.",
+                          "oracle lengths: BLEU / chrF / length ratio / rep.", "teacher energy (predicted)",
+                          "discrete energy (oracle)"], rows5))
     gain = load(f"bench_gain{suffix}")
     if gain:
-        rows3 = [[p["checkpoint"], p["start_bleu"], p["engine_bleu"], p["control_bleu"],
-                  f"{p.get('start_repetition', float('nan')):.2f}", f"{p['engine_repetition']:.2f}",
-                  f"{p['control_repetition']:.2f}"] for p in gain["points"]]
-        text += ("\n\n**ENGINE gain against the starting CMLM** (help test BLEU, 1 iteration, length beam 3):\n\n"
-                 + table(["start checkpoint", "start", "ENGINE", "matched CE control", "start repetition",
-                          "ENGINE repetition", "control repetition"], rows3))
+        rows3 = [[p["checkpoint"], *(f"{p[f'{who}_bleu']:.2f} / {p.get(f'{who}_chrf', float('nan')):.1f} / "
+                                     f"{p[f'{who}_repetition']:.2f}" for who in ("start", "engine", "control"))]
+                 for p in sorted(gain["points"], key=lambda p: p["start_bleu"])]
+        text += ("\n\n**ENGINE gain against the starting CMLM** (help test set, 1 iteration, length beam 3; "
+                 f"ENGINE = {gain.get('energy_steps', '')} energy steps with the `engine` stage's settings, control = CE "
+                 f"for ENGINE's wall time, both from the start checkpoint){partial_note(gain)}:\n\n"
+                 + table(["start CMLM", "start BLEU / chrF / rep.", "ENGINE BLEU / chrF / rep.",
+                          "matched CE control BLEU / chrF / rep."], rows3))
         text += f"\n\n![ENGINE gain](docs/engine_gain{suffix}.png)"
     return text
 
@@ -151,7 +165,8 @@ def partial_note(data: dict, expected: int | None = None) -> str:
     if not data.get("partial"):
         return ""
     of = f" of {expected}" if expected else ""
-    return f" — **unfinished: {len(data['rows'])}{of} rows so far**, the stage resumes where it stopped"
+    done = len(data.get("rows", data.get("points", [])))
+    return f" — **unfinished: {done}{of} rows so far**, the stage resumes where it stopped"
 
 
 def section_targets(suffix: str) -> str | None:
@@ -216,7 +231,7 @@ def plot_gain(gain: dict, suffix: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = gain["points"]
+    points = sorted(gain["points"], key=lambda p: p["start_bleu"])
     start = [p["start_bleu"] for p in points]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(start, [p["engine_bleu"] - p["start_bleu"] for p in points], "o-", label="ENGINE")

@@ -61,7 +61,22 @@ def section_teacher_de_en() -> str | None:
             f"({training['epochs']:.1f} epochs of {training['batch_sentences']} sentences), "
             f"{training['wall_seconds_total'] / 60:.0f} min on {data['hardware']['torch_threads']} thread(s). "
             + ("Below the 30-BLEU aim; see the issue notes.\n\n" if test["beam4"]["bleu"] < 30 else "\n\n")
-            + f"*Command: `{data['command']}`.*")
+            + teacher_curve(training["sessions"])
+            + f"*Command: `{data['command']}` (resumes the run; `--max-steps N` stops at step N and scores).*")
+
+
+def teacher_curve(sessions: list[dict]) -> str:
+    """The run's learning curve, one row per session that ended with a test evaluation."""
+    rows, minutes = [], 0.0
+    for session in sessions:
+        minutes += session["seconds"] / 60
+        if "greedy_bleu" in session:
+            rows.append([session["steps"], f"{session['epochs']:.1f}", f"{minutes:.0f}", session["threads"],
+                         session["greedy_bleu"], session["beam4_bleu"]])
+    if not rows:
+        return ""
+    return ("Learning curve (test BLEU after each session):\n\n"
+            + table(["steps", "epochs", "minutes so far", "threads", "greedy BLEU", "beam-4 BLEU"], rows) + "\n\n")
 
 
 def section_demo() -> str | None:

@@ -137,10 +137,11 @@ def section_bench(suffix: str, title: str) -> str | None:
     text += f"`. Hardware: {any_stage['hardware']}.*"
     table2 = load(f"bench_table2{suffix}")
     if table2:
-        rows2 = [[k, f"{v['discrete_energy']:.3f}", v["bleu"], f"{v['repetition']:.2f}"] for k, v in table2["rows"].items()]
+        rows2 = [[k, f"{v['discrete_energy']:.3f}", v["bleu"], v["chrf"], f"{v['repetition']:.2f}"]
+                 for k, v in table2["rows"].items()]
         text += ("\n\n**Table 2 at small scale** (dev set, oracle lengths, one pass; each pair trained "
                  f"{table2['steps_per_pair']} steps from the same CMLM){partial_note(table2, 25)}:\n\n"
-                 + table(["O1/O2", "discrete energy", "BLEU", "repetition"], rows2))
+                 + table(["O1/O2", "discrete energy", "BLEU", "chrF", "repetition"], rows2))
     sweep = load(f"bench_sweep{suffix}")
     if sweep:
         rows4 = [[k, v["bleu"], v["chrf"], f"{v['repetition']:.2f}", f"{v['teacher_energy']:.2f}"]

@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench bench-quick tables lint clean
+.PHONY: install test demo bench bench-b bench-quick tables lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,18 @@ bench: $(STAMP)
 	$(PY) scripts/bench_bergamot_fidelity.py
 	$(PY) scripts/make_tables.py
 
+# Benchmark B: the DE->EN teacher first (resumable; hours of both cores), then the same stages on DE->EN.
+bench-b: $(STAMP)
+	$(PY) scripts/train_teacher.py --threads 2
+	$(PY) scripts/bench.py --benchmark b
+	$(PY) scripts/bench_speed.py --student runs/bench-b/engine --teacher runs/teacher-de-en \
+		--src-lang de --tgt-lang en --output results/speed_b.json
+	$(PY) scripts/make_tables.py
+
 bench-quick: $(STAMP)
 	$(PY) scripts/bench.py --quick
+	$(PY) scripts/train_teacher.py --quick
+	$(PY) scripts/bench.py --benchmark b --quick
 	$(PY) scripts/make_tables.py
 
 tables: $(STAMP)

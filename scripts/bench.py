@@ -1,6 +1,12 @@
 """`make bench`: the paper's findings at small scale, stage by stage, each resumable and writing results/*.json.
 
-Benchmark A (EN->PT, teacher = converted Firefox Translations model; LibreOffice help + a Bible test set):
+Two benchmarks run the same stages (`--benchmark a|b`):
+  A  EN->PT, teacher = the converted Firefox Translations model; LibreOffice help + a Bible test set (second domain).
+     Runs in runs/bench, writes results/bench_STAGE.json.
+  B  DE->EN, teacher = the project's own MarianMT (scripts/train_teacher.py); LibreOffice help.
+     Runs in runs/bench-b, writes results/bench_b_STAGE.json.
+
+The stages:
   teacher      teacher greedy and beam 4 on the test sets
   distill      the teacher's translations of the training sources
   cmlm_kd      CMLM trained on the distilled outputs          (1 and 10 iterations, length beam 5)
@@ -18,6 +24,7 @@ Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_trai
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
     python scripts/bench.py --quick    # the same pipeline on a small slice, minutes
     python scripts/bench.py --stages teacher,cmlm_ref
+    python scripts/bench.py --benchmark b --stages teacher,distill,cmlm_kd,engine,control,cmlm_ref,examples
 
 Re-running skips finished stages (their results JSON exists) and resumes unfinished training from checkpoints.
 """
@@ -30,9 +37,11 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from transformers import TrainerCallback
 
 # In the order `make bench` runs them: the most informative first (the distilled CMLM is the stronger start in
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
@@ -43,14 +52,39 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
 # At the control's learning rate with the CE term (weight 1, then 4: does adding the energy to CE help?), then
 # the pure energy at small rates (the field notes saw BLEU fall at 3e-5 from a weak student).
 SWEEP = [(1e-4, 1.0), (1e-4, 4.0), (3e-5, 0.0), (1e-5, 0.0)]
-STUDENT_CONFIG = ("encoder_layers=6,decoder_layers=3,decoder_attention_heads=4,decoder_ffn_dim=1024,"
-                  "length_prediction=mean_pool,max_source_positions=128,max_target_positions=64,dropout=0.1")
+# The student's decoder; its encoder is the teacher's, copied and frozen (`CMLMForConditionalGeneration.from_teacher`).
+STUDENT_DECODER = ("decoder_layers=3,decoder_attention_heads=4,decoder_ffn_dim=1024,"
+                   "length_prediction=mean_pool,max_source_positions=128,max_target_positions=64,dropout=0.1")
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """What differs between benchmarks A and B: the direction, the teacher, the test corpora, where things go."""
+
+    name: str
+    src: str
+    tgt: str
+    test_corpora: tuple[str, ...]
+    student_config: str
+    runs_name: str  # runs/<runs_name>[-quick]
+    results_prefix: str  # results/<results_prefix><stage>[_quick].json
+    own_teacher: bool  # B: the MarianMT of scripts/train_teacher.py; A: the converted Firefox model
+    stages: tuple[str, ...]  # what a plain run does
+
+
+BENCHMARKS = {
+    "a": Benchmark("a", "en", "pt", ("libreoffice", "bible"), "encoder_layers=6," + STUDENT_DECODER, "bench", "bench_",
+                   own_teacher=False, stages=tuple(STAGES)),
+    # B: the issue's items 1-6 (the analyses sweep/lengths/cmlm_long/gain were run on A; `--stages` adds them).
+    "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
+                   stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2")),
+}
 
 
 def scale(quick: bool) -> dict:
     """Budgets of the two modes. Full: sized for about 3 hours of 2 CPU cores in all."""
     if quick:
-        return dict(cmlm_steps=30, energy_steps=6, table2_steps=2, table2_learning_rate=1e-5, distill_sources=96, distill_beams=4,
+        return dict(cmlm_steps=30, energy_steps=6, logging_steps=2, table2_steps=2, table2_learning_rate=1e-5, distill_sources=96, distill_beams=4,
                     eval_sentences=32, batch_size=16, checkpoint_every=15, long_steps=30, long_checkpoint_every=15)
     # Measured on 2 cores: a CE step ~0.8 s, an energy step ~2 s (batch 48); 10-iteration decoding with length
     # beam 5 ~0.3 s/sentence. table2: 25 short runs, so a larger learning rate than ENGINE's main run for the
@@ -58,7 +92,7 @@ def scale(quick: bool) -> dict:
     # Distillation is greedy at full scale: beam 4 ran at 6 sentences/s here (33 min for 12k sources) for +0.7 BLEU.
     # cmlm_long: cmlm_kd's loss was still falling fast when its schedule ended (3.5 at step 2000), so 3000 more
     # steps (~35 min) give the gain plot a stronger start; its mid-way checkpoint is one more point.
-    return dict(cmlm_steps=2000, energy_steps=200, table2_steps=16, table2_learning_rate=5e-5, distill_sources=12000,
+    return dict(cmlm_steps=2000, energy_steps=200, logging_steps=25, table2_steps=16, table2_learning_rate=5e-5, distill_sources=12000,
                 distill_beams=1, eval_sentences=200, batch_size=48, checkpoint_every=1000, long_steps=3000,
                 long_checkpoint_every=1500)
 
@@ -67,7 +101,10 @@ class Bench:
     def __init__(self, args: argparse.Namespace):
         self.quick = args.quick
         self.s = scale(args.quick)
-        self.root = Path(args.runs_dir) / ("bench-quick" if args.quick else "bench")
+        self.benchmark = BENCHMARKS[args.benchmark]
+        self.runs = Path(args.runs_dir)
+        self.teacher_override = getattr(args, "teacher", None)
+        self.root = self.runs / (self.benchmark.runs_name + ("-quick" if args.quick else ""))
         self.results = Path(args.results_dir)
         self.results.mkdir(parents=True, exist_ok=True)
         self.suffix = "_quick" if args.quick else ""
@@ -75,7 +112,7 @@ class Bench:
 
     # --- plumbing -------------------------------------------------------------------------------------
     def result_path(self, stage: str) -> Path:
-        return self.results / f"bench_{stage}{self.suffix}.json"
+        return self.results / f"{self.benchmark.results_prefix}{stage}{self.suffix}.json"
 
     def done(self, stage: str) -> bool:
         return self.result_path(stage).exists() and not self.read(stage).get("partial", False)
@@ -86,8 +123,8 @@ class Bench:
 
     def write(self, stage: str, payload: dict) -> None:
         payload = {"stage": stage, "quick": self.quick, "scale": self.s, "threads": self.threads,
-                   "hardware": f"{os.cpu_count()} CPU cores, no GPU",
-                   "command": f"python scripts/bench.py --stages {stage}" + (" --quick" if self.quick else ""),
+                   "hardware": f"{os.cpu_count()} CPU cores, no GPU", "benchmark_stages": list(self.benchmark.stages),
+                   "command": f"python scripts/bench.py {self.flags}--stages {stage}" + (" --quick" if self.quick else ""),
                    **payload}
         self.result_path(stage).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
         print(f"[bench] {stage}: wrote {self.result_path(stage)}")
@@ -96,7 +133,20 @@ class Bench:
         return json.loads(self.result_path(stage).read_text())
 
     @property
+    def flags(self) -> str:
+        return "" if self.benchmark.name == "a" else f"--benchmark {self.benchmark.name} "
+
+    @property
     def teacher_dir(self) -> Path:
+        """A: the Firefox model, converted on first use. B: the MarianMT that scripts/train_teacher.py trains."""
+        if self.benchmark.own_teacher:
+            path = Path(self.teacher_override) if self.teacher_override else (
+                self.runs / ("teacher-de-en-quick" if self.quick else "teacher-de-en"))
+            if not (path / "config.json").exists():
+                command = "python scripts/train_teacher.py" + (" --quick" if self.quick else " --threads 2")
+                raise SystemExit(f"Benchmark {self.benchmark.name.upper()} needs its DE->EN teacher at {path}, and "
+                                 f"there is none: train it with `{command}` (or pass --teacher DIR).")
+            return path
         path = self.root / "teacher-en-pt"
         if not (path / "config.json").exists():
             from engine_hf.convert_bergamot import convert_bergamot
@@ -107,14 +157,14 @@ class Bench:
     def data(self, corpus: str = "libreoffice", train: int | None = None):
         from engine_hf.training import DataArguments
 
-        return DataArguments(corpus=corpus, src_lang="en", tgt_lang="pt", max_train_samples=train,
-                             max_eval_samples=self.s["eval_sentences"])
+        return DataArguments(corpus=corpus, src_lang=self.benchmark.src, tgt_lang=self.benchmark.tgt,
+                             max_train_samples=train, max_eval_samples=self.s["eval_sentences"])
 
     def training_args(self, output_dir: Path, steps: int, **overrides):
         from transformers import Seq2SeqTrainingArguments
 
         values = dict(output_dir=str(output_dir), per_device_train_batch_size=self.s["batch_size"],
-                      per_device_eval_batch_size=64, use_cpu=True, logging_steps=25, save_strategy="steps",
+                      per_device_eval_batch_size=64, use_cpu=True, logging_steps=self.s["logging_steps"], save_strategy="steps",
                       save_steps=self.s["checkpoint_every"], report_to=[], seed=0, dataloader_num_workers=0,
                       do_train=True, max_steps=steps, train_sampling_strategy="group_by_length",
                       disable_tqdm=True)
@@ -124,14 +174,14 @@ class Bench:
             from engine_hf import EnergyTrainingArguments as cls  # noqa: N813
         return cls(**values)
 
-    def evaluate(self, model: Path, split: str = "test", corpora: tuple[str, ...] = ("libreoffice", "bible"),
+    def evaluate(self, model: Path, split: str = "test", corpora: tuple[str, ...] | None = None,
                  **generate_kwargs) -> dict:
-        """Scores on LibreOffice help and on the Bible (a second domain); the test split unless told."""
+        """Scores on the benchmark's test corpora (A: LibreOffice help and the Bible); the test split unless told."""
         from engine_hf.inference import evaluate_model
 
         return {corpus: evaluate_model(str(model), self.data(corpus), split=split, teacher_model=str(self.teacher_dir),
                                        **generate_kwargs)
-                for corpus in corpora}
+                for corpus in corpora or self.benchmark.test_corpora}
 
     def evaluate_nat(self, model: Path, length_beam: int) -> dict:
         return {f"{n}_iterations": self.evaluate(model, num_iterations=n, length_beam=length_beam) for n in (1, 10)}
@@ -140,7 +190,8 @@ class Bench:
                    **overrides) -> float:
         from engine_hf.training import StudentArguments, TeacherArguments, train_cmlm
 
-        student = StudentArguments(student_model=student_model, student_config="" if student_model else STUDENT_CONFIG,
+        student = StudentArguments(student_model=student_model,
+                                   student_config="" if student_model else self.benchmark.student_config,
                                    freeze_encoder=True)
         started = time.perf_counter()
         values = dict(learning_rate=7e-4, warmup_steps=min(200, steps // 10))
@@ -154,16 +205,18 @@ class Bench:
         return "libreoffice" if cmlm == "cmlm_ref" else str(self.root / "distilled")
 
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
-                     **overrides) -> float:
+                     **overrides) -> tuple[float, list[dict]]:
+        """An ENGINE run; returns its wall time and the losses it logged (see `LoggedLosses`)."""
         from engine_hf.training import StudentArguments, train_energy
 
         values = dict(teacher_model=str(self.teacher_dir), o1="sx", o2="st", learning_rate=1e-5,
                       lr_scheduler_type="constant", ce_weight=1.0)
         values.update(overrides)
+        logged = LoggedLosses()
         started = time.perf_counter()
         train_energy(self.data(corpus), StudentArguments(student_model=str(student_model), freeze_encoder=True),
-                     self.training_args(out, steps, **values))
-        return time.perf_counter() - started
+                     self.training_args(out, steps, **values), callbacks=[logged])
+        return time.perf_counter() - started, logged.rows
 
     # --- stages -------------------------------------------------------------------------------------
     def stage_teacher(self) -> None:
@@ -186,7 +239,8 @@ class Bench:
         data.max_eval_samples = None
         started = time.perf_counter()
         distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir),
-                       load_corpus_splits(data), "en", "pt", self.root / "distilled", batch_size=64,
+                       load_corpus_splits(data), self.benchmark.src, self.benchmark.tgt, self.root / "distilled",
+                       batch_size=64,
                        num_beams=self.s["distill_beams"])
         self.write("distill", {"sources": self.s["distill_sources"], "num_beams": self.s["distill_beams"], "seconds": time.perf_counter() - started,
                                "corpus": str(self.root / "distilled")})
@@ -215,9 +269,10 @@ class Bench:
     def stage_engine(self) -> None:
         name, start = self.better_cmlm()
         out = self.root / "engine"
-        seconds = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name))
-        self.write("engine", {"initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds, "steps": self.s["energy_steps"],
-                              "o1": "sx", "o2": "st", "learning_rate": 1e-5, "ce_weight": 1.0, "model": str(out),
+        seconds, logged = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name))
+        self.write("engine", {"initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds,
+                              "steps": self.s["energy_steps"], "o1": "sx", "o2": "st", "learning_rate": 1e-5,
+                              "ce_weight": 1.0, "model": str(out), "train_log": logged,
                               **self.evaluate_nat(out, length_beam=3)})
 
     def stage_control(self) -> None:
@@ -242,9 +297,10 @@ class Bench:
             if key in rows:
                 continue
             out = self.root / "table2" / f"{o1}-{o2}"
-            self.train_energy(out, start, self.s["table2_steps"], corpus=self.corpus_of(name), o1=o1, o2=o2,
-                              ce_weight=0.0, learning_rate=self.s["table2_learning_rate"], save_strategy="no")
-            rows[key] = oracle_length_scores(out, self.teacher_dir, self.data())
+            _, logged = self.train_energy(out, start, self.s["table2_steps"], corpus=self.corpus_of(name), o1=o1,
+                                          o2=o2, ce_weight=0.0, learning_rate=self.s["table2_learning_rate"],
+                                          save_strategy="no")
+            rows[key] = {**oracle_length_scores(out, self.teacher_dir, self.data()), "train_log": logged}
             self.write("table2", {**about, "rows": rows, "partial": True})
         rows["cmlm_init"] = oracle_length_scores(start, self.teacher_dir, self.data())
         self.write("table2", {**about, "rows": rows, "partial": False})
@@ -255,16 +311,19 @@ class Bench:
         from engine_hf.training import load_corpus_splits
 
         sizes = {corpus: {split: len(rows) for split, rows in load_corpus_splits(self.data(corpus)).items()}
-                 for corpus in ("libreoffice", "bible", str(self.root / "distilled"))}
+                 for corpus in (*self.benchmark.test_corpora, str(self.root / "distilled"))}
         parameters = {}
-        for name in ("teacher-en-pt", "cmlm_ref", "cmlm_kd", "engine"):
-            model, _ = load_model(str(self.root / name))
+        models = {self.teacher_dir.name: self.teacher_dir,
+                  **{name: self.root / name for name in ("cmlm_ref", "cmlm_kd", "engine")}}
+        for name, path in models.items():
+            model, _ = load_model(str(path))
             parameters[name] = {"total": sum(p.numel() for p in model.parameters()),
                                 "config": {k: getattr(model.config, k, None) for k in
                                            ("d_model", "encoder_layers", "decoder_layers", "vocab_size")}}
         test = load_corpus_splits(self.data())["test"]["translation"]
         picks = [test[i] for i in range(0, len(test), max(1, len(test) // 6))][:6]
-        sources = [pair["en"] for pair in picks]
+        src, tgt = self.benchmark.src, self.benchmark.tgt
+        sources = [pair[src] for pair in picks]
         systems = {"teacher (greedy)": dict(model=self.teacher_dir, num_beams=1),
                    "CMLM references, 1 it.": dict(model=self.root / "cmlm_ref", num_iterations=1, length_beam=5),
                    "CMLM distilled, 1 it.": dict(model=self.root / "cmlm_kd", num_iterations=1, length_beam=5),
@@ -272,9 +331,9 @@ class Bench:
                    "ENGINE, 1 it.": dict(model=self.root / "engine", num_iterations=1, length_beam=3),
                    "ENGINE, 10 it.": dict(model=self.root / "engine", num_iterations=10, length_beam=3)}
         outputs = {name: list(translate(str(kw.pop("model")), sources, **kw)) for name, kw in systems.items()}
-        rows = [{"source": pair["en"], "reference": pair["pt"], **{name: out[i] for name, out in outputs.items()}}
+        rows = [{"source": pair[src], "reference": pair[tgt], **{name: out[i] for name, out in outputs.items()}}
                 for i, pair in enumerate(picks)]
-        self.write("examples", {"corpus_sizes": sizes, "parameters": parameters, "student_config": STUDENT_CONFIG,
+        self.write("examples", {"corpus_sizes": sizes, "parameters": parameters, "student_config": self.benchmark.student_config,
                                 "examples": rows})
 
     def stage_lengths(self) -> None:
@@ -326,14 +385,15 @@ class Bench:
             if key in points:
                 continue
             out = self.root / "gain" / key.replace("/", "-")
-            seconds = self.train_energy(out / "engine", start_dir, self.s["energy_steps"], corpus=about["corpus"],
-                                        save_strategy="no")
+            seconds, logged = self.train_energy(out / "engine", start_dir, self.s["energy_steps"],
+                                                corpus=about["corpus"], save_strategy="no")
             self.train_cmlm(out / "control", about["corpus"], 10**6, student_model=str(start_dir),
                             callbacks=[StopAfterSeconds(seconds)], learning_rate=1e-4, warmup_steps=0,
                             lr_scheduler_type="constant", save_strategy="no")
             scores = {name: self.evaluate(path, **test)["libreoffice"]
                       for name, path in (("start", start_dir), ("engine", out / "engine"), ("control", out / "control"))}
-            points[key] = gain_point(key, scores["start"], scores["engine"], scores["control"])
+            points[key] = {**gain_point(key, scores["start"], scores["engine"], scores["control"]),
+                           "engine_train_log": logged}
             self.write("gain", {**about, "points": list(points.values()), "partial": True})
         self.write("gain", {**about, "points": list(points.values()), "partial": False})
 
@@ -357,11 +417,28 @@ class Bench:
             if key in rows:
                 continue
             out = self.root / "sweep" / f"lr{learning_rate:g}-ce{ce_weight:g}"
-            seconds = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name),
-                                        learning_rate=learning_rate, ce_weight=ce_weight, save_strategy="no")
-            rows[key] = {**self.evaluate(out, **dev)["libreoffice"], "train_seconds": seconds}
+            seconds, logged = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name),
+                                                learning_rate=learning_rate, ce_weight=ce_weight, save_strategy="no")
+            rows[key] = {**self.evaluate(out, **dev)["libreoffice"], "train_seconds": seconds, "train_log": logged}
             self.write("sweep", {**about, "rows": rows, "partial": True})
         self.write("sweep", {**about, "rows": rows, "partial": False})
+
+
+class LoggedLosses(TrainerCallback):
+    """The losses an energy run logs every `logging_steps`, kept for its results JSON.
+
+    The trainer minimises the *relaxed* energy (O1/O2 on the logits) while the tables report the *discrete* energy of
+    the argmax: on a weak student the first can fall while the second rises, so both belong in the results.
+    """
+
+    KEYS = ("energy", "ce_loss", "length_loss", "loss")
+
+    def __init__(self) -> None:
+        self.rows: list[dict] = []
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "energy" in logs:
+            self.rows.append({"step": state.global_step, **{k: round(float(logs[k]), 4) for k in self.KEYS if k in logs}})
 
 
 def sweep_key(learning_rate: float, ce_weight: float) -> str:
@@ -392,7 +469,7 @@ def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:
     model = CMLMForConditionalGeneration.from_pretrained(model_dir).eval()
     teacher = load_teacher(str(teacher_dir))
     tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
-    dev = tokenize_pairs(load_corpus_splits(data)["validation"], tokenizer, "en", "pt",
+    dev = tokenize_pairs(load_corpus_splits(data)["validation"], tokenizer, data.src_lang, data.tgt_lang,
                          model.config.max_source_positions, model.config.max_target_positions)
     collate = DataCollatorForCMLM.for_model(model, mask_all=True)
     energies, hyps, refs, rows = [], [], [], []
@@ -415,7 +492,10 @@ def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="the same pipeline on a small slice (minutes)")
-    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated subset of {STAGES}")
+    parser.add_argument("--benchmark", choices=sorted(BENCHMARKS), default="a",
+                        help="a: EN->PT with the Firefox teacher; b: DE->EN with the teacher of scripts/train_teacher.py")
+    parser.add_argument("--teacher", help="benchmark B: the DE->EN teacher directory (default runs/teacher-de-en)")
+    parser.add_argument("--stages", help=f"comma-separated subset of {STAGES} (default: the benchmark's own list)")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--threads", type=int, default=2)
@@ -424,7 +504,7 @@ def main() -> int:
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     bench = Bench(args)
-    for stage in args.stages.split(","):
+    for stage in (args.stages.split(",") if args.stages else bench.benchmark.stages):
         if stage not in STAGES:
             parser.error(f"unknown stage {stage!r}; choose from {STAGES}")
         if bench.done(stage) and not args.force:

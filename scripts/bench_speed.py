@@ -25,6 +25,8 @@ def main() -> int:
     parser.add_argument("--batch1-sentences", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--src-lang", default="en", help="source language of the test sentences (benchmark B: de)")
+    parser.add_argument("--tgt-lang", default="pt", help="target language (benchmark B: en)")
     parser.add_argument("--output", default="results/speed.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -33,7 +35,8 @@ def main() -> int:
     from engine_hf.inference import load_model
     from engine_hf.training import DataArguments, load_corpus_splits
 
-    sources = [p["en"] for p in load_corpus_splits(DataArguments(max_eval_samples=None))["test"]["translation"]]
+    data = DataArguments(src_lang=args.src_lang, tgt_lang=args.tgt_lang, max_eval_samples=None)
+    sources = [p[args.src_lang] for p in load_corpus_splits(data)["test"]["translation"]]
     sources = sources[: args.sentences]
     teacher, tokenizer = load_model(args.teacher)
     student, _ = load_model(args.student)

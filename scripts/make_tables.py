@@ -93,17 +93,17 @@ def section_demo() -> str | None:
             f"sentences. Run time {data['minutes']:.0f} min.\n\n" + source(data))
 
 
-def bench_rows(suffix: str) -> list[list] | None:
+def bench_rows(prefix: str, suffix: str) -> list[list] | None:
     names = {"teacher": None, "cmlm_ref": "CMLM (references)", "cmlm_kd": "CMLM (distilled)",
              "cmlm_long": "CMLM (distilled, +CE steps)", "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE"}
     rows = []
-    teacher = load(f"bench_teacher{suffix}")
+    teacher = load(f"{prefix}teacher{suffix}")
     if teacher:
         for label, key in (("teacher greedy", "greedy"), ("teacher beam 4", "beam4")):
             s = teacher[key]
             rows.append([label, "-", *cells(s)])
     for stage, label in names.items():
-        data = load(f"bench_{stage}{suffix}")
+        data = load(f"{prefix}{stage}{suffix}")
         if not data or label is None:
             continue
         for iterations in ("1_iterations", "10_iterations"):
@@ -112,37 +112,42 @@ def bench_rows(suffix: str) -> list[list] | None:
 
 
 def cells(scores: dict) -> list:
-    lo, bi = scores["libreoffice"], scores["bible"]
-    return [lo["bleu"], lo["chrf"], f"{lo['repetition']:.2f}", f"{lo['teacher_energy']:.2f}", bi["bleu"], bi["chrf"]]
+    """Help BLEU, chrF, repetition, teacher energy; then BLEU and chrF on the Bible where the benchmark has it."""
+    lo = scores["libreoffice"]
+    row = [lo["bleu"], lo["chrf"], f"{lo['repetition']:.2f}", f"{lo['teacher_energy']:.2f}"]
+    return row + ([scores["bible"]["bleu"], scores["bible"]["chrf"]] if "bible" in scores else [])
 
 
-def section_bench(suffix: str, title: str) -> str | None:
-    rows = bench_rows(suffix)
+def section_bench(prefix: str, suffix: str, title: str) -> str | None:
+    """One benchmark's tables: `prefix` is `bench_` (A) or `bench_b_` (B), `suffix` `_quick` for the quick slice."""
+    rows = bench_rows(prefix, suffix)
     if not rows:
         return None
-    any_stage = next(load(f"bench_{s}{suffix}") for s in ("teacher", "cmlm_ref", "engine") if load(f"bench_{s}{suffix}"))
+    any_stage = next(load(f"{prefix}{s}{suffix}") for s in ("teacher", "cmlm_ref", "engine") if load(f"{prefix}{s}{suffix}"))
     header = ["system", "iterations", "help BLEU", "help chrF", "help repetition", "help teacher energy",
-              "Bible BLEU", "Bible chrF"]
+              "Bible BLEU", "Bible chrF"][: len(rows[0])]
     text = f"### {title}\n\n" + table(header, rows)
-    for extra in (section_targets(suffix), section_setup(suffix)):
+    for extra in (section_targets(prefix, suffix), section_setup(prefix, suffix)):
         if extra:
             text += "\n\n" + extra
-    missing = [stage for stage in ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control", "examples", "table2",
-                                "gain", "sweep", "cmlm_long", "lengths")
-               if not load(f"bench_{stage}{suffix}") or load(f"bench_{stage}{suffix}").get("partial")]
+    stages = any_stage.get("benchmark_stages") or ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control",
+                                                   "examples", "table2", "gain", "sweep", "cmlm_long", "lengths")
+    missing = [stage for stage in stages
+               if not load(f"{prefix}{stage}{suffix}") or load(f"{prefix}{stage}{suffix}").get("partial")]
     if missing:
         text += f"\n\n**Not run yet, or unfinished, at this budget:** {', '.join(missing)} (see the issue notes)."
-    text += f"\n\n*Budgets: {json.dumps(any_stage['scale'])}. Each stage: `python scripts/bench.py --stages STAGE"
+    flags = "" if prefix == "bench_" else f"--benchmark {prefix.removeprefix('bench_').rstrip('_')} "
+    text += f"\n\n*Budgets: {json.dumps(any_stage['scale'])}. Each stage: `python scripts/bench.py {flags}--stages STAGE"
     text += " --quick" if suffix else ""
     text += f"`. Hardware: {any_stage['hardware']}.*"
-    table2 = load(f"bench_table2{suffix}")
+    table2 = load(f"{prefix}table2{suffix}")
     if table2:
         rows2 = [[k, f"{v['discrete_energy']:.3f}", v["bleu"], v["chrf"], f"{v['repetition']:.2f}"]
                  for k, v in table2["rows"].items()]
         text += ("\n\n**Table 2 at small scale** (dev set, oracle lengths, one pass; each pair trained "
                  f"{table2['steps_per_pair']} steps from the same CMLM){partial_note(table2, 25)}:\n\n"
                  + table(["O1/O2", "discrete energy", "BLEU", "chrF", "repetition"], rows2))
-    sweep = load(f"bench_sweep{suffix}")
+    sweep = load(f"{prefix}sweep{suffix}")
     if sweep:
         rows4 = [[k, v["bleu"], v["chrf"], f"{v['repetition']:.2f}", f"{v['teacher_energy']:.2f}"]
                  for k, v in sweep["rows"].items()]
@@ -150,7 +155,7 @@ def section_bench(suffix: str, title: str) -> str | None:
                  f"is {sweep['steps']} energy steps from the same CMLM ({sweep['initialised_from']}), the control is CE "
                  f"for the same wall time{partial_note(sweep)}:\n\n"
                  + table(["system", "dev BLEU", "dev chrF", "repetition", "teacher energy"], rows4))
-    lengths = load(f"bench_lengths{suffix}")
+    lengths = load(f"{prefix}lengths{suffix}")
     if lengths:
         rows5 = [[name, *(f"{r[kind]['bleu']:.2f} / {r[kind]['chrf']:.1f} / {r[kind]['length_ratio']:.2f} / "
                           f"{r[kind]['repetition']:.2f}" for kind in ("predicted_lengths", "oracle_lengths"))]
@@ -162,7 +167,7 @@ def section_bench(suffix: str, title: str) -> str | None:
                  + table(["system", "predicted lengths: BLEU / chrF / length ratio / rep.",
                           "oracle lengths: BLEU / chrF / length ratio / rep.", "teacher energy (predicted)",
                           "discrete energy (oracle)"], rows5))
-    gain = load(f"bench_gain{suffix}")
+    gain = load(f"{prefix}gain{suffix}")
     if gain:
         rows3 = [[p["checkpoint"], *(f"{p[f'{who}_bleu']:.2f} / {p.get(f'{who}_chrf', float('nan')):.1f} / "
                                      f"{p[f'{who}_repetition']:.2f}" for who in ("start", "engine", "control"))]
@@ -172,7 +177,7 @@ def section_bench(suffix: str, title: str) -> str | None:
                  f"for ENGINE's wall time, both from the start checkpoint){partial_note(gain)}:\n\n"
                  + table(["start CMLM", "start BLEU / chrF / rep.", "ENGINE BLEU / chrF / rep.",
                           "matched CE control BLEU / chrF / rep."], rows3))
-        text += f"\n\n![ENGINE gain](docs/engine_gain{suffix}.png)"
+        text += f"\n\n![ENGINE gain](docs/{gain_plot_name(prefix, suffix)})"
     return text
 
 
@@ -185,13 +190,13 @@ def partial_note(data: dict, expected: int | None = None) -> str:
     return f" — **unfinished: {done}{of} rows so far**, the stage resumes where it stopped"
 
 
-def section_targets(suffix: str) -> str | None:
+def section_targets(prefix: str, suffix: str) -> str | None:
     """The issue's targets, checked against the numbers (never typed in)."""
-    teacher, engine = load(f"bench_teacher{suffix}"), load(f"bench_engine{suffix}")
+    teacher, engine = load(f"{prefix}teacher{suffix}"), load(f"{prefix}engine{suffix}")
     if not (teacher and engine):
         return None
-    help_bleu = {name: load(f"bench_{name}{suffix}")["1_iterations"]["libreoffice"]["bleu"]
-                 for name in ("cmlm_ref", "cmlm_kd", "engine", "control") if load(f"bench_{name}{suffix}")}
+    help_bleu = {name: load(f"{prefix}{name}{suffix}")["1_iterations"]["libreoffice"]["bleu"]
+                 for name in ("cmlm_ref", "cmlm_kd", "engine", "control") if load(f"{prefix}{name}{suffix}")}
     start = engine["initialised_from"]
     greedy = teacher["greedy"]["libreoffice"]["bleu"]
     rows = [[f"ENGINE >= CMLM ({start}) + 3 BLEU, 1 iteration", f"{help_bleu['engine']:.1f} vs {help_bleu[start]:.1f}",
@@ -204,10 +209,11 @@ def section_targets(suffix: str) -> str | None:
         rows.append(["ENGINE above the matched-compute CE control, 1 iteration",
                      f"{help_bleu['engine']:.1f} vs {help_bleu['control']:.1f}",
                      verdict(help_bleu["engine"] > help_bleu["control"])])
-    rows.append([">= 95% of teacher-greedy BLEU", f"{help_bleu['engine']:.1f} vs {greedy:.1f} "
-                 f"({100 * help_bleu['engine'] / greedy:.0f}%)", verdict(help_bleu["engine"] >= 0.95 * greedy)])
+    share = f" ({100 * help_bleu['engine'] / greedy:.0f}%)" if greedy > 0 else ""
+    rows.append([">= 95% of teacher-greedy BLEU", f"{help_bleu['engine']:.1f} vs {greedy:.1f}{share}",
+                 verdict(greedy > 0 and help_bleu["engine"] >= 0.95 * greedy)])
     speed = load("speed")
-    if speed and not suffix:
+    if speed and not suffix and prefix == "bench_":  # speed.json measures benchmark A's student
         batch1 = speed["results"]["batch_1"]
         name = next(k for k in batch1 if "1 iteration" in k and "length beam 1" in k)
         ratio = batch1[name]["speedup_vs_teacher_greedy"]
@@ -219,8 +225,8 @@ def verdict(met: bool) -> str:
     return "yes" if met else "**no**"
 
 
-def section_setup(suffix: str) -> str | None:
-    data = load(f"bench_examples{suffix}")
+def section_setup(prefix: str, suffix: str) -> str | None:
+    data = load(f"{prefix}examples{suffix}")
     if not data:
         return None
     sizes = [[Path(corpus).name, *(n.get(split, "-") for split in ("train", "validation", "test"))]
@@ -241,7 +247,12 @@ def section_setup(suffix: str) -> str | None:
     return text + "\n\n**Example translations** (help test set):\n\n" + "\n".join(examples)
 
 
-def plot_gain(gain: dict, suffix: str) -> None:
+def gain_plot_name(prefix: str, suffix: str) -> str:
+    benchmark = prefix.removeprefix("bench_").rstrip("_")
+    return f"engine_gain{'_' + benchmark if benchmark else ''}{suffix}.png"
+
+
+def plot_gain(gain: dict, name: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -258,11 +269,11 @@ def plot_gain(gain: dict, suffix: str) -> None:
     ax.legend()
     fig.tight_layout()
     DOCS.mkdir(exist_ok=True)
-    fig.savefig(DOCS / f"engine_gain{suffix}.png", dpi=120)
+    fig.savefig(DOCS / name, dpi=120)
 
 
-def section_speed() -> str | None:
-    data = load("speed")
+def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> str | None:
+    data = load(name)
     if not data:
         return None
     rows = []
@@ -270,7 +281,7 @@ def section_speed() -> str | None:
         for name, r in systems.items():
             rows.append([batch.replace("_", " "), name, f"{1000 * r['seconds_per_sentence']:.1f}",
                          f"{r['sentences_per_second']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x"])
-    return ("### Decoding speed (CPU)\n\n" + table(["batch", "system", "ms/sentence", "sentences/s", "vs teacher greedy"], rows)
+    return (f"### {title}\n\n" + table(["batch", "system", "ms/sentence", "sentences/s", "vs teacher greedy"], rows)
             + "\n\n" + source(data))
 
 
@@ -295,9 +306,11 @@ def section_train_step() -> str | None:
 def render() -> str:
     """The README's results section, from results/*.json alone (no side effects)."""
     sections = [section_demo(), section_fidelity(), section_teacher_de_en(),
-                section_bench("", "Benchmark A: EN->PT, Firefox Translations teacher (full budget)"),
-                section_bench("_quick", "Benchmark A, `--quick` slice (pipeline check, not a result)"),
-                section_speed(), section_train_step()]
+                section_bench("bench_", "", "Benchmark A: EN->PT, Firefox Translations teacher (full budget)"),
+                section_bench("bench_", "_quick", "Benchmark A, `--quick` slice (pipeline check, not a result)"),
+                section_bench("bench_b_", "", "Benchmark B: DE->EN, the MarianMT teacher trained here (full budget)"),
+                section_bench("bench_b_", "_quick", "Benchmark B, `--quick` slice (pipeline check, not a result)"),
+                section_speed(), section_speed("speed_b", "Decoding speed, benchmark B (CPU)"), section_train_step()]
     return "\n\n".join(s for s in sections if s) or "(no results yet)"
 
 
@@ -307,10 +320,11 @@ def readme_section(text: str) -> str:
 
 
 def main() -> int:
-    for suffix in ("", "_quick"):
-        gain = load(f"bench_gain{suffix}")
-        if gain:
-            plot_gain(gain, suffix)
+    for prefix in ("bench_", "bench_b_"):
+        for suffix in ("", "_quick"):
+            gain = load(f"{prefix}gain{suffix}")
+            if gain:
+                plot_gain(gain, gain_plot_name(prefix, suffix))
     body = render()
     text = README.read_text(encoding="utf-8")
     new = re.sub(r"<!-- results:start -->.*<!-- results:end -->",

@@ -1,0 +1,78 @@
+"""The benchmark plumbing: where each benchmark's results go, its missing-teacher error, and its README tables."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load_script("bench")
+make_tables = load_script("make_tables")
+
+
+def make_bench(tmp_path: Path, benchmark: str, quick: bool = True):
+    args = argparse.Namespace(quick=quick, benchmark=benchmark, runs_dir=str(tmp_path / "runs"),
+                              results_dir=str(tmp_path / "results"), teacher=None)
+    return bench.Bench(args)
+
+
+def test_each_benchmark_has_its_own_runs_and_results(tmp_path):
+    a, b = make_bench(tmp_path, "a", quick=False), make_bench(tmp_path, "b")
+    assert a.result_path("engine").name == "bench_engine.json" and a.root.name == "bench"
+    assert b.result_path("engine").name == "bench_b_engine_quick.json" and b.root.name == "bench-b-quick"
+    assert (b.data().src_lang, b.data().tgt_lang) == ("de", "en")
+    # B's student takes the teacher's encoder shape; A pins the Firefox model's six encoder layers.
+    assert "encoder_layers" not in b.benchmark.student_config
+    assert a.benchmark.student_config.startswith("encoder_layers=6,")
+
+
+def test_benchmark_b_without_its_teacher_says_how_to_train_it(tmp_path):
+    with pytest.raises(SystemExit, match=r"scripts/train_teacher.py --quick"):
+        _ = make_bench(tmp_path, "b").teacher_dir
+
+
+def test_logged_losses_keep_only_energy_logs():
+    logged = bench.LoggedLosses()
+    state = argparse.Namespace(global_step=25)
+    logged.on_log(None, state, None, logs={"loss": 12.345678, "energy": 7.8181, "ce_loss": 4.1719, "epoch": 0.1})
+    logged.on_log(None, state, None, logs={"train_runtime": 30.0})  # the end-of-training summary has no energy
+    assert logged.rows == [{"step": 25, "energy": 7.8181, "ce_loss": 4.1719, "loss": 12.3457}]
+
+
+def scores(bleu: float) -> dict:
+    return {"bleu": bleu, "chrf": 2 * bleu, "repetition": 0.1, "teacher_energy": 3.0}
+
+
+def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+    common = {"scale": {"cmlm_steps": 30}, "hardware": "2 CPU cores, no GPU"}
+    files = {
+        "bench_b_teacher": {"greedy": {"libreoffice": scores(30.0)}, "beam4": {"libreoffice": scores(31.0)}},
+        "bench_b_engine": {"initialised_from": "cmlm_kd", "1_iterations": {"libreoffice": scores(20.0)},
+                           "10_iterations": {"libreoffice": scores(25.0)}},
+        "bench_b_cmlm_kd": {"1_iterations": {"libreoffice": scores(18.0)}, "10_iterations": {"libreoffice": scores(24.0)}},
+    }
+    for name, payload in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({**common, **payload}))
+    text = make_tables.section_bench("bench_b_", "", "Benchmark B")
+    header = next(line for line in text.splitlines() if line.startswith("| system"))
+    assert "Bible" not in header and header.count("|") == 7
+    assert "| teacher greedy | - | 30.0 | 60.0 | 0.10 | 3.00 |" in text
+    assert "| ENGINE above the distilled CMLM, 1 iteration | 20.0 vs 18.0 | yes |" in text
+    assert "`python scripts/bench.py --benchmark b --stages STAGE`" in text
+    assert make_tables.section_bench("bench_", "", "Benchmark A") is None  # A's results are elsewhere

@@ -62,17 +62,24 @@ def section_teacher_de_en() -> str | None:
             f"{training['wall_seconds_total'] / 60:.0f} min on {data['hardware']['torch_threads']} thread(s). "
             + ("Below the 30-BLEU aim; see the issue notes.\n\n" if test["beam4"]["bleu"] < 30 else "\n\n")
             + teacher_curve(training["sessions"])
+            + ("![teacher learning curve](docs/teacher_de_en_curve.png)\n\n" if curve_points(training["sessions"]) else "")
             + f"*Command: `{data['command']}` (resumes the run; `--max-steps N` stops at step N and scores).*")
+
+
+def curve_points(sessions: list[dict]) -> list[dict]:
+    """Sessions that ended with a test evaluation, each with the run's wall time up to its end."""
+    points, minutes = [], 0.0
+    for session in sessions:
+        minutes += session["seconds"] / 60
+        if "greedy_bleu" in session:
+            points.append({**session, "minutes": minutes})
+    return points
 
 
 def teacher_curve(sessions: list[dict]) -> str:
     """The run's learning curve, one row per session that ended with a test evaluation."""
-    rows, minutes = [], 0.0
-    for session in sessions:
-        minutes += session["seconds"] / 60
-        if "greedy_bleu" in session:
-            rows.append([session["steps"], f"{session['epochs']:.1f}", f"{minutes:.0f}", session["threads"],
-                         session["greedy_bleu"], session["beam4_bleu"]])
+    rows = [[p["steps"], f"{p['epochs']:.1f}", f"{p['minutes']:.0f}", p["threads"], p["greedy_bleu"], p["beam4_bleu"]]
+            for p in curve_points(sessions)]
     if not rows:
         return ""
     return ("Learning curve (test BLEU after each session):\n\n"
@@ -252,6 +259,25 @@ def gain_plot_name(prefix: str, suffix: str) -> str:
     return f"engine_gain{'_' + benchmark if benchmark else ''}{suffix}.png"
 
 
+def plot_teacher_curve(sessions: list[dict]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = curve_points(sessions)
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    for key, label, style in (("greedy_bleu", "greedy", "o-"), ("beam4_bleu", "beam 4", "s--")):
+        ax.plot([p["steps"] for p in points], [p[key] for p in points], style, label=label)
+    ax.axhline(30, color="grey", lw=0.5, ls=":")
+    ax.set_xlabel("training steps")
+    ax.set_ylabel("test BLEU (LibreOffice help)")
+    ax.legend()
+    fig.tight_layout()
+    DOCS.mkdir(exist_ok=True)
+    fig.savefig(DOCS / "teacher_de_en_curve.png", dpi=120)
+
+
 def plot_gain(gain: dict, name: str) -> None:
     import matplotlib
 
@@ -325,6 +351,9 @@ def main() -> int:
             gain = load(f"{prefix}gain{suffix}")
             if gain:
                 plot_gain(gain, gain_plot_name(prefix, suffix))
+    teacher = load("teacher_de_en")
+    if teacher and curve_points(teacher.get("training", {}).get("sessions", [])):
+        plot_teacher_curve(teacher["training"]["sessions"])
     body = render()
     text = README.read_text(encoding="utf-8")
     new = re.sub(r"<!-- results:start -->.*<!-- results:end -->",

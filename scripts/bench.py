@@ -19,6 +19,8 @@ The stages:
   cmlm_long    the distilled CMLM trained further with cross-entropy: a stronger starting point for ENGINE
   gain         ENGINE gain over the matched control against the starting CMLM's BLEU (cmlm_kd, cmlm_long checkpoints)
   table2       dev energy and BLEU for all 25 (O1, O2) pairs, oracle lengths, same init, same small budget
+  engine_selected  the engine stage's run again, evaluated on the dev discrete energy every `logging_steps` and
+               the best checkpoint kept (the paper's model selection); records the dev energy curve
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -47,7 +49,7 @@ from transformers import TrainerCallback
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "sweep", "lengths", "cmlm_long",
           "gain",
-          "table2"]
+          "table2", "engine_selected"]
 # The sweep's ENGINE settings (learning rate, ce_weight), most telling first; `engine` itself is (1e-5, 1.0).
 # At the control's learning rate with the CE term (weight 1, then 4: does adding the energy to CE help?), then
 # the pure energy at small rates (the field notes saw BLEU fall at 3e-5 from a weak student).
@@ -77,7 +79,8 @@ BENCHMARKS = {
                    own_teacher=False, stages=tuple(STAGES)),
     # B: the issue's items 1-6 (the analyses sweep/lengths/cmlm_long/gain were run on A; `--stages` adds them).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
-                   stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2")),
+                   stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
+                           "engine_selected")),
 }
 
 
@@ -286,6 +289,33 @@ class Bench:
         self.write("control", {"initialised_from": name, "train_seconds": seconds, "budget_seconds": budget,
                                "model": str(out), **self.evaluate_nat(out, length_beam=3)})
 
+    def stage_engine_selected(self) -> None:
+        """ENGINE as the paper selects it: the checkpoint with the lowest dev discrete energy (argmax outputs at
+        the reference lengths), evaluated every `logging_steps`; otherwise the engine stage's run exactly.
+
+        Why: the relaxed energy training minimises can fall while the discrete one rises (lengths table), so the
+        last step need not be ENGINE's best by its own criterion; the dev curve recorded here shows which it is.
+        """
+        name, start = self.better_cmlm()
+        out = self.root / "engine_selected"
+        every = self.s["logging_steps"]
+        seconds, logged = self.train_energy(
+            out, start, self.s["energy_steps"], corpus=self.corpus_of(name), eval_strategy="steps", eval_steps=every,
+            save_steps=every, load_best_model_at_end=True, save_total_limit=2, prediction_loss_only=True,
+            eval_on_start=True, model_selection="energy")
+        # One point per step (the Trainer evaluates the last step twice: at its eval_steps and at the end).
+        dev_curve = list({row["step"]: {"step": row["step"], "dev_discrete_energy": row["eval_loss"]}
+                          for row in logged if "eval_loss" in row}.values())
+        best = min(dev_curve, key=lambda row: row["dev_discrete_energy"])
+        # Step 0 (the starting CMLM, scored by eval_on_start) has no checkpoint: if it wins, the CMLM itself is
+        # the selected model, and the Trainer's load_best_model_at_end would have left the last step in `out`.
+        selected = start if best["step"] == 0 else out
+        self.write("engine_selected", {
+            "initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds,
+            "steps": self.s["energy_steps"], "o1": "sx", "o2": "st", "learning_rate": 1e-5, "ce_weight": 1.0,
+            "selected_step": best["step"], "dev_curve": dev_curve, "model": str(selected),
+            "train_log": [row for row in logged if "energy" in row], **self.evaluate_nat(selected, length_beam=3)})
+
     def stage_table2(self) -> None:
         """25 short runs; each pair's scores are written as it finishes, so a killed stage resumes at the next pair."""
         name, start = self.better_cmlm()
@@ -431,14 +461,15 @@ class LoggedLosses(TrainerCallback):
     the argmax: on a weak student the first can fall while the second rises, so both belong in the results.
     """
 
-    KEYS = ("energy", "ce_loss", "length_loss", "loss")
+    KEYS = ("energy", "ce_loss", "length_loss", "loss")  # training logs; evaluation logs carry eval_loss
 
     def __init__(self) -> None:
         self.rows: list[dict] = []
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "energy" in logs:
-            self.rows.append({"step": state.global_step, **{k: round(float(logs[k]), 4) for k in self.KEYS if k in logs}})
+        if logs and ("energy" in logs or "eval_loss" in logs):  # eval_loss: the dev discrete energy
+            keys = [k for k in (*self.KEYS, "eval_loss") if k in logs]
+            self.rows.append({"step": state.global_step, **{k: round(float(logs[k]), 4) for k in keys}})
 
 
 def sweep_key(learning_rate: float, ce_weight: float) -> str:

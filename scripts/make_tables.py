@@ -102,7 +102,8 @@ def section_demo() -> str | None:
 
 def bench_rows(prefix: str, suffix: str) -> list[list] | None:
     names = {"teacher": None, "cmlm_ref": "CMLM (references)", "cmlm_kd": "CMLM (distilled)",
-             "cmlm_long": "CMLM (distilled, +CE steps)", "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE"}
+             "cmlm_long": "CMLM (distilled, +CE steps)", "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE",
+             "engine_selected": "ENGINE (SX/ST), lowest dev energy"}
     rows = []
     teacher = load(f"{prefix}teacher{suffix}")
     if teacher:
@@ -174,6 +175,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                  + table(["system", "predicted lengths: BLEU / chrF / length ratio / rep.",
                           "oracle lengths: BLEU / chrF / length ratio / rep.", "teacher energy (predicted)",
                           "discrete energy (oracle)"], rows5))
+    selected = load(f"{prefix}engine_selected{suffix}")
+    if selected:
+        text += "\n\n" + section_dev_curve(selected)
     gain = load(f"{prefix}gain{suffix}")
     if gain:
         rows3 = [[p["checkpoint"], *(f"{p[f'{who}_bleu']:.2f} / {p.get(f'{who}_chrf', float('nan')):.1f} / "
@@ -186,6 +190,21 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                           "matched CE control BLEU / chrF / rep."], rows3))
         text += f"\n\n![ENGINE gain](docs/{gain_plot_name(prefix, suffix)})"
     return text
+
+
+def section_dev_curve(data: dict) -> str:
+    """ENGINE's two energies side by side: the relaxed one it minimises and the discrete one it is selected on."""
+    train = {row["step"]: row for row in data["train_log"]}
+    rows = [[point["step"], f"{point['dev_discrete_energy']:.3f}",
+             *(f"{train[point['step']][k]:.3f}" if point["step"] in train and k in train[point["step"]] else "-"
+               for k in ("energy", "ce_loss"))]
+            for point in data["dev_curve"]]
+    return ("**ENGINE's energies during training** (`engine_selected`: the engine stage's run, evaluated every "
+            f"{data['scale']['logging_steps']} steps; step 0 is the starting CMLM). Dev discrete energy = the "
+            "teacher's energy of the argmax outputs at reference lengths (the paper's selection criterion); relaxed "
+            "energy and CE = the training batches' averages since the previous row. "
+            f"Selected: step {data['selected_step']}.\n\n"
+            + table(["step", "dev discrete energy", "training energy (relaxed, SX/ST)", "training CE"], rows))
 
 
 def partial_note(data: dict, expected: int | None = None) -> str:

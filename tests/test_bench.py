@@ -76,3 +76,13 @@ def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_pat
     assert "| ENGINE above the distilled CMLM, 1 iteration | 20.0 vs 18.0 | yes |" in text
     assert "`python scripts/bench.py --benchmark b --stages STAGE`" in text
     assert make_tables.section_bench("bench_", "", "Benchmark A") is None  # A's results are elsewhere
+
+
+def test_dev_curve_table_puts_both_energies_of_a_step_on_one_row():
+    data = {"scale": {"logging_steps": 25}, "selected_step": 0,
+            "dev_curve": [{"step": 0, "dev_discrete_energy": 9.44}, {"step": 25, "dev_discrete_energy": 9.5}],
+            "train_log": [{"step": 25, "energy": 7.8181, "ce_loss": 4.1719, "loss": 12.3}]}
+    text = make_tables.section_dev_curve(data)
+    assert "| 0 | 9.440 | - | - |" in text  # the starting CMLM: scored, not trained
+    assert "| 25 | 9.500 | 7.818 | 4.172 |" in text
+    assert "Selected: step 0." in text

@@ -37,13 +37,14 @@ import argparse
 import itertools
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import TrainerCallback
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 # In the order `make bench` runs them: the most informative first (the distilled CMLM is the stronger start in
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
@@ -128,7 +129,7 @@ class Bench:
         payload = {"stage": stage, "quick": self.quick, "scale": self.s, "threads": self.threads,
                    "hardware": f"{os.cpu_count()} CPU cores, no GPU", "benchmark_stages": list(self.benchmark.stages),
                    "command": f"python scripts/bench.py {self.flags}--stages {stage}" + (" --quick" if self.quick else ""),
-                   **payload}
+                   **self.teacher_record(), **payload}
         self.result_path(stage).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
         print(f"[bench] {stage}: wrote {self.result_path(stage)}")
 
@@ -137,25 +138,56 @@ class Bench:
 
     @property
     def flags(self) -> str:
-        return "" if self.benchmark.name == "a" else f"--benchmark {self.benchmark.name} "
+        """The command-line flags that name this benchmark, as recorded in every results JSON."""
+        flags = "" if self.benchmark.name == "a" else f"--benchmark {self.benchmark.name} "
+        return flags + (f"--teacher {self.teacher_override} " if self.teacher_override else "")
 
     @property
     def teacher_dir(self) -> Path:
-        """A: the Firefox model, converted on first use. B: the MarianMT that scripts/train_teacher.py trains."""
+        """A: the Firefox model, converted on first use. B: a frozen copy of the MarianMT of scripts/train_teacher.py.
+
+        B copies its teacher into its own runs folder on first use: the training folder keeps changing (the teacher
+        trains on over sessions), and every stage of one benchmark must see the same teacher.
+        """
         if self.benchmark.own_teacher:
-            path = Path(self.teacher_override) if self.teacher_override else (
-                self.runs / ("teacher-de-en-quick" if self.quick else "teacher-de-en"))
-            if not (path / "config.json").exists():
-                command = "python scripts/train_teacher.py" + (" --quick" if self.quick else " --threads 2")
-                raise SystemExit(f"Benchmark {self.benchmark.name.upper()} needs its DE->EN teacher at {path}, and "
-                                 f"there is none: train it with `{command}` (or pass --teacher DIR).")
-            return path
+            return self.teacher_snapshot()
         path = self.root / "teacher-en-pt"
         if not (path / "config.json").exists():
             from engine_hf.convert_bergamot import convert_bergamot
 
             convert_bergamot("en-pt", path)
         return path
+
+    def teacher_snapshot(self) -> Path:
+        source = Path(self.teacher_override) if self.teacher_override else (
+            self.runs / ("teacher-de-en-quick" if self.quick else "teacher-de-en"))
+        snapshot = self.root / "teacher"
+        record = snapshot / "engine_hf_snapshot.json"
+        if record.exists():
+            taken = json.loads(record.read_text())
+            if self.teacher_override and Path(taken["source"]).resolve() != source.resolve():
+                raise SystemExit(f"{self.root} already uses the teacher copied from {taken['source']} (step "
+                                 f"{taken['steps']}); to start benchmark {self.benchmark.name.upper()} over with "
+                                 f"{source}, remove {self.root} and results/{self.benchmark.results_prefix}*.")
+            return snapshot
+        if not (source / "config.json").exists():
+            command = "python scripts/train_teacher.py" + (" --quick" if self.quick else " --threads 2")
+            raise SystemExit(f"Benchmark {self.benchmark.name.upper()} needs its DE->EN teacher at {source}, and "
+                             f"there is none: train it with `{command}` (or pass --teacher DIR).")
+        snapshot.mkdir(parents=True, exist_ok=True)
+        for path in source.iterdir():
+            if path.is_file():
+                shutil.copy2(path, snapshot / path.name)
+        sessions = source / "engine_hf_sessions.json"
+        steps = json.loads(sessions.read_text())[-1].get("steps") if sessions.exists() else None
+        record.write_text(json.dumps({"source": str(source), "steps": steps}))
+        return snapshot
+
+    def teacher_record(self) -> dict:
+        """For benchmark B's results: which teacher (source folder, training step) its stages used."""
+        if not self.benchmark.own_teacher:
+            return {}
+        return {"teacher": json.loads((self.teacher_dir / "engine_hf_snapshot.json").read_text())}
 
     def data(self, corpus: str = "libreoffice", train: int | None = None):
         from engine_hf.training import DataArguments
@@ -209,17 +241,17 @@ class Bench:
 
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
                      **overrides) -> tuple[float, list[dict]]:
-        """An ENGINE run; returns its wall time and the losses it logged (see `LoggedLosses`)."""
+        """An ENGINE run; returns its wall time and the Trainer's log history (read it with `training_log`)."""
         from engine_hf.training import StudentArguments, train_energy
 
         values = dict(teacher_model=str(self.teacher_dir), o1="sx", o2="st", learning_rate=1e-5,
                       lr_scheduler_type="constant", ce_weight=1.0)
         values.update(overrides)
-        logged = LoggedLosses()
+        logged = LogHistory()
         started = time.perf_counter()
         train_energy(self.data(corpus), StudentArguments(student_model=str(student_model), freeze_encoder=True),
                      self.training_args(out, steps, **values), callbacks=[logged])
-        return time.perf_counter() - started, logged.rows
+        return time.perf_counter() - started, logged.history
 
     # --- stages -------------------------------------------------------------------------------------
     def stage_teacher(self) -> None:
@@ -275,7 +307,7 @@ class Bench:
         seconds, logged = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name))
         self.write("engine", {"initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds,
                               "steps": self.s["energy_steps"], "o1": "sx", "o2": "st", "learning_rate": 1e-5,
-                              "ce_weight": 1.0, "model": str(out), "train_log": logged,
+                              "ce_weight": 1.0, "model": str(out), "train_log": training_log(logged),
                               **self.evaluate_nat(out, length_beam=3)})
 
     def stage_control(self) -> None:
@@ -291,7 +323,8 @@ class Bench:
 
     def stage_engine_selected(self) -> None:
         """ENGINE as the paper selects it: the checkpoint with the lowest dev discrete energy (argmax outputs at
-        the reference lengths), evaluated every `logging_steps`; otherwise the engine stage's run exactly.
+        the reference lengths), evaluated every `logging_steps`. The engine stage's settings, but a run of its own:
+        the evaluations draw from the random-number stream, so its batches and dropout differ from the engine's.
 
         Why: the relaxed energy training minimises can fall while the discrete one rises (lengths table), so the
         last step need not be ENGINE's best by its own criterion; the dev curve recorded here shows which it is.
@@ -303,18 +336,16 @@ class Bench:
             out, start, self.s["energy_steps"], corpus=self.corpus_of(name), eval_strategy="steps", eval_steps=every,
             save_steps=every, load_best_model_at_end=True, save_total_limit=2, prediction_loss_only=True,
             eval_on_start=True, model_selection="energy")
-        # One point per step (the Trainer evaluates the last step twice: at its eval_steps and at the end).
-        dev_curve = list({row["step"]: {"step": row["step"], "dev_discrete_energy": row["eval_loss"]}
-                          for row in logged if "eval_loss" in row}.values())
-        best = min(dev_curve, key=lambda row: row["dev_discrete_energy"])
-        # Step 0 (the starting CMLM, scored by eval_on_start) has no checkpoint: if it wins, the CMLM itself is
-        # the selected model, and the Trainer's load_best_model_at_end would have left the last step in `out`.
+        curve = dev_curve(logged)
+        best = min(curve, key=lambda row: row["dev_discrete_energy"])
+        # Step 0 (the starting CMLM, scored by eval_on_start) has no checkpoint and never competes in the Trainer's
+        # own selection (which left the best of steps >= `every` in `out`): if it wins, the CMLM itself is selected.
         selected = start if best["step"] == 0 else out
         self.write("engine_selected", {
             "initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds,
             "steps": self.s["energy_steps"], "o1": "sx", "o2": "st", "learning_rate": 1e-5, "ce_weight": 1.0,
-            "selected_step": best["step"], "dev_curve": dev_curve, "model": str(selected),
-            "train_log": [row for row in logged if "energy" in row], **self.evaluate_nat(selected, length_beam=3)})
+            "selected_step": best["step"], "dev_curve": curve, "model": str(selected),
+            "train_log": training_log(logged), **self.evaluate_nat(selected, length_beam=3)})
 
     def stage_table2(self) -> None:
         """25 short runs; each pair's scores are written as it finishes, so a killed stage resumes at the next pair."""
@@ -329,8 +360,8 @@ class Bench:
             out = self.root / "table2" / f"{o1}-{o2}"
             _, logged = self.train_energy(out, start, self.s["table2_steps"], corpus=self.corpus_of(name), o1=o1,
                                           o2=o2, ce_weight=0.0, learning_rate=self.s["table2_learning_rate"],
-                                          save_strategy="no")
-            rows[key] = {**oracle_length_scores(out, self.teacher_dir, self.data()), "train_log": logged}
+                                          save_strategy="no", logging_steps=max(1, self.s["table2_steps"] // 4))
+            rows[key] = {**oracle_length_scores(out, self.teacher_dir, self.data()), "train_log": training_log(logged)}
             self.write("table2", {**about, "rows": rows, "partial": True})
         rows["cmlm_init"] = oracle_length_scores(start, self.teacher_dir, self.data())
         self.write("table2", {**about, "rows": rows, "partial": False})
@@ -373,7 +404,7 @@ class Bench:
         lengths, the tokens changed; if only at predicted lengths, the length head did.
         """
         dev = dict(split="validation", corpora=("libreoffice",), num_iterations=1, length_beam=3)
-        models = {"cmlm (start)": self.root / "cmlm_kd", "control (CE, lr 0.0001)": self.root / "control",
+        models = {"cmlm (start)": self.better_cmlm()[1], "control (CE, lr 0.0001)": self.root / "control",
                   sweep_key(1e-5, 1.0): self.root / "engine",
                   **{sweep_key(lr, ce): self.root / "sweep" / f"lr{lr:g}-ce{ce:g}" for lr, ce in SWEEP}}
         rows = {name: {"predicted_lengths": self.evaluate(model, **dev)["libreoffice"],
@@ -403,10 +434,11 @@ class Bench:
         test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
         points = {p["checkpoint"]: p for p in self.read("gain")["points"]} if self.result_path("gain").exists() else {}
         about = {"corpus": self.corpus_of("cmlm_kd"), "energy_steps": self.s["energy_steps"]}
-        if "cmlm_kd" not in points:
-            start = self.evaluate(self.root / "cmlm_kd", **test)["libreoffice"]
-            points["cmlm_kd"] = gain_point("cmlm_kd", start, self.read("engine")["1_iterations"]["libreoffice"],
-                                           self.read("control")["1_iterations"]["libreoffice"])
+        name, start_dir = self.better_cmlm()  # the engine and control stages' start: their runs are this point's
+        if name not in points:
+            start = self.evaluate(start_dir, **test)["libreoffice"]
+            points[name] = gain_point(name, start, self.read("engine")["1_iterations"]["libreoffice"],
+                                      self.read("control")["1_iterations"]["libreoffice"])
         long = self.root / "cmlm_long"
         starts = sorted(long.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
         starts = [p for p in starts if int(p.name.split("-")[1]) < self.s["long_steps"]] + [long]
@@ -423,7 +455,7 @@ class Bench:
             scores = {name: self.evaluate(path, **test)["libreoffice"]
                       for name, path in (("start", start_dir), ("engine", out / "engine"), ("control", out / "control"))}
             points[key] = {**gain_point(key, scores["start"], scores["engine"], scores["control"]),
-                           "engine_train_log": logged}
+                           "engine_train_log": training_log(logged)}
             self.write("gain", {**about, "points": list(points.values()), "partial": True})
         self.write("gain", {**about, "points": list(points.values()), "partial": False})
 
@@ -449,27 +481,47 @@ class Bench:
             out = self.root / "sweep" / f"lr{learning_rate:g}-ce{ce_weight:g}"
             seconds, logged = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name),
                                                 learning_rate=learning_rate, ce_weight=ce_weight, save_strategy="no")
-            rows[key] = {**self.evaluate(out, **dev)["libreoffice"], "train_seconds": seconds, "train_log": logged}
+            rows[key] = {**self.evaluate(out, **dev)["libreoffice"], "train_seconds": seconds,
+                         "train_log": training_log(logged)}
             self.write("sweep", {**about, "rows": rows, "partial": True})
         self.write("sweep", {**about, "rows": rows, "partial": False})
 
 
-class LoggedLosses(TrainerCallback):
-    """The losses an energy run logs every `logging_steps`, kept for its results JSON.
+class LogHistory(TrainerCallback):
+    """Keeps the Trainer's log history at the end of training, for the results JSON.
+
+    The history is saved with every checkpoint and restored on resume, so a killed and resumed run still reports
+    its early points (and the step-0 evaluation). Evaluations after `train()` returns are not in it.
+    """
+
+    def __init__(self) -> None:
+        self.history: list[dict] = []
+
+    def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
+        self.history = list(state.log_history)
+
+
+def training_log(history: list[dict]) -> list[dict]:
+    """The losses an energy run logged every `logging_steps`: relaxed energy, CE, length loss, their sum.
 
     The trainer minimises the *relaxed* energy (O1/O2 on the logits) while the tables report the *discrete* energy of
     the argmax: on a weak student the first can fall while the second rises, so both belong in the results.
     """
+    keys = ("energy", "ce_loss", "length_loss", "loss")
+    return [{"step": row["step"], **{k: round(float(row[k]), 4) for k in keys if k in row}}
+            for row in history if "energy" in row]
 
-    KEYS = ("energy", "ce_loss", "length_loss", "loss")  # training logs; evaluation logs carry eval_loss
 
-    def __init__(self) -> None:
-        self.rows: list[dict] = []
+def dev_curve(history: list[dict]) -> list[dict]:
+    """The dev discrete energy (the EnergyTrainer's eval loss) at each evaluated step, the first value per step.
 
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and ("energy" in logs or "eval_loss" in logs):  # eval_loss: the dev discrete energy
-            keys = [k for k in (*self.KEYS, "eval_loss") if k in logs]
-            self.rows.append({"step": state.global_step, **{k: round(float(logs[k]), 4) for k in keys}})
+    A resumed run re-evaluates its resumed step on start (eval_on_start); the first value is the one from the run.
+    """
+    curve: dict[int, dict] = {}
+    for row in history:
+        if "eval_loss" in row and row["step"] not in curve:
+            curve[row["step"]] = {"step": row["step"], "dev_discrete_energy": round(float(row["eval_loss"]), 4)}
+    return list(curve.values())
 
 
 def sweep_key(learning_rate: float, ce_weight: float) -> str:
@@ -525,13 +577,16 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="the same pipeline on a small slice (minutes)")
     parser.add_argument("--benchmark", choices=sorted(BENCHMARKS), default="a",
                         help="a: EN->PT with the Firefox teacher; b: DE->EN with the teacher of scripts/train_teacher.py")
-    parser.add_argument("--teacher", help="benchmark B: the DE->EN teacher directory (default runs/teacher-de-en)")
+    parser.add_argument("--teacher", help="benchmark B: the DE->EN teacher to copy on first use (default "
+                        "runs/teacher-de-en, with --quick runs/teacher-de-en-quick)")
     parser.add_argument("--stages", help=f"comma-separated subset of {STAGES} (default: the benchmark's own list)")
     parser.add_argument("--runs-dir", default="runs")
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--force", action="store_true", help="redo stages whose results exist")
     args = parser.parse_args()
+    if args.teacher and not BENCHMARKS[args.benchmark].own_teacher:
+        parser.error(f"--teacher is for benchmark B; benchmark {args.benchmark.upper()} converts its own teacher")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     bench = Bench(args)

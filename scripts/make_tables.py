@@ -104,6 +104,9 @@ def bench_rows(prefix: str, suffix: str) -> list[list] | None:
     names = {"teacher": None, "cmlm_ref": "CMLM (references)", "cmlm_kd": "CMLM (distilled)",
              "cmlm_long": "CMLM (distilled, +CE steps)", "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE",
              "engine_selected": "ENGINE (SX/ST), lowest dev energy"}
+    selected = load(f"{prefix}engine_selected{suffix}")
+    if selected:  # at step 0 the "selected ENGINE" is the starting CMLM itself: say which step it is
+        names["engine_selected"] += f" (step {selected['selected_step']})"
     rows = []
     teacher = load(f"{prefix}teacher{suffix}")
     if teacher:
@@ -139,7 +142,8 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         if extra:
             text += "\n\n" + extra
     stages = any_stage.get("benchmark_stages") or ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control",
-                                                   "examples", "table2", "gain", "sweep", "cmlm_long", "lengths")
+                                                   "examples", "table2", "gain", "sweep", "cmlm_long", "lengths",
+                                                   "engine_selected")
     missing = [stage for stage in stages
                if not load(f"{prefix}{stage}{suffix}") or load(f"{prefix}{stage}{suffix}").get("partial")]
     if missing:
@@ -148,6 +152,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     text += f"\n\n*Budgets: {json.dumps(any_stage['scale'])}. Each stage: `python scripts/bench.py {flags}--stages STAGE"
     text += " --quick" if suffix else ""
     text += f"`. Hardware: {any_stage['hardware']}.*"
+    if "teacher" in any_stage:  # benchmark B: its own teacher, frozen when the benchmark first used it
+        teacher = any_stage["teacher"]
+        text += f" *Teacher: a copy of `{teacher['source']}` taken at training step {teacher['steps']}.*"
     table2 = load(f"{prefix}table2{suffix}")
     if table2:
         rows2 = [[k, f"{v['discrete_energy']:.3f}", v["bleu"], v["chrf"], f"{v['repetition']:.2f}"]
@@ -199,10 +206,12 @@ def section_dev_curve(data: dict) -> str:
              *(f"{train[point['step']][k]:.3f}" if point["step"] in train and k in train[point["step"]] else "-"
                for k in ("energy", "ce_loss"))]
             for point in data["dev_curve"]]
-    return ("**ENGINE's energies during training** (`engine_selected`: the engine stage's run, evaluated every "
+    return ("**ENGINE's energies during training** (`engine_selected`: the engine stage's settings, evaluated every "
             f"{data['scale']['logging_steps']} steps; step 0 is the starting CMLM). Dev discrete energy = the "
-            "teacher's energy of the argmax outputs at reference lengths (the paper's selection criterion); relaxed "
-            "energy and CE = the training batches' averages since the previous row. "
+            "teacher's energy of the argmax outputs at reference lengths (the paper's selection criterion), as the "
+            "Trainer's evaluation computes it (per-token mean of each length-grouped batch, averaged over batches: "
+            "close to, not equal to, the per-sentence average of the Table 2 and lengths tables); relaxed energy and "
+            "CE = the training batches' averages since the previous row. "
             f"Selected: step {data['selected_step']}.\n\n"
             + table(["step", "dev discrete energy", "training energy (relaxed, SX/ST)", "training CE"], rows))
 
@@ -274,11 +283,13 @@ def section_setup(prefix: str, suffix: str) -> str | None:
 
 
 def gain_plot_name(prefix: str, suffix: str) -> str:
+    """docs/ file of a benchmark's gain plot: engine_gain.png (A), engine_gain_b.png (B), `_quick` for the slices."""
     benchmark = prefix.removeprefix("bench_").rstrip("_")
     return f"engine_gain{'_' + benchmark if benchmark else ''}{suffix}.png"
 
 
 def plot_teacher_curve(sessions: list[dict]) -> None:
+    """docs/teacher_de_en_curve.png: the DE->EN teacher's test BLEU after each training session, against the aim."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -46,12 +46,46 @@ def test_benchmark_b_without_its_teacher_says_how_to_train_it(tmp_path):
         _ = make_bench(tmp_path, "b").teacher_dir
 
 
-def test_logged_losses_keep_only_energy_logs():
-    logged = bench.LoggedLosses()
-    state = argparse.Namespace(global_step=25)
-    logged.on_log(None, state, None, logs={"loss": 12.345678, "energy": 7.8181, "ce_loss": 4.1719, "epoch": 0.1})
-    logged.on_log(None, state, None, logs={"train_runtime": 30.0})  # the end-of-training summary has no energy
-    assert logged.rows == [{"step": 25, "energy": 7.8181, "ce_loss": 4.1719, "loss": 12.3457}]
+HISTORY = [  # a Trainer log history: eval_on_start at step 0, logs and evaluations every 25 steps
+    {"eval_loss": 9.44, "step": 0},
+    {"loss": 12.345678, "energy": 7.8181, "ce_loss": 4.1719, "learning_rate": 1e-5, "step": 25},
+    {"eval_loss": 9.5, "step": 25},
+    {"loss": 11.9, "energy": 7.5, "ce_loss": 4.2, "step": 50},
+    {"eval_loss": 9.31, "step": 50},
+    {"eval_loss": 9.29, "step": 50},  # a resumed run re-scoring its resumed step: not the run's own value
+    {"train_runtime": 30.0, "step": 50},
+]
+
+
+def test_training_log_keeps_the_logged_losses_only():
+    assert bench.training_log(HISTORY) == [{"step": 25, "energy": 7.8181, "ce_loss": 4.1719, "loss": 12.3457},
+                                           {"step": 50, "energy": 7.5, "ce_loss": 4.2, "loss": 11.9}]
+
+
+def test_dev_curve_has_one_point_per_step_including_the_start():
+    assert bench.dev_curve(HISTORY) == [{"step": 0, "dev_discrete_energy": 9.44},
+                                        {"step": 25, "dev_discrete_energy": 9.5},
+                                        {"step": 50, "dev_discrete_energy": 9.31}]
+
+
+def test_log_history_is_read_at_the_end_of_training():
+    callback = bench.LogHistory()
+    callback.on_train_end(None, argparse.Namespace(log_history=HISTORY), None)
+    assert callback.history == HISTORY and callback.history is not HISTORY
+
+
+def test_benchmark_b_copies_its_teacher_once_and_records_its_step(tmp_path):
+    source = tmp_path / "runs" / "teacher-de-en-quick"
+    source.mkdir(parents=True)
+    (source / "config.json").write_text("{}")
+    (source / "engine_hf_sessions.json").write_text(json.dumps([{"steps": 600}, {"steps": 5000}]))
+    (source / "checkpoint-4800").mkdir()
+    b = make_bench(tmp_path, "b")
+    assert b.teacher_dir == b.root / "teacher" and (b.teacher_dir / "config.json").exists()
+    assert not (b.teacher_dir / "checkpoint-4800").exists()
+    assert b.teacher_record() == {"teacher": {"source": str(source), "steps": 5000}}
+    (source / "engine_hf_sessions.json").write_text(json.dumps([{"steps": 9000}]))  # the teacher trains on
+    assert make_bench(tmp_path, "b").teacher_record()["teacher"]["steps"] == 5000
 
 
 def scores(bleu: float) -> dict:

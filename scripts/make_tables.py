@@ -284,7 +284,8 @@ def section_setup(prefix: str, suffix: str) -> str | None:
 
 
 def gain_plot_name(prefix: str, suffix: str) -> str:
-    """docs/ file of a benchmark's gain plot: engine_gain.png (A), engine_gain_b.png (B), `_quick` for the slices."""
+    """docs/ file of a benchmark's gain plot: engine_gain.png (A), engine_gain_b.png (B), engine_gain_short.png,
+    `_quick` for the slices."""
     benchmark = prefix.removeprefix("bench_").rstrip("_")
     return f"engine_gain{'_' + benchmark if benchmark else ''}{suffix}.png"
 
@@ -365,6 +366,10 @@ def render() -> str:
     sections = [section_demo(), section_fidelity(), section_teacher_de_en(),
                 section_bench("bench_", "", "Benchmark A: EN->PT, Firefox Translations teacher (full budget)"),
                 section_bench("bench_", "_quick", "Benchmark A, `--quick` slice (pipeline check, not a result)"),
+                section_bench("bench_short_", "", "Benchmark A on short segments: EN->PT help pairs whose reference "
+                              "has at most 8 words (a stronger CMLM start; its own test slice)"),
+                section_bench("bench_short_", "_quick", "Benchmark A on short segments, `--quick` slice (pipeline "
+                              "check, not a result)"),
                 section_bench("bench_b_", "", "Benchmark B: DE->EN, the MarianMT teacher trained here (full budget)"),
                 section_bench("bench_b_", "_quick", "Benchmark B, `--quick` slice (pipeline check, not a result)"),
                 section_speed(), section_speed("speed_b", "Decoding speed, benchmark B (CPU)"), section_train_step()]
@@ -377,7 +382,7 @@ def readme_section(text: str) -> str:
 
 
 def main() -> int:
-    for prefix in ("bench_", "bench_b_"):
+    for prefix in ("bench_", "bench_short_", "bench_b_"):
         for suffix in ("", "_quick"):
             gain = load(f"{prefix}gain{suffix}")
             if gain:

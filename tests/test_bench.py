@@ -144,3 +144,35 @@ def test_decoding_latency_batches_sources_by_length(tokenizer):
     timed = model.widths[1:]  # after the untimed warm-up batch
     short = max(len(tokenizer(s)["input_ids"]) for s in ("Am Anfang.", "Es werde Licht!"))
     assert timed[0] == short and timed[0] < timed[1]
+
+
+def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monkeypatch):
+    from datasets import Dataset, DatasetDict
+
+    import engine_hf.data
+
+    def pairs(*targets):
+        return Dataset.from_dict({"translation": [{"en": f"source {i}", "pt": t} for i, t in enumerate(targets)]})
+
+    long = "um dois três quatro cinco seis sete oito nove"  # 9 words
+    corpus = DatasetDict(train=pairs("Salvar", long, "Abrir o documento"), validation=pairs(long, "Fechar"),
+                         test=pairs("Inserir tabela", long))
+    monkeypatch.setattr(engine_hf.data, "load_corpus", lambda corpus_name, src, tgt, **kw: corpus)
+    short = make_bench(tmp_path, "short", quick=False)
+    assert short.result_path("engine").name == "bench_short_engine.json" and short.root.name == "bench-short"
+    data = short.data()
+    assert Path(data.corpus).parent == short.root and (data.src_lang, data.tgt_lang) == ("en", "pt")
+    saved = DatasetDict.load_from_disk(data.corpus)
+    assert {split: [p["pt"] for p in saved[split]["translation"]] for split in saved} == {
+        "train": ["Salvar", "Abrir o documento"], "validation": ["Fechar"], "test": ["Inserir tabela"]}
+    assert make_bench(tmp_path, "a").data().corpus == "libreoffice"  # A itself is not cut
+
+
+def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
+    a = make_bench(tmp_path, "a")
+    a.write("engine", {"initialised_from": "cmlm_kd"})
+    with pytest.raises(SystemExit, match=r"runs/ is not kept.*--stages cmlm_kd --force --quick"):
+        a.better_cmlm()
+    (a.root / "cmlm_kd").mkdir(parents=True)
+    (a.root / "cmlm_kd" / "config.json").write_text("{}")
+    assert a.better_cmlm() == ("cmlm_kd", a.root / "cmlm_kd")

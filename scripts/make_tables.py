@@ -63,7 +63,8 @@ def section_teacher_de_en() -> str | None:
             + ("Below the 30-BLEU aim; see the issue notes.\n\n" if test["beam4"]["bleu"] < 30 else "\n\n")
             + teacher_curve(training["sessions"])
             + ("![teacher learning curve](docs/teacher_de_en_curve.png)\n\n" if curve_points(training["sessions"]) else "")
-            + f"*Command: `{data['command']}` (resumes the run; `--max-steps N` stops at step N and scores).*")
+            + f"*Command: `{data['command']}` (resumes the run from `{data['output_dir']}` when that folder is there, else trains it again from the "
+            "start: the minutes above; `--max-steps N` stops at step N and scores).*")
 
 
 def curve_points(sessions: list[dict]) -> list[dict]:
@@ -254,7 +255,7 @@ def section_targets(prefix: str, suffix: str) -> str | None:
         name = next(k for k in batch1 if "1 iteration" in k and "length beam 1" in k)
         ratio = batch1[name]["speedup_vs_teacher_greedy"]
         rows.append([">= 5x faster than teacher greedy at batch 1 (CPU)", f"{ratio:.2f}x", verdict(ratio >= 5)])
-    return "**Targets (LibreOffice help test set):**\n\n" + table(["target", "measured", "met"], rows)
+    return "**Targets (this benchmark's help test set):**\n\n" + table(["target", "measured", "met"], rows)
 
 
 def verdict(met: bool) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -144,7 +145,7 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
             text += "\n\n" + extra
     stages = any_stage.get("benchmark_stages") or ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control",
                                                    "examples", "table2", "gain", "sweep", "cmlm_long", "lengths",
-                                                   "engine_selected")
+                                                   "engine_selected", "confirm")
     missing = [stage for stage in stages
                if not load(f"{prefix}{stage}{suffix}") or load(f"{prefix}{stage}{suffix}").get("partial")]
     if missing:
@@ -197,7 +198,39 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                  + table(["start CMLM", "start BLEU / chrF / rep.", "ENGINE BLEU / chrF / rep.",
                           "matched CE control BLEU / chrF / rep."], rows3))
         text += f"\n\n![ENGINE gain](docs/{gain_plot_name(prefix, suffix)})"
+    confirm = load(f"{prefix}confirm{suffix}")
+    if confirm:
+        text += "\n\n" + section_confirm(confirm)
     return text
+
+
+def section_confirm(data: dict) -> str:
+    """The sweep's best ENGINE setting on the test set, per start and seed, against its own matched control."""
+    def scores(point: dict, who: str) -> str:
+        return f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f}"
+
+    rows, summary = [], []
+    for start, start_scores in data["starts"].items():
+        points = sorted((p for p in data["points"] if p["start"] == start), key=lambda p: p["seed"])
+        if not points:
+            continue
+        start_row = {f"start_{m}": start_scores[m] for m in ("bleu", "chrf", "repetition")}
+        rows += [[start, p["seed"], scores(start_row, "start"), scores(p, "engine"), scores(p, "control"),
+                  f"{p['engine_bleu'] - p['control_bleu']:+.2f} / {p['engine_chrf'] - p['control_chrf']:+.1f}"]
+                 for p in points]
+        bleu = [p["engine_bleu"] - p["control_bleu"] for p in points]
+        chrf = [p["engine_chrf"] - p["control_chrf"] for p in points]
+        above = sum(d > 0 for d in bleu)
+        spread = f" (sd {statistics.stdev(bleu):.2f})" if len(bleu) > 1 else ""
+        summary.append(f"from {start}: ENGINE - control = {statistics.mean(bleu):+.2f} BLEU{spread}, "
+                       f"{statistics.mean(chrf):+.1f} chrF on average over {len(points)} seed(s); ENGINE above the "
+                       f"control in BLEU in {above} of {len(points)}")
+    return (f"**Confirming the sweep's best setting on the test set** (`confirm`: {data['setting']}, chosen on "
+            f"{data['selected_on']}; {data['energy_steps']} energy steps per run; each run's control is CE at lr 1e-4 "
+            f"for that run's wall time with the same seed; help test set, 1 iteration, length beam 3; "
+            f"BLEU / chrF / repetition){partial_note(data)}:\n\n"
+            + table(["start", "seed", "start", "ENGINE", "matched CE control", "ENGINE - control (BLEU / chrF)"], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
 
 def section_dev_curve(data: dict) -> str:

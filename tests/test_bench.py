@@ -176,3 +176,65 @@ def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
     (a.root / "cmlm_kd").mkdir(parents=True)
     (a.root / "cmlm_kd" / "config.json").write_text("{}")
     assert a.better_cmlm() == ("cmlm_kd", a.root / "cmlm_kd")
+
+
+def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and_resumes(tmp_path, monkeypatch):
+    short = make_bench(tmp_path, "short", quick=False)
+    for stage in ("cmlm_kd", "cmlm_long"):
+        (short.root / stage).mkdir(parents=True)
+        (short.root / stage / "config.json").write_text("{}")
+    short.write("engine", {"initialised_from": "cmlm_kd"})
+    short.write("cmlm_long", {})
+    rows = {"cmlm (start)": {"bleu": 2.0}, "control (CE, lr 0.0001)": {"bleu": 9.0},  # not an ENGINE setting
+            bench.sweep_key(1e-5, 1.0): {"bleu": 2.5}, bench.sweep_key(3e-5, 0.0): {"bleu": 4.0},
+            bench.sweep_key(1e-5, 0.0): {"bleu": 3.0}}
+    short.write("sweep", {"rows": rows})
+    energy_runs, control_runs = [], []
+
+    def train_energy(out, start, steps, **kwargs):
+        energy_runs.append((start.name, kwargs["seed"], kwargs["learning_rate"], kwargs["ce_weight"]))
+        return 100.0 + len(energy_runs), [{"step": steps, "energy": 1.0, "loss": 1.0}]
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        control_runs.append((Path(student_model).name, kwargs["seed"], callbacks[0].seconds))
+        return callbacks[0].seconds
+
+    def evaluate(model, **kwargs):
+        score = {"engine": 5.0, "control": 4.0}.get(Path(model).name, 3.0)
+        return {"libreoffice": {"bleu": score, "chrf": 10 * score, "repetition": 0.1}}
+
+    monkeypatch.setattr(short, "train_energy", train_energy)
+    monkeypatch.setattr(short, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(short, "evaluate", evaluate)
+    short.s["confirm_seeds"] = (0, 1)
+    short.stage_confirm()
+    result = short.read("confirm")
+    assert (result["learning_rate"], result["ce_weight"]) == (3e-5, 0.0) and not result["partial"]
+    assert [(p["start"], p["seed"]) for p in result["points"]] == [
+        ("cmlm_kd", 0), ("cmlm_long", 0), ("cmlm_kd", 1), ("cmlm_long", 1)]
+    assert energy_runs[0] == ("cmlm_kd", 0, 3e-5, 0.0)
+    # each control: the same start and seed, CE for that energy run's own wall time
+    assert control_runs == [("cmlm_kd", 0, 101.0), ("cmlm_long", 0, 102.0), ("cmlm_kd", 1, 103.0),
+                            ("cmlm_long", 1, 104.0)]
+    assert result["starts"]["cmlm_long"]["bleu"] == 3.0
+    assert result["points"][0]["engine_bleu"] == 5.0 and result["points"][0]["control_chrf"] == 40.0
+    # a rerun with one more seed trains only the new points
+    short.s["confirm_seeds"] = (0, 1, 2)
+    short.stage_confirm()
+    assert len(energy_runs) == 6 and len(short.read("confirm")["points"]) == 6
+
+
+def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start():
+    def point(start, seed, engine, control):
+        return {"start": start, "seed": seed, "engine_bleu": engine, "engine_chrf": 30.0, "engine_repetition": 0.1,
+                "control_bleu": control, "control_chrf": 31.0, "control_repetition": 0.2}
+
+    data = {"setting": "engine (lr 1e-05, ce_weight 0)", "selected_on": "dev BLEU (sweep stage)", "energy_steps": 200,
+            "starts": {"cmlm_kd": {"bleu": 4.0, "chrf": 30.0, "repetition": 0.3},
+                       "cmlm_long": {"bleu": 9.0, "chrf": 40.0, "repetition": 0.2}},
+            "points": [point("cmlm_kd", 1, 6.0, 5.0), point("cmlm_kd", 0, 4.0, 5.0), point("cmlm_long", 0, 9.5, 9.0)]}
+    text = make_tables.section_confirm(data)
+    assert "| cmlm_kd | 0 | 4.00 / 30.0 / 0.30 | 4.00 / 30.0 / 0.10 | 5.00 / 31.0 / 0.20 | -1.00 / -1.0 |" in text
+    assert "from cmlm_kd: ENGINE - control = +0.00 BLEU (sd 1.41), -1.0 chrF on average over 2 seed(s); ENGINE " \
+           "above the control in BLEU in 1 of 2" in text
+    assert "from cmlm_long: ENGINE - control = +0.50 BLEU, -1.0 chrF on average over 1 seed(s)" in text

@@ -479,9 +479,13 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         hidden_states = self.model.decoder(
             decoder_input_ids, decoder_attention_mask, encoder_hidden_states, attention_mask
         )
-        logits = self.lm_head(hidden_states) + self.final_logits_bias.to(hidden_states.dtype)
+        return self.output_logits(hidden_states)
+
+    def output_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        """The output layer: vocabulary logits of decoder states, with `-inf` for the ids a CMLM never emits."""
+        logits = F.linear(hidden_states, self.lm_head.weight, self.final_logits_bias.to(hidden_states.dtype))
         never_emitted = torch.tensor(self.config.never_emitted_token_ids, device=logits.device, dtype=torch.long)
-        return logits.index_fill(-1, never_emitted, float("-inf"))
+        return logits.index_fill_(-1, never_emitted, float("-inf"))
 
     def forward(
         self,
@@ -673,8 +677,8 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         token_log_probs = torch.zeros(real.shape, dtype=memory.dtype, device=memory.device)
         is_masked = real.clone()
         for iteration in range(num_iterations):
-            log_probs = F.log_softmax(self.decode(tokens, memory, memory_mask, real).float(), dim=-1)
-            new_log_probs, new_tokens = log_probs.max(-1)
+            hidden_states = self.model.decoder(tokens, real, memory, memory_mask)
+            new_log_probs, new_tokens = self._best_tokens(hidden_states, real)
             tokens = torch.where(is_masked, new_tokens, tokens)
             token_log_probs = torch.where(is_masked, new_log_probs.to(token_log_probs.dtype), token_log_probs)
             if iteration == num_iterations - 1:
@@ -685,6 +689,24 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
             is_masked = ranks < num_to_mask.unsqueeze(-1)
             tokens = tokens.masked_fill(is_masked, self.config.mask_token_id)
         return tokens, token_log_probs
+
+    def _best_tokens(
+        self, hidden_states: torch.Tensor, real: torch.Tensor, chunk_size: int = 256
+    ) -> tuple[torch.Tensor, torch.LongTensor]:
+        """Log-probability and id of the most likely token at each real position; 0 and `<pad>` elsewhere.
+
+        Equal to `output_logits(hidden_states).log_softmax(-1).max(-1)` at the real positions, but never holds
+        batch x length x vocabulary logits: mask-predict needs one token per position, and full logits of a
+        64-sentence batch are hundreds of MB per copy. Padding positions are skipped and the rest projected a
+        chunk at a time, so each copy stays small.
+        """
+        log_probs = torch.zeros(real.shape, dtype=torch.float32, device=hidden_states.device)
+        tokens = torch.full(real.shape, self.config.pad_token_id, dtype=torch.long, device=hidden_states.device)
+        best = [self.output_logits(chunk).float().log_softmax(-1).max(-1) for chunk in hidden_states[real].split(chunk_size)]
+        if best:
+            log_probs[real] = torch.cat([chunk.values for chunk in best])
+            tokens[real] = torch.cat([chunk.indices for chunk in best])
+        return log_probs, tokens
 
     def _finalise(self, tokens: torch.LongTensor, lengths: torch.LongTensor) -> torch.LongTensor:
         """Lay out `[y_1 .. y_L, </s>, <pad> ...]` so tokenizer.batch_decode(skip_special_tokens=True) just works."""

@@ -25,6 +25,8 @@ def main() -> int:
     parser.add_argument("--batch1-sentences", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--corpus", default="libreoffice",
+                        help="where the test sentences come from (a corpus name or a saved dataset folder)")
     parser.add_argument("--src-lang", default="en", help="source language of the test sentences (benchmark B: de)")
     parser.add_argument("--tgt-lang", default="pt", help="target language (benchmark B: en)")
     parser.add_argument("--output", default="results/speed.json")
@@ -35,7 +37,7 @@ def main() -> int:
     from engine_hf.inference import load_model
     from engine_hf.training import DataArguments, load_corpus_splits
 
-    data = DataArguments(src_lang=args.src_lang, tgt_lang=args.tgt_lang, max_eval_samples=None)
+    data = DataArguments(corpus=args.corpus, src_lang=args.src_lang, tgt_lang=args.tgt_lang, max_eval_samples=None)
     sources = [p[args.src_lang] for p in load_corpus_splits(data)["test"]["translation"]]
     sources = sources[: args.sentences]
     teacher, tokenizer = load_model(args.teacher)
@@ -59,7 +61,7 @@ def main() -> int:
         results[f"batch_{batch_size}"] = rows
     payload = {"command": "python scripts/bench_speed.py " + " ".join(sys.argv[1:]), "threads": args.threads,
                "hardware": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), no GPU",
-               "student": args.student, "teacher": args.teacher, "repeats": args.repeats, "results": results}
+               "student": args.student, "teacher": args.teacher, "corpus": args.corpus, "repeats": args.repeats, "results": results}
     with open(args.output, "w") as f:
         json.dump(payload, f, indent=2)
     print(f"wrote {args.output}")

@@ -145,7 +145,7 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
             text += "\n\n" + extra
     stages = any_stage.get("benchmark_stages") or ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control",
                                                    "examples", "table2", "gain", "sweep", "cmlm_long", "lengths",
-                                                   "engine_selected", "confirm")
+                                                   "engine_selected")
     missing = [stage for stage in stages
                if not load(f"{prefix}{stage}{suffix}") or load(f"{prefix}{stage}{suffix}").get("partial")]
     if missing:
@@ -372,9 +372,10 @@ def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> s
     for batch, systems in data["results"].items():
         for name, r in systems.items():
             rows.append([batch.replace("_", " "), name, f"{1000 * r['seconds_per_sentence']:.1f}",
-                         f"{r['sentences_per_second']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x"])
-    return (f"### {title}\n\n" + table(["batch", "system", "ms/sentence", "sentences/s", "vs teacher greedy"], rows)
-            + "\n\n" + source(data))
+                         f"{r['sentences_per_second']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x",
+                         f"{r['mean_output_tokens']:.1f}" if "mean_output_tokens" in r else "-"])
+    header = ["batch", "system", "ms/sentence", "sentences/s", "vs teacher greedy", "output tokens/sentence"]
+    return f"### {title}\n\n" + table(header, rows) + "\n\n" + source(data)
 
 
 def section_train_step() -> str | None:

@@ -144,6 +144,9 @@ def test_decoding_latency_batches_sources_by_length(tokenizer):
     timed = model.widths[1:]  # after the untimed warm-up batch
     short = max(len(tokenizer(s)["input_ids"]) for s in ("Am Anfang.", "Es werde Licht!"))
     assert timed[0] == short and timed[0] < timed[1]
+    # the Recorder "translates" a source into itself: its mean output length is the sources' (specials excluded)
+    words = sum(len(tokenizer(s, add_special_tokens=False)["input_ids"]) for s in sources)
+    assert result["mean_output_tokens"] == words / 4
 
 
 def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monkeypatch):

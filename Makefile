@@ -44,6 +44,8 @@ bench-b: $(STAMP)
 # Benchmark A on help segments of <= 8 target words: a stronger CMLM start for ENGINE (~2 h on 2 cores).
 bench-short: $(STAMP)
 	$(PY) scripts/bench.py --benchmark short
+	$(PY) scripts/bench_speed.py --student runs/bench-short/engine --teacher runs/bench-short/teacher-en-pt \
+		--corpus runs/bench-short/libreoffice-max8words --output results/speed_short.json
 	$(PY) scripts/make_tables.py
 
 bench-quick: $(STAMP)

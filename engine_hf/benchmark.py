@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -33,12 +34,12 @@ def decoding_latency(
         for i in range(0, len(ordered), batch_size)
     ]
     model.generate(**batches[0], **generate_kwargs)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        outputs = [model.generate(**batch, **generate_kwargs) for batch in batches]
-        times.append(time.perf_counter() - start)
-    total = statistics.median(times)
+    outputs: list[torch.Tensor] = []
+
+    def translate_all() -> None:
+        outputs[:] = [model.generate(**batch, **generate_kwargs) for batch in batches]
+
+    total = median_seconds(translate_all, repeats)
     specials = torch.tensor(tokenizer.all_special_ids)
     output_tokens = sum(int((~torch.isin(out.cpu(), specials)).sum()) for out in outputs)
     return {"seconds_per_sentence": total / len(sources), "sentences_per_second": len(sources) / total,
@@ -46,4 +47,44 @@ def decoding_latency(
             "sentences": len(sources)}
 
 
-__all__ = ["decoding_latency"]
+def median_seconds(run: Callable[[], Any], repeats: int) -> float:
+    """Median wall time of `repeats` calls of `run` (warm it up first: the first call pays one-off costs)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+@torch.no_grad()
+def batch1_components(
+    student: PreTrainedModel,
+    teacher: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sources: list[str],
+    student_output_tokens: float,
+    repeats: int = 5,
+) -> dict[str, float]:
+    """Milliseconds per sentence of the parts that bound the batch-1 speed ratio: the two encoders, and the output
+    layer (d_model x vocabulary) applied to 1 position, as each teacher step does, and to all the positions of a
+    parallel pass at once (the student's mean output length), as the student does once.
+
+    Why: both models share the encoder's cost, so the ratio can only come from the decoders; with a large
+    vocabulary and a cheap autoregressive decoder, the output layer is most of each side's decoder cost.
+    """
+    batches = [tokenizer([source], return_tensors="pt").to(student.device) for source in sources]
+    hidden = torch.randn(max(1, round(student_output_tokens)), student.config.d_model, device=student.device)
+    parts = {"student encoder": lambda: [student.get_encoder()(b["input_ids"], b["attention_mask"]) for b in batches],
+             "teacher encoder": lambda: [teacher.get_encoder()(input_ids=b["input_ids"],
+                                                                attention_mask=b["attention_mask"]) for b in batches],
+             "output layer, 1 position": lambda: [student.output_logits(hidden[:1]) for _ in batches],
+             f"output layer, {len(hidden)} positions": lambda: [student.output_logits(hidden) for _ in batches]}
+    result = {}
+    for name, run in parts.items():
+        run()
+        result[name] = 1000 * median_seconds(run, repeats) / len(batches)
+    return result
+
+
+__all__ = ["batch1_components", "decoding_latency", "median_seconds"]

@@ -33,7 +33,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from engine_hf.benchmark import decoding_latency
+    from engine_hf.benchmark import batch1_components, decoding_latency
     from engine_hf.inference import load_model
     from engine_hf.training import DataArguments, load_corpus_splits
 
@@ -59,9 +59,14 @@ def main() -> int:
         for row in rows.values():
             row["speedup_vs_teacher_greedy"] = base / row["seconds_per_sentence"]
         results[f"batch_{batch_size}"] = rows
+    nat_tokens = results["batch_1"]["NAT 1 iteration, length beam 1"]["mean_output_tokens"]
+    components = batch1_components(student, teacher, tokenizer, sources[: args.batch1_sentences], nat_tokens)
+    for name, ms in components.items():
+        print(f"batch  1 component {name:<32} {ms:8.1f} ms/sentence")
     payload = {"command": "python scripts/bench_speed.py " + " ".join(sys.argv[1:]), "threads": args.threads,
                "hardware": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), no GPU",
-               "student": args.student, "teacher": args.teacher, "corpus": args.corpus, "repeats": args.repeats, "results": results}
+               "student": args.student, "teacher": args.teacher, "corpus": args.corpus, "repeats": args.repeats, "results": results,
+               "batch1_components_ms": components}
     with open(args.output, "w") as f:
         json.dump(payload, f, indent=2)
     print(f"wrote {args.output}")

@@ -375,7 +375,12 @@ def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> s
                          f"{r['sentences_per_second']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x",
                          f"{r['mean_output_tokens']:.1f}" if "mean_output_tokens" in r else "-"])
     header = ["batch", "system", "ms/sentence", "sentences/s", "vs teacher greedy", "output tokens/sentence"]
-    return f"### {title}\n\n" + table(header, rows) + "\n\n" + source(data)
+    text = f"### {title}\n\n" + table(header, rows)
+    if "batch1_components_ms" in data:
+        parts = ", ".join(f"{name} {ms:.1f} ms" for name, ms in data["batch1_components_ms"].items())
+        text += (f"\n\nBatch-1 parts, per sentence: {parts}. A teacher step applies the output layer to 1 position; "
+                 "the parallel pass applies it to all of its positions at once.")
+    return text + "\n\n" + source(data)
 
 
 def section_train_step() -> str | None:
@@ -407,7 +412,9 @@ def render() -> str:
                               "check, not a result)"),
                 section_bench("bench_b_", "", "Benchmark B: DE->EN, the MarianMT teacher trained here (full budget)"),
                 section_bench("bench_b_", "_quick", "Benchmark B, `--quick` slice (pipeline check, not a result)"),
-                section_speed(), section_speed("speed_b", "Decoding speed, benchmark B (CPU)"), section_train_step()]
+                section_speed(), section_speed("speed_b", "Decoding speed, benchmark B (CPU)"),
+                section_speed("speed_short", "Decoding speed, short segments (CPU; the short benchmark's ENGINE and "
+                              "teacher on its test slice)"), section_train_step()]
     return "\n\n".join(s for s in sections if s) or "(no results yet)"
 
 

@@ -149,6 +149,20 @@ def test_decoding_latency_batches_sources_by_length(tokenizer):
     assert result["mean_output_tokens"] == words / 4
 
 
+def test_batch1_components_time_both_encoders_and_the_output_layer_at_both_widths(tokenizer):
+    from conftest import tiny_cmlm_config, tiny_marian
+
+    from engine_hf import CMLMForConditionalGeneration
+    from engine_hf.benchmark import batch1_components
+
+    student = CMLMForConditionalGeneration(tiny_cmlm_config(tokenizer)).eval()
+    parts = batch1_components(student, tiny_marian(tokenizer).eval(), tokenizer, ["Am Anfang.", "Es werde Licht!"],
+                              student_output_tokens=6.4, repeats=2)
+    assert list(parts) == ["student encoder", "teacher encoder", "output layer, 1 position",
+                           "output layer, 6 positions"]
+    assert all(ms > 0 for ms in parts.values())
+
+
 def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monkeypatch):
     from datasets import Dataset, DatasetDict
 

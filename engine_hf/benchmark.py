@@ -19,7 +19,7 @@ def decoding_latency(
     batch_size: int,
     repeats: int = 3,
     **generate_kwargs: Any,
-) -> dict[str, float]:
+) -> dict[str, float | int]:
     """Median over `repeats` of the wall time to translate all `sources` in batches of `batch_size`.
 
     Sources are batched in order of length, as `engine_hf.translate` batches them: in input order a batch's
@@ -48,11 +48,16 @@ def decoding_latency(
 
 
 def median_seconds(run: Callable[[], Any], repeats: int) -> float:
-    """Median wall time of `repeats` calls of `run` (warm it up first: the first call pays one-off costs)."""
+    """Median wall time of `repeats` calls of `run` (warm it up first: the first call pays one-off costs).
+
+    On a GPU each call ends with a synchronisation, so the time is the kernels' and not only their launches'.
+    """
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         run()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -66,24 +71,30 @@ def batch1_components(
     student_output_tokens: float,
     repeats: int = 5,
 ) -> dict[str, float]:
-    """Milliseconds per sentence of the parts that bound the batch-1 speed ratio: the two encoders, and the output
-    layer (d_model x vocabulary) applied to 1 position, as each teacher step does, and to all the positions of a
-    parallel pass at once (the student's mean output length), as the student does once.
+    """Milliseconds of the parts that bound the batch-1 speed ratio: the two encoders (per sentence), and the
+    output layer (d_model x vocabulary) applied to 1 position, as each teacher *step* does (a sentence pays it once
+    per output token, plus one), and to all the positions of a parallel pass at once (the student's mean output
+    length), as the student does once per sentence. The student's output layer stands in for the teacher's (same
+    d_model and vocabulary in this project's pairs).
 
     Why: both models share the encoder's cost, so the ratio can only come from the decoders; with a large
     vocabulary and a cheap autoregressive decoder, the output layer is most of each side's decoder cost.
     """
-    batches = [tokenizer([source], return_tensors="pt").to(student.device) for source in sources]
-    hidden = torch.randn(max(1, round(student_output_tokens)), student.config.d_model, device=student.device)
-    parts = {"student encoder": lambda: [student.get_encoder()(b["input_ids"], b["attention_mask"]) for b in batches],
+    encoded = [tokenizer([source], return_tensors="pt") for source in sources]
+    to_student = [batch.to(student.device) for batch in encoded]
+    to_teacher = [batch.to(teacher.device) for batch in encoded]
+    hidden = torch.randn(max(1, round(student_output_tokens)), student.config.d_model, device=student.device,
+                         dtype=student.dtype)
+    parts = {"student encoder": lambda: [student.get_encoder()(b["input_ids"], b["attention_mask"]) for b in to_student],
              "teacher encoder": lambda: [teacher.get_encoder()(input_ids=b["input_ids"],
-                                                                attention_mask=b["attention_mask"]) for b in batches],
-             "output layer, 1 position": lambda: [student.output_logits(hidden[:1]) for _ in batches],
-             f"output layer, {len(hidden)} positions": lambda: [student.output_logits(hidden) for _ in batches]}
+                                                                attention_mask=b["attention_mask"]) for b in to_teacher],
+             "output layer, 1 position (one teacher step)": lambda: [student.output_logits(hidden[:1]) for _ in encoded],
+             f"output layer, {len(hidden)} positions (one parallel pass)":
+                 lambda: [student.output_logits(hidden) for _ in encoded]}
     result = {}
     for name, run in parts.items():
         run()
-        result[name] = 1000 * median_seconds(run, repeats) / len(batches)
+        result[name] = 1000 * median_seconds(run, repeats) / len(encoded)
     return result
 
 

@@ -482,8 +482,12 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         return self.output_logits(hidden_states)
 
     def output_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        """The output layer: vocabulary logits of decoder states, with `-inf` for the ids a CMLM never emits."""
-        logits = F.linear(hidden_states, self.lm_head.weight, self.final_logits_bias.to(hidden_states.dtype))
+        """The output layer: vocabulary logits of decoder states, with `-inf` for the ids a CMLM never emits.
+
+        The bias is added after the product, in the states' dtype: under bf16 autocast the product is bf16 and the
+        sum comes back in float32, so the energy and the loss see float32 logits.
+        """
+        logits = self.lm_head(hidden_states) + self.final_logits_bias.to(hidden_states.dtype)
         never_emitted = torch.tensor(self.config.never_emitted_token_ids, device=logits.device, dtype=torch.long)
         return logits.index_fill_(-1, never_emitted, float("-inf"))
 
@@ -695,17 +699,16 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
     ) -> tuple[torch.Tensor, torch.LongTensor]:
         """Log-probability and id of the most likely token at each real position; 0 and `<pad>` elsewhere.
 
-        Equal to `output_logits(hidden_states).log_softmax(-1).max(-1)` at the real positions, but never holds
-        batch x length x vocabulary logits: mask-predict needs one token per position, and full logits of a
-        64-sentence batch are hundreds of MB per copy. Padding positions are skipped and the rest projected a
-        chunk at a time, so each copy stays small.
+        Equal (up to rounding) to `output_logits(hidden_states).float().log_softmax(-1).max(-1)` at the real
+        positions, but never holds batch x length x vocabulary logits: mask-predict needs one token per position,
+        and full logits of a 64-sentence batch are hundreds of MB per copy. Padding positions are skipped and the
+        rest projected a chunk at a time, so each copy stays small.
         """
         log_probs = torch.zeros(real.shape, dtype=torch.float32, device=hidden_states.device)
         tokens = torch.full(real.shape, self.config.pad_token_id, dtype=torch.long, device=hidden_states.device)
         best = [self.output_logits(chunk).float().log_softmax(-1).max(-1) for chunk in hidden_states[real].split(chunk_size)]
-        if best:
-            log_probs[real] = torch.cat([chunk.values for chunk in best])
-            tokens[real] = torch.cat([chunk.indices for chunk in best])
+        log_probs[real] = torch.cat([chunk.values for chunk in best])
+        tokens[real] = torch.cat([chunk.indices for chunk in best])
         return log_probs, tokens
 
     def _finalise(self, tokens: torch.LongTensor, lengths: torch.LongTensor) -> torch.LongTensor:

@@ -281,17 +281,16 @@ class Bench:
 
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
                      **overrides) -> tuple[float, list[dict]]:
-        """An ENGINE run; returns its wall time and the Trainer's log history (read it with `training_log`)."""
+        """An ENGINE run; returns its training loop's wall time and the Trainer's log history (`training_log`)."""
         from engine_hf.training import StudentArguments, train_energy
 
         values = dict(teacher_model=str(self.teacher_dir), o1="sx", o2="st", learning_rate=1e-5,
                       lr_scheduler_type="constant", ce_weight=1.0)
         values.update(overrides)
         logged = LogHistory()
-        started = time.perf_counter()
         train_energy(self.data(corpus), StudentArguments(student_model=str(student_model), freeze_encoder=True),
                      self.training_args(out, steps, **values), callbacks=[logged])
-        return time.perf_counter() - started, logged.history
+        return logged.seconds, logged.history
 
     # --- stages -------------------------------------------------------------------------------------
     def stage_teacher(self) -> None:
@@ -356,10 +355,12 @@ class Bench:
         name, start = self.better_cmlm()
         budget = self.read("engine")["train_seconds"]
         out = self.root / "control"
-        seconds = self.train_cmlm(out, self.corpus_of(name), 10**6, student_model=str(start), callbacks=[StopAfterSeconds(budget)],
-                                  learning_rate=1e-4, warmup_steps=0, lr_scheduler_type="constant")
-        self.write("control", {"initialised_from": name, "train_seconds": seconds, "budget_seconds": budget,
-                               "model": str(out), **self.evaluate_nat(out, length_beam=3)})
+        clock = LogHistory()
+        self.train_cmlm(out, self.corpus_of(name), 10**6, student_model=str(start),
+                        callbacks=[StopAfterSeconds(budget), clock], learning_rate=1e-4, warmup_steps=0,
+                        lr_scheduler_type="constant")
+        self.write("control", {"initialised_from": name, "train_seconds": clock.seconds, "steps": clock.steps,
+                               "budget_seconds": budget, "model": str(out), **self.evaluate_nat(out, length_beam=3)})
 
     def stage_engine_selected(self) -> None:
         """ENGINE as the paper selects it: the checkpoint with the lowest dev discrete energy (argmax outputs at
@@ -536,19 +537,26 @@ class Bench:
         """
         from engine_hf.training import StopAfterSeconds
 
+        if not self.done("sweep"):
+            raise SystemExit(f"confirm runs the sweep's best setting, and the sweep is not finished: python "
+                             f"scripts/bench.py {self.flags}--stages sweep" + (" --quick" if self.quick else ""))
         sweep = self.read("sweep")
         settings = {sweep_key(lr, ce): (lr, ce) for lr, ce in [(1e-5, 1.0), *SWEEP]}
         chosen = max((key for key in sweep["rows"] if key in settings), key=lambda key: sweep["rows"][key]["bleu"])
         learning_rate, ce_weight = settings[chosen]
         test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
-        previous = self.read("confirm") if self.result_path("confirm").exists() else {}
-        points = {(p["start"], p["seed"]): p for p in previous.get("points", [])}
-        starts_scores = previous.get("starts", {})
-        about = {"setting": chosen, "learning_rate": learning_rate, "ce_weight": ce_weight,
-                 "selected_on": "dev BLEU (sweep stage)", "energy_steps": self.s["energy_steps"],
-                 "corpus": self.corpus_of("cmlm_kd")}
         name, start_dir = self.better_cmlm()  # the sweep's own start
         starts = {name: start_dir, "cmlm_long": self.trained("cmlm_long")}
+        corpora = {name: self.corpus_of(name), "cmlm_long": self.corpus_of("cmlm_kd")}  # each start's own data
+        about = {"setting": chosen, "learning_rate": learning_rate, "ce_weight": ce_weight,
+                 "selected_on": "dev BLEU (sweep stage)", "energy_steps": self.s["energy_steps"], "corpora": corpora}
+        previous = self.read("confirm") if self.result_path("confirm").exists() else {}
+        kept = ("setting", "learning_rate", "ce_weight", "energy_steps")
+        if previous and any(previous.get(key) != about[key] for key in kept):
+            raise SystemExit(f"{self.result_path('confirm')} holds runs of another setting than {chosen} at "
+                             f"{about['energy_steps']} steps; move it away first, so that one table never mixes two.")
+        points = {(p["start"], p["seed"]): p for p in previous.get("points", [])}
+        starts_scores = previous.get("starts", {})
         for seed, (name, start_dir) in itertools.product(self.s["confirm_seeds"], starts.items()):
             if name not in starts_scores:
                 starts_scores[name] = self.evaluate(start_dir, **test)["libreoffice"]
@@ -556,14 +564,16 @@ class Bench:
                 continue
             out = self.root / "confirm" / f"{name}-seed{seed}"
             seconds, logged = self.train_energy(out / "engine", start_dir, self.s["energy_steps"],
-                                                corpus=about["corpus"], save_strategy="no", seed=seed,
+                                                corpus=corpora[name], save_strategy="no", seed=seed,
                                                 learning_rate=learning_rate, ce_weight=ce_weight)
-            self.train_cmlm(out / "control", about["corpus"], 10**6, student_model=str(start_dir),
-                            callbacks=[StopAfterSeconds(seconds)], learning_rate=1e-4, warmup_steps=0,
+            clock = LogHistory()
+            self.train_cmlm(out / "control", corpora[name], 10**6, student_model=str(start_dir),
+                            callbacks=[StopAfterSeconds(seconds), clock], learning_rate=1e-4, warmup_steps=0,
                             lr_scheduler_type="constant", save_strategy="no", seed=seed)
             scores = {system: self.evaluate(path, **test)["libreoffice"]
                       for system, path in (("engine", out / "engine"), ("control", out / "control"))}
             points[(name, seed)] = {"start": name, "seed": seed, "train_seconds": seconds,
+                                    "control_train_seconds": clock.seconds, "control_steps": clock.steps,
                                     **{f"{system}_{metric}": scores[system][metric] for system in scores
                                        for metric in ("bleu", "chrf", "repetition")},
                                     "engine_train_log": training_log(logged)}
@@ -572,17 +582,24 @@ class Bench:
 
 
 class LogHistory(TrainerCallback):
-    """Keeps the Trainer's log history at the end of training, for the results JSON.
+    """Keeps the Trainer's log history at the end of training, for the results JSON, and times the training loop.
 
     The history is saved with every checkpoint and restored on resume, so a killed and resumed run still reports
     its early points (and the step-0 evaluation). Evaluations after `train()` returns are not in it.
+    `seconds` runs from `on_train_begin` to `on_train_end`, the same span `StopAfterSeconds` budgets: a matched
+    control gets ENGINE's training time, not its loading, tokenising and saving too.
     """
 
     def __init__(self) -> None:
         self.history: list[dict] = []
+        self.seconds, self.steps, self.started = 0.0, 0, 0.0
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
+        self.started = time.perf_counter()
 
     def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
         self.history = list(state.log_history)
+        self.seconds, self.steps = time.perf_counter() - self.started, state.global_step
 
 
 def training_log(history: list[dict]) -> list[dict]:

@@ -2,8 +2,9 @@
 
     python scripts/bench_speed.py --student runs/demo/engine --teacher runs/demo/teacher-en-pt
 
-Same held-out LibreOffice help sentences, same threads, medians of repeats, batch 1 and batch 64; ratios are to
-teacher greedy. Writes results/speed.json (absolute times only mean something on the machine named there).
+Same held-out test sentences (LibreOffice help unless `--corpus` says otherwise), same threads, medians of repeats,
+batch 1 and batch 64; ratios are to teacher greedy; mean output lengths beside them, and the batch-1 parts (encoders,
+output layer). Writes results/speed.json (absolute times only mean something on the machine named there).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def main() -> int:
     nat_tokens = results["batch_1"]["NAT 1 iteration, length beam 1"]["mean_output_tokens"]
     components = batch1_components(student, teacher, tokenizer, sources[: args.batch1_sentences], nat_tokens)
     for name, ms in components.items():
-        print(f"batch  1 component {name:<32} {ms:8.1f} ms/sentence")
+        print(f"batch  1 part {name:<48} {ms:8.1f} ms")
     payload = {"command": "python scripts/bench_speed.py " + " ".join(sys.argv[1:]), "threads": args.threads,
                "hardware": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), no GPU",
                "student": args.student, "teacher": args.teacher, "corpus": args.corpus, "repeats": args.repeats, "results": results,

@@ -229,7 +229,7 @@ def section_confirm(data: dict) -> str:
             f"{data['selected_on']}; {data['energy_steps']} energy steps per run; each run's control is CE at lr 1e-4 "
             f"for that run's wall time with the same seed; help test set, 1 iteration, length beam 3; "
             f"BLEU / chrF / repetition){partial_note(data)}:\n\n"
-            + table(["start", "seed", "start", "ENGINE", "matched CE control", "ENGINE - control (BLEU / chrF)"], rows)
+            + table(["start", "seed", "start CMLM", "ENGINE", "matched CE control", "ENGINE - control (BLEU / chrF)"], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
 
@@ -378,8 +378,8 @@ def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> s
     text = f"### {title}\n\n" + table(header, rows)
     if "batch1_components_ms" in data:
         parts = ", ".join(f"{name} {ms:.1f} ms" for name, ms in data["batch1_components_ms"].items())
-        text += (f"\n\nBatch-1 parts, per sentence: {parts}. A teacher step applies the output layer to 1 position; "
-                 "the parallel pass applies it to all of its positions at once.")
+        text += (f"\n\nBatch-1 parts: {parts}. The encoders are per sentence; a sentence pays one teacher step per "
+                 "output token (plus `</s>`), and one parallel pass per iteration and length candidate.")
     return text + "\n\n" + source(data)
 
 

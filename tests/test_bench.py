@@ -68,10 +68,14 @@ def test_dev_curve_has_one_point_per_step_including_the_start():
                                         {"step": 50, "dev_discrete_energy": 9.31}]
 
 
-def test_log_history_is_read_at_the_end_of_training():
+def test_log_history_is_read_at_the_end_of_training_and_times_the_training_loop(monkeypatch):
     callback = bench.LogHistory()
-    callback.on_train_end(None, argparse.Namespace(log_history=HISTORY), None)
+    clock = iter([100.0, 142.5])
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    callback.on_train_begin(None, None, None)
+    callback.on_train_end(None, argparse.Namespace(log_history=HISTORY, global_step=37), None)
     assert callback.history == HISTORY and callback.history is not HISTORY
+    assert (callback.seconds, callback.steps) == (42.5, 37)
 
 
 def test_benchmark_b_copies_its_teacher_once_and_records_its_step(tmp_path):
@@ -158,8 +162,8 @@ def test_batch1_components_time_both_encoders_and_the_output_layer_at_both_width
     student = CMLMForConditionalGeneration(tiny_cmlm_config(tokenizer)).eval()
     parts = batch1_components(student, tiny_marian(tokenizer).eval(), tokenizer, ["Am Anfang.", "Es werde Licht!"],
                               student_output_tokens=6.4, repeats=2)
-    assert list(parts) == ["student encoder", "teacher encoder", "output layer, 1 position",
-                           "output layer, 6 positions"]
+    assert list(parts) == ["student encoder", "teacher encoder", "output layer, 1 position (one teacher step)",
+                           "output layer, 6 positions (one parallel pass)"]
     assert all(ms > 0 for ms in parts.values())
 
 
@@ -239,6 +243,14 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
     short.s["confirm_seeds"] = (0, 1, 2)
     short.stage_confirm()
     assert len(energy_runs) == 6 and len(short.read("confirm")["points"]) == 6
+    # a sweep that now prefers another setting cannot add its runs to this table
+    short.write("sweep", {"rows": {**rows, bench.sweep_key(1e-5, 0.0): {"bleu": 5.0}}})
+    with pytest.raises(SystemExit, match="another setting than engine \\(lr 1e-05, ce_weight 0\\)"):
+        short.stage_confirm()
+    # nor can an unfinished sweep choose
+    short.write("sweep", {"rows": rows, "partial": True})
+    with pytest.raises(SystemExit, match="sweep is not finished.*--stages sweep"):
+        short.stage_confirm()
 
 
 def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start():

@@ -209,6 +209,18 @@ def test_mask_predict_refinement_schedule():
     assert torch.isfinite(many.scores).all()
 
 
+def test_best_tokens_chunked_over_real_positions_equal_the_full_output_layer():
+    model = make_model()
+    hidden = torch.randn(3, 5, model.config.d_model)
+    real = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    with torch.no_grad():
+        full = model.output_logits(hidden).log_softmax(-1).max(-1)
+        log_probs, tokens = model._best_tokens(hidden, real, chunk_size=2)  # 8 real positions: 4 chunks
+    assert tokens[real].tolist() == full.indices[real].tolist()
+    torch.testing.assert_close(log_probs[real], full.values[real])
+    assert (tokens[~real] == model.config.pad_token_id).all() and (log_probs[~real] == 0).all()
+
+
 def test_empty_sources_get_empty_translations_in_a_mixed_batch():
     model = make_model()
     eos, pad = model.config.eos_token_id, model.config.pad_token_id

@@ -16,7 +16,7 @@ The stages:
   control      the same CMLM trained further with cross-entropy for ENGINE's wall time
   cmlm_ref     CMLM trained on references                     (1 and 10 iterations, length beam 5)
   examples     the setup (corpus sizes, parameter counts) and side-by-side translations of a few test sentences
-  sweep        ENGINE's learning rate and ce_weight, scored on the dev set (never the test set), against the control
+  sweep        ENGINE's learning rate, ce_weight and O1, scored on the dev set (never the test set), against the control
   lengths      why ENGINE's chrF falls: dev scores at predicted lengths against scores at the reference lengths
   cmlm_long    the distilled CMLM trained further with cross-entropy: a stronger starting point for ENGINE
   gain         ENGINE gain over the matched control against the starting CMLM's BLEU (cmlm_kd, cmlm_long checkpoints)
@@ -55,10 +55,34 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm"]
-# The sweep's ENGINE settings (learning rate, ce_weight), most telling first; `engine` itself is (1e-5, 1.0).
-# At the control's learning rate with the CE term (weight 1, then 4: does adding the energy to CE help?), then
-# the pure energy at small rates (the field notes saw BLEU fall at 3e-5 from a weak student).
-SWEEP = [(1e-4, 1.0), (1e-4, 4.0), (3e-5, 0.0), (1e-5, 0.0)]
+
+
+@dataclass(frozen=True)
+class EnergySetting:
+    """One ENGINE run's knobs beyond the shared budget: learning rate, weight of the CE term, and the operator O1."""
+
+    learning_rate: float
+    ce_weight: float
+    o1: str = "sx"
+
+    @property
+    def key(self) -> str:
+        """Its row name in the results (the SX rows keep the names they had before O1 was a knob)."""
+        o1 = "" if self.o1 == "sx" else f"O1 {self.o1.upper()}, "
+        return f"engine ({o1}lr {self.learning_rate:g}, ce_weight {self.ce_weight:g})"
+
+    @property
+    def folder(self) -> str:
+        return f"lr{self.learning_rate:g}-ce{self.ce_weight:g}" + ("" if self.o1 == "sx" else f"-{self.o1}")
+
+
+# The `engine` stage's setting (O2 = ST throughout).
+ENGINE = EnergySetting(1e-5, 1.0)
+# The sweep's ENGINE settings, most telling first. At the control's learning rate with the CE term (weight 1, then 4:
+# does adding the energy to CE help?), then the pure energy at small rates (the field notes saw BLEU fall at 3e-5
+# from a weak student), then O1 = STL (the teacher reads the argmax tokens; the only O1 that kept chrF in Table 2).
+SWEEP = [EnergySetting(1e-4, 1.0), EnergySetting(1e-4, 4.0), EnergySetting(3e-5, 0.0), EnergySetting(1e-5, 0.0),
+         EnergySetting(1e-5, 0.0, "stl"), EnergySetting(3e-5, 0.0, "stl")]
 # The student's decoder; its encoder is the teacher's, copied and frozen (`CMLMForConditionalGeneration.from_teacher`).
 STUDENT_DECODER = ("decoder_layers=3,decoder_attention_heads=4,decoder_ffn_dim=1024,"
                    "length_prediction=mean_pool,max_source_positions=128,max_target_positions=64,dropout=0.1")
@@ -446,8 +470,8 @@ class Bench:
         """
         dev = dict(split="validation", corpora=("libreoffice",), num_iterations=1, length_beam=3)
         models = {"cmlm (start)": self.better_cmlm()[1], "control (CE, lr 0.0001)": self.root / "control",
-                  sweep_key(1e-5, 1.0): self.root / "engine",
-                  **{sweep_key(lr, ce): self.root / "sweep" / f"lr{lr:g}-ce{ce:g}" for lr, ce in SWEEP}}
+                  ENGINE.key: self.root / "engine",
+                  **{setting.key: self.root / "sweep" / setting.folder for setting in SWEEP}}
         rows = {name: {"predicted_lengths": self.evaluate(model, **dev)["libreoffice"],
                        "oracle_lengths": oracle_length_scores(model, self.teacher_dir, self.data())}
                 for name, model in models.items() if (model / "config.json").exists()}
@@ -511,18 +535,18 @@ class Bench:
         rows = self.finished_rows("sweep")
         about = {"initialised_from": name, "steps": self.s["energy_steps"], "split": "validation"}
         reference_points = {"cmlm (start)": start, "control (CE, lr 0.0001)": self.root / "control",
-                            sweep_key(1e-5, 1.0): self.root / "engine"}
+                            ENGINE.key: self.root / "engine"}
         for key, model in reference_points.items():
             if key not in rows:
                 rows[key] = self.evaluate(model, **dev)["libreoffice"]
-        for learning_rate, ce_weight in SWEEP:
-            key = sweep_key(learning_rate, ce_weight)
-            if key in rows:
+        for setting in SWEEP:
+            if setting.key in rows:
                 continue
-            out = self.root / "sweep" / f"lr{learning_rate:g}-ce{ce_weight:g}"
+            out = self.root / "sweep" / setting.folder
             seconds, logged = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name),
-                                                learning_rate=learning_rate, ce_weight=ce_weight, save_strategy="no")
-            rows[key] = {**self.evaluate(out, **dev)["libreoffice"], "train_seconds": seconds,
+                                                learning_rate=setting.learning_rate, ce_weight=setting.ce_weight,
+                                                o1=setting.o1, save_strategy="no")
+            rows[setting.key] = {**self.evaluate(out, **dev)["libreoffice"], "train_seconds": seconds,
                          "train_log": training_log(logged)}
             self.write("sweep", {**about, "rows": rows, "partial": True})
         self.write("sweep", {**about, "rows": rows, "partial": False})
@@ -541,15 +565,17 @@ class Bench:
             raise SystemExit(f"confirm runs the sweep's best setting, and the sweep is not finished: python "
                              f"scripts/bench.py {self.flags}--stages sweep" + (" --quick" if self.quick else ""))
         sweep = self.read("sweep")
-        settings = {sweep_key(lr, ce): (lr, ce) for lr, ce in [(1e-5, 1.0), *SWEEP]}
-        chosen = max((key for key in sweep["rows"] if key in settings), key=lambda key: sweep["rows"][key]["bleu"])
-        learning_rate, ce_weight = settings[chosen]
+        settings = {setting.key: setting for setting in (ENGINE, *SWEEP)}
+        candidates = [key for key in sweep["rows"] if key in settings]
+        chosen = max(candidates, key=lambda key: sweep["rows"][key]["bleu"])
+        setting = settings[chosen]
         test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
         name, start_dir = self.better_cmlm()  # the sweep's own start
         starts = {name: start_dir, "cmlm_long": self.trained("cmlm_long")}
         corpora = {name: self.corpus_of(name), "cmlm_long": self.corpus_of("cmlm_kd")}  # each start's own data
-        about = {"setting": chosen, "learning_rate": learning_rate, "ce_weight": ce_weight,
-                 "selected_on": "dev BLEU (sweep stage)", "energy_steps": self.s["energy_steps"], "corpora": corpora}
+        about = {"setting": chosen, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
+                 "o1": setting.o1, "selected_on": "dev BLEU (sweep stage)", "candidates": candidates,
+                 "energy_steps": self.s["energy_steps"], "corpora": corpora}
         previous = self.read("confirm") if self.result_path("confirm").exists() else {}
         kept = ("setting", "learning_rate", "ce_weight", "energy_steps")
         if previous and any(previous.get(key) != about[key] for key in kept):
@@ -565,7 +591,8 @@ class Bench:
             out = self.root / "confirm" / f"{name}-seed{seed}"
             seconds, logged = self.train_energy(out / "engine", start_dir, self.s["energy_steps"],
                                                 corpus=corpora[name], save_strategy="no", seed=seed,
-                                                learning_rate=learning_rate, ce_weight=ce_weight)
+                                                learning_rate=setting.learning_rate, ce_weight=setting.ce_weight,
+                                                o1=setting.o1)
             clock = LogHistory()
             self.train_cmlm(out / "control", corpora[name], 10**6, student_model=str(start_dir),
                             callbacks=[StopAfterSeconds(seconds), clock], learning_rate=1e-4, warmup_steps=0,
@@ -623,10 +650,6 @@ def dev_curve(history: list[dict]) -> list[dict]:
         if "eval_loss" in row and row["step"] not in curve:
             curve[row["step"]] = {"step": row["step"], "dev_discrete_energy": round(float(row["eval_loss"]), 4)}
     return list(curve.values())
-
-
-def sweep_key(learning_rate: float, ce_weight: float) -> str:
-    return f"engine (lr {learning_rate:g}, ce_weight {ce_weight:g})"
 
 
 def gain_point(checkpoint: str, start: dict, engine: dict, control: dict) -> dict:

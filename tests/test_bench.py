@@ -207,13 +207,13 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
     short.write("engine", {"initialised_from": "cmlm_kd"})
     short.write("cmlm_long", {})
     rows = {"cmlm (start)": {"bleu": 2.0}, "control (CE, lr 0.0001)": {"bleu": 9.0},  # not an ENGINE setting
-            bench.sweep_key(1e-5, 1.0): {"bleu": 2.5}, bench.sweep_key(3e-5, 0.0): {"bleu": 4.0},
-            bench.sweep_key(1e-5, 0.0): {"bleu": 3.0}}
+            bench.ENGINE.key: {"bleu": 2.5}, bench.EnergySetting(3e-5, 0.0).key: {"bleu": 4.0},
+            bench.EnergySetting(1e-5, 0.0, "stl").key: {"bleu": 3.0}}
     short.write("sweep", {"rows": rows})
     energy_runs, control_runs = [], []
 
     def train_energy(out, start, steps, **kwargs):
-        energy_runs.append((start.name, kwargs["seed"], kwargs["learning_rate"], kwargs["ce_weight"]))
+        energy_runs.append((start.name, kwargs["seed"], kwargs["learning_rate"], kwargs["ce_weight"], kwargs["o1"]))
         return 100.0 + len(energy_runs), [{"step": steps, "energy": 1.0, "loss": 1.0}]
 
     def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
@@ -233,7 +233,7 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
     assert (result["learning_rate"], result["ce_weight"]) == (3e-5, 0.0) and not result["partial"]
     assert [(p["start"], p["seed"]) for p in result["points"]] == [
         ("cmlm_kd", 0), ("cmlm_long", 0), ("cmlm_kd", 1), ("cmlm_long", 1)]
-    assert energy_runs[0] == ("cmlm_kd", 0, 3e-5, 0.0)
+    assert energy_runs[0] == ("cmlm_kd", 0, 3e-5, 0.0, "sx")
     # each control: the same start and seed, CE for that energy run's own wall time
     assert control_runs == [("cmlm_kd", 0, 101.0), ("cmlm_long", 0, 102.0), ("cmlm_kd", 1, 103.0),
                             ("cmlm_long", 1, 104.0)]
@@ -244,8 +244,8 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
     short.stage_confirm()
     assert len(energy_runs) == 6 and len(short.read("confirm")["points"]) == 6
     # a sweep that now prefers another setting cannot add its runs to this table
-    short.write("sweep", {"rows": {**rows, bench.sweep_key(1e-5, 0.0): {"bleu": 5.0}}})
-    with pytest.raises(SystemExit, match="another setting than engine \\(lr 1e-05, ce_weight 0\\)"):
+    short.write("sweep", {"rows": {**rows, bench.EnergySetting(1e-5, 0.0, "stl").key: {"bleu": 5.0}}})
+    with pytest.raises(SystemExit, match="another setting than engine \\(O1 STL, lr 1e-05, ce_weight 0\\)"):
         short.stage_confirm()
     # nor can an unfinished sweep choose
     short.write("sweep", {"rows": rows, "partial": True})

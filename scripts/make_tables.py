@@ -225,8 +225,9 @@ def section_confirm(data: dict) -> str:
         summary.append(f"from {start}: ENGINE - control = {statistics.mean(bleu):+.2f} BLEU{spread}, "
                        f"{statistics.mean(chrf):+.1f} chrF on average over {len(points)} seed(s); ENGINE above the "
                        f"control in BLEU in {above} of {len(points)}")
+    among = f" among {len(data['candidates'])} ENGINE settings" if "candidates" in data else ""
     return (f"**Confirming the sweep's best setting on the test set** (`confirm`: {data['setting']}, chosen on "
-            f"{data['selected_on']}; {data['energy_steps']} energy steps per run; each run's control is CE at lr 1e-4 "
+            f"{data['selected_on']}{among}; {data['energy_steps']} energy steps per run; each run's control is CE at lr 1e-4 "
             f"for that run's wall time with the same seed; help test set, 1 iteration, length beam 3; "
             f"BLEU / chrF / repetition){partial_note(data)}:\n\n"
             + table(["start", "seed", "start CMLM", "ENGINE", "matched CE control", "ENGINE - control (BLEU / chrF)"], rows)

@@ -41,7 +41,7 @@ bench-b: $(STAMP)
 		--src-lang de --tgt-lang en --output results/speed_b.json
 	$(PY) scripts/make_tables.py
 
-# Benchmark A on help segments of <= 8 target words: a stronger CMLM start for ENGINE (~2 h on 2 cores).
+# Benchmark A on help segments of <= 8 target words: a stronger CMLM start for ENGINE (~4 h on 2 cores, resumable).
 bench-short: $(STAMP)
 	$(PY) scripts/bench.py --benchmark short
 	$(PY) scripts/bench_speed.py --student runs/bench-short/engine --teacher runs/bench-short/teacher-en-pt \

@@ -118,7 +118,7 @@ BENCHMARKS = {
     "short": Benchmark("short", "en", "pt", ("libreoffice",), "encoder_layers=6," + STUDENT_DECODER, "bench-short",
                        "bench_short_", own_teacher=False,
                        stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "sweep",
-                               "confirm"),
+                               "lengths", "confirm", "engine_selected"),
                        max_target_words=8),
 }
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
@@ -98,4 +101,37 @@ def batch1_components(
     return result
 
 
-__all__ = ["batch1_components", "decoding_latency", "median_seconds"]
+class ShortlistOutputLayer(nn.Module):
+    """An output layer that computes the logits of a shortlist of ids only; every other id gets `-inf`.
+
+    What a lexical shortlist (Marian's `lex.s2t`, shipped with the Firefox models) does to decoding cost: the
+    d_model x vocabulary product shrinks to d_model x shortlist. Ids keep their meaning (the full-width logits are
+    filled in), so generation, its logits processors and the tokenizer work unchanged; whenever the full layer's
+    best id is in the shortlist the greedy choice is the same.
+    """
+
+    def __init__(self, layer: nn.Linear, keep_ids: torch.LongTensor) -> None:
+        super().__init__()
+        self.out_features = layer.out_features
+        self.register_buffer("keep_ids", keep_ids.to(layer.weight.device))
+        self.register_buffer("weight", layer.weight.detach()[self.keep_ids].clone())
+        self.register_buffer("bias", None if layer.bias is None else layer.bias.detach()[self.keep_ids].clone())
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        kept = F.linear(hidden_states, self.weight, self.bias)
+        logits = kept.new_full((*hidden_states.shape[:-1], self.out_features), float("-inf"))
+        return logits.index_copy_(-1, self.keep_ids, kept)
+
+
+@contextmanager
+def shortlisted(model: PreTrainedModel, keep_ids: torch.LongTensor) -> Iterator[PreTrainedModel]:
+    """Run `model` with its `lm_head` restricted to `keep_ids` (a `ShortlistOutputLayer`); restored on exit."""
+    full = model.lm_head
+    model.lm_head = ShortlistOutputLayer(full, keep_ids)
+    try:
+        yield model
+    finally:
+        model.lm_head = full
+
+
+__all__ = ["ShortlistOutputLayer", "batch1_components", "decoding_latency", "median_seconds", "shortlisted"]

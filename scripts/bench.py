@@ -557,7 +557,9 @@ class Bench:
         The sweep picks ENGINE's setting on 200 dev segments with one seed, from one start; its best row beat the
         control by less than the noise of such a slice. Here that setting (best dev BLEU among the ENGINE rows) runs
         from the sweep's start and from `cmlm_long`, once per seed, each run with a control of its own (the same
-        seed, CE at lr 1e-4 for that run's wall time), all scored on the test set. Points are kept as they finish.
+        seed, CE at lr 1e-4 for that run's wall time), all scored on the test set. Points are kept as they finish;
+        a point from before the teacher energy was recorded is re-scored from its saved models (`--force` reruns the
+        stage without retraining finished points).
         """
         from engine_hf.training import StopAfterSeconds
 
@@ -583,6 +585,16 @@ class Bench:
                              f"{about['energy_steps']} steps; move it away first, so that one table never mixes two.")
         points = {(p["start"], p["seed"]): p for p in previous.get("points", [])}
         starts_scores = previous.get("starts", {})
+
+        def scored(out: Path) -> dict:
+            scores = {system: self.evaluate(out / system, **test)["libreoffice"] for system in ("engine", "control")}
+            return {f"{system}_{metric}": scores[system][metric] for system in scores
+                    for metric in ("bleu", "chrf", "repetition", "teacher_energy")}
+
+        for (name, seed), point in points.items():  # points from before the teacher energy was recorded
+            out = self.root / "confirm" / f"{name}-seed{seed}"
+            if "engine_teacher_energy" not in point and (out / "control" / "config.json").exists():
+                point.update(scored(out))
         for seed, (name, start_dir) in itertools.product(self.s["confirm_seeds"], starts.items()):
             if name not in starts_scores:
                 starts_scores[name] = self.evaluate(start_dir, **test)["libreoffice"]
@@ -597,13 +609,9 @@ class Bench:
             self.train_cmlm(out / "control", corpora[name], 10**6, student_model=str(start_dir),
                             callbacks=[StopAfterSeconds(seconds), clock], learning_rate=1e-4, warmup_steps=0,
                             lr_scheduler_type="constant", save_strategy="no", seed=seed)
-            scores = {system: self.evaluate(path, **test)["libreoffice"]
-                      for system, path in (("engine", out / "engine"), ("control", out / "control"))}
             points[(name, seed)] = {"start": name, "seed": seed, "train_seconds": seconds,
                                     "control_train_seconds": clock.seconds, "control_steps": clock.steps,
-                                    **{f"{system}_{metric}": scores[system][metric] for system in scores
-                                       for metric in ("bleu", "chrf", "repetition")},
-                                    "engine_train_log": training_log(logged)}
+                                    **scored(out), "engine_train_log": training_log(logged)}
             self.write("confirm", {**about, "starts": starts_scores, "points": list(points.values()), "partial": True})
         self.write("confirm", {**about, "starts": starts_scores, "points": list(points.values()), "partial": False})
 

@@ -17,6 +17,39 @@ import sys
 
 import torch
 
+SHORTLIST_SYSTEMS = ("teacher greedy", "NAT 1 iteration, length beam 1", "NAT 1 iteration, length beam 3")
+
+
+def shortlist_at_batch1(systems: dict, tokenizer, sources: list[str], repeats: int) -> dict:
+    """Batch 1 again with both output layers restricted to one shortlist: the ids these systems emit on these
+    sentences (plus the specials), a stand-in for the per-sentence lexical shortlist of Marian's `lex.s2t`.
+
+    Why: the output layer is most of a teacher step's cost at batch 1, so a shortlist speeds up both models; this
+    measures what it does to the ratio. The outputs stay the same wherever the full layer's choice is in the
+    shortlist (always for greedy search; the length beam compares log-probabilities normalised over the shortlist,
+    so it may pick another length): the share of unchanged outputs is recorded.
+    """
+    from engine_hf.benchmark import decoding_latency, shortlisted
+
+    def outputs(model, kwargs) -> list[torch.Tensor]:
+        with torch.no_grad():
+            return [model.generate(**tokenizer([s], return_tensors="pt").to(model.device), **kwargs)[0].cpu()
+                    for s in sources]
+
+    full = {name: outputs(model, kwargs) for name, (model, kwargs) in systems.items()}
+    keep = torch.cat([ids for rows in full.values() for ids in rows] + [torch.tensor(tokenizer.all_special_ids)]).unique()
+    rows = {}
+    for name, (model, kwargs) in systems.items():
+        with shortlisted(model, keep):
+            rows[name] = decoding_latency(model, tokenizer, sources, 1, repeats, **kwargs)
+            same = sum(torch.equal(a, b) for a, b in zip(outputs(model, kwargs), full[name], strict=True))
+        rows[name]["unchanged_outputs"] = same / len(sources)
+        print(f"batch  1 shortlist ({len(keep)} ids) {name:<34} {1000 * rows[name]['seconds_per_sentence']:8.1f} ms/sentence")
+    base = rows["teacher greedy"]["seconds_per_sentence"]
+    for row in rows.values():
+        row["speedup_vs_teacher_greedy"] = base / row["seconds_per_sentence"]
+    return {"shortlist_ids": len(keep), "vocabulary": len(tokenizer), "results": rows}
+
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -64,10 +97,12 @@ def main() -> int:
     components = batch1_components(student, teacher, tokenizer, sources[: args.batch1_sentences], nat_tokens)
     for name, ms in components.items():
         print(f"batch  1 part {name:<48} {ms:8.1f} ms")
+    shortlist = shortlist_at_batch1({name: systems[name] for name in SHORTLIST_SYSTEMS}, tokenizer,
+                                    sources[: args.batch1_sentences], args.repeats)
     payload = {"command": "python scripts/bench_speed.py " + " ".join(sys.argv[1:]), "threads": args.threads,
                "hardware": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), no GPU",
                "student": args.student, "teacher": args.teacher, "corpus": args.corpus, "repeats": args.repeats, "results": results,
-               "batch1_components_ms": components}
+               "batch1_components_ms": components, "batch1_shortlist": shortlist}
     with open(args.output, "w") as f:
         json.dump(payload, f, indent=2)
     print(f"wrote {args.output}")

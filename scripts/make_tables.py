@@ -206,15 +206,19 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
 
 def section_confirm(data: dict) -> str:
     """The sweep's best ENGINE setting on the test set, per start and seed, against its own matched control."""
+    with_energy = all("engine_teacher_energy" in p for p in data["points"])
+
     def scores(point: dict, who: str) -> str:
-        return f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f}"
+        energy = f" / {point[f'{who}_teacher_energy']:.2f}" if with_energy else ""
+        return f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f}{energy}"
 
     rows, summary = [], []
     for start, start_scores in data["starts"].items():
         points = sorted((p for p in data["points"] if p["start"] == start), key=lambda p: p["seed"])
         if not points:
             continue
-        start_row = {f"start_{m}": start_scores[m] for m in ("bleu", "chrf", "repetition")}
+        metrics = ("bleu", "chrf", "repetition") + (("teacher_energy",) if with_energy else ())
+        start_row = {f"start_{m}": start_scores[m] for m in metrics}
         rows += [[start, p["seed"], scores(start_row, "start"), scores(p, "engine"), scores(p, "control"),
                   f"{p['engine_bleu'] - p['control_bleu']:+.2f} / {p['engine_chrf'] - p['control_chrf']:+.1f}"]
                  for p in points]
@@ -222,14 +226,20 @@ def section_confirm(data: dict) -> str:
         chrf = [p["engine_chrf"] - p["control_chrf"] for p in points]
         above = sum(d > 0 for d in bleu)
         spread = f" (sd {statistics.stdev(bleu):.2f})" if len(bleu) > 1 else ""
+        energy = ""
+        if with_energy:
+            lower = sum(p["engine_teacher_energy"] < p["control_teacher_energy"] for p in points)
+            energy = (f"; teacher energy ENGINE - control {statistics.mean(p['engine_teacher_energy'] - p['control_teacher_energy'] for p in points):+.2f} "
+                      f"nats/token, ENGINE lower in {lower} of {len(points)}")
         summary.append(f"from {start}: ENGINE - control = {statistics.mean(bleu):+.2f} BLEU{spread}, "
                        f"{statistics.mean(chrf):+.1f} chrF on average over {len(points)} seed(s); ENGINE above the "
-                       f"control in BLEU in {above} of {len(points)}")
+                       f"control in BLEU in {above} of {len(points)}{energy}")
     among = f" among {len(data['candidates'])} ENGINE settings" if "candidates" in data else ""
     return (f"**Confirming the sweep's best setting on the test set** (`confirm`: {data['setting']}, chosen on "
             f"{data['selected_on']}{among}; {data['energy_steps']} energy steps per run; each run's control is CE at lr 1e-4 "
             f"for that run's wall time with the same seed; help test set, 1 iteration, length beam 3; "
-            f"BLEU / chrF / repetition){partial_note(data)}:\n\n"
+            f"BLEU / chrF / repetition{' / teacher energy, nats per token' if with_energy else ''})"
+            f"{partial_note(data)}:\n\n"
             + table(["start", "seed", "start CMLM", "ENGINE", "matched CE control", "ENGINE - control (BLEU / chrF)"], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
@@ -381,6 +391,14 @@ def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> s
         parts = ", ".join(f"{name} {ms:.1f} ms" for name, ms in data["batch1_components_ms"].items())
         text += (f"\n\nBatch-1 parts: {parts}. The encoders are per sentence; a sentence pays one teacher step per "
                  "output token (plus `</s>`), and one parallel pass per iteration and length candidate.")
+    if "batch1_shortlist" in data:
+        shortlist = data["batch1_shortlist"]
+        rows = [[name, f"{1000 * r['seconds_per_sentence']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x",
+                 f"{r['unchanged_outputs']:.0%}"] for name, r in shortlist["results"].items()]
+        text += (f"\n\nBatch 1 with both output layers restricted to a shortlist of {shortlist['shortlist_ids']} of "
+                 f"{shortlist['vocabulary']} ids (those the systems emit on these sentences, a stand-in for a lexical "
+                 "shortlist), same run:\n\n"
+                 + table(["system", "ms/sentence", "vs teacher greedy (shortlisted)", "outputs unchanged"], rows))
     return text + "\n\n" + source(data)
 
 

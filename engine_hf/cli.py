@@ -63,8 +63,17 @@ def _parse(argv: list[str], prog: str, *types):
 
 
 def _require_path(path: str | None, what: str) -> None:
-    """Fail early, naming the flag, when a local-looking path is missing (hub ids have no leading ./ or /)."""
-    if path and (path.startswith((".", "/", "~")) or Path(path).suffix) and not Path(path).expanduser().exists():
+    """Fail early, naming the flag, when a path meant as local is missing.
+
+    A hub id is `name` or `owner/name`; a path is meant as local when it starts with ./ / ~, has a file suffix,
+    has more than one `/`, or its first folder exists here (`runs/engine` with a `runs/` folder beside you).
+    """
+    if not path or Path(path).expanduser().exists():
+        return
+    first = Path(path).parts[0]
+    local = (path.startswith((".", "/", "~")) or Path(path).suffix or path.count("/") > 1
+             or ("/" in path and Path(first).is_dir()))
+    if local:
         raise FileNotFoundError(f"{what} {path!r} does not exist.")
 
 
@@ -139,6 +148,8 @@ def cmd_evaluate(argv: list[str]) -> int:
     from .inference import evaluate_model
 
     data_args, args = _parse(argv, "evaluate", DataArguments, EvaluateArguments)
+    if "--max_eval_samples" not in argv:  # the training default (200) is for evaluation during training
+        data_args.max_eval_samples = None
     _require_path(args.model, "--model")
     _require_path(args.teacher_model, "--teacher_model")
     scores = evaluate_model(args.model, data_args, split=args.split, teacher_model=args.teacher_model,
@@ -169,7 +180,8 @@ def _train_teacher(argv: list[str]) -> int:
 
 
 def _summary(metrics: dict) -> str:
-    keys = [k for k in metrics if any(w in k for w in ("bleu", "chrf", "loss", "energy", "repetition", "runtime"))]
+    keys = [k for k in metrics
+            if any(w in k for w in ("sentences", "bleu", "chrf", "loss", "energy", "repetition", "runtime"))]
     return ", ".join(f"{k}={metrics[k]:.4g}" if isinstance(metrics[k], float) else f"{k}={metrics[k]}" for k in keys)
 
 
@@ -198,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     command, rest = argv[0], argv[1:]
     try:
         return COMMANDS[command][0](rest)
-    except (ValueError, FileNotFoundError, OSError, TypeError) as error:
+    # RuntimeError: a corpus that cannot be fetched or built; ImportError: an optional dependency is missing.
+    except (ValueError, FileNotFoundError, OSError, TypeError, RuntimeError, ImportError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         print(f"engine-hf {command}: error: {message}", file=sys.stderr)
         return 2

@@ -1146,7 +1146,7 @@ def prepare_data_main(argv: list[str] | None = None) -> int:
         dd = load_corpus(args.corpus, args.src, args.tgt, **kwargs)
     except (RuntimeError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     elapsed = time.perf_counter() - start
     print(f"{args.corpus} {args.src}-{args.tgt} ({elapsed:.1f} s)")
     for split, ds in dd.items():

@@ -6,10 +6,19 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from transformers import AutoModelForSeq2SeqLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    BatchEncoding,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.utils import logging
 
 from .metrics import corpus_scores, repetition_rate, teacher_energy_of_outputs
 from .modeling_cmlm import CMLMForConditionalGeneration
+
+logger = logging.get_logger(__name__)
 
 
 def load_model(model: str | PreTrainedModel) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -47,6 +56,24 @@ def generation_kwargs(
     return {"num_beams": num_beams}
 
 
+def source_limit(model: PreTrainedModel) -> int | None:
+    """The longest source (in tokens) the model embeds: a CMLM's `max_source_positions`, else its position table."""
+    return getattr(model.config, "max_source_positions", None) or getattr(model.config, "max_position_embeddings", None)
+
+
+def tokenize_sources(tokenizer: PreTrainedTokenizerBase, sources: list[str], limit: int | None) -> BatchEncoding:
+    """Tokenize (padded tensors), cutting sources at `limit` tokens and saying so: a silently cut source would
+    come back as a silently shortened translation."""
+    if limit is not None:
+        too_long = sum(len(ids) > limit for ids in tokenizer(sources).input_ids)
+        if too_long:
+            logger.warning(
+                "%d source(s) longer than the model's %d tokens were truncated: split long inputs into sentences.",
+                too_long, limit,
+            )
+    return tokenizer(sources, return_tensors="pt", padding=True, truncation=limit is not None, max_length=limit)
+
+
 @torch.no_grad()
 def generate_ids(
     model: PreTrainedModel,
@@ -58,14 +85,13 @@ def generate_ids(
     """Yield (source indices, tokenized batch, output ids), batching sources of similar length together.
 
     Sorting by length keeps padding (and so the cost of the 32k-way output layer) low; callers put results back
-    in source order with the indices. Sources are truncated to the model's limit.
+    in source order with the indices. Sources are truncated to the model's limit, with a warning.
     """
-    limit = getattr(model.config, "max_source_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    limit = source_limit(model)
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     for start in range(0, len(order), batch_size):
         indices = order[start : start + batch_size]
-        batch = tokenizer([sources[i] for i in indices], return_tensors="pt", padding=True, truncation=True,
-                          max_length=limit).to(model.device)
+        batch = tokenize_sources(tokenizer, [sources[i] for i in indices], limit).to(model.device)
         yield indices, batch, model.generate(**batch, **kwargs)
 
 

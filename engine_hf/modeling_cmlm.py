@@ -403,7 +403,8 @@ GENERATION_DEFAULTS = {"num_iterations": 10, "length_beam": 5}
 # Settings Seq2SeqTrainer and GenerationMixin callers pass that have no meaning for parallel decoding.
 # `max_length` is among them: lengths come from the length predictor (capped at max_target_positions), and
 # Seq2SeqTrainer writes a default max_length of 20 into the generation config that must not crop outputs.
-_IGNORED_GENERATION_KWARGS = {"synced_gpus", "labels", "max_length", "max_new_tokens", "do_sample", "use_cache"}
+# `do_sample=False` is accepted for the same callers; `do_sample=True` is refused (decoding is deterministic).
+_IGNORED_GENERATION_KWARGS = {"synced_gpus", "labels", "max_length", "max_new_tokens", "use_cache"}
 
 
 class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
@@ -567,6 +568,13 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         for name, value in kwargs.items():
             if name in _IGNORED_GENERATION_KWARGS:
                 continue
+            if name == "do_sample":
+                if value:
+                    raise ValueError(
+                        "do_sample=True: mask-predict decoding is deterministic (argmax at every position). Use "
+                        "length_beam and num_iterations to trade speed for quality."
+                    )
+                continue
             if name == "num_beams":
                 if value not in (None, 1):
                     raise ValueError(
@@ -579,11 +587,12 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
                 continue
             raise ValueError(
                 f"Unknown generation setting {name!r} for a CMLM. Valid settings: num_iterations, length_beam, "
-                "max_length, target_lengths, return_dict_in_generate."
+                "target_lengths, return_dict_in_generate (max_length, max_new_tokens, use_cache are ignored)."
             )
         if int(config.num_iterations) < 1 or int(config.length_beam) < 1:
             raise ValueError(
-                f"num_iterations ({config.num_iterations}) and length_beam ({config.length_beam}) must be >= 1."
+                f"num_iterations ({config.num_iterations}) and length_beam ({config.length_beam}) must be >= 1: "
+                "num_iterations=1 is one parallel pass, length_beam=1 decodes only the most likely length."
             )
         return config
 
@@ -610,7 +619,7 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         attention_mask: torch.Tensor | None = None,
         generation_config: GenerationConfig | None = None,
         target_lengths: torch.LongTensor | None = None,
-        return_dict_in_generate: bool = False,
+        return_dict_in_generate: bool | None = None,
         **kwargs,
     ) -> torch.LongTensor | CMLMGenerateOutput:
         """Parallel decoding: length beam + mask-predict (Ghazvininejad et al., 2019, Sec. 3).
@@ -622,9 +631,12 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         4. Return, per source, the candidate with the best mean log-probability.
 
         Sources with no content (only special tokens) get an empty translation (`</s>` alone), by design.
-        Returns token ids `[y_1 .. y_L, </s>, <pad> ...]`, or a `CMLMGenerateOutput` with scores.
+        Returns token ids `[y_1 .. y_L, </s>, <pad> ...]`, or a `CMLMGenerateOutput` with scores when
+        `return_dict_in_generate` (the argument, else the generation config's) is true.
         """
         config = self._resolve_generation_config(generation_config, kwargs)
+        if return_dict_in_generate is None:
+            return_dict_in_generate = bool(getattr(config, "return_dict_in_generate", False))
         if attention_mask is None:
             attention_mask = input_ids.ne(self.config.pad_token_id).long()
         empty = self._source_is_empty(input_ids, attention_mask)

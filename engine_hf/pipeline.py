@@ -10,9 +10,8 @@ from typing import Any
 
 from transformers import AutoModelForSeq2SeqLM, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
-from transformers.utils import logging
 
-logger = logging.get_logger(__name__)
+from .inference import source_limit, tokenize_sources
 
 TASK = "nat-translation"
 
@@ -45,11 +44,7 @@ class NATTranslationPipeline(Pipeline):
     def preprocess(self, text: str) -> dict[str, Any]:
         if not isinstance(text, str):
             raise TypeError(f"nat-translation takes strings, got {type(text).__name__}.")
-        limit = getattr(self.model.config, "max_source_positions", None)
-        inputs = self.tokenizer(text, return_tensors="pt", truncation=limit is not None, max_length=limit)
-        if limit is not None and len(self.tokenizer(text).input_ids) > limit:
-            logger.warning("A source longer than max_source_positions=%d tokens was truncated.", limit)
-        return inputs
+        return tokenize_sources(self.tokenizer, [text], source_limit(self.model))
 
     def _forward(self, model_inputs: dict[str, Any], **generate_kwargs: Any) -> dict[str, Any]:
         return {"output_ids": self.model.generate(**model_inputs, **generate_kwargs)}

@@ -74,7 +74,7 @@ class EnergyTrainingArguments(Seq2SeqTrainingArguments):
 class EnergyTrainer(ModelCardMixin, Seq2SeqTrainer):
     """Trains a CMLM student to minimise a frozen teacher's energy (Tu et al., 2020).
 
-    Only `compute_loss` and `prediction_step` differ from `Seq2SeqTrainer`. The teacher is loaded from
+    `compute_loss` and `prediction_step` differ from `Seq2SeqTrainer` (and `log` adds the loss's parts). The teacher is loaded from
     `args.teacher_model` (or passed as `teacher=`), frozen, moved to the accelerator's device but never given to
     `accelerator.prepare` nor to the optimizer, and run under the accelerator's autocast.
 

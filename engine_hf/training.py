@@ -74,7 +74,12 @@ class StudentArguments:
         },
     )
     freeze_encoder: bool = field(
-        default=False, metadata={"help": "Keep the (teacher-initialised) encoder frozen; train decoder and heads only."}
+        default=False,
+        metadata={
+            "help": "Keep the (teacher-initialised) encoder frozen, its token embeddings included: with "
+            "tie_word_embeddings (the default) those are also the decoder's input embeddings and output "
+            "projection, so only the decoder layers and the length predictor train."
+        },
     )
 
 
@@ -236,7 +241,11 @@ def train_energy(
 
 
 def _run(trainer: Seq2SeqTrainer, args: Seq2SeqTrainingArguments) -> dict[str, float]:
-    """Train (resuming from the last checkpoint in output_dir if there is one), evaluate, save, summarise."""
+    """Train, evaluate, save, summarise.
+
+    Training resumes from `--resume_from_checkpoint` when given, else from the last checkpoint in output_dir if
+    there is one (an interrupted job restarts where it stopped; use a fresh output_dir to start over).
+    """
     from transformers.trainer_utils import get_last_checkpoint
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and args.world_size == 1:
@@ -246,7 +255,9 @@ def _run(trainer: Seq2SeqTrainer, args: Seq2SeqTrainingArguments) -> dict[str, f
         )
     metrics: dict[str, float] = {}
     if args.do_train:
-        last = get_last_checkpoint(args.output_dir) if Path(args.output_dir).is_dir() else None
+        last = args.resume_from_checkpoint
+        if last is None and Path(args.output_dir).is_dir():
+            last = get_last_checkpoint(args.output_dir)
         result = trainer.train(resume_from_checkpoint=last)
         metrics.update(result.metrics)
         trainer.save_model()

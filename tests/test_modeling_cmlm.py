@@ -239,8 +239,22 @@ def test_bad_generation_settings_and_overlong_sources_raise_clear_errors():
         model.generate(input_ids, attention_mask, num_beams=4)
     with pytest.raises(ValueError, match="num_iterations"):
         model.generate(input_ids, attention_mask, num_iterations=0)
+    with pytest.raises(ValueError, match="deterministic"):
+        model.generate(input_ids, attention_mask, do_sample=True)
+    assert torch.equal(model.generate(input_ids, attention_mask, do_sample=False, max_new_tokens=3),
+                       model.generate(input_ids, attention_mask))  # what Trainer-style callers pass changes nothing
     too_long = torch.ones(1, model.config.max_source_positions + 1, dtype=torch.long)
     with pytest.raises(ValueError, match="truncation=True"):
         model.generate(too_long)
     with pytest.raises(ValueError, match="length_prediction"):
         tiny_cmlm_config(length_prediction="pool")
+
+
+def test_return_dict_in_generate_comes_from_the_generation_config_unless_given():
+    model = make_model()
+    input_ids, attention_mask = batch(model)
+    assert isinstance(model.generate(input_ids, attention_mask), torch.Tensor)
+    model.generation_config.return_dict_in_generate = True
+    out = model.generate(input_ids, attention_mask, num_iterations=2)
+    assert out.sequences.shape[0] == input_ids.shape[0] and out.lengths.shape == (input_ids.shape[0],)
+    assert isinstance(model.generate(input_ids, attention_mask, return_dict_in_generate=False), torch.Tensor)

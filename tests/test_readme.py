@@ -36,3 +36,33 @@ def test_readme_results_are_generated_from_results_json():
     assert make_tables.readme_section(README.read_text(encoding="utf-8")) == make_tables.render(), (
         "README results section is stale or hand-edited: run `python scripts/make_tables.py`"
     )
+
+
+def test_readme_energy_trainer_example_runs_on_tiny_models(tokenizer, pairs, tmp_path, monkeypatch):
+    """The "ENGINE in the code" Python block, with its folders holding tiny models and a fixture corpus."""
+    from conftest import tiny_marian
+    from datasets import Dataset, DatasetDict
+
+    from engine_hf import CMLMForConditionalGeneration
+
+    teacher = tiny_marian(tokenizer)
+    teacher.save_pretrained(tmp_path / "teachers" / "en-pt")
+    tokenizer.save_pretrained(tmp_path / "teachers" / "en-pt")
+    student = CMLMForConditionalGeneration.from_teacher(teacher, decoder_layers=1, max_source_positions=64,
+                                                        max_target_positions=64)
+    student.save_pretrained(tmp_path / "runs" / "cmlm")
+    tokenizer.save_pretrained(tmp_path / "runs" / "cmlm")
+    rows = [{"translation": {"en": src, "pt": tgt}} for src, tgt in pairs[:16]]
+    monkeypatch.setattr("engine_hf.data.load_corpus",
+                        lambda *args, **kwargs: DatasetDict(train=Dataset.from_list(rows)))
+    monkeypatch.chdir(tmp_path)
+
+    section = README.read_text(encoding="utf-8").split("## ENGINE in the code", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert "max_steps=300" in code and "per_device_train_batch_size=48" in code
+    code = code.replace("max_steps=300", "max_steps=2").replace("per_device_train_batch_size=48",
+                                                                 "per_device_train_batch_size=4, use_cpu=True")
+    exec(compile(code, "README.md", "exec"), {})
+    saved = tmp_path / "runs" / "engine"
+    assert (saved / "model.safetensors").exists() and (saved / "tokenizer.json").exists()
+    assert "teachers/en-pt" in (saved / "README.md").read_text(encoding="utf-8")

@@ -268,3 +268,39 @@ def test_distillation_writes_a_resumable_corpus_that_training_can_read(teacher, 
     assert [json.loads(line)["translation"]["en"] for line in lines][:4] == expected[:4]
     reread = load_corpus(str(out), "de", "en")
     assert len(reread["validation"]) == 2 and len(reread["test"]) == 2
+
+
+def test_training_jobs_resume_from_the_given_checkpoint_else_from_the_last_one(tmp_path):
+    from types import SimpleNamespace
+
+    from transformers import Seq2SeqTrainingArguments
+
+    from engine_hf.training import _run
+
+    class RecordingTrainer:
+        eval_dataset = None
+
+        def __init__(self):
+            self.resumed_from = []
+
+        def train(self, resume_from_checkpoint=None):
+            self.resumed_from.append(resume_from_checkpoint)
+            return SimpleNamespace(metrics={})
+
+        def save_model(self):
+            pass
+
+        def create_model_card(self):
+            pass
+
+        def is_world_process_zero(self):
+            return True
+
+    (tmp_path / "checkpoint-3").mkdir()
+    (tmp_path / "checkpoint-6").mkdir()
+    trainer = RecordingTrainer()
+    _run(trainer, Seq2SeqTrainingArguments(output_dir=str(tmp_path), do_train=True, use_cpu=True))
+    chosen = str(tmp_path / "checkpoint-3")
+    _run(trainer, Seq2SeqTrainingArguments(output_dir=str(tmp_path), do_train=True, use_cpu=True,
+                                           resume_from_checkpoint=chosen))
+    assert trainer.resumed_from == [str(tmp_path / "checkpoint-6"), chosen]

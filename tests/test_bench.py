@@ -111,7 +111,7 @@ def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_pat
     header = next(line for line in text.splitlines() if line.startswith("| system"))
     assert "Bible" not in header and header.count("|") == 7
     assert "| teacher greedy | - | 30.0 | 60.0 | 0.10 | 3.00 |" in text
-    assert "| ENGINE above the distilled CMLM, 1 iteration | 20.0 vs 18.0 | yes |" in text
+    assert "| ENGINE above the distilled CMLM, 1 iteration | 20.00 vs 18.00 (+2.00) | yes |" in text
     assert "`python scripts/bench.py --benchmark b --stages STAGE`" in text
     assert make_tables.section_bench("bench_", "", "Benchmark A") is None  # A's results are elsewhere
 

@@ -157,7 +157,8 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     text += f"`. Hardware: {any_stage['hardware']}.*"
     if "teacher" in any_stage:  # benchmark B: its own teacher, frozen when the benchmark first used it
         teacher = any_stage["teacher"]
-        text += f" *Teacher: a copy of `{teacher['source']}` taken at training step {teacher['steps']}.*"
+        at = f" taken at training step {teacher['steps']}" if teacher.get("steps") is not None else ""
+        text += f" *Teacher: a copy of `{teacher['source']}`{at}.*"
     table2 = load(f"{prefix}table2{suffix}")
     if table2:
         rows2 = [[k, f"{v['discrete_energy']:.3f}", v["bleu"], v["chrf"], f"{v['repetition']:.2f}"]

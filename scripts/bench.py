@@ -108,10 +108,10 @@ class Benchmark:
 BENCHMARKS = {
     "a": Benchmark("a", "en", "pt", ("libreoffice", "bible"), "encoder_layers=6," + STUDENT_DECODER, "bench", "bench_",
                    own_teacher=False, stages=tuple(stage for stage in STAGES if stage != "confirm")),
-    # B: the issue's items 1-6 (the analyses sweep/lengths/cmlm_long/gain were run on A; `--stages` adds them).
+    # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
-                           "engine_selected")),
+                           "engine_selected", "confirm")),
     # A on short help segments (reference target <= 8 words: 44% of train, 240 of 446 test pairs): an easier task
     # on which a CPU-trained CMLM starts far stronger, to test the claim that the energy guides well only near good
     # outputs. Its numbers are on its own test slice and compare with nothing but each other.
@@ -559,24 +559,31 @@ class Bench:
         from the sweep's start and from `cmlm_long`, once per seed, each run with a control of its own (the same
         seed, CE at lr 1e-4 for that run's wall time), all scored on the test set. Points are kept as they finish;
         a point from before the teacher energy was recorded is re-scored from its saved models (`--force` reruns the
-        stage without retraining finished points).
+        stage without retraining finished points). On a benchmark without the sweep (B) it runs the `engine` stage's
+        setting from that stage's start: is a one-seed tie with the control a tie over seeds?
         """
         from engine_hf.training import StopAfterSeconds
 
-        if not self.done("sweep"):
-            raise SystemExit(f"confirm runs the sweep's best setting, and the sweep is not finished: python "
-                             f"scripts/bench.py {self.flags}--stages sweep" + (" --quick" if self.quick else ""))
-        sweep = self.read("sweep")
-        settings = {setting.key: setting for setting in (ENGINE, *SWEEP)}
-        candidates = [key for key in sweep["rows"] if key in settings]
-        chosen = max(candidates, key=lambda key: sweep["rows"][key]["bleu"])
-        setting = settings[chosen]
+        if "sweep" in self.benchmark.stages or self.done("sweep"):
+            name, start_dir = self.better_cmlm()  # the sweep's own start
+            starts, corpora = {name: start_dir}, {name: self.corpus_of(name)}
+            if not self.done("sweep"):
+                raise SystemExit(f"confirm runs the sweep's best setting, and the sweep is not finished: python "
+                                 f"scripts/bench.py {self.flags}--stages sweep" + (" --quick" if self.quick else ""))
+            sweep = self.read("sweep")
+            settings = {setting.key: setting for setting in (ENGINE, *SWEEP)}
+            candidates = [key for key in sweep["rows"] if key in settings]
+            chosen = max(candidates, key=lambda key: sweep["rows"][key]["bleu"])
+            selected_on = "dev BLEU (sweep stage)"
+            starts["cmlm_long"], corpora["cmlm_long"] = self.trained("cmlm_long"), self.corpus_of("cmlm_kd")
+        else:  # a benchmark without the sweep (B): the `engine` stage's own setting over seeds, from its start
+            name = self.read("engine")["initialised_from"]
+            starts, corpora = {name: self.trained(name)}, {name: self.corpus_of(name)}
+            candidates, chosen, selected_on = [ENGINE.key], ENGINE.key, "the engine stage's setting (no sweep here)"
+        setting = {candidate.key: candidate for candidate in (ENGINE, *SWEEP)}[chosen]
         test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
-        name, start_dir = self.better_cmlm()  # the sweep's own start
-        starts = {name: start_dir, "cmlm_long": self.trained("cmlm_long")}
-        corpora = {name: self.corpus_of(name), "cmlm_long": self.corpus_of("cmlm_kd")}  # each start's own data
         about = {"setting": chosen, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
-                 "o1": setting.o1, "selected_on": "dev BLEU (sweep stage)", "candidates": candidates,
+                 "o1": setting.o1, "selected_on": selected_on, "candidates": candidates,
                  "energy_steps": self.s["energy_steps"], "corpora": corpora}
         previous = self.read("confirm") if self.result_path("confirm").exists() else {}
         kept = ("setting", "learning_rate", "ce_weight", "energy_steps")

@@ -237,7 +237,9 @@ def section_confirm(data: dict) -> str:
                        f"{statistics.mean(chrf):+.1f} chrF on average over {len(points)} seed(s); ENGINE above the "
                        f"control in BLEU in {above} of {len(points)}{energy}")
     among = f" among {len(data['candidates'])} ENGINE settings" if "candidates" in data else ""
-    return (f"**Confirming the sweep's best setting on the test set** (`confirm`: {data['setting']}, chosen on "
+    title = ("Confirming the `engine` setting over seeds" if "no sweep" in data["selected_on"]
+             else "Confirming the sweep's best setting on the test set")
+    return (f"**{title}** (`confirm`: {data['setting']}, chosen on "
             f"{data['selected_on']}{among}; {data['energy_steps']} energy steps per run; each run's control is CE at lr 1e-4 "
             f"for that run's wall time with the same seed; help test set, 1 iteration, length beam 3; "
             f"BLEU / chrF / repetition{' / teacher energy, nats per token' if with_energy else ''})"

@@ -300,6 +300,33 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
         short.stage_confirm()
 
 
+def test_confirm_on_a_benchmark_without_the_sweep_runs_the_engine_setting_from_the_engine_start(tmp_path, monkeypatch):
+    b = make_bench(tmp_path, "b", quick=False)
+    monkeypatch.setattr(b, "teacher_record", lambda: {"teacher": {"source": "runs/teacher-de-en", "steps": 20000}})
+    for stage in ("cmlm_kd", "cmlm_ref"):
+        (b.root / stage).mkdir(parents=True)
+        (b.root / stage / "config.json").write_text("{}")
+    b.write("engine", {"initialised_from": "cmlm_kd"})
+    energy_runs = []
+
+    def train_energy(out, start, steps, **kwargs):
+        energy_runs.append((start.name, kwargs["seed"], kwargs["learning_rate"], kwargs["ce_weight"]))
+        return 50.0, []
+
+    monkeypatch.setattr(b, "train_energy", train_energy)
+    monkeypatch.setattr(b, "train_cmlm", lambda out, corpus, steps, callbacks=None, **kwargs: callbacks[0].seconds)
+    monkeypatch.setattr(b, "better_cmlm", lambda: pytest.fail("the engine stage's start, not a new choice"))
+    monkeypatch.setattr(b, "evaluate", lambda model, **kwargs: {
+        "libreoffice": {"bleu": 2.0, "chrf": 17.0, "repetition": 0.4, "teacher_energy": 3.7}})
+    b.s["confirm_seeds"] = (0, 1)
+    b.stage_confirm()
+    result = b.read("confirm")
+    assert energy_runs == [("cmlm_kd", 0, 1e-5, 1.0), ("cmlm_kd", 1, 1e-5, 1.0)]
+    assert result["setting"] == bench.ENGINE.key and "no sweep" in result["selected_on"]
+    assert list(result["starts"]) == ["cmlm_kd"] and not result["partial"]
+    assert "Confirming the `engine` setting over seeds" in make_tables.section_confirm(result)
+
+
 def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start():
     def point(start, seed, engine, control):
         return {"start": start, "seed": seed, "engine_bleu": engine, "engine_chrf": 30.0, "engine_repetition": 0.1,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -106,11 +107,69 @@ def translate(
     """Translations of `sources`, one string per source, in order."""
     loaded, tokenizer = load_model(model)
     kwargs = generation_kwargs(loaded, num_iterations, length_beam, num_beams)
-    translations = [""] * len(sources)
-    for indices, _, output_ids in generate_ids(loaded, tokenizer, sources, batch_size, **kwargs):
-        for i, text in zip(indices, tokenizer.batch_decode(output_ids, skip_special_tokens=True), strict=True):
-            translations[i] = text
-    yield from translations
+    yield from decode(loaded, tokenizer, sources, batch_size=batch_size, **kwargs).hypotheses
+
+
+@dataclass
+class Decoded:
+    """One system's outputs for a list of sources, in source order: what corpus scores are built from, kept per
+    sentence so that systems can be compared sentence by sentence (which output does the teacher prefer?)."""
+
+    hypotheses: list[str]
+    token_rows: list[list[int]]  # output ids without special tokens: what the repetition rate counts
+    teacher_energy: torch.Tensor | None  # (sources,) the teacher's mean -log p per token, when a teacher is given
+
+
+@torch.no_grad()
+def decode(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sources: list[str],
+    teacher: PreTrainedModel | None = None,
+    batch_size: int = 32,
+    **generate_kwargs: Any,
+) -> Decoded:
+    """Translate `sources` and, with a teacher, score each output's energy on the same tokenized batch."""
+    hypotheses = [""] * len(sources)
+    token_rows: list[list[int]] = [[] for _ in sources]
+    energies = torch.zeros(len(sources)) if teacher is not None else None
+    special = set(tokenizer.all_special_ids)
+    for indices, batch, output_ids in generate_ids(model, tokenizer, sources, batch_size, **generate_kwargs):
+        texts = tokenizer.batch_decode(output_ids, skip_special_tokens=True)
+        for i, text, row in zip(indices, texts, output_ids.tolist(), strict=True):
+            hypotheses[i], token_rows[i] = text, [t for t in row if t not in special]
+        if energies is not None:
+            energies[indices] = teacher_energy_of_outputs(
+                teacher, batch["input_ids"], batch["attention_mask"], output_ids, tokenizer.pad_token_id
+            ).cpu()
+    return Decoded(hypotheses, token_rows, energies)
+
+
+@torch.no_grad()
+def teacher_energy_of_references(
+    teacher: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sources: list[str],
+    references: list[str],
+    batch_size: int = 32,
+) -> torch.Tensor:
+    """The teacher's energy of given target texts (references), per sentence, on the same scale as `decode`'s.
+
+    Why: ENGINE moves the student towards what the teacher scores low; whether that is towards the references
+    depends on where the references themselves sit, so they are scored like any system's output.
+    """
+    if len(sources) != len(references):
+        raise ValueError(f"{len(sources)} sources but {len(references)} references.")
+    limit = source_limit(teacher)
+    energies = torch.zeros(len(sources))
+    for start in range(0, len(sources), batch_size):
+        batch = tokenize_sources(tokenizer, sources[start : start + batch_size], limit).to(teacher.device)
+        targets = tokenizer(text_target=references[start : start + batch_size], return_tensors="pt", padding=True)
+        energies[start : start + batch_size] = teacher_energy_of_outputs(
+            teacher, batch["input_ids"], batch["attention_mask"], targets["input_ids"].to(teacher.device),
+            tokenizer.pad_token_id,
+        ).cpu()
+    return energies
 
 
 def evaluate_model(
@@ -136,24 +195,23 @@ def evaluate_model(
     loaded, tokenizer = load_model(model)
     teacher = load_teacher(teacher_model) if teacher_model else None
     kwargs = generation_kwargs(loaded, num_iterations, length_beam, num_beams)
-    hypotheses = [""] * len(sources)
-    token_rows: list[list[int]] = [[] for _ in sources]
-    energies = torch.zeros(len(sources))
-    special = set(tokenizer.all_special_ids)
-    for indices, batch, output_ids in generate_ids(loaded, tokenizer, sources, batch_size, **kwargs):
-        texts = tokenizer.batch_decode(output_ids, skip_special_tokens=True)
-        for i, text, row in zip(indices, texts, output_ids.tolist(), strict=True):
-            hypotheses[i], token_rows[i] = text, [t for t in row if t not in special]
-        if teacher is not None:
-            energies[indices] = teacher_energy_of_outputs(
-                teacher, batch["input_ids"], batch["attention_mask"], output_ids, tokenizer.pad_token_id
-            ).cpu()
-    scores = corpus_scores(hypotheses, references)
-    scores["repetition"] = repetition_rate(token_rows)
+    decoded = decode(loaded, tokenizer, sources, teacher, batch_size, **kwargs)
+    scores = corpus_scores(decoded.hypotheses, references)
+    scores["repetition"] = repetition_rate(decoded.token_rows)
     scores["sentences"] = len(sources)
-    if teacher is not None:
-        scores["teacher_energy"] = energies.mean().item()
+    if decoded.teacher_energy is not None:
+        scores["teacher_energy"] = decoded.teacher_energy.mean().item()
     return scores
 
 
-__all__ = ["check_tokenizer_matches", "evaluate_model", "generate_ids", "generation_kwargs", "load_model", "translate"]
+__all__ = [
+    "Decoded",
+    "check_tokenizer_matches",
+    "decode",
+    "evaluate_model",
+    "generate_ids",
+    "generation_kwargs",
+    "load_model",
+    "teacher_energy_of_references",
+    "translate",
+]

@@ -108,6 +108,30 @@ def test_teacher_energy_of_outputs_matches_the_labels_path(tokenizer):
     torch.testing.assert_close(got, nll.sum(-1) / labels.ne(-100).sum(-1))
 
 
+def test_reference_energy_is_the_teachers_label_loss_and_decode_scores_each_output(tokenizer, model_dir):
+    """The ranking benchmark compares a reference's energy with an output's, sentence by sentence: both must be the
+    teacher's per-token -log p of that target (its `</s>` included), whatever the batch."""
+    from engine_hf.inference import decode, load_model, teacher_energy_of_references
+
+    teacher = tiny_marian(tokenizer).eval()
+    sources, references = ["Im Anfang", "Und Gott sprach zu ihm", "Gott"], ["In the beginning", "And God said", "God"]
+    got = teacher_energy_of_references(teacher, tokenizer, sources, references, batch_size=2)
+    for source, reference, energy in zip(sources, references, got, strict=True):
+        labels = tokenizer(text_target=[reference], return_tensors="pt").input_ids
+        with torch.no_grad():
+            loss = teacher(**tokenizer([source], return_tensors="pt"), labels=labels).loss
+        torch.testing.assert_close(energy, loss, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="3 sources but 2 references"):
+        teacher_energy_of_references(teacher, tokenizer, sources, references[:2])
+
+    model, model_tokenizer = load_model(str(model_dir))
+    decoded = decode(model, model_tokenizer, sources, teacher, batch_size=2, num_iterations=1, length_beam=2)
+    alone = decode(model, model_tokenizer, sources[1:2], teacher, num_iterations=1, length_beam=2)
+    assert len(decoded.hypotheses) == len(decoded.token_rows) == decoded.teacher_energy.shape[0] == 3
+    assert decoded.hypotheses[1] == alone.hypotheses[0]  # back in source order
+    torch.testing.assert_close(decoded.teacher_energy[1], alone.teacher_energy[0], rtol=1e-4, atol=1e-4)
+    assert decode(model, model_tokenizer, sources, num_iterations=1).teacher_energy is None
+
 def test_cli_translate_warns_when_it_truncates_a_source(model_dir, monkeypatch, capsys, caplog):
     monkeypatch.setattr("sys.stdin", io.StringIO(" ".join(["Gott"] * 40) + "\nGott\n"))
     with caplog.at_level(logging.WARNING):

@@ -25,6 +25,13 @@ The stages:
                the best checkpoint kept (the paper's model selection); records the dev energy curve
   confirm      the sweep's best ENGINE setting (dev BLEU) on the test set, from cmlm_kd and cmlm_long, over seeds,
                each run with its own matched control (same seed, CE for the run's wall time)
+  ranking      does the teacher's energy rank outputs the way the references do? Per test sentence: the energy of
+               the reference and of each system's output, which of two outputs the energy prefers against which
+               sentence chrF prefers, and the NAT outputs reranked by energy
+  budget       the engine stage's run 4x longer, scored at each quarter, against one control run checkpointed at
+               the same wall times: does ENGINE's gain over cross-entropy grow with compute?
+  unfrozen     the engine and control stages again with the whole student training (the encoder and the tied
+               embeddings / output layer too, frozen everywhere else): is the frozen output layer the limit?
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -54,7 +61,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 # In the order `make bench` runs them: the most informative first (the distilled CMLM is the stronger start in
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
-          "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm"]
+          "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
+          "unfrozen"]
 
 
 @dataclass(frozen=True)
@@ -111,14 +119,14 @@ BENCHMARKS = {
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
-                           "engine_selected", "confirm")),
+                           "engine_selected", "confirm", "ranking", "budget", "unfrozen")),
     # A on short help segments (reference target <= 8 words: 44% of train, 240 of 446 test pairs): an easier task
     # on which a CPU-trained CMLM starts far stronger, to test the claim that the energy guides well only near good
     # outputs. Its numbers are on its own test slice and compare with nothing but each other.
     "short": Benchmark("short", "en", "pt", ("libreoffice",), "encoder_layers=6," + STUDENT_DECODER, "bench-short",
                        "bench_short_", own_teacher=False,
                        stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "sweep",
-                               "lengths", "confirm", "engine_selected"),
+                               "lengths", "confirm", "engine_selected", "ranking", "unfrozen"),
                        max_target_words=8),
 }
 
@@ -286,12 +294,12 @@ class Bench:
         return {f"{n}_iterations": self.evaluate(model, num_iterations=n, length_beam=length_beam) for n in (1, 10)}
 
     def train_cmlm(self, out: Path, corpus: str, steps: int, student_model: str | None = None, callbacks=None,
-                   **overrides) -> float:
+                   freeze_encoder: bool = True, **overrides) -> float:
         from engine_hf.training import StudentArguments, TeacherArguments, train_cmlm
 
         student = StudentArguments(student_model=student_model,
                                    student_config="" if student_model else self.benchmark.student_config,
-                                   freeze_encoder=True)
+                                   freeze_encoder=freeze_encoder)
         started = time.perf_counter()
         values = dict(learning_rate=7e-4, warmup_steps=min(200, steps // 10))
         values.update(overrides)
@@ -304,15 +312,17 @@ class Bench:
         return "libreoffice" if cmlm == "cmlm_ref" else str(self.root / "distilled")
 
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
+                     clock: LogHistory | None = None, freeze_encoder: bool = True,
                      **overrides) -> tuple[float, list[dict]]:
-        """An ENGINE run; returns its training loop's wall time and the Trainer's log history (`training_log`)."""
+        """An ENGINE run; returns its training loop's wall time and the Trainer's log history (`training_log`).
+        Pass `clock` to keep its per-step times as well."""
         from engine_hf.training import StudentArguments, train_energy
 
         values = dict(teacher_model=str(self.teacher_dir), o1="sx", o2="st", learning_rate=1e-5,
                       lr_scheduler_type="constant", ce_weight=1.0)
         values.update(overrides)
-        logged = LogHistory()
-        train_energy(self.data(corpus), StudentArguments(student_model=str(student_model), freeze_encoder=True),
+        logged = clock or LogHistory()
+        train_energy(self.data(corpus), StudentArguments(student_model=str(student_model), freeze_encoder=freeze_encoder),
                      self.training_args(out, steps, **values), callbacks=[logged])
         return logged.seconds, logged.history
 
@@ -623,6 +633,159 @@ class Bench:
         self.write("confirm", {**about, "starts": starts_scores, "points": list(points.values()), "partial": False})
 
 
+    def stage_ranking(self) -> None:
+        """Does the teacher's energy rank translations the way the references do? The premise ENGINE rests on.
+
+        ENGINE helps only if lowering the teacher's energy moves outputs towards the references. Here, on the help
+        test slice, every system's output and the reference itself are scored by the teacher, sentence by sentence:
+        how often the teacher prefers the reference to a system's output, how often the energy and sentence chrF
+        agree on which of two systems' outputs for the same source is better, and what choosing among the NAT
+        outputs by energy (a teacher rerank) scores. Decoding only; no training.
+        """
+        import sacrebleu
+        from transformers import AutoTokenizer
+
+        from engine_hf import corpus_scores, load_teacher, repetition_rate
+        from engine_hf.inference import decode, generation_kwargs, load_model, teacher_energy_of_references
+        from engine_hf.training import load_corpus_splits
+
+        pairs = load_corpus_splits(self.data())["test"]["translation"]
+        sources = [pair[self.benchmark.src] for pair in pairs]
+        references = [pair[self.benchmark.tgt] for pair in pairs]
+        teacher = load_teacher(str(self.teacher_dir))
+        name, start = self.better_cmlm()
+        nat = dict(num_iterations=1, length_beam=3)
+        systems = {"teacher greedy": (self.teacher_dir, dict(num_beams=1)),
+                   "teacher beam 4": (self.teacher_dir, dict(num_beams=4)),
+                   f"CMLM start ({name})": (start, nat), "control": (self.root / "control", nat),
+                   "ENGINE": (self.root / "engine", nat)}
+        outputs, length_reranked = {}, {}
+        for system, (path, settings) in systems.items():
+            model, tokenizer = load_model(str(path))
+            outputs[system] = decode(model, tokenizer, sources, teacher,
+                                     **generation_kwargs(model, settings.get("num_iterations"),
+                                                         settings.get("length_beam"), settings.get("num_beams", 1)))
+            if settings is nat:
+                hypotheses, energy = teacher_reranked_lengths(model, tokenizer, teacher, sources, nat["length_beam"])
+                length_reranked[system] = {**corpus_scores(hypotheses, references), "teacher_energy": energy}
+        reference_energy = teacher_energy_of_references(teacher, AutoTokenizer.from_pretrained(self.teacher_dir),
+                                                        sources, references).tolist()
+        sentence_chrf = {system: [sacrebleu.sentence_chrf(hyp, [ref]).score
+                                  for hyp, ref in zip(out.hypotheses, references, strict=True)]
+                         for system, out in outputs.items()}
+        energies = {system: out.teacher_energy.tolist() for system, out in outputs.items()}
+        rows = {}
+        for system, out in outputs.items():
+            differs = [i for i, hyp in enumerate(out.hypotheses) if hyp != references[i]]
+            rows[system] = {**corpus_scores(out.hypotheses, references), "repetition": repetition_rate(out.token_rows),
+                            "teacher_energy": sum(energies[system]) / len(sources),
+                            "reference_preferred": share(reference_energy[i] < energies[system][i] for i in differs),
+                            "differs_from_reference": len(differs)}
+        agreement = {f"{a} vs {b}": pairwise_agreement(outputs[a].hypotheses, outputs[b].hypotheses, energies[a],
+                                                       energies[b], sentence_chrf[a], sentence_chrf[b])
+                     for a, b in itertools.combinations(outputs, 2)}
+        # The NAT outputs are what ENGINE chooses between; teacher-vs-NAT pairs are easy (both measures see the gap).
+        pool = [f"CMLM start ({name})", "control", "ENGINE"]
+        picks = [min(pool, key=lambda system: energies[system][i]) for i in range(len(sources))]
+        best = [max(pool, key=lambda system: sentence_chrf[system][i]) for i in range(len(sources))]
+        self.write("ranking", {
+            "split": "test", "corpus": "libreoffice", "sentences": len(sources), "initialised_from": name,
+            "reference_teacher_energy": sum(reference_energy) / len(sources), "systems": rows,
+            "agreement": agreement,
+            "agreement_nat": pooled_agreement(agreement[f"{a} vs {b}"] for a, b in itertools.combinations(pool, 2)),
+            "energy_rerank": {"pool": pool, **corpus_scores([outputs[s].hypotheses[i] for i, s in enumerate(picks)],
+                                                            references),
+                              "picked": {system: picks.count(system) for system in pool}},
+            "chrf_oracle": {"pool": pool, **corpus_scores([outputs[s].hypotheses[i] for i, s in enumerate(best)],
+                                                          references)},
+            "length_candidates_reranked": length_reranked})
+
+    def stage_budget(self) -> None:
+        """Does ENGINE's gain over the control grow with compute? The engine stage's run (same start, settings and
+        seed) trained 4x as many steps and checkpointed every `energy_steps`; one control run (CE at lr 1e-4 from
+        the same start) is checkpointed at the wall times ENGINE reached its checkpoints and stopped at ENGINE's
+        total. Each pair is scored on the test set (1 iteration, length beam 3).
+
+        Why: at 200 steps ENGINE lowered the teacher energy of its outputs on B and tied the control in BLEU; if the
+        energy keeps falling, does BLEU start to follow, or does the control pull away? Resumable: a finished run's
+        times are kept in the results JSON; a run killed midway is redone from its start (its clock would be wrong).
+        """
+        from engine_hf.training import StopAfterSeconds
+
+        name, start = self.better_cmlm()
+        every, total = self.s["energy_steps"], 4 * self.s["energy_steps"]
+        out, corpus = self.root / "budget", self.corpus_of(name)
+        about = {"initialised_from": name, "corpus": corpus, "energy_steps": total, "checkpoint_every": every,
+                 "o1": ENGINE.o1, "o2": "st", "learning_rate": ENGINE.learning_rate, "ce_weight": ENGINE.ce_weight,
+                 "control_learning_rate": 1e-4}
+        record = self.read("budget") if self.result_path("budget").exists() else {}
+        if "engine_seconds_at" not in record:
+            shutil.rmtree(out / "engine", ignore_errors=True)
+            clock = LogHistory()
+            _, logged = self.train_energy(out / "engine", start, total, corpus=corpus, clock=clock, save_steps=every)
+            record = {**about, "engine_seconds_at": {step: clock.elapsed[step] for step in range(every, total + 1, every)},
+                      "engine_train_log": training_log(logged)}
+            self.write("budget", {**record, "partial": True})
+        times = [float(t) for t in record["engine_seconds_at"].values()]
+        if "control_steps_at" not in record:
+            shutil.rmtree(out / "control", ignore_errors=True)
+            clock, saver = LogHistory(), SaveAtSeconds(times[:-1])
+            self.train_cmlm(out / "control", corpus, 10**6, student_model=str(start),
+                            callbacks=[saver, StopAfterSeconds(times[-1]), clock], learning_rate=1e-4,
+                            warmup_steps=0, lr_scheduler_type="constant", save_strategy="no")
+            record["control_steps_at"] = [*saver.saved_steps, clock.steps]
+            record["control_seconds"] = clock.seconds
+            self.write("budget", {**record, "partial": True})
+        test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
+        metrics = ("bleu", "chrf", "repetition", "teacher_energy")
+        start_scores = self.evaluate(start, **test)["libreoffice"]
+        points = []
+        for i, (step, seconds) in enumerate(zip(record["engine_seconds_at"], times, strict=True)):
+            last = i == len(times) - 1
+            control_step = record["control_steps_at"][i]
+            engine_dir = out / "engine" if last else out / "engine" / f"checkpoint-{step}"
+            control_dir = out / "control" if last else out / "control" / f"checkpoint-{control_step}"
+            scores = {who: self.evaluate(path, **test)["libreoffice"]
+                      for who, path in (("engine", engine_dir), ("control", control_dir))}
+            points.append({"engine_step": int(step), "seconds": seconds, "control_step": control_step,
+                           **{f"{who}_{m}": scores[who][m] for who in scores for m in metrics}})
+        self.write("budget", {**record, "start": {m: start_scores[m] for m in metrics}, "points": points,
+                              "partial": False})
+
+    def stage_unfrozen(self) -> None:
+        """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.
+
+        Why: every other stage freezes the teacher-initialised encoder, and with it the token embeddings that the
+        decoder's input and output layer share, so energy training can move only the decoder layers and the length
+        head; the output layer (which ranks the whole vocabulary at each position) stays the teacher's. Unfreezing
+        it lets the energy reshape the output distribution directly, and the control gets the same freedom and the
+        same wall time. A run killed midway is redone from its start (its clock would be wrong).
+        """
+        from engine_hf.training import StopAfterSeconds
+
+        name, start = self.better_cmlm()
+        out, corpus = self.root / "unfrozen", self.corpus_of(name)
+        record = self.read("unfrozen") if self.result_path("unfrozen").exists() else {}
+        about = {"initialised_from": name, "corpus": corpus, "steps": self.s["energy_steps"], "o1": ENGINE.o1,
+                 "o2": "st", "learning_rate": ENGINE.learning_rate, "ce_weight": ENGINE.ce_weight,
+                 "control_learning_rate": 1e-4, "freeze_encoder": False}
+        if "train_seconds" not in record:
+            shutil.rmtree(out / "engine", ignore_errors=True)
+            seconds, logged = self.train_energy(out / "engine", start, self.s["energy_steps"], corpus=corpus,
+                                                freeze_encoder=False, save_strategy="no")
+            record = {**about, "train_seconds": seconds, "train_log": training_log(logged)}
+            self.write("unfrozen", {**record, "partial": True})
+        if "control_steps" not in record:
+            shutil.rmtree(out / "control", ignore_errors=True)
+            clock = LogHistory()
+            self.train_cmlm(out / "control", corpus, 10**6, student_model=str(start), freeze_encoder=False,
+                            callbacks=[StopAfterSeconds(record["train_seconds"]), clock], learning_rate=1e-4,
+                            warmup_steps=0, lr_scheduler_type="constant", save_strategy="no")
+            record.update(control_steps=clock.steps, control_train_seconds=clock.seconds)
+            self.write("unfrozen", {**record, "partial": True})
+        self.write("unfrozen", {**record, "engine": self.evaluate_nat(out / "engine", length_beam=3),
+                                "control": self.evaluate_nat(out / "control", length_beam=3), "partial": False})
+
 class LogHistory(TrainerCallback):
     """Keeps the Trainer's log history at the end of training, for the results JSON, and times the training loop.
 
@@ -634,15 +797,36 @@ class LogHistory(TrainerCallback):
 
     def __init__(self) -> None:
         self.history: list[dict] = []
+        self.elapsed: dict[int, float] = {}  # seconds since on_train_begin at the end of each step
         self.seconds, self.steps, self.started = 0.0, 0, 0.0
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
         self.started = time.perf_counter()
 
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
+        self.elapsed[state.global_step] = time.perf_counter() - self.started
+
     def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
         self.history = list(state.log_history)
         self.seconds, self.steps = time.perf_counter() - self.started, state.global_step
 
+
+class SaveAtSeconds(TrainerCallback):
+    """Save a checkpoint at the first step ending after each of `seconds` (since `on_train_begin`): a control
+    checkpointed at the wall times another run reached its own checkpoints. `saved_steps` lists where it saved."""
+
+    def __init__(self, seconds: list[float]) -> None:
+        self.pending, self.saved_steps, self.started = sorted(seconds), [], 0.0
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
+        elapsed = time.perf_counter() - self.started
+        while self.pending and elapsed >= self.pending[0]:  # one step may pass two times: it stands for both
+            self.pending.pop(0)
+            control.should_save = True
+            self.saved_steps.append(state.global_step)
 
 def training_log(history: list[dict]) -> list[dict]:
     """The losses an energy run logged every `logging_steps`: relaxed energy, CE, length loss, their sum.
@@ -672,6 +856,58 @@ def gain_point(checkpoint: str, start: dict, engine: dict, control: dict) -> dic
     return {"checkpoint": checkpoint, **{f"{name}_{metric}": scores[metric] for name, scores in
                                          (("start", start), ("engine", engine), ("control", control))
                                          for metric in ("bleu", "chrf", "repetition")}}
+
+def share(flags) -> float | None:
+    """The fraction of true values, None for none at all (a share of nothing is not 0)."""
+    flags = list(flags)
+    return sum(flags) / len(flags) if flags else None
+
+
+def pairwise_agreement(hyps_a: list[str], hyps_b: list[str], energy_a: list[float], energy_b: list[float],
+                       chrf_a: list[float], chrf_b: list[float]) -> dict:
+    """How often the teacher's energy and sentence chrF pick the same one of two systems' outputs for a source.
+
+    Only sources where the two outputs differ and their chrF differs count: a tie in chrF gives the energy nothing
+    to agree with. 0.5 is a coin; below 0.5 the energy prefers the output that is further from the reference.
+    """
+    votes = [(energy_a[i] < energy_b[i]) == (chrf_a[i] > chrf_b[i])
+             for i in range(len(hyps_a)) if hyps_a[i] != hyps_b[i] and chrf_a[i] != chrf_b[i]]
+    return {"compared": len(votes), "agree": sum(votes), "agreement": share(votes)}
+
+
+def pooled_agreement(pairs) -> dict:
+    """`pairwise_agreement` over all pairs of systems at once (each source-pair one vote)."""
+    pairs = list(pairs)
+    compared = sum(pair["compared"] for pair in pairs)
+    agree = sum(pair["agree"] for pair in pairs) if compared else 0
+    return {"compared": compared, "agree": agree, "agreement": agree / compared if compared else None}
+
+@torch.no_grad()
+def teacher_reranked_lengths(model, tokenizer, teacher, sources: list[str], length_beam: int) -> tuple[list[str], float]:
+    """One parallel pass per length candidate; per source, the candidate with the lowest teacher energy.
+
+    The candidates are the ones `generate(length_beam=k)` picks from by the student's mean log-probability; at one
+    iteration each is decoded independently of the others, so `target_lengths` reproduces it exactly. This is
+    noisy parallel decoding's teacher rescoring (Gu et al., 2018), measured here as what the energy knows at
+    inference time, not offered by `generate()`. Returns the chosen texts and their mean teacher energy.
+    """
+    from engine_hf import teacher_energy_of_outputs
+    from engine_hf.inference import generate_ids
+
+    texts, energies = [""] * len(sources), torch.zeros(len(sources))
+    for indices, batch, output in generate_ids(model, tokenizer, sources, num_iterations=1, length_beam=length_beam,
+                                               return_dict_in_generate=True):
+        best_energy = torch.full((len(indices),), float("inf"))
+        best_ids: list[list[int]] = [[] for _ in indices]
+        for lengths in output.candidate_lengths.unbind(-1):
+            ids = model.generate(**batch, num_iterations=1, target_lengths=lengths)
+            energy = teacher_energy_of_outputs(teacher, batch["input_ids"], batch["attention_mask"], ids,
+                                               tokenizer.pad_token_id).cpu()
+            for row in (energy < best_energy).nonzero().flatten().tolist():
+                best_energy[row], best_ids[row] = energy[row], ids[row].tolist()
+        for row, text in enumerate(tokenizer.batch_decode(best_ids, skip_special_tokens=True)):
+            texts[indices[row]], energies[indices[row]] = text, best_energy[row]
+    return texts, energies.mean().item()
 
 @torch.no_grad()
 def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:

@@ -199,10 +199,19 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                  f"for ENGINE's wall time, both from the start checkpoint){partial_note(gain)}:\n\n"
                  + table(["start CMLM", "start BLEU / chrF / rep.", "ENGINE BLEU / chrF / rep.",
                           "matched CE control BLEU / chrF / rep."], rows3))
-        text += f"\n\n![ENGINE gain](docs/{gain_plot_name(prefix, suffix)})"
+        text += f"\n\n![ENGINE gain](docs/{plot_name(prefix, suffix)})"
     confirm = load(f"{prefix}confirm{suffix}")
     if confirm:
         text += "\n\n" + section_confirm(confirm)
+    ranking = load(f"{prefix}ranking{suffix}")
+    if ranking:
+        text += "\n\n" + section_ranking(ranking)
+    budget = load(f"{prefix}budget{suffix}")
+    if budget:
+        text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
+    unfrozen = load(f"{prefix}unfrozen{suffix}")
+    if unfrozen:
+        text += "\n\n" + section_unfrozen(unfrozen, load(f"{prefix}engine{suffix}"), load(f"{prefix}control{suffix}"))
     return text
 
 
@@ -247,6 +256,105 @@ def section_confirm(data: dict) -> str:
             + table(["start", "seed", "start CMLM", "ENGINE", "matched CE control", "ENGINE - control (BLEU / chrF)"], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
+
+def section_ranking(data: dict) -> str:
+    """Does the teacher's energy rank outputs as the references do? Per-sentence comparisons of the ranking stage."""
+    def percent(value: float | None) -> str:
+        return "-" if value is None else f"{100 * value:.0f}%"
+
+    rows = [["reference", "-", "-", f"{data['reference_teacher_energy']:.2f}", "-"]]
+    rows += [[name, f"{r['bleu']:.2f}", r["chrf"], f"{r['teacher_energy']:.2f}",
+              f"{percent(r['reference_preferred'])} of {r['differs_from_reference']}"]
+             for name, r in data["systems"].items()]
+    rerank, oracle = data["energy_rerank"], data["chrf_oracle"]
+    picked = ", ".join(f"{name} {count}" for name, count in rerank["picked"].items())
+    rows += [[f"NAT outputs reranked by teacher energy (picked: {picked})", f"{rerank['bleu']:.2f}", rerank["chrf"],
+              "-", "-"],
+             ["NAT outputs, best sentence chrF (oracle)", f"{oracle['bleu']:.2f}", oracle["chrf"], "-", "-"]]
+    rows += [[f"{name}, its length candidates reranked by teacher energy", f"{r['bleu']:.2f}", r["chrf"],
+              f"{r['teacher_energy']:.2f}", "-"] for name, r in data.get("length_candidates_reranked", {}).items()]
+    pairs = [[pair, a["compared"], percent(a["agreement"])] for pair, a in data["agreement"].items()]
+    nat = data["agreement_nat"]
+    return ("**Does the teacher's energy rank outputs as the references do?** (`ranking`: help test set, "
+            f"{data['sentences']} sentences; NAT rows 1 iteration, length beam 3, from {data['initialised_from']}; "
+            "teacher energy in nats per token, the reference scored like any output; \"teacher prefers the "
+            "reference\" = share of the sentences whose output differs from the reference where the reference's "
+            "energy is lower)\n\n"
+            + table(["system", "BLEU", "chrF", "teacher energy", "teacher prefers the reference"], rows)
+            + "\n\nWhich of two systems' outputs for the same source is better: how often the energy (lower) and "
+            "sentence chrF (higher) agree, over the sources where the two outputs and their chrF differ (50% = a "
+            f"coin). Pooled over the three NAT pairs: {percent(nat['agreement'])} of {nat['compared']}.\n\n"
+            + table(["pair", "sources compared", "energy agrees with chrF"], pairs))
+
+def section_budget(data: dict, plot: str) -> str:
+    """ENGINE and its control at equal wall times along one longer run each: does the gap grow with compute?"""
+    def scores(point: dict, who: str) -> str:
+        return (f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f} / "
+                f"{point[f'{who}_teacher_energy']:.2f}")
+
+    if data.get("partial"):
+        return ("**ENGINE against its control as compute grows** (`budget`): **unfinished**, the stage resumes "
+                "where it stopped.")
+    start = {f"start_{m}": v for m, v in data["start"].items()}
+    rows = [[0, 0, scores(start, "start"), 0, scores(start, "start"), "-"]]
+    rows += [[p["engine_step"], f"{p['seconds']:.0f}", scores(p, "engine"), p["control_step"], scores(p, "control"),
+              f"{p['engine_bleu'] - p['control_bleu']:+.2f} / {p['engine_chrf'] - p['control_chrf']:+.1f}"]
+             for p in data["points"]]
+    return ("**ENGINE against its control as compute grows** (`budget`: the engine stage's settings, lr "
+            f"{data['learning_rate']:g}, `ce_weight` {data['ce_weight']:g}, {data['energy_steps']} energy steps from "
+            f"{data['initialised_from']}, scored every {data['checkpoint_every']}; one control run (CE, lr "
+            f"{data['control_learning_rate']:g}) checkpointed at the wall times ENGINE reached its checkpoints; help "
+            "test set, 1 iteration, length beam 3; BLEU / chrF / repetition / teacher energy in nats per token)"
+            f"{partial_note(data)}:\n\n"
+            + table(["energy steps", "wall time (s)", "ENGINE", "CE steps", "matched CE control",
+                     "ENGINE - control (BLEU / chrF)"], rows)
+            + f"\n\n![ENGINE against its control as compute grows](docs/{plot})")
+
+
+def plot_budget(data: dict, name: str) -> None:
+    """BLEU and teacher energy of ENGINE and its control against wall time (the budget stage)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seconds = [0.0] + [p["seconds"] for p in data["points"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
+    for axis, metric, label in ((left, "bleu", "test BLEU (1 it.)"), (right, "teacher_energy", "teacher energy")):
+        for who, style, legend in (("engine", "o-", "ENGINE"), ("control", "s--", "matched-compute CE")):
+            values = [data["start"][metric]] + [p[f"{who}_{metric}"] for p in data["points"]]
+            axis.plot(seconds, values, style, label=legend)
+        axis.set_xlabel("training wall time (s)")
+        axis.set_ylabel(label)
+    left.legend()
+    fig.tight_layout()
+    DOCS.mkdir(exist_ok=True)
+    fig.savefig(DOCS / name, dpi=120)
+
+def section_unfrozen(data: dict, engine: dict | None, control: dict | None) -> str:
+    """ENGINE and its control with the whole student training, beside the frozen-encoder engine/control stages."""
+    title = "**Frozen or not: ENGINE and its control with the whole student training**"
+    if data.get("partial"):
+        return f"{title} (`unfrozen`): **unfinished**, the stage resumes where it stopped."
+
+    def scores(result: dict, iterations: int) -> str:
+        s = result[f"{iterations}_iterations"]["libreoffice"]
+        return f"{s['bleu']:.2f} / {s['chrf']:.1f} / {s['repetition']:.2f} / {s['teacher_energy']:.2f}"
+
+    runs = []
+    if engine and control:
+        runs.append(("encoder + tied embeddings frozen (engine, control stages)", engine, engine["steps"], control,
+                     control.get("steps")))  # the control stage records its steps since benchmark B
+    runs.append(("nothing frozen (unfrozen stage)", data["engine"], data["steps"], data["control"],
+                 data["control_steps"]))
+    rows = [row for what, e, e_steps, c, c_steps in runs
+            for row in ([what, f"ENGINE ({e_steps} energy steps)", scores(e, 1), scores(e, 10)],
+                        [what, f"control ({c_steps} CE steps)" if c_steps else "control (CE, same wall time)",
+                         scores(c, 1), scores(c, 10)])]
+    frozen_time = f", the frozen ones {engine['train_seconds']:.0f} s" if engine and "train_seconds" in engine else ""
+    return (f"{title} (`unfrozen`: the engine stage's settings from {data['initialised_from']}; each unfrozen run "
+            f"{data['train_seconds']:.0f} s{frozen_time}; help test set, length beam 3; BLEU / chrF / repetition / "
+            "teacher energy):\n\n" + table(["what trains", "system", "1 iteration", "10 iterations"], rows))
 
 def section_dev_curve(data: dict) -> str:
     """ENGINE's two energies side by side: the relaxed one it minimises and the discrete one it is selected on."""
@@ -336,11 +444,11 @@ def section_setup(prefix: str, suffix: str) -> str | None:
     return text + "\n\n**Example translations** (help test set):\n\n" + "\n".join(examples)
 
 
-def gain_plot_name(prefix: str, suffix: str) -> str:
-    """docs/ file of a benchmark's gain plot: engine_gain.png (A), engine_gain_b.png (B), engine_gain_short.png,
+def plot_name(prefix: str, suffix: str, kind: str = "engine_gain") -> str:
+    """docs/ file of a benchmark's plot: e.g. engine_gain.png (A), engine_gain_b.png (B), engine_gain_short.png,
     `_quick` for the slices."""
     benchmark = prefix.removeprefix("bench_").rstrip("_")
-    return f"engine_gain{'_' + benchmark if benchmark else ''}{suffix}.png"
+    return f"{kind}{'_' + benchmark if benchmark else ''}{suffix}.png"
 
 
 def plot_teacher_curve(sessions: list[dict]) -> None:
@@ -455,7 +563,10 @@ def main() -> int:
         for suffix in ("", "_quick"):
             gain = load(f"{prefix}gain{suffix}")
             if gain:
-                plot_gain(gain, gain_plot_name(prefix, suffix))
+                plot_gain(gain, plot_name(prefix, suffix))
+            budget = load(f"{prefix}budget{suffix}")
+            if budget and not budget.get("partial"):
+                plot_budget(budget, plot_name(prefix, suffix, "engine_budget"))
     teacher = load("teacher_de_en")
     if teacher and curve_points(teacher.get("training", {}).get("sessions", [])):
         plot_teacher_curve(teacher["training"]["sessions"])

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -125,6 +126,105 @@ def test_dev_curve_table_puts_both_energies_of_a_step_on_one_row():
     assert "| 25 | 9.500 | 7.818 | 4.172 |" in text
     assert "Selected: step 0." in text
 
+
+def test_pairwise_agreement_counts_only_sources_where_outputs_and_chrf_differ():
+    hyps_a, hyps_b = ["x", "same", "p", "q", "r"], ["y", "same", "s", "t", "u"]
+    energy_a, energy_b = [1.0, 2.0, 3.0, 1.0, 5.0], [2.0, 2.0, 1.0, 4.0, 1.0]
+    chrf_a, chrf_b = [50.0, 40.0, 10.0, 30.0, 20.0], [40.0, 40.0, 20.0, 30.0, 10.0]
+    # source 0: a lower energy, a higher chrF (agree); 1: same output; 2: b lower, b higher (agree);
+    # 3: chrF tie; 4: b lower energy but a higher chrF (disagree)
+    got = bench.pairwise_agreement(hyps_a, hyps_b, energy_a, energy_b, chrf_a, chrf_b)
+    assert got == {"compared": 3, "agree": 2, "agreement": 2 / 3}
+    none = bench.pairwise_agreement(["s"], ["s"], [1.0], [2.0], [1.0], [2.0])
+    assert none == {"compared": 0, "agree": 0, "agreement": None}
+    pooled = bench.pooled_agreement(pair for pair in (got, none, {"compared": 1, "agree": 1, "agreement": 1.0}))
+    assert pooled == {"compared": 4, "agree": 3, "agreement": 0.75}
+
+
+def test_teacher_rerank_of_length_candidates_picks_the_lowest_energy_candidate(tokenizer, pairs):
+    """With one candidate there is nothing to choose; with three, the teacher's pick has at most the energy of the
+    student's own pick among the same candidates."""
+    import torch
+    from conftest import tiny_cmlm_config, tiny_marian
+
+    from engine_hf import CMLMForConditionalGeneration
+    from engine_hf.inference import decode
+
+    torch.manual_seed(0)
+    model = CMLMForConditionalGeneration(tiny_cmlm_config(tokenizer, max_source_positions=32)).eval()
+    teacher = tiny_marian(tokenizer).eval()
+    sources = [src for src, _ in pairs[:6]]
+    texts, _ = bench.teacher_reranked_lengths(model, tokenizer, teacher, sources, length_beam=1)
+    assert texts == decode(model, tokenizer, sources, num_iterations=1, length_beam=1).hypotheses
+    texts, energy = bench.teacher_reranked_lengths(model, tokenizer, teacher, sources, length_beam=3)
+    student_pick = decode(model, tokenizer, sources, teacher, num_iterations=1, length_beam=3)
+    assert len(texts) == len(sources)
+    assert energy <= student_pick.teacher_energy.mean().item() + 1e-5
+
+def test_ranking_table_puts_the_reference_beside_the_systems():
+    system = {"bleu": 2.5, "chrf": 17.0, "teacher_energy": 3.69, "reference_preferred": 0.25,
+              "differs_from_reference": 200}
+    data = {"sentences": 200, "initialised_from": "cmlm_kd", "reference_teacher_energy": 4.5,
+            "systems": {"teacher greedy": {**system, "teacher_energy": 1.13, "reference_preferred": 0.0},
+                        "ENGINE": system},
+            "energy_rerank": {"bleu": 2.6, "chrf": 17.5, "picked": {"control": 120, "ENGINE": 80}},
+            "chrf_oracle": {"bleu": 4.0, "chrf": 20.0},
+            "agreement": {"control vs ENGINE": {"compared": 150, "agree": 60, "agreement": 0.4}},
+            "agreement_nat": {"compared": 150, "agree": 60, "agreement": 0.4}}
+    text = make_tables.section_ranking(data)
+    assert "| reference | - | - | 4.50 | - |" in text
+    assert "| teacher greedy | 2.50 | 17.0 | 1.13 | 0% of 200 |" in text
+    assert "| ENGINE | 2.50 | 17.0 | 3.69 | 25% of 200 |" in text
+    assert "(picked: control 120, ENGINE 80) | 2.60 | 17.5 |" in text
+    assert "| control vs ENGINE | 150 | 40% |" in text
+    assert "Pooled over the three NAT pairs: 40% of 150." in text
+
+def test_budget_table_pairs_each_engine_checkpoint_with_the_control_at_the_same_wall_time():
+    def point(step, seconds, control_step, engine_bleu, control_bleu):
+        return {"engine_step": step, "seconds": seconds, "control_step": control_step,
+                **{f"{who}_{m}": v for who, bleu in (("engine", engine_bleu), ("control", control_bleu))
+                   for m, v in (("bleu", bleu), ("chrf", 2 * bleu), ("repetition", 0.5), ("teacher_energy", 3.5))}}
+
+    data = {"learning_rate": 1e-5, "ce_weight": 1.0, "energy_steps": 800, "initialised_from": "cmlm_kd",
+            "checkpoint_every": 200, "control_learning_rate": 1e-4,
+            "start": {"bleu": 2.0, "chrf": 16.0, "repetition": 0.4, "teacher_energy": 3.97},
+            "points": [point(200, 347.4, 468, 2.36, 2.25), point(400, 695.0, 940, 2.0, 2.5)]}
+    text = make_tables.section_budget(data, "engine_budget_b.png")
+    assert "| 0 | 0 | 2.00 / 16.0 / 0.40 / 3.97 | 0 | 2.00 / 16.0 / 0.40 / 3.97 | - |" in text
+    assert "| 200 | 347 | 2.36 / 4.7 / 0.50 / 3.50 | 468 | 2.25 / 4.5 / 0.50 / 3.50 | +0.11 / +0.2 |" in text
+    assert "| 400 | 695 | 2.00 / 4.0 / 0.50 / 3.50 | 940 | 2.50 / 5.0 / 0.50 / 3.50 | -0.50 / -1.0 |" in text
+    assert "(docs/engine_budget_b.png)" in text
+    assert "unfinished" in make_tables.section_budget({"partial": True}, "x.png")
+    assert make_tables.plot_name("bench_b_", "", "engine_budget") == "engine_budget_b.png"
+    assert make_tables.plot_name("bench_", "_quick") == "engine_gain_quick.png"
+
+
+def test_unfrozen_table_sets_the_frozen_stages_beside_the_unfrozen_ones():
+    def nat(bleu: float) -> dict:
+        return {f"{n}_iterations": {"libreoffice": scores(bleu + n)} for n in (1, 10)}
+
+    data = {"initialised_from": "cmlm_kd", "train_seconds": 400.2, "steps": 200, "control_steps": 450,
+            "engine": nat(2.0), "control": nat(2.5)}
+    text = make_tables.section_unfrozen(data, {"steps": 200, "train_seconds": 347.0, **nat(1.0)},
+                                        {"steps": 468, **nat(1.5)})
+    assert "each unfrozen run 400 s, the frozen ones 347 s" in text
+    assert "| encoder + tied embeddings frozen (engine, control stages) | ENGINE (200 energy steps) | " \
+           "2.00 / 4.0 / 0.10 / 3.00 | 11.00 / 22.0 / 0.10 / 3.00 |" in text
+    assert "| nothing frozen (unfrozen stage) | control (450 CE steps) | 3.50 / 7.0 / 0.10 / 3.00 |" in text
+    assert "unfinished" in make_tables.section_unfrozen({"partial": True}, None, None)
+
+def test_save_at_seconds_saves_once_per_time_passed():
+    saver = bench.SaveAtSeconds([10.0, 20.0, 21.0])
+    control = bench.TrainerControl()
+    state = bench.TrainerState()
+    clock = iter([0.0, 5.0, 12.0, 25.0, 30.0])
+    with mock.patch.object(bench.time, "perf_counter", lambda: next(clock)):
+        saver.on_train_begin(None, state, control)
+        for step in (1, 2, 3, 4):
+            state.global_step, control.should_save = step, False
+            saver.on_step_end(None, state, control)
+            assert control.should_save == (step in (2, 3))
+    assert saver.saved_steps == [2, 3, 3]  # step 3 passed both 20 s and 21 s: one checkpoint stands for both
 
 def test_decoding_latency_batches_sources_by_length(tokenizer):
     """Batches hold sentences of similar length (as `translate` makes them), so no system pays for another's padding."""

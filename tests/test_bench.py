@@ -321,6 +321,41 @@ def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monke
     assert {split: [p["pt"] for p in saved[split]["translation"]] for split in saved} == {
         "train": ["Salvar", "Abrir o documento"], "validation": ["Fechar"], "test": ["Inserir tabela"]}
     assert make_bench(tmp_path, "a").data().corpus == "libreoffice"  # A itself is not cut
+    labels = make_bench(tmp_path, "labels", quick=False)  # the same cut at 4 words, in a folder of its own
+    assert labels.result_path("gain").name == "bench_labels_gain.json" and labels.root.name == "bench-labels"
+    saved = DatasetDict.load_from_disk(labels.data().corpus)
+    assert {split: [p["pt"] for p in saved[split]["translation"]] for split in saved} == {
+        "train": ["Salvar", "Abrir o documento"], "validation": ["Fechar"], "test": ["Inserir tabela"]}
+    assert Path(labels.data().corpus).name == "libreoffice-max4words"
+
+
+def test_gain_table_of_all_benchmarks_orders_points_by_start_and_shows_engine_minus_control(tmp_path, monkeypatch):
+    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(make_tables, "DOCS", tmp_path / "docs")
+    assert make_tables.section_gain_all() is None  # no gain stage has run
+
+    def point(name: str, start: float, engine: float, control: float) -> dict:
+        return {"checkpoint": name, "start_bleu": start, "start_chrf": 10 * start, "engine_bleu": engine,
+                "engine_chrf": 10 * engine, "control_bleu": control, "control_chrf": 10 * control}
+
+    for prefix, teacher_bleu in (("bench_", 50.0), ("bench_labels_", 40.0)):
+        (tmp_path / f"{prefix}teacher.json").write_text(json.dumps({"greedy": {"libreoffice": {"bleu": teacher_bleu}}}))
+    (tmp_path / "bench_gain.json").write_text(json.dumps({"command": "python scripts/bench.py --stages gain",
+                                                          "points": [point("cmlm_kd", 2.0, 1.0, 2.5)]}))
+    (tmp_path / "bench_labels_gain.json").write_text(json.dumps({
+        "command": "python scripts/bench.py --benchmark labels --stages gain",
+        "points": [{**point("cmlm_long", 30.0, 31.5, 30.5), "engine_bleu_10": 35.0, "control_bleu_10": 33.0,
+                    "engine_chrf_10": 60.0, "control_chrf_10": 61.0}, point("cmlm_kd", 20.0, 19.0, 21.0)]}))
+    text = make_tables.section_gain_all()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "benchmark" not in line]
+    assert [row.split(" | ")[1] for row in rows] == ["cmlm_kd", "cmlm_kd", "cmlm_long"]  # weakest start first
+    assert rows[2].split(" | ")[3] == "75% of 40.0"  # 30 BLEU against its teacher's 40
+    assert rows[0] == ("| A (all help segments) | cmlm_kd | 2.00 / 20.0 | 4% of 50.0 | -1.00 / -10.0 | +0.50 / +5.0 | "
+                       "**-1.50 / -15.0** | - |")  # recorded before the 10-iteration scores
+    assert rows[2].endswith("| +1.50 / +15.0 | +0.50 / +5.0 | **+1.00 / +10.0** | +2.00 / -1.0 |")
+    assert "`python scripts/bench.py --benchmark labels --stages gain`" in text
+    make_tables.plot_gain_all(make_tables.gain_points_all())
+    assert (tmp_path / "docs" / "engine_gain_all.png").stat().st_size > 0
 
 
 def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
@@ -416,12 +451,19 @@ def test_confirm_on_a_benchmark_without_the_sweep_runs_the_engine_setting_from_t
     monkeypatch.setattr(b, "train_energy", train_energy)
     monkeypatch.setattr(b, "train_cmlm", lambda out, corpus, steps, callbacks=None, **kwargs: callbacks[0].seconds)
     monkeypatch.setattr(b, "better_cmlm", lambda: pytest.fail("the engine stage's start, not a new choice"))
-    monkeypatch.setattr(b, "evaluate", lambda model, **kwargs: {
-        "libreoffice": {"bleu": 2.0, "chrf": 17.0, "repetition": 0.4, "teacher_energy": 3.7}})
+    def evaluate(model, num_iterations, **kwargs):  # ENGINE ahead only after refinement
+        bleu = 2.0 + (num_iterations == 10) * (4.0 + (model.name == "engine"))
+        return {"libreoffice": {"bleu": bleu, "chrf": 17.0, "repetition": 0.4, "teacher_energy": 3.7}}
+
+    monkeypatch.setattr(b, "evaluate", evaluate)
     b.s["confirm_seeds"] = (0, 1)
     b.stage_confirm()
     result = b.read("confirm")
     assert energy_runs == [("cmlm_kd", 0, 1e-5, 1.0), ("cmlm_kd", 1, 1e-5, 1.0)]
+    assert [(p["engine_bleu"], p["control_bleu"], p["engine_bleu_10"], p["control_bleu_10"])
+            for p in result["points"]] == [(2.0, 2.0, 7.0, 6.0)] * 2
+    text = make_tables.section_confirm(result)
+    assert "| +0.00 / +0.0 | +1.00 / +0.0 |" in text and "at 10 iterations +1.00 BLEU" in text
     assert result["setting"] == bench.ENGINE.key and "no sweep" in result["selected_on"]
     assert list(result["starts"]) == ["cmlm_kd"] and not result["partial"]
     assert "Confirming the `engine` setting over seeds" in make_tables.section_confirm(result)
@@ -449,3 +491,35 @@ def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start
     text = make_tables.section_confirm(data)
     assert "| cmlm_kd | 0 | 4.00 / 30.0 / 0.30 / 6.00 | 4.00 / 30.0 / 0.10 / 5.00 | 5.00 / 31.0 / 0.20 / 5.50 |" in text
     assert "teacher energy ENGINE - control -0.50 nats/token, ENGINE lower in 2 of 2" in text
+
+
+def test_gain_stage_scores_each_start_with_its_engine_and_control_at_one_and_ten_iterations(tmp_path, monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    for folder in ("cmlm_kd", "cmlm_long", "cmlm_long/checkpoint-1500", "cmlm_long/checkpoint-3000"):
+        (labels.root / folder).mkdir(parents=True)
+        (labels.root / folder / "config.json").write_text("{}")
+    stage = {"1_iterations": {"libreoffice": {"bleu": 5.0, "chrf": 40.0, "repetition": 0.1}},
+             "10_iterations": {"libreoffice": {"bleu": 9.0, "chrf": 45.0, "repetition": 0.0}}}
+    labels.write("engine", {"initialised_from": "cmlm_kd", **stage})
+    labels.write("control", stage)
+    starts = []
+
+    def train_energy(out, start, steps, **kwargs):
+        starts.append(str(start.relative_to(labels.root)))
+        return 42.0, []
+
+    def evaluate(model, num_iterations, **kwargs):  # BLEU says which model and how many iterations it was scored at
+        bleu = {"engine": 2.0, "control": 3.0}.get(model.name, 1.0) + 10 * (num_iterations == 10)
+        return {"libreoffice": {"bleu": bleu, "chrf": 10 * bleu, "repetition": 0.2}}
+
+    monkeypatch.setattr(labels, "train_energy", train_energy)
+    monkeypatch.setattr(labels, "train_cmlm", lambda out, corpus, steps, callbacks=None, **kwargs: callbacks[0].seconds)
+    monkeypatch.setattr(labels, "evaluate", evaluate)
+    labels.stage_gain()
+    points = {p["checkpoint"]: p for p in labels.read("gain")["points"]}
+    # the final cmlm_long checkpoint is cmlm_long itself; the engine and control stages are the cmlm_kd point
+    assert starts == ["cmlm_long/checkpoint-1500", "cmlm_long"] and list(points) == ["cmlm_kd", *starts]
+    assert {k: points["cmlm_kd"][k] for k in ("start_bleu", "engine_bleu", "engine_bleu_10", "start_bleu_10")} == {
+        "start_bleu": 1.0, "engine_bleu": 5.0, "engine_bleu_10": 9.0, "start_bleu_10": 11.0}
+    assert {k: points["cmlm_long"][k] for k in ("engine_bleu", "control_bleu", "engine_bleu_10", "control_chrf_10")} \
+        == {"engine_bleu": 2.0, "control_bleu": 3.0, "engine_bleu_10": 12.0, "control_chrf_10": 130.0}

@@ -584,8 +584,9 @@ class Bench:
         from the sweep's start and from `cmlm_long`, once per seed, each run with a control of its own (the same
         seed, CE at lr 1e-4 for that run's wall time), all scored on the test set. Points are kept as they finish;
         a point from before the teacher energy was recorded is re-scored from its saved models (`--force` reruns the
-        stage without retraining finished points). On a benchmark without the sweep (B) it runs the `engine` stage's
-        setting from that stage's start: is a one-seed tie with the control a tie over seeds?
+        stage without retraining finished points). On a benchmark without the sweep (B, labels) it runs the `engine`
+        stage's setting from that stage's start, and from `cmlm_long` where the benchmark trains one (labels): is a
+        one-seed tie, or a one-seed gain from the strongest start, still there over seeds?
         """
         from engine_hf.training import StopAfterSeconds
 
@@ -600,11 +601,12 @@ class Bench:
             candidates = [key for key in sweep["rows"] if key in settings]
             chosen = max(candidates, key=lambda key: sweep["rows"][key]["bleu"])
             selected_on = "dev BLEU (sweep stage)"
-            starts["cmlm_long"], corpora["cmlm_long"] = self.trained("cmlm_long"), self.corpus_of("cmlm_kd")
-        else:  # a benchmark without the sweep (B): the `engine` stage's own setting over seeds, from its start
+        else:  # a benchmark without the sweep (B, labels): the `engine` stage's own setting, from that stage's start
             name = self.read("engine")["initialised_from"]
             starts, corpora = {name: self.trained(name)}, {name: self.corpus_of(name)}
             candidates, chosen, selected_on = [ENGINE.key], ENGINE.key, "the engine stage's setting (no sweep here)"
+        if "cmlm_long" in self.benchmark.stages:  # the stronger start, where the energy should guide best
+            starts["cmlm_long"], corpora["cmlm_long"] = self.trained("cmlm_long"), self.corpus_of("cmlm_kd")
         setting = {candidate.key: candidate for candidate in (ENGINE, *SWEEP)}[chosen]
         test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
         about = {"setting": chosen, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,

@@ -469,6 +469,38 @@ def test_confirm_on_a_benchmark_without_the_sweep_runs_the_engine_setting_from_t
     assert "Confirming the `engine` setting over seeds" in make_tables.section_confirm(result)
 
 
+def test_confirm_on_labels_adds_the_cmlm_long_start_to_points_already_run_from_the_engine_start(tmp_path,
+                                                                                               monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    for stage in ("cmlm_kd", "cmlm_long"):
+        (labels.root / stage).mkdir(parents=True)
+        (labels.root / stage / "config.json").write_text("{}")
+    labels.write("engine", {"initialised_from": "cmlm_kd"})
+    energy_runs = []
+
+    def train_energy(out, start, steps, **kwargs):
+        energy_runs.append((start.name, kwargs["seed"]))
+        return 60.0, []
+
+    monkeypatch.setattr(labels, "train_energy", train_energy)
+    monkeypatch.setattr(labels, "train_cmlm", lambda out, corpus, steps, callbacks=None, **kwargs: callbacks[0].seconds)
+    monkeypatch.setattr(labels, "evaluate", lambda model, **kwargs: {"libreoffice": {
+        "bleu": 1.0, "chrf": 2.0, "repetition": 0.0, "teacher_energy": 3.0}})
+    labels.s["confirm_seeds"] = (0,)
+    labels.stage_confirm()
+    assert energy_runs == [("cmlm_kd", 0), ("cmlm_long", 0)]
+    # a record from before cmlm_long was a start (only cmlm_kd points) gains the cmlm_long points and keeps its own
+    old = labels.read("confirm")
+    old["points"] = [p for p in old["points"] if p["start"] == "cmlm_kd"]
+    del old["starts"]["cmlm_long"]
+    labels.write("confirm", old)
+    labels.stage_confirm()
+    result = labels.read("confirm")
+    assert energy_runs[2:] == [("cmlm_long", 0)] and list(result["starts"]) == ["cmlm_kd", "cmlm_long"]
+    assert [(p["start"], p["seed"]) for p in result["points"]] == [("cmlm_kd", 0), ("cmlm_long", 0)]
+    assert result["corpora"]["cmlm_long"] == str(labels.root / "distilled") and "no sweep" in result["selected_on"]
+
+
 def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start():
     def point(start, seed, engine, control):
         return {"start": start, "seed": seed, "engine_bleu": engine, "engine_chrf": 30.0, "engine_repetition": 0.1,

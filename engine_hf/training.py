@@ -22,6 +22,7 @@ from transformers import (
     Seq2SeqTrainer,
     Seq2SeqTrainingArguments,
     TrainerCallback,
+    set_seed,
 )
 from transformers.utils import logging
 
@@ -190,6 +191,7 @@ def train_cmlm(
         raise ValueError("train-cmlm needs --teacher_model (tokenizer, vocabulary, initial weights) or --student_model.")
     tokenizer = AutoTokenizer.from_pretrained(source)
     teacher = None if student_args.student_model else load_teacher(teacher_args.teacher_model)
+    set_seed(training_args.seed)  # the Trainer seeds only once it exists: too late for a new decoder's initial weights
     student = build_student(student_args, teacher)
     del teacher
     train, validation = _tokenized_splits(data_args, tokenizer, student)
@@ -223,6 +225,7 @@ def train_energy(
         raise ValueError("train-energy needs --teacher_model.")
     teacher = load_teacher(training_args.teacher_model)
     tokenizer = AutoTokenizer.from_pretrained(student_args.student_model or training_args.teacher_model)
+    set_seed(training_args.seed)  # as in train_cmlm: a student built here draws its initial weights now
     student = build_student(student_args, teacher)
     train, validation = _tokenized_splits(data_args, tokenizer, student)
     trainer = EnergyTrainer(

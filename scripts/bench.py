@@ -49,6 +49,7 @@ Re-running skips finished stages (their results JSON exists) and resumes unfinis
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import os
@@ -346,6 +347,7 @@ class Bench:
         out = self.root / "cmlm_ref"
         seconds = self.train_cmlm(out, "libreoffice", self.s["cmlm_steps"])
         self.write("cmlm_ref", {"train_seconds": seconds, "steps": self.s["cmlm_steps"], "model": str(out),
+                               "model_sha256": weights_digest(out),
                                 **self.evaluate_nat(out, length_beam=5)})
 
     def stage_distill(self) -> None:
@@ -368,6 +370,7 @@ class Bench:
         out = self.root / "cmlm_kd"
         seconds = self.train_cmlm(out, str(self.root / "distilled"), self.s["cmlm_steps"])
         self.write("cmlm_kd", {"train_seconds": seconds, "steps": self.s["cmlm_steps"], "model": str(out),
+                               "model_sha256": weights_digest(out),
                                **self.evaluate_nat(out, length_beam=5)})
 
     def better_cmlm(self) -> tuple[str, Path]:
@@ -506,7 +509,8 @@ class Bench:
                                   warmup_steps=min(100, self.s["long_steps"] // 10),
                                   save_steps=self.s["long_checkpoint_every"])
         self.write("cmlm_long", {"initialised_from": "cmlm_kd", "train_seconds": seconds, "steps": self.s["long_steps"],
-                                 "learning_rate": 3e-4, "model": str(out), **self.evaluate_nat(out, length_beam=5)})
+                                 "learning_rate": 3e-4, "model": str(out), "model_sha256": weights_digest(out),
+                                 **self.evaluate_nat(out, length_beam=5)})
 
     def stage_gain(self) -> None:
         """ENGINE gain against the starting CMLM's strength: ENGINE and a matched control from several CMLMs.
@@ -636,7 +640,8 @@ class Bench:
                 point.update(scored(out))
         for seed, (name, start_dir) in itertools.product(self.s["confirm_seeds"], starts.items()):
             if name not in starts_scores:
-                starts_scores[name] = self.evaluate(start_dir, **test)["libreoffice"]
+                starts_scores[name] = {**self.evaluate(start_dir, **test)["libreoffice"],
+                                       "model_sha256": weights_digest(start_dir)}
             if (name, seed) in points:
                 continue
             out = self.root / "confirm" / f"{name}-seed{seed}"
@@ -886,6 +891,13 @@ def gain_point(checkpoint: str, start: dict, engine: dict, control: dict, ten: d
     for name, scores in (ten or {}).items():
         point.update({f"{name}_bleu_10": scores["bleu"], f"{name}_chrf_10": scores["chrf"]})
     return point
+
+def weights_digest(model_dir: Path) -> str | None:
+    """The first 16 hex digits of the SHA-256 of a model's weights: which CMLM a later stage started from, when a
+    stage is rebuilt (runs/ is not kept between sessions, and before the student was seeded a rebuild differed)."""
+    weights = Path(model_dir) / "model.safetensors"
+    return hashlib.sha256(weights.read_bytes()).hexdigest()[:16] if weights.exists() else None
+
 
 def share(flags) -> float | None:
     """The fraction of true values, None for none at all (a share of nothing is not 0)."""

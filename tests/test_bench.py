@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import json
 import sys
@@ -475,6 +476,7 @@ def test_confirm_on_labels_adds_the_cmlm_long_start_to_points_already_run_from_t
     for stage in ("cmlm_kd", "cmlm_long"):
         (labels.root / stage).mkdir(parents=True)
         (labels.root / stage / "config.json").write_text("{}")
+    (labels.root / "cmlm_long" / "model.safetensors").write_bytes(b"weights")
     labels.write("engine", {"initialised_from": "cmlm_kd"})
     energy_runs = []
 
@@ -499,6 +501,9 @@ def test_confirm_on_labels_adds_the_cmlm_long_start_to_points_already_run_from_t
     assert energy_runs[2:] == [("cmlm_long", 0)] and list(result["starts"]) == ["cmlm_kd", "cmlm_long"]
     assert [(p["start"], p["seed"]) for p in result["points"]] == [("cmlm_kd", 0), ("cmlm_long", 0)]
     assert result["corpora"]["cmlm_long"] == str(labels.root / "distilled") and "no sweep" in result["selected_on"]
+    # which model each start was: a rebuilt runs/ folder can be told from the one the earlier points came from
+    assert result["starts"]["cmlm_long"]["model_sha256"] == hashlib.sha256(b"weights").hexdigest()[:16]
+    assert result["starts"]["cmlm_kd"]["model_sha256"] is None  # no weights file in this fake folder
 
 
 def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start():

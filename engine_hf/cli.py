@@ -43,6 +43,9 @@ class TranslateArguments:
     length_beam: int | None = field(default=None, metadata={"help": "Length candidates (CMLM)."})
     num_beams: int = field(default=1, metadata={"help": "Beam size for an autoregressive model."})
     batch_size: int = field(default=32, metadata={"help": "Sentences per batch."})
+    rescoring_model: str | None = field(
+        default=None, metadata={"help": "Teacher that picks each CMLM output among its length candidates."}
+    )
 
 
 @dataclass
@@ -54,6 +57,9 @@ class EvaluateArguments:
     length_beam: int | None = field(default=None, metadata={"help": "Length candidates (CMLM)."})
     num_beams: int = field(default=1, metadata={"help": "Beam size for an autoregressive model."})
     batch_size: int = field(default=32, metadata={"help": "Sentences per batch."})
+    rescoring_model: str | None = field(
+        default=None, metadata={"help": "Teacher that picks each CMLM output among its length candidates."}
+    )
     output_file: str | None = field(default=None, metadata={"help": "Write the scores (JSON) here."})
 
 
@@ -137,8 +143,9 @@ def cmd_translate(argv: list[str]) -> int:
     _require_path(args.model, "--model")
     sources = _read_sources(args.input)
     start = time.perf_counter()
+    _require_path(args.rescoring_model, "--rescoring_model")
     for line in translate(args.model, sources, num_iterations=args.num_iterations, length_beam=args.length_beam,
-                          num_beams=args.num_beams, batch_size=args.batch_size):
+                          num_beams=args.num_beams, batch_size=args.batch_size, rescoring_model=args.rescoring_model):
         print(line)
     print(f"translate: {len(sources)} sentences in {time.perf_counter() - start:.1f} s", file=sys.stderr)
     return 0
@@ -152,9 +159,11 @@ def cmd_evaluate(argv: list[str]) -> int:
         data_args.max_eval_samples = None
     _require_path(args.model, "--model")
     _require_path(args.teacher_model, "--teacher_model")
+    _require_path(args.rescoring_model, "--rescoring_model")
     scores = evaluate_model(args.model, data_args, split=args.split, teacher_model=args.teacher_model,
                             num_iterations=args.num_iterations, length_beam=args.length_beam,
-                            num_beams=args.num_beams, batch_size=args.batch_size)
+                            num_beams=args.num_beams, batch_size=args.batch_size,
+                            rescoring_model=args.rescoring_model)
     if args.output_file:
         Path(args.output_file).write_text(json.dumps(scores, indent=2))
     print("evaluate: " + _summary(scores))

@@ -48,12 +48,21 @@ def check_tokenizer_matches(model: PreTrainedModel, tokenizer: PreTrainedTokeniz
 
 
 def generation_kwargs(
-    model: PreTrainedModel, num_iterations: int | None, length_beam: int | None, num_beams: int
+    model: PreTrainedModel,
+    num_iterations: int | None,
+    length_beam: int | None,
+    num_beams: int,
+    rescoring_model: PreTrainedModel | None = None,
 ) -> dict[str, Any]:
     """Settings that apply to this kind of model (parallel or autoregressive), omitting the unset ones."""
     if isinstance(model, CMLMForConditionalGeneration):
-        kwargs = {"num_iterations": num_iterations, "length_beam": length_beam}
+        kwargs = {"num_iterations": num_iterations, "length_beam": length_beam, "rescoring_model": rescoring_model}
         return {k: v for k, v in kwargs.items() if v is not None}
+    if rescoring_model is not None:
+        raise ValueError(
+            "A rescoring model chooses among a CMLM's length candidates; this model is autoregressive. Drop "
+            "--rescoring_model, or use num_beams for its own beam search."
+        )
     return {"num_beams": num_beams}
 
 
@@ -103,10 +112,15 @@ def translate(
     length_beam: int | None = None,
     num_beams: int = 1,
     batch_size: int = 32,
+    rescoring_model: str | None = None,
 ) -> Iterator[str]:
-    """Translations of `sources`, one string per source, in order."""
+    """Translations of `sources`, one string per source, in order; with `rescoring_model` (a teacher folder or hub
+    id), each CMLM output is the length candidate that teacher scores best."""
+    from .teacher import load_teacher
+
     loaded, tokenizer = load_model(model)
-    kwargs = generation_kwargs(loaded, num_iterations, length_beam, num_beams)
+    rescorer = load_teacher(rescoring_model) if rescoring_model else None
+    kwargs = generation_kwargs(loaded, num_iterations, length_beam, num_beams, rescorer)
     yield from decode(loaded, tokenizer, sources, batch_size=batch_size, **kwargs).hypotheses
 
 
@@ -181,8 +195,12 @@ def evaluate_model(
     length_beam: int | None = None,
     num_beams: int = 1,
     batch_size: int = 32,
+    rescoring_model: str | None = None,
 ) -> dict[str, float]:
-    """BLEU, chrF, repetition rate and (with a teacher) the teacher's energy of the outputs on a corpus split."""
+    """BLEU, chrF, repetition rate and (with a teacher) the teacher's energy of the outputs on a corpus split.
+
+    `rescoring_model`: choose each CMLM output among its length candidates by this teacher's score.
+    """
     from .teacher import load_teacher
     from .training import load_corpus_splits
 
@@ -194,7 +212,10 @@ def evaluate_model(
     references = [pair[data_args.tgt_lang] for pair in pairs]
     loaded, tokenizer = load_model(model)
     teacher = load_teacher(teacher_model) if teacher_model else None
-    kwargs = generation_kwargs(loaded, num_iterations, length_beam, num_beams)
+    rescorer = teacher if rescoring_model and rescoring_model == teacher_model else None
+    if rescoring_model and rescorer is None:
+        rescorer = load_teacher(rescoring_model)
+    kwargs = generation_kwargs(loaded, num_iterations, length_beam, num_beams, rescorer)
     decoded = decode(loaded, tokenizer, sources, teacher, batch_size, **kwargs)
     scores = corpus_scores(decoded.hypotheses, references)
     scores["repetition"] = repetition_rate(decoded.token_rows)

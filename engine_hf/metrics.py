@@ -8,6 +8,7 @@ import numpy as np
 import sacrebleu
 import torch
 from transformers import EvalPrediction, PreTrainedModel, PreTrainedTokenizerBase
+from transformers.modeling_outputs import BaseModelOutput
 
 
 def corpus_scores(hypotheses: Sequence[str], references: Sequence[str]) -> dict[str, float]:
@@ -67,15 +68,18 @@ def build_compute_metrics(tokenizer: PreTrainedTokenizerBase) -> Callable[[EvalP
 @torch.no_grad()
 def teacher_energy_of_outputs(
     teacher: PreTrainedModel,
-    input_ids: torch.LongTensor,
+    input_ids: torch.LongTensor | None,
     attention_mask: torch.Tensor,
     output_ids: torch.LongTensor,
     pad_token_id: int,
+    encoder_outputs: BaseModelOutput | None = None,
 ) -> torch.Tensor:
     """Mean -log p_teacher per token (the `</s>` included) of given outputs: the discrete energy of any system.
 
     `output_ids` are token sequences padded with `pad_token_id`, with or without a trailing `</s>`; the teacher's
     own `labels` path scores them, so this works for teacher, CMLM and ENGINE outputs alike. Returns (batch,).
+    `encoder_outputs`, the teacher's encoding of `input_ids`, skips encoding them again (several outputs of one
+    source: the length candidates of `generate(rescoring_model=...)`).
     """
     eos = teacher.generation_config.eos_token_id
     eos = eos[0] if isinstance(eos, list) else eos
@@ -84,8 +88,9 @@ def teacher_energy_of_outputs(
     labels = torch.full((len(tokens), width), -100, dtype=torch.long)
     for i, row in enumerate(tokens):
         labels[i, : len(row) + 1] = torch.tensor([*row, eos])
-    labels = labels.to(input_ids.device)
-    logits = teacher(input_ids=input_ids, attention_mask=attention_mask, labels=labels).logits
+    labels = labels.to(attention_mask.device)
+    source = {"input_ids": input_ids} if encoder_outputs is None else {"encoder_outputs": encoder_outputs}
+    logits = teacher(**source, attention_mask=attention_mask, labels=labels).logits
     nll = torch.nn.functional.cross_entropy(
         logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
     )

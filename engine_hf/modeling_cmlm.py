@@ -67,9 +67,11 @@ class CMLMGenerateOutput(ModelOutput):
     """
     Args:
         sequences: (batch, len) chosen translations: tokens, then `</s>`, then padding.
-        scores: (batch,) mean log-probability of the chosen candidate (the length-beam selection criterion).
+        scores: (batch,) mean log-probability per token of the chosen candidate: the length-beam selection
+            criterion, under the CMLM itself or, with `generate(rescoring_model=...)`, under the rescoring model
+            (then it is minus the teacher energy, `</s>` included).
         lengths: (batch,) length of the chosen candidate (0 for an empty source).
-        candidate_scores: (batch, length_beam) mean log-probability of every length candidate.
+        candidate_scores: (batch, length_beam) the same score for every length candidate.
         candidate_lengths: (batch, length_beam) the candidate lengths.
     """
 
@@ -587,7 +589,8 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
                 continue
             raise ValueError(
                 f"Unknown generation setting {name!r} for a CMLM. Valid settings: num_iterations, length_beam, "
-                "target_lengths, return_dict_in_generate (max_length, max_new_tokens, use_cache are ignored)."
+                "target_lengths, return_dict_in_generate, rescoring_model (max_length, max_new_tokens, use_cache "
+                "are ignored)."
             )
         if int(config.num_iterations) < 1 or int(config.length_beam) < 1:
             raise ValueError(
@@ -620,6 +623,7 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         generation_config: GenerationConfig | None = None,
         target_lengths: torch.LongTensor | None = None,
         return_dict_in_generate: bool | None = None,
+        rescoring_model: PreTrainedModel | None = None,
         **kwargs,
     ) -> torch.LongTensor | CMLMGenerateOutput:
         """Parallel decoding: length beam + mask-predict (Ghazvininejad et al., 2019, Sec. 3).
@@ -628,7 +632,9 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         2. Iteration 1 fills every position of every candidate from an all-`<mask>` input.
         3. Iteration t = 2..T re-masks the n = floor(L (1 - (t-1)/T)) lowest-probability tokens of each candidate
            and re-predicts only those; the others keep their tokens and probabilities.
-        4. Return, per source, the candidate with the best mean log-probability.
+        4. Return, per source, the candidate with the best mean log-probability: the CMLM's own, or, given a
+           `rescoring_model` (the autoregressive teacher), the teacher's in one teacher-forced pass over all
+           candidates (noisy parallel decoding's rescoring, Gu et al., 2018; see `_rescoring_scores`).
 
         Sources with no content (only special tokens) get an empty translation (`</s>` alone), by design.
         Returns token ids `[y_1 .. y_L, </s>, <pad> ...]`, or a `CMLMGenerateOutput` with scores when
@@ -662,8 +668,13 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         memory_mask = attention_mask.repeat_interleave(beam, dim=0)
         tokens, token_log_probs = self._mask_predict(flat_lengths, memory, memory_mask, int(config.num_iterations))
 
-        real = torch.arange(tokens.shape[1], device=tokens.device) < flat_lengths.unsqueeze(-1)
-        candidate_scores = (token_log_probs * real).sum(-1) / flat_lengths
+        if rescoring_model is None:
+            real = torch.arange(tokens.shape[1], device=tokens.device) < flat_lengths.unsqueeze(-1)
+            candidate_scores = (token_log_probs * real).sum(-1) / flat_lengths
+        else:
+            # lengths, not the clamped flat_lengths: an empty source is scored as the `</s>` it will get.
+            candidate_scores = self._rescoring_scores(rescoring_model, input_ids, attention_mask, tokens,
+                                                      lengths.reshape(-1))
         candidate_scores = candidate_scores.view(batch, beam)
         best = candidate_scores.argmax(-1)
         rows = torch.arange(batch, device=tokens.device) * beam + best
@@ -679,6 +690,42 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
             candidate_scores=candidate_scores,
             candidate_lengths=lengths,
         )
+
+    def _rescoring_scores(
+        self,
+        rescoring_model: PreTrainedModel,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor,
+        tokens: torch.LongTensor,
+        lengths: torch.LongTensor,
+        chunk_size: int = 64,
+    ) -> torch.Tensor:
+        """Minus the rescoring model's energy (mean -log p per token, `</s>` included) of each flat candidate.
+
+        Why: the CMLM's own score picks among its length candidates poorly, and an autoregressive teacher judges
+        finished outputs well (the benchmarks' `ranking` stage). Scoring costs one teacher-forced pass, every
+        position at once, so decoding stays parallel. The teacher encodes each source once, and the candidates are
+        scored `chunk_size` at a time so that its full-vocabulary logits stay small.
+        """
+        from .metrics import teacher_energy_of_outputs
+        from .teacher import check_teacher_compatible
+
+        check_teacher_compatible(rescoring_model, self.config)
+        beam = tokens.shape[0] // input_ids.shape[0]
+        device = rescoring_model.device
+        attention_mask = attention_mask.to(device)
+        encoded = rescoring_model.get_encoder()(input_ids=input_ids.to(device), attention_mask=attention_mask)
+        memory = encoded.last_hidden_state.repeat_interleave(beam, dim=0)
+        memory_mask = attention_mask.repeat_interleave(beam, dim=0)
+        candidates = self._finalise(tokens, lengths).to(device)
+        energies = [
+            teacher_energy_of_outputs(
+                rescoring_model, None, memory_mask[rows], candidates[rows], self.config.pad_token_id,
+                encoder_outputs=BaseModelOutput(last_hidden_state=memory[rows]),
+            )
+            for rows in torch.arange(len(candidates), device=device).split(chunk_size)
+        ]
+        return -torch.cat(energies).to(tokens.device)
 
     def _mask_predict(
         self,

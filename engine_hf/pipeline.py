@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from transformers import AutoModelForSeq2SeqLM, Pipeline
+from transformers import AutoModelForSeq2SeqLM, Pipeline, PreTrainedModel
 from transformers.pipelines import PIPELINE_REGISTRY
 
 from .inference import source_limit, tokenize_sources
@@ -19,7 +19,8 @@ TASK = "nat-translation"
 class NATTranslationPipeline(Pipeline):
     """Translate with a CMLM: length beam + mask-predict, every target position decoded in parallel.
 
-    Call-time settings: `num_iterations`, `length_beam` (defaults come from the model's generation config).
+    Call-time settings: `num_iterations`, `length_beam` (defaults come from the model's generation config), and
+    `rescoring_model`: a teacher (loaded model) that picks each output among the length candidates.
     Sources longer than the model's `max_source_positions` are truncated with a warning; an empty source gives
     an empty translation.
     """
@@ -29,17 +30,20 @@ class NATTranslationPipeline(Pipeline):
     _load_feature_extractor = False
     _load_tokenizer = True
 
-    def _sanitize_parameters(self, num_iterations: int | None = None, length_beam: int | None = None, **kwargs):
+    def _sanitize_parameters(
+        self,
+        num_iterations: int | None = None,
+        length_beam: int | None = None,
+        rescoring_model: PreTrainedModel | None = None,
+        **kwargs,
+    ):
         if kwargs:
             raise ValueError(
-                f"Unknown nat-translation setting(s) {sorted(kwargs)}: use num_iterations, length_beam or batch_size."
+                f"Unknown nat-translation setting(s) {sorted(kwargs)}: use num_iterations, length_beam, "
+                "rescoring_model or batch_size."
             )
-        forward_params = {}
-        if num_iterations is not None:
-            forward_params["num_iterations"] = num_iterations
-        if length_beam is not None:
-            forward_params["length_beam"] = length_beam
-        return {}, forward_params, {}
+        settings = {"num_iterations": num_iterations, "length_beam": length_beam, "rescoring_model": rescoring_model}
+        return {}, {name: value for name, value in settings.items() if value is not None}, {}
 
     def preprocess(self, text: str) -> dict[str, Any]:
         if not isinstance(text, str):

@@ -34,6 +34,9 @@ The stages:
                the same wall times: does ENGINE's gain over cross-entropy grow with compute?
   unfrozen     the engine and control stages again with the whole student training (the encoder and the tied
                embeddings / output layer too, frozen everywhere else): is the frozen output layer the limit?
+  rescoring    the teacher at inference instead of in training: each NAT model's length candidates chosen by the
+               teacher (`generate(rescoring_model=teacher)`) against by the student itself, 1 and 10 iterations,
+               length beam 1, 3 and 5
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -66,7 +69,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
-          "unfrozen"]
+          "unfrozen", "rescoring"]
 
 
 @dataclass(frozen=True)
@@ -124,21 +127,21 @@ BENCHMARKS = {
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
-                           "engine_selected", "confirm", "ranking", "budget", "unfrozen")),
+                           "engine_selected", "confirm", "ranking", "budget", "unfrozen", "rescoring")),
     # A on short help segments (reference target <= 8 words: 44% of train, 240 of 446 test pairs): an easier task
     # on which a CPU-trained CMLM starts far stronger, to test the claim that the energy guides well only near good
     # outputs. Its numbers are on its own test slice and compare with nothing but each other.
     "short": Benchmark("short", "en", "pt", ("libreoffice",), "encoder_layers=6," + STUDENT_DECODER, "bench-short",
                        "bench_short_", own_teacher=False,
                        stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "sweep",
-                               "lengths", "confirm", "engine_selected", "ranking", "unfrozen"),
+                               "lengths", "confirm", "engine_selected", "ranking", "unfrozen", "rescoring"),
                        max_target_words=8),
     # A on help segments of at most 4 target words (headings, menu and dialog names: 26% of train, 145 of 446 test
     # pairs): easier still, so the gain plot gets a start far above short's 5-12 BLEU. Same student, same budgets.
     "labels": Benchmark("labels", "en", "pt", ("libreoffice",), "encoder_layers=6," + STUDENT_DECODER, "bench-labels",
                         "bench_labels_", own_teacher=False,
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
-                                "confirm"),
+                                "confirm", "rescoring"),
                         max_target_words=4),
 }
 
@@ -693,8 +696,9 @@ class Bench:
                                      **generation_kwargs(model, settings.get("num_iterations"),
                                                          settings.get("length_beam"), settings.get("num_beams", 1)))
             if settings is nat:
-                hypotheses, energy = teacher_reranked_lengths(model, tokenizer, teacher, sources, nat["length_beam"])
-                length_reranked[system] = {**corpus_scores(hypotheses, references), "teacher_energy": energy}
+                rescored = decode(model, tokenizer, sources, teacher, rescoring_model=teacher, **nat)
+                length_reranked[system] = {**corpus_scores(rescored.hypotheses, references),
+                                           "teacher_energy": rescored.teacher_energy.mean().item()}
         reference_energy = teacher_energy_of_references(teacher, AutoTokenizer.from_pretrained(self.teacher_dir),
                                                         sources, references).tolist()
         sentence_chrf = {system: [sacrebleu.sentence_chrf(hyp, [ref]).score
@@ -778,6 +782,40 @@ class Bench:
                            **{f"{who}_{m}": scores[who][m] for who in scores for m in metrics}})
         self.write("budget", {**record, "start": {m: start_scores[m] for m in metrics}, "points": points,
                               "partial": False})
+
+    def stage_rescoring(self) -> None:
+        """The teacher at inference time instead of in training: which length candidate to output, chosen by the
+        teacher's energy (`generate(rescoring_model=teacher)`) against the student's own mean log-probability.
+
+        Why: `ranking` found the energy a good judge of finished outputs and a poor teacher through the relaxed
+        operators. Rescoring costs one teacher-forced pass over the candidates, every position at once (its speed
+        is in scripts/bench_speed.py). Every NAT model still on this machine is scored: the ENGINE start, cmlm_long,
+        the engine and control stages, and confirm's ENGINE and control runs (every start and seed), at 1 and 10
+        iterations and length beam 1 (nothing to choose), 3 and 5. Decoding only; resumable per system, and
+        `--force` adds the models that appeared since (finished rows are kept).
+        """
+        name, start = self.better_cmlm()
+        candidates = {f"CMLM start ({name})": start, "cmlm_long": self.root / "cmlm_long",
+                      "ENGINE (engine stage)": self.root / "engine", "control (control stage)": self.root / "control"}
+        for run in sorted((self.root / "confirm").glob("*-seed*")):
+            point, seed = run.name.rsplit("-seed", 1)
+            candidates |= {f"{system} (confirm, {point}, seed {seed})": run / folder
+                           for system, folder in (("ENGINE", "engine"), ("control", "control"))}
+        systems = {system: path for system, path in candidates.items() if (path / "config.json").exists()}
+        rows = self.finished_rows("rescoring")
+        for system, path in systems.items():
+            if system in rows:
+                continue
+            grid = {}
+            for n, beam in itertools.product((1, 10), (1, 3, 5)):
+                settings = dict(num_iterations=n, length_beam=beam)
+                grid[f"{n} it, length beam {beam}, student"] = self.evaluate(path, **settings)["libreoffice"]
+                if beam > 1:
+                    grid[f"{n} it, length beam {beam}, teacher"] = self.evaluate(
+                        path, rescoring_model=str(self.teacher_dir), **settings)["libreoffice"]
+            rows[system] = {"model": str(path), "model_sha256": weights_digest(path), "scores": grid}
+            self.write("rescoring", {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": True})
+        self.write("rescoring", {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": False})
 
     def stage_unfrozen(self) -> None:
         """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.
@@ -923,33 +961,6 @@ def pooled_agreement(pairs) -> dict:
     compared = sum(pair["compared"] for pair in pairs)
     agree = sum(pair["agree"] for pair in pairs) if compared else 0
     return {"compared": compared, "agree": agree, "agreement": agree / compared if compared else None}
-
-@torch.no_grad()
-def teacher_reranked_lengths(model, tokenizer, teacher, sources: list[str], length_beam: int) -> tuple[list[str], float]:
-    """One parallel pass per length candidate; per source, the candidate with the lowest teacher energy.
-
-    The candidates are the ones `generate(length_beam=k)` picks from by the student's mean log-probability; at one
-    iteration each is decoded independently of the others, so `target_lengths` reproduces it exactly. This is
-    noisy parallel decoding's teacher rescoring (Gu et al., 2018), measured here as what the energy knows at
-    inference time, not offered by `generate()`. Returns the chosen texts and their mean teacher energy.
-    """
-    from engine_hf import teacher_energy_of_outputs
-    from engine_hf.inference import generate_ids
-
-    texts, energies = [""] * len(sources), torch.zeros(len(sources))
-    for indices, batch, output in generate_ids(model, tokenizer, sources, num_iterations=1, length_beam=length_beam,
-                                               return_dict_in_generate=True):
-        best_energy = torch.full((len(indices),), float("inf"))
-        best_ids: list[list[int]] = [[] for _ in indices]
-        for lengths in output.candidate_lengths.unbind(-1):
-            ids = model.generate(**batch, num_iterations=1, target_lengths=lengths)
-            energy = teacher_energy_of_outputs(teacher, batch["input_ids"], batch["attention_mask"], ids,
-                                               tokenizer.pad_token_id).cpu()
-            for row in (energy < best_energy).nonzero().flatten().tolist():
-                best_energy[row], best_ids[row] = energy[row], ids[row].tolist()
-        for row, text in enumerate(tokenizer.batch_decode(best_ids, skip_special_tokens=True)):
-            texts[indices[row]], energies[indices[row]] = text, best_energy[row]
-    return texts, energies.mean().item()
 
 @torch.no_grad()
 def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:

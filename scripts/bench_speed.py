@@ -82,6 +82,9 @@ def main() -> int:
         "NAT 1 iteration, length beam 1": (student, {"num_iterations": 1, "length_beam": 1}),
         "NAT 1 iteration, length beam 3": (student, {"num_iterations": 1, "length_beam": 3}),
         "NAT 10 iterations, length beam 3": (student, {"num_iterations": 10, "length_beam": 3}),
+        # The candidates chosen by the teacher's energy: one teacher-forced pass more, still no left-to-right steps.
+        "NAT 1 iteration, length beam 3, teacher rescoring": (
+            student, {"num_iterations": 1, "length_beam": 3, "rescoring_model": teacher}),
     }
     results: dict[str, dict] = {}
     for batch_size, count in ((1, args.batch1_sentences), (64, len(sources))):

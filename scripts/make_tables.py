@@ -206,6 +206,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     ranking = load(f"{prefix}ranking{suffix}")
     if ranking:
         text += "\n\n" + section_ranking(ranking)
+    rescoring = load(f"{prefix}rescoring{suffix}")
+    if rescoring:
+        text += "\n\n" + section_rescoring(rescoring)
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -292,6 +295,57 @@ def section_ranking(data: dict) -> str:
             "sentence chrF (higher) agree, over the sources where the two outputs and their chrF differ (50% = a "
             f"coin). Pooled over the three NAT pairs: {percent(nat['agreement'])} of {nat['compared']}.\n\n"
             + table(["pair", "sources compared", "energy agrees with chrF"], pairs))
+
+def section_rescoring(data: dict) -> str:
+    """Each NAT model's length candidates chosen by itself and by the teacher, per iterations and length beam."""
+    def cell(scores: dict) -> str:
+        return f"{scores['bleu']:.2f} / {scores['chrf']:.1f}"
+
+    beams = (3, 5)
+    rows, gains = [], {(n, beam): [] for n in (1, 10) for beam in beams}
+    for system, row in data["rows"].items():
+        grid = row["scores"]
+        for n in (1, 10):
+            rows.append([system, n, cell(grid[f"{n} it, length beam 1, student"])]
+                        + [cell(grid[f"{n} it, length beam {beam}, {who}"]) for beam in beams
+                           for who in ("student", "teacher")])
+            for beam in beams:
+                own, teacher = grid[f"{n} it, length beam {beam}, student"], grid[f"{n} it, length beam {beam}, teacher"]
+                gains[n, beam].append((teacher["bleu"] - own["bleu"], teacher["chrf"] - own["chrf"]))
+    summary = [f"{n} iteration(s), length beam {beam}: teacher picks - student picks = "
+               f"{statistics.mean(g[0] for g in points):+.2f} BLEU, {statistics.mean(g[1] for g in points):+.1f} chrF "
+               f"on average over {len(points)} models; higher BLEU for {sum(g[0] > 0 for g in points)} of them"
+               for (n, beam), points in gains.items() if points]
+    summary += rescored_pairs(data["rows"])
+    return ("**The teacher at inference instead of in training: rescoring the length candidates** (`rescoring`: "
+            "help test set; each model decodes its length beam's candidates in parallel, then outputs the one it "
+            "scores best itself, by mean log-probability, or the one the teacher scores best, by energy, in one "
+            "teacher-forced pass: `generate(rescoring_model=teacher)`; BLEU / chrF; models are those on this "
+            f"machine when the stage ran, named with their weights' digest in the JSON){partial_note(data)}:\n\n"
+            + table(["system", "iterations", "length beam 1", "beam 3, student picks", "beam 3, teacher picks",
+                     "beam 5, student picks", "beam 5, teacher picks"], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in summary))
+
+
+def rescored_pairs(rows: dict) -> list[str]:
+    """ENGINE - control for confirm's pairs (same start and seed), with the student's and the teacher's picks."""
+    pairs = [(system, "control" + system.removeprefix("ENGINE")) for system in rows
+             if system.startswith("ENGINE (confirm") and "control" + system.removeprefix("ENGINE") in rows]
+    if not pairs:
+        return []
+    lines = []
+    for n, beam in ((1, 3), (10, 3), (1, 5)):
+        parts = []
+        for who in ("student", "teacher"):
+            key = f"{n} it, length beam {beam}, {who}"
+            bleu = [rows[e]["scores"][key]["bleu"] - rows[c]["scores"][key]["bleu"] for e, c in pairs]
+            chrf = [rows[e]["scores"][key]["chrf"] - rows[c]["scores"][key]["chrf"] for e, c in pairs]
+            parts.append(f"{who} picks {statistics.mean(bleu):+.2f} BLEU / {statistics.mean(chrf):+.1f} chrF, ENGINE "
+                         f"above in BLEU in {sum(d > 0 for d in bleu)} of {len(pairs)}")
+        lines.append(f"confirm's ENGINE - control (same start and seed), {n} iteration(s), length beam {beam}: "
+                         + "; ".join(parts))
+    return lines
+
 
 def section_budget(data: dict, plot: str) -> str:
     """ENGINE and its control at equal wall times along one longer run each: does the gap grow with compute?"""

@@ -142,25 +142,32 @@ def test_pairwise_agreement_counts_only_sources_where_outputs_and_chrf_differ():
     assert pooled == {"compared": 4, "agree": 3, "agreement": 0.75}
 
 
-def test_teacher_rerank_of_length_candidates_picks_the_lowest_energy_candidate(tokenizer, pairs):
-    """With one candidate there is nothing to choose; with three, the teacher's pick has at most the energy of the
-    student's own pick among the same candidates."""
-    import torch
-    from conftest import tiny_cmlm_config, tiny_marian
+def test_rescoring_table_compares_teacher_and_student_picks_per_model():
+    def grid(bleu_own: float, bleu_teacher: float) -> dict:
+        cells = {}
+        for n in (1, 10):
+            cells[f"{n} it, length beam 1, student"] = {"bleu": 1.0, "chrf": 10.0}
+            for beam in (3, 5):
+                cells[f"{n} it, length beam {beam}, student"] = {"bleu": bleu_own, "chrf": 20.0}
+                cells[f"{n} it, length beam {beam}, teacher"] = {"bleu": bleu_teacher, "chrf": 23.0}
+        return {"model": "runs/x", "model_sha256": "0", "scores": cells}
 
-    from engine_hf import CMLMForConditionalGeneration
-    from engine_hf.inference import decode
+    data = {"rows": {"start": grid(5.0, 8.0), "ENGINE": grid(6.0, 5.0)}}
+    text = make_tables.section_rescoring(data)
+    assert "| start | 1 | 1.00 / 10.0 | 5.00 / 20.0 | 8.00 / 23.0 | 5.00 / 20.0 | 8.00 / 23.0 |" in text
+    assert "| ENGINE | 10 | 1.00 / 10.0 | 6.00 / 20.0 | 5.00 / 23.0 |" in text
+    # (+3 and -1 BLEU) / 2 models; chrF +3 for both; one of the two models gains BLEU
+    assert ("1 iteration(s), length beam 3: teacher picks - student picks = +1.00 BLEU, +3.0 chrF on average over 2 "
+            "models; higher BLEU for 1 of them") in text
+    assert "unfinished" in make_tables.section_rescoring({**data, "partial": True})
+    assert "confirm's" not in text  # no ENGINE/control pair of one start and seed
+    pair = {"ENGINE (confirm, cmlm_long, seed 0)": grid(6.0, 9.5), "control (confirm, cmlm_long, seed 0)": grid(5.0, 8.0),
+            "ENGINE (confirm, cmlm_long, seed 1)": grid(4.0, 8.5)}  # seed 1 has no control: not a pair
+    lines = make_tables.rescored_pairs(pair)
+    assert lines[0] == ("confirm's ENGINE - control (same start and seed), 1 iteration(s), length beam 3: student "
+                        "picks +1.00 BLEU / +0.0 chrF, ENGINE above in BLEU in 1 of 1; teacher picks +1.50 BLEU / "
+                        "+0.0 chrF, ENGINE above in BLEU in 1 of 1")
 
-    torch.manual_seed(0)
-    model = CMLMForConditionalGeneration(tiny_cmlm_config(tokenizer, max_source_positions=32)).eval()
-    teacher = tiny_marian(tokenizer).eval()
-    sources = [src for src, _ in pairs[:6]]
-    texts, _ = bench.teacher_reranked_lengths(model, tokenizer, teacher, sources, length_beam=1)
-    assert texts == decode(model, tokenizer, sources, num_iterations=1, length_beam=1).hypotheses
-    texts, energy = bench.teacher_reranked_lengths(model, tokenizer, teacher, sources, length_beam=3)
-    student_pick = decode(model, tokenizer, sources, teacher, num_iterations=1, length_beam=3)
-    assert len(texts) == len(sources)
-    assert energy <= student_pick.teacher_energy.mean().item() + 1e-5
 
 def test_ranking_table_puts_the_reference_beside_the_systems():
     system = {"bleu": 2.5, "chrf": 17.0, "teacher_energy": 3.69, "reference_preferred": 0.25,

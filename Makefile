@@ -53,6 +53,8 @@ bench-short: $(STAMP)
 # ... and on segments of <= 4 target words (headings, menu and dialog names): a stronger start still (~2 h).
 bench-labels: $(STAMP)
 	$(PY) scripts/bench.py --benchmark labels
+	$(PY) scripts/bench_speed.py --student runs/bench-labels/cmlm_long --teacher runs/bench-labels/teacher-en-pt \
+		--corpus runs/bench-labels/libreoffice-max4words --output results/speed_labels.json
 	$(PY) scripts/make_tables.py
 
 bench-quick: $(STAMP)

@@ -77,7 +77,8 @@ def teacher_energy_of_outputs(
     """Mean -log p_teacher per token (the `</s>` included) of given outputs: the discrete energy of any system.
 
     `output_ids` are token sequences padded with `pad_token_id`, with or without a trailing `</s>`; the teacher's
-    own `labels` path scores them, so this works for teacher, CMLM and ENGINE outputs alike. Returns (batch,).
+    own shift of labels into decoder inputs (`prepare_decoder_input_ids_from_labels`) builds the teacher-forced
+    input, so this works for teacher, CMLM and ENGINE outputs alike. Returns (batch,).
     `encoder_outputs`, the teacher's encoding of `input_ids`, skips encoding them again (several outputs of one
     source: the length candidates of `generate(rescoring_model=...)`).
     """
@@ -90,11 +91,13 @@ def teacher_energy_of_outputs(
         labels[i, : len(row) + 1] = torch.tensor([*row, eos])
     labels = labels.to(attention_mask.device)
     source = {"input_ids": input_ids} if encoder_outputs is None else {"encoder_outputs": encoder_outputs}
-    logits = teacher(**source, attention_mask=attention_mask, labels=labels).logits
-    nll = torch.nn.functional.cross_entropy(
-        logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none"
-    )
-    return nll.sum(-1) / labels.ne(-100).sum(-1)
+    # The decoder inputs the teacher's own `labels` path would build, without the loss it would also compute over
+    # the whole vocabulary (half the cost of scoring, on a 32k vocabulary).
+    logits = teacher(**source, attention_mask=attention_mask,
+                     decoder_input_ids=teacher.prepare_decoder_input_ids_from_labels(labels=labels)).logits.float()
+    real = labels.ne(-100)
+    nll = -logits.log_softmax(-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (nll * real).sum(-1) / real.sum(-1)
 
 
 __all__ = ["build_compute_metrics", "corpus_scores", "repetition_rate", "teacher_energy_of_outputs"]

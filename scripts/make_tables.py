@@ -701,7 +701,9 @@ def render() -> str:
                 section_bench("bench_b_", "_quick", "Benchmark B, `--quick` slice (pipeline check, not a result)"),
                 section_speed(), section_speed("speed_b", "Decoding speed, benchmark B (CPU)"),
                 section_speed("speed_short", "Decoding speed, short segments (CPU; the short benchmark's ENGINE and "
-                              "teacher on its test slice)"), section_train_step()]
+                              "teacher on its test slice)"),
+                section_speed("speed_labels", "Decoding speed, labels (CPU; the labels benchmark's cmlm_long and "
+                              "teacher on its test slice, with teacher rescoring)"), section_train_step()]
     return "\n\n".join(s for s in sections if s) or "(no results yet)"
 
 

@@ -12,12 +12,12 @@ from .configuration_bergamot import BergamotConfig
 from .configuration_cmlm import CMLMConfig
 from .data_collator import DataCollatorForCMLM
 from .energy import EnergyOutput, discrete_energy, energy
-from .metrics import build_compute_metrics, corpus_scores, repetition_rate, teacher_energy_of_outputs
+from .metrics import build_compute_metrics, corpus_scores, repetition_rate
 from .modeling_bergamot import BergamotForConditionalGeneration, register_bergamot
 from .modeling_cmlm import CMLMForConditionalGeneration, CMLMGenerateOutput, CMLMModel, CMLMOutput
 from .operators import OPERATORS, get_operator
 from .pipeline import NATTranslationPipeline, register_pipeline
-from .teacher import check_teacher_compatible, load_teacher
+from .teacher import check_teacher_compatible, load_teacher, teacher_energy_of_outputs
 from .trainer import EnergyTrainer, EnergyTrainingArguments
 
 __version__ = "0.1.0"

@@ -16,8 +16,9 @@ from transformers import (
 )
 from transformers.utils import logging
 
-from .metrics import corpus_scores, repetition_rate, teacher_energy_of_outputs
+from .metrics import corpus_scores, repetition_rate
 from .modeling_cmlm import CMLMForConditionalGeneration
+from .teacher import teacher_energy_of_outputs
 
 logger = logging.get_logger(__name__)
 

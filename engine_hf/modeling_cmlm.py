@@ -707,8 +707,7 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         position at once, so decoding stays parallel. The teacher encodes each source once, and the candidates are
         scored `chunk_size` at a time so that its full-vocabulary logits stay small.
         """
-        from .metrics import teacher_energy_of_outputs
-        from .teacher import check_teacher_compatible
+        from .teacher import check_teacher_compatible, teacher_energy_of_outputs
 
         check_teacher_compatible(rescoring_model, self.config)
         beam = tokens.shape[0] // input_ids.shape[0]

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 from transformers import AutoModelForSeq2SeqLM, PreTrainedModel
+from transformers.modeling_outputs import BaseModelOutput
 
 from .configuration_cmlm import CMLMConfig
 
@@ -177,6 +178,41 @@ def copy_teacher_weights(student: nn.Module, teacher: PreTrainedModel) -> list[s
     return copied
 
 
+@torch.no_grad()
+def teacher_energy_of_outputs(
+    teacher: PreTrainedModel,
+    input_ids: torch.LongTensor | None,
+    attention_mask: torch.Tensor,
+    output_ids: torch.LongTensor,
+    pad_token_id: int,
+    encoder_outputs: BaseModelOutput | None = None,
+) -> torch.Tensor:
+    """Mean -log p_teacher per token (the `</s>` included) of given outputs: the discrete energy of any system.
+
+    `output_ids` are token sequences padded with `pad_token_id`, with or without a trailing `</s>`; the teacher's
+    own shift of labels into decoder inputs (`prepare_decoder_input_ids_from_labels`) builds the teacher-forced
+    input, so this works for teacher, CMLM and ENGINE outputs alike. Returns (batch,).
+    `encoder_outputs`, the teacher's encoding of `input_ids`, skips encoding them again (several outputs of one
+    source: the length candidates of `generate(rescoring_model=...)`).
+    """
+    eos = teacher.generation_config.eos_token_id
+    eos = eos[0] if isinstance(eos, list) else eos
+    tokens = [row[(row != pad_token_id) & (row != eos)].tolist() for row in output_ids.cpu()]
+    width = max(len(t) for t in tokens) + 1
+    labels = torch.full((len(tokens), width), -100, dtype=torch.long)
+    for i, row in enumerate(tokens):
+        labels[i, : len(row) + 1] = torch.tensor([*row, eos])
+    labels = labels.to(attention_mask.device)
+    source = {"input_ids": input_ids} if encoder_outputs is None else {"encoder_outputs": encoder_outputs}
+    # The decoder inputs the teacher's own `labels` path would build, without the loss it would also compute over
+    # the whole vocabulary (half the cost of scoring, on a 32k vocabulary).
+    logits = teacher(**source, attention_mask=attention_mask,
+                     decoder_input_ids=teacher.prepare_decoder_input_ids_from_labels(labels=labels)).logits.float()
+    real = labels.ne(-100)
+    nll = -logits.log_softmax(-1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (nll * real).sum(-1) / real.sum(-1)
+
+
 __all__ = [
     "check_teacher_compatible",
     "copy_teacher_weights",
@@ -184,6 +220,7 @@ __all__ = [
     "load_teacher",
     "soft_embed",
     "student_config_from_teacher",
+    "teacher_energy_of_outputs",
     "teacher_special_ids",
     "teacher_vocab_size",
 ]

@@ -51,10 +51,22 @@ def test_auto_classes_resolve_the_cmlm(tmp_path):
 
 
 def test_remote_code_export_loads_in_a_process_without_engine_hf(tmp_path):
+    from transformers import MarianConfig, MarianMTModel
+
     model = make_model()
     input_ids, attention_mask = batch(model)
     model.save_pretrained(tmp_path)
+    # Only the model's own code travels: nothing that imports evaluation packages (sacrebleu) a user may lack.
+    assert sorted(path.name for path in tmp_path.glob("*.py")) == ["configuration_cmlm.py", "modeling_cmlm.py",
+                                                                    "teacher.py"]
+    torch.manual_seed(0)
+    teacher = MarianMTModel(MarianConfig(vocab_size=60, d_model=16, encoder_layers=1, decoder_layers=1,
+                                         encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+                                         decoder_ffn_dim=32, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0,
+                                         forced_eos_token_id=None)).eval()
+    teacher.save_pretrained(tmp_path / "teacher")
     expected = model.generate(input_ids, attention_mask).tolist()
+    rescored = model.generate(input_ids, attention_mask, length_beam=3, rescoring_model=teacher).tolist()
     script = textwrap.dedent(
         f"""
         import importlib.abc, sys
@@ -69,11 +81,13 @@ def test_remote_code_export_loads_in_a_process_without_engine_hf(tmp_path):
         assert "engine_hf" not in sys.modules
         ids = torch.tensor({input_ids.tolist()}); mask = torch.tensor({attention_mask.tolist()})
         print(model.generate(ids, mask).tolist())
+        teacher = AutoModelForSeq2SeqLM.from_pretrained({str(tmp_path / "teacher")!r}).eval()
+        print(model.generate(ids, mask, length_beam=3, rescoring_model=teacher).tolist())
         """
     )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == str(expected)
+    assert result.stdout.strip().splitlines()[-2:] == [str(expected), str(rescored)]
 
 
 def test_decoder_is_bidirectional():

@@ -36,7 +36,7 @@ The stages:
                embeddings / output layer too, frozen everywhere else): is the frozen output layer the limit?
   rescoring    the teacher at inference instead of in training: each NAT model's length candidates chosen by the
                teacher (`generate(rescoring_model=teacher)`) against by the student itself, 1 and 10 iterations,
-               length beam 1, 3 and 5
+               length beam 1, 3, 5 and 10
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -98,6 +98,8 @@ ENGINE = EnergySetting(1e-5, 1.0)
 # from a weak student), then O1 = STL (the teacher reads the argmax tokens; the only O1 that kept chrF in Table 2).
 SWEEP = [EnergySetting(1e-4, 1.0), EnergySetting(1e-4, 4.0), EnergySetting(3e-5, 0.0), EnergySetting(1e-5, 0.0),
          EnergySetting(1e-5, 0.0, "stl"), EnergySetting(3e-5, 0.0, "stl")]
+# Length beams of the rescoring stage: 1 has nothing to choose; the teacher's pick kept improving from 3 to 5.
+RESCORING_BEAMS = (1, 3, 5, 10)
 # The student's decoder; its encoder is the teacher's, copied and frozen (`CMLMForConditionalGeneration.from_teacher`).
 STUDENT_DECODER = ("decoder_layers=3,decoder_attention_heads=4,decoder_ffn_dim=1024,"
                    "length_prediction=mean_pool,max_source_positions=128,max_target_positions=64,dropout=0.1")
@@ -791,8 +793,8 @@ class Bench:
         operators. Rescoring costs one teacher-forced pass over the candidates, every position at once (its speed
         is in scripts/bench_speed.py). Every NAT model still on this machine is scored: the ENGINE start, cmlm_long,
         the engine and control stages, and confirm's ENGINE and control runs (every start and seed), at 1 and 10
-        iterations and length beam 1 (nothing to choose), 3 and 5. Decoding only; resumable per system, and
-        `--force` adds the models that appeared since (finished rows are kept).
+        iterations and length beam 1 (nothing to choose), 3, 5 and 10. Decoding only; resumable per score, and
+        `--force` adds the models and scores missing since (finished ones are kept unless the model's weights changed).
         """
         name, start = self.better_cmlm()
         candidates = {f"CMLM start ({name})": start, "cmlm_long": self.root / "cmlm_long",
@@ -804,16 +806,15 @@ class Bench:
         systems = {system: path for system, path in candidates.items() if (path / "config.json").exists()}
         rows = self.finished_rows("rescoring")
         for system, path in systems.items():
-            if system in rows:
-                continue
-            grid = {}
-            for n, beam in itertools.product((1, 10), (1, 3, 5)):
-                settings = dict(num_iterations=n, length_beam=beam)
-                grid[f"{n} it, length beam {beam}, student"] = self.evaluate(path, **settings)["libreoffice"]
-                if beam > 1:
-                    grid[f"{n} it, length beam {beam}, teacher"] = self.evaluate(
-                        path, rescoring_model=str(self.teacher_dir), **settings)["libreoffice"]
-            rows[system] = {"model": str(path), "model_sha256": weights_digest(path), "scores": grid}
+            digest = weights_digest(path)
+            grid = rows[system]["scores"] if rows.get(system, {}).get("model_sha256") == digest else {}
+            for n, beam, who in itertools.product((1, 10), RESCORING_BEAMS, ("student", "teacher")):
+                key = f"{n} it, length beam {beam}, {who}"
+                if key in grid or (beam == 1 and who == "teacher"):  # one candidate: nothing to choose
+                    continue
+                rescoring = {"rescoring_model": str(self.teacher_dir)} if who == "teacher" else {}
+                grid[key] = self.evaluate(path, num_iterations=n, length_beam=beam, **rescoring)["libreoffice"]
+            rows[system] = {"model": str(path), "model_sha256": digest, "scores": grid}
             self.write("rescoring", {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": True})
         self.write("rescoring", {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": False})
 

@@ -303,10 +303,10 @@ def section_rescoring(data: dict) -> str:
     def cell(scores: dict) -> str:
         return f"{scores['bleu']:.2f} / {scores['chrf']:.1f}"
 
-    beams = (3, 5)
+    grids = [row["scores"] for row in data["rows"].values()]
+    beams = [beam for beam in (3, 5, 10) if all(f"1 it, length beam {beam}, teacher" in grid for grid in grids)]
     rows, gains = [], {(n, beam): [] for n in (1, 10) for beam in beams}
-    for system, row in data["rows"].items():
-        grid = row["scores"]
+    for system, grid in zip(data["rows"], grids, strict=True):
         for n in (1, 10):
             rows.append([system, n, cell(grid[f"{n} it, length beam 1, student"])]
                         + [cell(grid[f"{n} it, length beam {beam}, {who}"]) for beam in beams
@@ -324,8 +324,8 @@ def section_rescoring(data: dict) -> str:
             "scores best itself, by mean log-probability, or the one the teacher scores best, by energy, in one "
             "teacher-forced pass: `generate(rescoring_model=teacher)`; BLEU / chrF; models are those on this "
             f"machine when the stage ran, named with their weights' digest in the JSON){partial_note(data)}:\n\n"
-            + table(["system", "iterations", "length beam 1", "beam 3, student picks", "beam 3, teacher picks",
-                     "beam 5, student picks", "beam 5, teacher picks"], rows)
+            + table(["system", "iterations", "length beam 1"]
+                    + [f"beam {beam}, {who} picks" for beam in beams for who in ("student", "teacher")], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
 

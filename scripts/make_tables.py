@@ -705,7 +705,9 @@ def render() -> str:
                 section_speed("speed_short", "Decoding speed, short segments (CPU; the short benchmark's ENGINE and "
                               "teacher on its test slice)"),
                 section_speed("speed_labels", "Decoding speed, labels (CPU; the labels benchmark's cmlm_long and "
-                              "teacher on its test slice, with teacher rescoring)"), section_train_step()]
+                              "teacher on its test slice, with teacher rescoring)"),
+                section_speed("speed_demo", "Decoding speed, help sentences with teacher rescoring (CPU; `make demo`'s "
+                              "ENGINE and teacher, run after it)"), section_train_step()]
     return "\n\n".join(s for s in sections if s) or "(no results yet)"
 
 

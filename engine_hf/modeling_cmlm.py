@@ -710,6 +710,11 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         from .teacher import check_teacher_compatible, teacher_energy_of_outputs
 
         check_teacher_compatible(rescoring_model, self.config)
+        if rescoring_model.training:
+            raise ValueError(
+                "The rescoring model is in training mode, so dropout would make its choice random: call "
+                "rescoring_model.eval(), or load it with engine_hf.load_teacher (which freezes it)."
+            )
         beam = tokens.shape[0] // input_ids.shape[0]
         device = rescoring_model.device
         attention_mask = attention_mask.to(device)

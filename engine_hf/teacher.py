@@ -195,8 +195,7 @@ def teacher_energy_of_outputs(
     `encoder_outputs`, the teacher's encoding of `input_ids`, skips encoding them again (several outputs of one
     source: the length candidates of `generate(rescoring_model=...)`).
     """
-    eos = teacher.generation_config.eos_token_id
-    eos = eos[0] if isinstance(eos, list) else eos
+    _, eos = teacher_special_ids(teacher)
     tokens = [row[(row != pad_token_id) & (row != eos)].tolist() for row in output_ids.cpu()]
     width = max(len(t) for t in tokens) + 1
     labels = torch.full((len(tokens), width), -100, dtype=torch.long)

@@ -67,6 +67,8 @@ def test_remote_code_export_loads_in_a_process_without_engine_hf(tmp_path):
     teacher.save_pretrained(tmp_path / "teacher")
     expected = model.generate(input_ids, attention_mask).tolist()
     rescored = model.generate(input_ids, attention_mask, length_beam=3, rescoring_model=teacher).tolist()
+    # the teacher chose other candidates than the student would have: the remote code below really rescores
+    assert rescored != model.generate(input_ids, attention_mask, length_beam=3).tolist()
     script = textwrap.dedent(
         f"""
         import importlib.abc, sys

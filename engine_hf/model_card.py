@@ -371,7 +371,9 @@ print(tokenizer.batch_decode(output_ids, skip_special_tokens=True))
 ```
 
 `generate()` is length beam + mask-predict: `length_beam` target lengths are decoded in parallel, each refined for
-`num_iterations` passes; there is no left-to-right beam search (`num_beams` must stay 1)."""
+`num_iterations` passes; there is no left-to-right beam search (`num_beams` must stay 1). With the teacher at hand
+(same vocabulary, eval mode), `generate(..., rescoring_model=teacher)` (or the pipeline's `rescoring_model=`)
+outputs the length candidate the teacher scores best, in one teacher-forced pass: better translations, slower."""
 
 
 def _limitations_section(model: PreTrainedModel, summary: Mapping[str, Any]) -> str:

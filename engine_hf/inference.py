@@ -62,7 +62,7 @@ def generation_kwargs(
     if rescoring_model is not None:
         raise ValueError(
             "A rescoring model chooses among a CMLM's length candidates; this model is autoregressive. Drop "
-            "--rescoring_model, or use num_beams for its own beam search."
+            "--rescoring_model (rescoring_model=), or use its own beam search: --num_beams (num_beams=)."
         )
     return {"num_beams": num_beams}
 

@@ -306,9 +306,10 @@ def section_rescoring(data: dict) -> str:
     grids = [row["scores"] for row in data["rows"].values()]
     beams = [beam for beam in (3, 5, 10) if all(f"1 it, length beam {beam}, teacher" in grid for grid in grids)]
     rows, gains = [], {(n, beam): [] for n in (1, 10) for beam in beams}
-    for system, grid in zip(data["rows"], grids, strict=True):
+    for (system, row), grid in zip(data["rows"].items(), grids, strict=True):
+        name = f"{system} `{row['model_sha256'][:8]}`" if row.get("model_sha256") else system
         for n in (1, 10):
-            rows.append([system, n, cell(grid[f"{n} it, length beam 1, student"])]
+            rows.append([name, n, cell(grid[f"{n} it, length beam 1, student"])]
                         + [cell(grid[f"{n} it, length beam {beam}, {who}"]) for beam in beams
                            for who in ("student", "teacher")])
             for beam in beams:
@@ -316,14 +317,17 @@ def section_rescoring(data: dict) -> str:
                 gains[n, beam].append((teacher["bleu"] - own["bleu"], teacher["chrf"] - own["chrf"]))
     summary = [f"{n} iteration(s), length beam {beam}: teacher picks - student picks = "
                f"{statistics.mean(g[0] for g in points):+.2f} BLEU, {statistics.mean(g[1] for g in points):+.1f} chrF "
-               f"on average over {len(points)} models; higher BLEU for {sum(g[0] > 0 for g in points)} of them"
+               f"on average over {len(points)} model{'s' if len(points) > 1 else ''}; higher BLEU for "
+               f"{sum(g[0] > 0 for g in points)} of {len(points)}"
                for (n, beam), points in gains.items() if points]
     summary += rescored_pairs(data["rows"])
     return ("**The teacher at inference instead of in training: rescoring the length candidates** (`rescoring`: "
             "help test set; each model decodes its length beam's candidates in parallel, then outputs the one it "
             "scores best itself, by mean log-probability, or the one the teacher scores best, by energy, in one "
-            "teacher-forced pass: `generate(rescoring_model=teacher)`; BLEU / chrF; models are those on this "
-            f"machine when the stage ran, named with their weights' digest in the JSON){partial_note(data)}:\n\n"
+            "teacher-forced pass: `generate(rescoring_model=teacher)`; BLEU / chrF; the models are those on this "
+            "machine when the stage ran, each named with the first digits of its weights' digest (`model_sha256`): "
+            "a model rebuilt after the other tables were made is another draw of its recipe)"
+            f"{partial_note(data)}:\n\n"
             + table(["system", "iterations", "length beam 1"]
                     + [f"beam {beam}, {who} picks" for beam in beams for who in ("student", "teacher")], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))

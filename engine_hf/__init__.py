@@ -11,6 +11,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForSeq2SeqLM
 from .configuration_bergamot import BergamotConfig
 from .configuration_cmlm import CMLMConfig
 from .data_collator import DataCollatorForCMLM
+from .descent import minimize_energy
 from .energy import EnergyOutput, discrete_energy, energy
 from .metrics import build_compute_metrics, corpus_scores, repetition_rate
 from .modeling_bergamot import BergamotForConditionalGeneration, register_bergamot
@@ -57,6 +58,7 @@ __all__ = [
     "energy",
     "get_operator",
     "load_teacher",
+    "minimize_energy",
     "repetition_rate",
     "teacher_energy_of_outputs",
 ]

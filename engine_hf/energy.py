@@ -32,6 +32,7 @@ def energy(
     o2: str = "st",
     gumbel_tau: float = 1.0,
     teacher_encoder_outputs: BaseModelOutput | None = None,
+    o1_temperature: float = 1.0,
 ) -> EnergyOutput:
     r"""Eq. 2-3 of the paper, computed in one teacher-forced pass of the frozen teacher:
 
@@ -51,11 +52,14 @@ def energy(
         o1 / o2: Operator names (`sx`, `stl`, `sg`, `st`, `gx`; see `engine_hf.operators`).
         gumbel_tau: Temperature of the Gumbel operators.
         teacher_encoder_outputs: The teacher's encoding of the source, if already computed.
+        o1_temperature: O1 reads z / T. 1 is the paper. Below 1, the mixture of embeddings the teacher reads with
+            O1 = SX moves towards the argmax tokens the student will emit, so lowering this relaxed energy lowers
+            the discrete one more directly (a flat student's mixture is far from any sentence it would output).
     """
     start_id, eos_id = teacher_special_ids(teacher)
     target_mask = target_mask.bool()
     lengths = target_mask.sum(-1)
-    p1 = get_operator(o1)(student_logits, gumbel_tau)
+    p1 = get_operator(o1)(student_logits / o1_temperature, gumbel_tau)
     p2 = get_operator(o2)(student_logits, gumbel_tau)
 
     if teacher_encoder_outputs is None:

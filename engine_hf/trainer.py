@@ -33,6 +33,13 @@ class EnergyTrainingArguments(Seq2SeqTrainingArguments):
         default="st", metadata={"help": "Operator O2 scored against the teacher's log-probs: sx, stl, sg, st or gx."}
     )
     gumbel_tau: float = field(default=1.0, metadata={"help": "Temperature of the Gumbel operators (sg, gx)."})
+    o1_temperature: float = field(
+        default=1.0,
+        metadata={
+            "help": "O1 reads the student's logits divided by this (1 = the paper). Below 1 the teacher reads "
+            "a sharper mixture, closer to the tokens the student emits (see engine_hf.energy.energy)."
+        },
+    )
     length_loss_weight: float = field(
         default=0.1, metadata={"help": "Weight of the length-prediction loss added to the energy."}
     )
@@ -58,6 +65,8 @@ class EnergyTrainingArguments(Seq2SeqTrainingArguments):
     def __post_init__(self):
         for name in ("o1", "o2"):
             get_operator(getattr(self, name))  # fails early, naming the valid operators
+        if not self.o1_temperature > 0:
+            raise ValueError(f"o1_temperature={self.o1_temperature}: it divides the logits, so it must be > 0 (1 = the paper).")
         if self.energy_length not in ENERGY_LENGTH_CHOICES:
             raise ValueError(f"energy_length={self.energy_length!r}: choose one of {ENERGY_LENGTH_CHOICES}.")
         if self.model_selection not in MODEL_SELECTION_CHOICES:
@@ -131,6 +140,7 @@ class EnergyTrainer(ModelCardMixin, Seq2SeqTrainer):
                 inputs["attention_mask"],
                 *operators,
                 gumbel_tau=args.gumbel_tau,
+                o1_temperature=args.o1_temperature,
             )
         loss = result.energy
         if model.training:

@@ -172,3 +172,57 @@ def test_from_teacher_copies_a_marian_encoder_exactly():
     torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(student.final_logits_bias, teacher.final_logits_bias.view(-1))
     assert student.config.vocab_size == VOCAB and student.config.mask_token_id == VOCAB
+
+
+def test_o1_temperature_divides_the_logits_o1_reads_and_its_limit_is_the_discrete_energy():
+    teacher = load_teacher(tiny_teacher("marian"))
+    input_ids, attention_mask, _, target_mask, _ = example(teacher)
+    torch.manual_seed(3)
+    logits = torch.randn(2, 3, VOCAB) * 2
+    args = (teacher, logits, target_mask, input_ids, attention_mask, "sx", "st")
+    torch.testing.assert_close(energy(*args, o1_temperature=1.0).energy, energy(*args).energy)
+    # O1 alone reads z / T: the same as feeding sx the scaled logits while O2 = ST keeps the unscaled argmax.
+    halved = energy(*args, o1_temperature=0.5).energy
+    assert not torch.allclose(halved, energy(*args).energy)
+    # As T -> 0 the teacher reads the argmax tokens, and ST scores them: the relaxed energy becomes the discrete one.
+    torch.testing.assert_close(energy(*args, o1_temperature=1e-4).energy,
+                               discrete_energy(teacher, logits, target_mask, input_ids, attention_mask).energy)
+
+
+def test_o1_temperature_must_be_positive():
+    from engine_hf import EnergyTrainingArguments
+
+    with pytest.raises(ValueError, match="o1_temperature=0.*> 0"):
+        EnergyTrainingArguments(output_dir="unused", o1_temperature=0.0, use_cpu=True, report_to=[])
+
+
+def test_minimize_energy_descends_the_relaxed_energy_and_keeps_checkpoints():
+    from engine_hf import minimize_energy
+
+    teacher = load_teacher(tiny_teacher("marian"))
+    input_ids, attention_mask, _, target_mask, _ = example(teacher)
+    torch.manual_seed(4)
+    logits = torch.randn(2, 3, VOCAB)
+    logits[..., 7] = float("-inf")  # an id the student never emits
+    found = minimize_energy(teacher, logits, target_mask, input_ids, attention_mask, steps=20, learning_rate=0.1,
+                            checkpoints=(0, 5))
+    assert sorted(found) == [0, 5, 20]
+    torch.testing.assert_close(found[0], logits)  # step 0 is the start, untouched
+    relaxed = [energy(teacher, found[step], target_mask, input_ids, attention_mask, "sx", "st").energy.item()
+               for step in (0, 5, 20)]
+    assert relaxed[0] > relaxed[1] > relaxed[2]
+    assert torch.isinf(found[20][..., 7]).all()  # never-emitted ids stay out of reach
+    assert all(p.grad is None for p in teacher.parameters())
+    assert logits.grad is None  # the caller's tensor is not touched
+
+
+def test_minimize_energy_refuses_a_teacher_in_training_mode_and_negative_steps():
+    from engine_hf import minimize_energy
+
+    teacher = load_teacher(tiny_teacher("marian"))
+    input_ids, attention_mask, _, target_mask, _ = example(teacher)
+    logits = torch.randn(2, 3, VOCAB)
+    with pytest.raises(ValueError, match="steps=-1"):
+        minimize_energy(teacher, logits, target_mask, input_ids, attention_mask, steps=-1)
+    with pytest.raises(ValueError, match=r"teacher.eval\(\)"):
+        minimize_energy(teacher.train(), logits, target_mask, input_ids, attention_mask, steps=1)

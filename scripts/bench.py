@@ -37,6 +37,11 @@ The stages:
   rescoring    the teacher at inference instead of in training: each NAT model's length candidates chosen by the
                teacher (`generate(rescoring_model=teacher)`) against by the student itself, 1 and 10 iterations,
                length beam 1, 3, 5 and 10
+  descent      no training: the start CMLM's logits on the test set optimised directly (Adam, per sentence)
+               against the teacher energy, O1 = SX at temperature 1 and 0.25 and O1 = STL: do the energy and the
+               operators point towards better outputs at all, apart from a network learning to follow them?
+  sharp        the engine stage's setting with O1 reading z / 0.25, and a matched control, over seeds, from
+               cmlm_long: does training with the sharper O1 follow where the descent stage went?
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -69,7 +74,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
-          "unfrozen", "rescoring"]
+          "unfrozen", "rescoring", "descent", "sharp"]
 
 
 @dataclass(frozen=True)
@@ -79,16 +84,19 @@ class EnergySetting:
     learning_rate: float
     ce_weight: float
     o1: str = "sx"
+    o1_temperature: float = 1.0
 
     @property
     def key(self) -> str:
         """Its row name in the results (the SX rows keep the names they had before O1 was a knob)."""
         o1 = "" if self.o1 == "sx" else f"O1 {self.o1.upper()}, "
+        o1 += "" if self.o1_temperature == 1 else f"O1 temperature {self.o1_temperature:g}, "
         return f"engine ({o1}lr {self.learning_rate:g}, ce_weight {self.ce_weight:g})"
 
     @property
     def folder(self) -> str:
-        return f"lr{self.learning_rate:g}-ce{self.ce_weight:g}" + ("" if self.o1 == "sx" else f"-{self.o1}")
+        return (f"lr{self.learning_rate:g}-ce{self.ce_weight:g}" + ("" if self.o1 == "sx" else f"-{self.o1}")
+                + ("" if self.o1_temperature == 1 else f"-t{self.o1_temperature:g}"))
 
 
 # The `engine` stage's setting (O2 = ST throughout).
@@ -98,6 +106,15 @@ ENGINE = EnergySetting(1e-5, 1.0)
 # from a weak student), then O1 = STL (the teacher reads the argmax tokens; the only O1 that kept chrF in Table 2).
 SWEEP = [EnergySetting(1e-4, 1.0), EnergySetting(1e-4, 4.0), EnergySetting(3e-5, 0.0), EnergySetting(1e-5, 0.0),
          EnergySetting(1e-5, 0.0, "stl"), EnergySetting(3e-5, 0.0, "stl")]
+# The `sharp` stage: the `engine` setting with O1 reading z / 0.25. Chosen before any test run, from a first look on
+# 64 dev labels: gradient descent on cmlm_long's logits (60 Adam steps, lr 0.05) took the discrete energy from 5.32
+# to 3.54 / 3.64 / 3.38 and chrF from 47.0 to 48.7 / 50.7 / 53.7 at O1 temperature 1 / 0.5 / 0.25.
+SHARP = EnergySetting(1e-5, 1.0, o1_temperature=0.25)
+# The `descent` stage's searches: (O1, O1 temperature), O2 = ST; Adam on the logits, learning rate and checkpoints.
+DESCENT = (("sx", 1.0), ("sx", 0.25), ("stl", 1.0))
+DESCENT_LEARNING_RATE, DESCENT_STEPS = 0.05, (0, 15, 30, 60)
+# How confirm and sharp score their pairs: the test set, one iteration, length beam 3 (and 10 iterations too).
+CONFIRM_TEST = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
 # Length beams of the rescoring stage: 1 has nothing to choose; the teacher's pick kept improving from 3 to 5.
 RESCORING_BEAMS = (1, 3, 5, 10)
 # The student's decoder; its encoder is the teacher's, copied and frozen (`CMLMForConditionalGeneration.from_teacher`).
@@ -125,7 +142,8 @@ class Benchmark:
 BENCHMARKS = {
     "a": Benchmark("a", "en", "pt", ("libreoffice", "bible"), "encoder_layers=6," + STUDENT_DECODER, "bench", "bench_",
                    own_teacher=False,
-                   stages=tuple(stage for stage in STAGES if stage not in ("confirm", "budget", "unfrozen"))),
+                   stages=tuple(stage for stage in STAGES
+                                if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -143,7 +161,7 @@ BENCHMARKS = {
     "labels": Benchmark("labels", "en", "pt", ("libreoffice",), "encoder_layers=6," + STUDENT_DECODER, "bench-labels",
                         "bench_labels_", own_teacher=False,
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
-                                "confirm", "rescoring"),
+                                "confirm", "rescoring", "descent", "sharp"),
                         max_target_words=4),
 }
 
@@ -597,8 +615,6 @@ class Bench:
         stage's setting from that stage's start, and from `cmlm_long` where the benchmark trains one (labels): is a
         one-seed tie, or a one-seed gain from the strongest start, still there over seeds?
         """
-        from engine_hf.training import StopAfterSeconds
-
         if "sweep" in self.benchmark.stages or self.done("sweep"):
             name, start_dir = self.better_cmlm()  # the sweep's own start
             starts, corpora = {name: start_dir}, {name: self.corpus_of(name)}
@@ -617,7 +633,6 @@ class Bench:
         if "cmlm_long" in self.benchmark.stages:  # the stronger start, where the energy should guide best
             starts["cmlm_long"], corpora["cmlm_long"] = self.trained("cmlm_long"), self.corpus_of("cmlm_kd")
         setting = {candidate.key: candidate for candidate in (ENGINE, *SWEEP)}[chosen]
-        test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
         about = {"setting": chosen, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
                  "o1": setting.o1, "selected_on": selected_on, "candidates": candidates,
                  "energy_steps": self.s["energy_steps"], "corpora": corpora}
@@ -629,40 +644,139 @@ class Bench:
         points = {(p["start"], p["seed"]): p for p in previous.get("points", [])}
         starts_scores = previous.get("starts", {})
 
-        def scored(out: Path) -> dict:
-            """Both runs' test scores at 1 iteration, and BLEU / chrF at 10 (`<system>_bleu_10`, `_chrf_10`)."""
-            scores = {system: self.evaluate(out / system, **test)["libreoffice"] for system in ("engine", "control")}
-            refined = {system: self.evaluate(out / system, **{**test, "num_iterations": 10})["libreoffice"]
-                       for system in scores}
-            return {**{f"{system}_{metric}": scores[system][metric] for system in scores
-                       for metric in ("bleu", "chrf", "repetition", "teacher_energy")},
-                    **{f"{system}_{metric}_10": refined[system][metric] for system in refined
-                       for metric in ("bleu", "chrf")}}
-
         for (name, seed), point in points.items():  # points from before the teacher energy was recorded
             out = self.root / "confirm" / f"{name}-seed{seed}"
             if "engine_teacher_energy" not in point and (out / "control" / "config.json").exists():
-                point.update(scored(out))
+                point.update(self.scored_pair(out))
         for seed, (name, start_dir) in itertools.product(self.s["confirm_seeds"], starts.items()):
             if name not in starts_scores:
-                starts_scores[name] = {**self.evaluate(start_dir, **test)["libreoffice"],
+                starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
                                        "model_sha256": weights_digest(start_dir)}
             if (name, seed) in points:
                 continue
-            out = self.root / "confirm" / f"{name}-seed{seed}"
-            seconds, logged = self.train_energy(out / "engine", start_dir, self.s["energy_steps"],
-                                                corpus=corpora[name], save_strategy="no", seed=seed,
-                                                learning_rate=setting.learning_rate, ce_weight=setting.ce_weight,
-                                                o1=setting.o1)
-            clock = LogHistory()
-            self.train_cmlm(out / "control", corpora[name], 10**6, student_model=str(start_dir),
-                            callbacks=[StopAfterSeconds(seconds), clock], learning_rate=1e-4, warmup_steps=0,
-                            lr_scheduler_type="constant", save_strategy="no", seed=seed)
-            points[(name, seed)] = {"start": name, "seed": seed, "train_seconds": seconds,
-                                    "control_train_seconds": clock.seconds, "control_steps": clock.steps,
-                                    **scored(out), "engine_train_log": training_log(logged)}
+            points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
+                self.root / "confirm" / f"{name}-seed{seed}", start_dir, corpora[name], seed, setting)}
             self.write("confirm", {**about, "starts": starts_scores, "points": list(points.values()), "partial": True})
         self.write("confirm", {**about, "starts": starts_scores, "points": list(points.values()), "partial": False})
+
+    def matched_pair(self, out: Path, start_dir: Path, corpus: str, seed: int, setting: EnergySetting) -> dict:
+        """One ENGINE run of `setting` from `start_dir` and its control (same seed, CE at lr 1e-4 for ENGINE's wall
+        time), both saved under `out` and scored on the test set (`scored_pair`)."""
+        from engine_hf.training import StopAfterSeconds
+
+        seconds, logged = self.train_energy(out / "engine", start_dir, self.s["energy_steps"], corpus=corpus,
+                                            save_strategy="no", seed=seed, learning_rate=setting.learning_rate,
+                                            ce_weight=setting.ce_weight, o1=setting.o1,
+                                            o1_temperature=setting.o1_temperature)
+        clock = LogHistory()
+        self.train_cmlm(out / "control", corpus, 10**6, student_model=str(start_dir),
+                        callbacks=[StopAfterSeconds(seconds), clock], learning_rate=1e-4, warmup_steps=0,
+                        lr_scheduler_type="constant", save_strategy="no", seed=seed)
+        return {"train_seconds": seconds, "control_train_seconds": clock.seconds, "control_steps": clock.steps,
+                **self.scored_pair(out), "engine_train_log": training_log(logged)}
+
+    def scored_pair(self, out: Path) -> dict:
+        """ENGINE's and the control's test scores at 1 iteration, and BLEU / chrF at 10 (`<system>_bleu_10`)."""
+        scores = {system: self.evaluate(out / system, **CONFIRM_TEST)["libreoffice"] for system in ("engine", "control")}
+        refined = {system: self.evaluate(out / system, **{**CONFIRM_TEST, "num_iterations": 10})["libreoffice"]
+                   for system in scores}
+        return {**{f"{system}_{metric}": scores[system][metric] for system in scores
+                   for metric in ("bleu", "chrf", "repetition", "teacher_energy")},
+                **{f"{system}_{metric}_10": refined[system][metric] for system in refined
+                   for metric in ("bleu", "chrf")}}
+
+    def sharp_start(self) -> tuple[str, Path]:
+        """Where `sharp` and `descent` start: `cmlm_long` where the benchmark trains one, else ENGINE's start."""
+        return ("cmlm_long", self.trained("cmlm_long")) if "cmlm_long" in self.benchmark.stages else self.better_cmlm()
+
+    def stage_descent(self) -> None:
+        """Gradient descent on the logits themselves (`engine_hf.minimize_energy`), from `sharp_start`, on the test
+        slice: no network is trained, so whether the discrete energy and chrF move says whether the energy and the
+        operators point towards better outputs at all, apart from whether training a network follows them.
+
+        The start is the CMLM's one parallel pass at the lengths it picks itself (1 iteration, length beam 3, as in
+        `confirm`); each search in `DESCENT` (O2 = ST) runs Adam on those logits and is scored at the steps in
+        `DESCENT_STEPS` like any output (BLEU, chrF, repetition, the teacher energy of the argmax), with its cost.
+        """
+        from engine_hf import corpus_scores, load_teacher, minimize_energy, repetition_rate
+        from engine_hf.inference import generate_ids, load_model
+        from engine_hf.teacher import teacher_energy_of_outputs
+        from engine_hf.training import load_corpus_splits
+
+        name, start_dir = self.sharp_start()
+        pairs = load_corpus_splits(self.data())["test"]["translation"]
+        sources = [pair[self.benchmark.src] for pair in pairs]
+        references = [pair[self.benchmark.tgt] for pair in pairs]
+        teacher = load_teacher(str(self.teacher_dir))
+        model, tokenizer = load_model(str(start_dir))
+        special = set(tokenizer.all_special_ids)
+        starts = []  # (source indices, tokenized batch, chosen lengths, the pass's logits at those lengths)
+        for indices, batch, output in generate_ids(model, tokenizer, sources, 64, num_iterations=1, length_beam=3,
+                                                   return_dict_in_generate=True):
+            lengths = output.lengths.clamp(min=1)
+            with torch.no_grad():
+                logits = model(**batch, target_lengths=lengths).logits
+            starts.append((indices, batch, lengths, logits))
+        rows = self.finished_rows("descent")
+        for o1, temperature in DESCENT:
+            key = f"O1 {o1.upper()}, temperature {temperature:g}"
+            if key in rows:
+                continue
+            hypotheses = {step: [""] * len(sources) for step in DESCENT_STEPS}
+            token_rows = {step: [[] for _ in sources] for step in DESCENT_STEPS}
+            energies = {step: torch.zeros(len(sources)) for step in DESCENT_STEPS}
+            began = time.perf_counter()
+            for indices, batch, lengths, logits in starts:
+                mask = torch.arange(logits.shape[1]) < lengths[:, None]
+                found = minimize_energy(teacher, logits, mask, batch["input_ids"], batch["attention_mask"],
+                                        max(DESCENT_STEPS), DESCENT_LEARNING_RATE, o1, "st", temperature,
+                                        checkpoints=DESCENT_STEPS)
+                for step, found_logits in found.items():
+                    sequences = model._finalise(found_logits.argmax(-1), lengths)
+                    energies[step][indices] = teacher_energy_of_outputs(
+                        teacher, batch["input_ids"], batch["attention_mask"], sequences, tokenizer.pad_token_id)
+                    for i, text, row in zip(indices, tokenizer.batch_decode(sequences, skip_special_tokens=True),
+                                            sequences.tolist(), strict=True):
+                        hypotheses[step][i], token_rows[step][i] = text, [t for t in row if t not in special]
+            rows[key] = {"o1": o1, "o1_temperature": temperature, "o2": "st",
+                         "seconds_per_sentence": (time.perf_counter() - began) / len(sources),
+                         "steps": {str(step): {**corpus_scores(hypotheses[step], references),
+                                               "repetition": repetition_rate(token_rows[step]),
+                                               "teacher_energy": energies[step].mean().item()}
+                                   for step in DESCENT_STEPS}}
+            self.write("descent", {**self.descent_about(name, start_dir), "rows": rows, "partial": True})
+        self.write("descent", {**self.descent_about(name, start_dir), "rows": rows, "partial": False})
+
+    def descent_about(self, name: str, start_dir: Path) -> dict:
+        return {"split": "test", "corpus": "libreoffice", "initialised_from": name,
+                "model_sha256": weights_digest(start_dir), "learning_rate": DESCENT_LEARNING_RATE,
+                "steps": list(DESCENT_STEPS), "start_decoding": {"num_iterations": 1, "length_beam": 3}}
+
+    def stage_sharp(self) -> None:
+        """The `engine` setting with a sharpened O1 (`SHARP`: the teacher reads softmax(z / 0.25)), against a matched
+        control of its own, seeds as in `confirm`, from `cmlm_long` where the benchmark trains one.
+
+        Why: with O1 = SX the teacher reads a mixture of embeddings; on a flat student that mixture is far from the
+        tokens the student emits, and training lowered the mixture's energy without lowering the emitted tokens'
+        (Reading A). In the `descent` stage, gradient descent on the logits themselves lowers the discrete energy at
+        O1 temperature 1 and more at 0.25. Does training the network with the sharper O1 follow? Compare with the
+        `confirm` points of the same start and seeds (O1 temperature 1).
+        """
+        name, start_dir = self.sharp_start()
+        corpus = self.corpus_of("cmlm_kd" if name == "cmlm_long" else name)
+        previous = self.read("sharp") if self.result_path("sharp").exists() else {}
+        points = {point["seed"]: point for point in previous.get("points", [])}
+        about = {"setting": SHARP.key, "learning_rate": SHARP.learning_rate, "ce_weight": SHARP.ce_weight,
+                 "o1": SHARP.o1, "o1_temperature": SHARP.o1_temperature, "energy_steps": self.s["energy_steps"],
+                 "initialised_from": name, "corpus": corpus,
+                 "start": previous.get("start") or {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
+                                                    "model_sha256": weights_digest(start_dir)}}
+        for seed in self.s["confirm_seeds"]:
+            if seed not in points:
+                points[seed] = {"seed": seed, **self.matched_pair(self.root / "sharp" / f"seed{seed}", start_dir,
+                                                                  corpus, seed, SHARP)}
+                self.write("sharp", {**about, "points": list(points.values()), "partial": True})
+        self.write("sharp", {**about, "points": list(points.values()), "partial": False})
 
 
     def stage_ranking(self) -> None:

@@ -211,6 +211,12 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     rescoring = load(f"{prefix}rescoring{suffix}")
     if rescoring:
         text += "\n\n" + section_rescoring(rescoring)
+    descent = load(f"{prefix}descent{suffix}")
+    if descent:
+        text += "\n\n" + section_descent(descent)
+    sharp = load(f"{prefix}sharp{suffix}")
+    if sharp:
+        text += "\n\n" + section_sharp(sharp, confirm)
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -220,7 +226,7 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     return text
 
 
-def section_confirm(data: dict) -> str:
+def section_confirm(data: dict, title: str | None = None) -> str:
     """The sweep's best ENGINE setting on the test set, per start and seed, against its own matched control."""
     with_energy = all("engine_teacher_energy" in p for p in data["points"])
     refined = bool(data["points"]) and all("engine_bleu_10" in p for p in data["points"])
@@ -255,11 +261,12 @@ def section_confirm(data: dict) -> str:
                        f"ENGINE above in BLEU in {sum(d > 0 for d in bleu10)} of {len(points)}")
         summary.append(f"from {start}: ENGINE - control = {statistics.mean(bleu):+.2f} BLEU{spread}, "
                        f"{statistics.mean(chrf):+.1f} chrF on average over {len(points)} seed(s); ENGINE above the "
-                       f"control in BLEU in {above} of {len(points)}{energy}")
+                       f"control in BLEU in {above} of {len(points)}, in chrF in {sum(d > 0 for d in chrf)} of "
+                       f"{len(points)}{energy}")
     among = f" among {len(data['candidates'])} ENGINE settings" if "candidates" in data else ""
-    title = ("Confirming the `engine` setting over seeds" if "no sweep" in data["selected_on"]
-             else "Confirming the sweep's best setting on the test set")
-    return (f"**{title}** (`confirm`: {data['setting']}, chosen on "
+    title = title or ("Confirming the `engine` setting over seeds" if "no sweep" in data["selected_on"]
+                      else "Confirming the sweep's best setting on the test set")
+    return (f"**{title}** (`{data.get('stage', 'confirm')}`: {data['setting']}, chosen on "
             f"{data['selected_on']}{among}; {data['energy_steps']} energy steps per run; each run's control is CE at lr 1e-4 "
             f"for that run's wall time with the same seed; help test set, 1 iteration, length beam 3; "
             f"BLEU / chrF / repetition{' / teacher energy, nats per token' if with_energy else ''})"
@@ -267,6 +274,58 @@ def section_confirm(data: dict) -> str:
             + table(["start", "seed", "start CMLM", "ENGINE", "matched CE control", "ENGINE - control (BLEU / chrF)"]
                     + (["ENGINE - control, 10 it."] if refined else []), rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
+
+
+def section_descent(data: dict) -> str:
+    """Gradient descent on the start CMLM's logits against the teacher energy: where the energy and operators lead."""
+    steps = [str(step) for step in data["steps"]]
+    rows = [[key, f"{row['seconds_per_sentence']:.2f}"]
+            + [f"{row['steps'][s]['bleu']:.2f} / {row['steps'][s]['chrf']:.1f} / {row['steps'][s]['repetition']:.2f} / "
+               f"{row['steps'][s]['teacher_energy']:.2f}" for s in steps]
+            for key, row in data["rows"].items()]
+    first, last = steps[0], steps[-1]
+    summary = [f"{key}: teacher energy {row['steps'][first]['teacher_energy']:.2f} -> "
+               f"{row['steps'][last]['teacher_energy']:.2f}, BLEU {row['steps'][first]['bleu']:.2f} -> "
+               f"{row['steps'][last]['bleu']:.2f}, chrF {row['steps'][first]['chrf']:.1f} -> "
+               f"{row['steps'][last]['chrf']:.1f} after {last} steps" for key, row in data["rows"].items()]
+    return ("**Gradient descent on the energy, no network trained** (`descent`: the logits of "
+            f"{data['initialised_from']} `{(data.get('model_sha256') or '')[:8]}` on the help test set, 1 iteration at "
+            "the lengths its length beam of 3 picks, optimised per sentence by Adam (learning rate "
+            f"{data['learning_rate']:g}) against the teacher energy with O2 = ST and the O1 of each row; "
+            "`engine_hf.minimize_energy`; each cell scores the argmax output at that step: BLEU / chrF / repetition / "
+            "teacher energy, nats per token; seconds per sentence for the whole search on 2 CPU threads)"
+            f"{partial_note(data)}:\n\n"
+            + table(["search", "s / sentence"] + [f"step {s}" for s in steps], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in summary))
+
+
+def section_sharp(data: dict, confirm: dict | None) -> str:
+    """The `sharp` stage in `confirm`'s table, and beside the confirm points of the same start and seeds."""
+    name = data["initialised_from"]
+    shaped = {**data, "selected_on": "a first look at 64 dev labels, before any test run (`SHARP` in scripts/bench.py)",
+              "starts": {name: data["start"]},
+              "points": [{**point, "start": name} for point in data["points"]]}
+    text = section_confirm(shaped, title="ENGINE with a sharpened O1, over seeds")
+    earlier = {p["seed"]: p for p in (confirm or {}).get("points", []) if p["start"] == name}
+    same = [(point, earlier[point["seed"]]) for point in data["points"] if point["seed"] in earlier]
+    if same:
+        bleu = [sharp["engine_bleu"] - plain["engine_bleu"] for sharp, plain in same]
+        chrf = [sharp["engine_chrf"] - plain["engine_chrf"] for sharp, plain in same]
+        energy = [sharp["engine_teacher_energy"] - plain["engine_teacher_energy"] for sharp, plain in same]
+        text += (f"\n- against `confirm`'s ENGINE (O1 temperature 1) from the same start and seeds: "
+                 f"{statistics.mean(bleu):+.2f} BLEU, {statistics.mean(chrf):+.1f} chrF, teacher energy "
+                 f"{statistics.mean(energy):+.2f} nats/token on average over {len(same)} seed(s); higher BLEU in "
+                 f"{sum(d > 0 for d in bleu)} of {len(same)}, higher chrF in {sum(d > 0 for d in chrf)} of {len(same)}")
+        if all("train_seconds" in plain and "control_bleu" in plain for _, plain in same):
+            bleu = [sharp["engine_bleu"] - plain["control_bleu"] for sharp, plain in same]
+            chrf = [sharp["engine_chrf"] - plain["control_chrf"] for sharp, plain in same]
+            text += (f"\n- wall time: these ENGINE runs took {statistics.mean(s['train_seconds'] for s, _ in same):.0f} s "
+                     f"on average (their controls {statistics.mean(s['control_steps'] for s, _ in same):.0f} CE steps), "
+                     f"`confirm`'s {statistics.mean(p['train_seconds'] for _, p in same):.0f} s (controls "
+                     f"{statistics.mean(p['control_steps'] for _, p in same):.0f} steps); against `confirm`'s shorter "
+                     f"controls of the same seeds this ENGINE is {statistics.mean(bleu):+.2f} BLEU, "
+                     f"{statistics.mean(chrf):+.1f} chrF, above in chrF in {sum(d > 0 for d in chrf)} of {len(same)}")
+    return text
 
 
 def section_ranking(data: dict) -> str:

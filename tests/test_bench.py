@@ -567,3 +567,84 @@ def test_gain_stage_scores_each_start_with_its_engine_and_control_at_one_and_ten
         "start_bleu": 1.0, "engine_bleu": 5.0, "engine_bleu_10": 9.0, "start_bleu_10": 11.0}
     assert {k: points["cmlm_long"][k] for k in ("engine_bleu", "control_bleu", "engine_bleu_10", "control_chrf_10")} \
         == {"engine_bleu": 2.0, "control_bleu": 3.0, "engine_bleu_10": 12.0, "control_chrf_10": 130.0}
+
+
+def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_with_confirm(tmp_path, monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    (labels.root / "cmlm_long").mkdir(parents=True)
+    (labels.root / "cmlm_long" / "config.json").write_text("{}")
+    runs = []
+
+    def train_energy(out, start, steps, **kwargs):
+        runs.append((start.name, kwargs["seed"], kwargs["learning_rate"], kwargs["ce_weight"], kwargs["o1"],
+                     kwargs["o1_temperature"]))
+        return 70.0, []
+
+    def evaluate(model, **kwargs):
+        bleu = {"engine": 6.0, "control": 5.0}.get(Path(model).name, 4.0)
+        return {"libreoffice": {"bleu": bleu, "chrf": 10 * bleu, "repetition": 0.1, "teacher_energy": bleu / 2}}
+
+    budgets = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        budgets.append((Path(student_model).name, kwargs["seed"], callbacks[0].seconds))
+
+    monkeypatch.setattr(labels, "train_energy", train_energy)
+    monkeypatch.setattr(labels, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(labels, "evaluate", evaluate)
+    labels.s["confirm_seeds"] = (0, 1)
+    labels.stage_sharp()
+    result = labels.read("sharp")
+    assert runs == [("cmlm_long", 0, 1e-5, 1.0, "sx", 0.25), ("cmlm_long", 1, 1e-5, 1.0, "sx", 0.25)]
+    assert result["setting"] == "engine (O1 temperature 0.25, lr 1e-05, ce_weight 1)" and not result["partial"]
+    assert result["start"]["bleu"] == 4.0 and budgets == [("cmlm_long", 0, 70.0), ("cmlm_long", 1, 70.0)]
+    labels.stage_sharp()  # finished seeds are not run again
+    assert len(runs) == 2
+    confirm = {"points": [{"start": "cmlm_long", "seed": 0, "engine_bleu": 5.0, "engine_chrf": 52.0,
+                           "engine_teacher_energy": 3.5},
+                          {"start": "cmlm_kd", "seed": 0, "engine_bleu": 1.0, "engine_chrf": 1.0,
+                           "engine_teacher_energy": 1.0}]}
+    text = make_tables.section_sharp(result, confirm)
+    assert "**ENGINE with a sharpened O1, over seeds** (`sharp`:" in text
+    assert "| cmlm_long | 0 | 4.00 / 40.0 / 0.10 / 2.00 | 6.00 / 60.0 / 0.10 / 3.00 | 5.00 / 50.0 / 0.10 / 2.50 |" in text
+    assert ("against `confirm`'s ENGINE (O1 temperature 1) from the same start and seeds: +1.00 BLEU, +8.0 chrF, "
+            "teacher energy -0.50 nats/token on average over 1 seed(s); higher BLEU in 1 of 1") in text
+
+
+def test_descent_stage_starts_from_the_cmlms_own_output_and_scores_each_search_step(tmp_path, monkeypatch, pairs,
+                                                                                   tokenizer):
+    """Real tiny models: step 0 of every search is the CMLM's own 1-iteration, length-beam-3 output (the same
+    BLEU and teacher energy as `evaluate_model` gives it), and the later steps are scored like any output."""
+    from conftest import tiny_cmlm_config, tiny_marian
+    from datasets import Dataset, DatasetDict
+
+    from engine_hf import CMLMForConditionalGeneration
+    from engine_hf.inference import evaluate_model
+
+    labels = make_bench(tmp_path, "labels", quick=False)
+    teacher_dir, student_dir = labels.root / "teacher-en-pt", labels.root / "cmlm_long"
+    tiny_marian(tokenizer).save_pretrained(teacher_dir)
+    tokenizer.save_pretrained(teacher_dir)
+    CMLMForConditionalGeneration(tiny_cmlm_config(tokenizer)).save_pretrained(student_dir)
+    tokenizer.save_pretrained(student_dir)
+    rows = [{"en": de, "pt": en} for de, en in pairs[:12]]
+    split = Dataset.from_dict({"translation": rows, "document": ["fixture"] * len(rows)})
+    DatasetDict({"train": split, "validation": split, "test": split}).save_to_disk(
+        str(labels.root / "libreoffice-max4words"))
+    labels.s["eval_sentences"] = 6
+    monkeypatch.setattr(bench, "DESCENT_STEPS", (0, 2, 4))
+    monkeypatch.setattr(bench, "DESCENT_LEARNING_RATE", 0.5)
+    labels.stage_descent()
+    result = labels.read("descent")
+    assert list(result["rows"]) == ["O1 SX, temperature 1", "O1 SX, temperature 0.25", "O1 STL, temperature 1"]
+    assert result["initialised_from"] == "cmlm_long" and not result["partial"]
+    own = evaluate_model(str(student_dir), labels.data(), teacher_model=str(teacher_dir), num_iterations=1,
+                         length_beam=3)
+    for row in result["rows"].values():
+        assert list(row["steps"]) == ["0", "2", "4"] and row["seconds_per_sentence"] > 0
+        assert row["steps"]["0"]["bleu"] == pytest.approx(own["bleu"])
+        assert row["steps"]["0"]["teacher_energy"] == pytest.approx(own["teacher_energy"], rel=1e-5)
+    moved = result["rows"]["O1 SX, temperature 1"]["steps"]
+    assert moved["4"]["teacher_energy"] != moved["0"]["teacher_energy"]  # the search changed the argmax output
+    text = make_tables.section_descent(result)
+    assert "**Gradient descent on the energy, no network trained**" in text and "| step 0 | step 2 | step 4 |" in text

@@ -753,31 +753,41 @@ class Bench:
                 "steps": list(DESCENT_STEPS), "start_decoding": {"num_iterations": 1, "length_beam": 3}}
 
     def stage_sharp(self) -> None:
-        """The `engine` setting with a sharpened O1 (`SHARP`: the teacher reads softmax(z / 0.25)), against a matched
-        control of its own, seeds as in `confirm`, from `cmlm_long` where the benchmark trains one.
+        """The `engine` setting with a sharpened O1 (`SHARP`: the teacher reads softmax(z / 0.25)), each run against
+        a matched control of its own, seeds as in `confirm`, from `sharp_start` and then from the engine stage's start.
 
         Why: with O1 = SX the teacher reads a mixture of embeddings; on a flat student that mixture is far from the
         tokens the student emits, and training lowered the mixture's energy without lowering the emitted tokens'
         (Reading A). In the `descent` stage, gradient descent on the logits themselves lowers the discrete energy at
         O1 temperature 1 and more at 0.25. Does training the network with the sharper O1 follow? Compare with the
-        `confirm` points of the same start and seeds (O1 temperature 1).
+        `confirm` points of the same start and seeds (O1 temperature 1). Results written before the second start
+        was added (one start, points without a `start`) are read as that start's points.
         """
-        name, start_dir = self.sharp_start()
-        corpus = self.corpus_of("cmlm_kd" if name == "cmlm_long" else name)
+        first, first_dir = self.sharp_start()
+        starts = {first: first_dir}
+        if self.done("engine") and self.read("engine")["initialised_from"] != first:
+            name = self.read("engine")["initialised_from"]
+            starts[name] = self.trained(name)
         previous = self.read("sharp") if self.result_path("sharp").exists() else {}
-        points = {point["seed"]: point for point in previous.get("points", [])}
+        if "start" in previous:  # the one-start layout
+            previous["starts"] = {previous["initialised_from"]: previous.pop("start")}
+        points = {(p.get("start", previous.get("initialised_from")), p["seed"]): {"start": previous.get(
+            "initialised_from"), **p} for p in previous.get("points", [])}
+        starts_scores = previous.get("starts", {})
         about = {"setting": SHARP.key, "learning_rate": SHARP.learning_rate, "ce_weight": SHARP.ce_weight,
                  "o1": SHARP.o1, "o1_temperature": SHARP.o1_temperature, "energy_steps": self.s["energy_steps"],
-                 "initialised_from": name, "corpus": corpus,
-                 "start": previous.get("start") or {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
-                                                    "model_sha256": weights_digest(start_dir)}}
-        for seed in self.s["confirm_seeds"]:
-            if seed not in points:
-                points[seed] = {"seed": seed, **self.matched_pair(self.root / "sharp" / f"seed{seed}", start_dir,
-                                                                  corpus, seed, SHARP)}
-                self.write("sharp", {**about, "points": list(points.values()), "partial": True})
-        self.write("sharp", {**about, "points": list(points.values()), "partial": False})
-
+                 "corpora": {name: self.corpus_of("cmlm_kd" if name == "cmlm_long" else name) for name in starts}}
+        for name, start_dir in starts.items():
+            if name not in starts_scores:
+                starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
+                                       "model_sha256": weights_digest(start_dir)}
+            for seed in self.s["confirm_seeds"]:
+                if (name, seed) not in points:
+                    points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
+                        self.root / "sharp" / f"{name}-seed{seed}", start_dir, about["corpora"][name], seed, SHARP)}
+                    self.write("sharp", {**about, "starts": starts_scores, "points": list(points.values()),
+                                         "partial": True})
+        self.write("sharp", {**about, "starts": starts_scores, "points": list(points.values()), "partial": False})
 
     def stage_ranking(self) -> None:
         """Does the teacher's energy rank translations the way the references do? The premise ENGINE rests on.

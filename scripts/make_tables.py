@@ -301,27 +301,31 @@ def section_descent(data: dict) -> str:
 
 def section_sharp(data: dict, confirm: dict | None) -> str:
     """The `sharp` stage in `confirm`'s table, and beside the confirm points of the same start and seeds."""
-    name = data["initialised_from"]
-    shaped = {**data, "selected_on": "a first look at 64 dev labels, before any test run (`SHARP` in scripts/bench.py)",
-              "starts": {name: data["start"]},
-              "points": [{**point, "start": name} for point in data["points"]]}
+    if "start" in data:  # written before sharp had a second start: one start, points without their start
+        name = data["initialised_from"]
+        data = {**data, "starts": {name: data["start"]}, "points": [{**p, "start": name} for p in data["points"]]}
+    shaped = {**data, "selected_on": "a first look at 64 dev labels, before any test run (`SHARP` in scripts/bench.py)"}
     text = section_confirm(shaped, title="ENGINE with a sharpened O1, over seeds")
-    earlier = {p["seed"]: p for p in (confirm or {}).get("points", []) if p["start"] == name}
-    same = [(point, earlier[point["seed"]]) for point in data["points"] if point["seed"] in earlier]
-    if same:
+    earlier = {(p["start"], p["seed"]): p for p in (confirm or {}).get("points", [])}
+    for name in data["starts"]:
+        same = [(point, earlier[name, point["seed"]]) for point in data["points"]
+                if point["start"] == name and (name, point["seed"]) in earlier]
+        if not same:
+            continue
         bleu = [sharp["engine_bleu"] - plain["engine_bleu"] for sharp, plain in same]
         chrf = [sharp["engine_chrf"] - plain["engine_chrf"] for sharp, plain in same]
         energy = [sharp["engine_teacher_energy"] - plain["engine_teacher_energy"] for sharp, plain in same]
-        text += (f"\n- against `confirm`'s ENGINE (O1 temperature 1) from the same start and seeds: "
+        text += (f"\n- from {name}, against `confirm`'s ENGINE (O1 temperature 1) of the same seeds: "
                  f"{statistics.mean(bleu):+.2f} BLEU, {statistics.mean(chrf):+.1f} chrF, teacher energy "
                  f"{statistics.mean(energy):+.2f} nats/token on average over {len(same)} seed(s); higher BLEU in "
                  f"{sum(d > 0 for d in bleu)} of {len(same)}, higher chrF in {sum(d > 0 for d in chrf)} of {len(same)}")
         if all("train_seconds" in plain and "control_bleu" in plain for _, plain in same):
             bleu = [sharp["engine_bleu"] - plain["control_bleu"] for sharp, plain in same]
             chrf = [sharp["engine_chrf"] - plain["control_chrf"] for sharp, plain in same]
-            text += (f"\n- wall time: these ENGINE runs took {statistics.mean(s['train_seconds'] for s, _ in same):.0f} s "
-                     f"on average (their controls {statistics.mean(s['control_steps'] for s, _ in same):.0f} CE steps), "
-                     f"`confirm`'s {statistics.mean(p['train_seconds'] for _, p in same):.0f} s (controls "
+            text += (f"\n- from {name}, wall time: these ENGINE runs took "
+                     f"{statistics.mean(s['train_seconds'] for s, _ in same):.0f} s on average (their controls "
+                     f"{statistics.mean(s['control_steps'] for s, _ in same):.0f} CE steps), `confirm`'s "
+                     f"{statistics.mean(p['train_seconds'] for _, p in same):.0f} s (controls "
                      f"{statistics.mean(p['control_steps'] for _, p in same):.0f} steps); against `confirm`'s shorter "
                      f"controls of the same seeds this ENGINE is {statistics.mean(bleu):+.2f} BLEU, "
                      f"{statistics.mean(chrf):+.1f} chrF, above in chrF in {sum(d > 0 for d in chrf)} of {len(same)}")

@@ -597,9 +597,27 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
     result = labels.read("sharp")
     assert runs == [("cmlm_long", 0, 1e-5, 1.0, "sx", 0.25), ("cmlm_long", 1, 1e-5, 1.0, "sx", 0.25)]
     assert result["setting"] == "engine (O1 temperature 0.25, lr 1e-05, ce_weight 1)" and not result["partial"]
-    assert result["start"]["bleu"] == 4.0 and budgets == [("cmlm_long", 0, 70.0), ("cmlm_long", 1, 70.0)]
+    assert result["starts"]["cmlm_long"]["bleu"] == 4.0 and budgets == [("cmlm_long", 0, 70.0), ("cmlm_long", 1, 70.0)]
     labels.stage_sharp()  # finished seeds are not run again
     assert len(runs) == 2
+    # once the engine stage has a start of its own, its seeds follow, and the earlier points stay
+    (labels.root / "cmlm_kd").mkdir(parents=True)
+    (labels.root / "cmlm_kd" / "config.json").write_text("{}")
+    labels.write("engine", {"initialised_from": "cmlm_kd"})
+    labels.stage_sharp()
+    assert [run[:2] for run in runs[2:]] == [("cmlm_kd", 0), ("cmlm_kd", 1)]
+    assert [(p["start"], p["seed"]) for p in labels.read("sharp")["points"]] == [
+        ("cmlm_long", 0), ("cmlm_long", 1), ("cmlm_kd", 0), ("cmlm_kd", 1)]
+    # a record in the one-start layout (before the second start) is read as cmlm_long's points
+    old = labels.read("sharp")
+    old_layout = {**old, "initialised_from": "cmlm_long", "start": old["starts"]["cmlm_long"],
+                  "points": [{k: v for k, v in p.items() if k != "start"} for p in old["points"][:2]]}
+    del old_layout["starts"]
+    labels.write("sharp", old_layout)
+    labels.stage_sharp()
+    assert len(runs) == 6 and [run[:2] for run in runs[4:]] == [("cmlm_kd", 0), ("cmlm_kd", 1)]
+    assert "(`sharp`:" in make_tables.section_sharp(old_layout, None)
+    result = labels.read("sharp")
     confirm = {"points": [{"start": "cmlm_long", "seed": 0, "engine_bleu": 5.0, "engine_chrf": 52.0,
                            "engine_teacher_energy": 3.5},
                           {"start": "cmlm_kd", "seed": 0, "engine_bleu": 1.0, "engine_chrf": 1.0,
@@ -607,7 +625,7 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
     text = make_tables.section_sharp(result, confirm)
     assert "**ENGINE with a sharpened O1, over seeds** (`sharp`:" in text
     assert "| cmlm_long | 0 | 4.00 / 40.0 / 0.10 / 2.00 | 6.00 / 60.0 / 0.10 / 3.00 | 5.00 / 50.0 / 0.10 / 2.50 |" in text
-    assert ("against `confirm`'s ENGINE (O1 temperature 1) from the same start and seeds: +1.00 BLEU, +8.0 chrF, "
+    assert ("from cmlm_long, against `confirm`'s ENGINE (O1 temperature 1) of the same seeds: +1.00 BLEU, +8.0 chrF, "
             "teacher energy -0.50 nats/token on average over 1 seed(s); higher BLEU in 1 of 1") in text
 
 

@@ -86,6 +86,20 @@ def test_never_emitted_ids_get_no_mass_and_gradients_stay_finite(name, logits_an
     assert torch.isfinite(grad).all()
 
 
+@pytest.mark.parametrize("name", ["sx", "st"])
+def test_sharp_logits_give_no_subnormal_probabilities_and_the_same_values_and_gradients(name):
+    """A sharpened O1 (logits / 0.25) spans hundreds of nats: plain softmax leaves most of the row subnormal."""
+    torch.manual_seed(0)
+    logits, upstream = 40 * torch.randn(2, 3, 257), torch.randn(2, 3, 257)
+    plain = logits.softmax(-1)
+    assert ((plain > 0) & (plain < torch.finfo(plain.dtype).tiny)).any()  # the case the guard is for
+    out, grad = run(name, logits, upstream)
+    soft = run("sx", logits, upstream)[0]
+    assert not ((soft > 0) & (soft < torch.finfo(soft.dtype).tiny)).any()
+    torch.testing.assert_close(soft, plain, atol=1e-30, rtol=0)
+    torch.testing.assert_close(grad, softmax_vjp(plain, upstream))
+
+
 def test_unknown_operator_names_the_valid_ones():
     with pytest.raises(ValueError, match=r"Unknown operator 'softmax'.*\['gx', 'sg', 'st', 'stl', 'sx'\]"):
         get_operator("softmax")

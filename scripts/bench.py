@@ -161,7 +161,7 @@ BENCHMARKS = {
     "labels": Benchmark("labels", "en", "pt", ("libreoffice",), "encoder_layers=6," + STUDENT_DECODER, "bench-labels",
                         "bench_labels_", own_teacher=False,
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
-                                "confirm", "rescoring", "descent", "sharp"),
+                                "confirm", "rescoring", "descent", "sharp", "budget"),
                         max_target_words=4),
 }
 
@@ -864,22 +864,27 @@ class Bench:
         total. Each pair is scored on the test set (1 iteration, length beam 3).
 
         Why: at 200 steps ENGINE lowered the teacher energy of its outputs on B and tied the control in BLEU; if the
-        energy keeps falling, does BLEU start to follow, or does the control pull away? Resumable: a finished run's
-        times are kept in the results JSON; a run killed midway is redone from its start (its clock would be wrong).
+        energy keeps falling, does BLEU start to follow, or does the control pull away? Where the benchmark runs
+        `sharp` (labels), the run is that stage's instead (`SHARP` from `sharp_start`): the one setting that moved
+        ENGINE up over seeds, does its chrF edge grow with compute? Resumable: a finished run's times are kept in
+        the results JSON; a run killed midway is redone from its start (its clock would be wrong).
         """
         from engine_hf.training import StopAfterSeconds
 
-        name, start = self.better_cmlm()
+        (name, start), setting = (self.sharp_start(), SHARP) if "sharp" in self.benchmark.stages else (
+            self.better_cmlm(), ENGINE)
         every, total = self.s["energy_steps"], 4 * self.s["energy_steps"]
         out, corpus = self.root / "budget", self.corpus_of(name)
         about = {"initialised_from": name, "corpus": corpus, "energy_steps": total, "checkpoint_every": every,
-                 "o1": ENGINE.o1, "o2": "st", "learning_rate": ENGINE.learning_rate, "ce_weight": ENGINE.ce_weight,
-                 "control_learning_rate": 1e-4}
+                 "setting": setting.key, "o1": setting.o1, "o1_temperature": setting.o1_temperature, "o2": "st",
+                 "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight, "control_learning_rate": 1e-4}
         record = self.read("budget") if self.result_path("budget").exists() else {}
         if "engine_seconds_at" not in record:
             shutil.rmtree(out / "engine", ignore_errors=True)
             clock = LogHistory()
-            _, logged = self.train_energy(out / "engine", start, total, corpus=corpus, clock=clock, save_steps=every)
+            _, logged = self.train_energy(out / "engine", start, total, corpus=corpus, clock=clock, save_steps=every,
+                                          learning_rate=setting.learning_rate, ce_weight=setting.ce_weight,
+                                          o1=setting.o1, o1_temperature=setting.o1_temperature)
             record = {**about, "engine_seconds_at": {step: clock.elapsed[step] for step in range(every, total + 1, every)},
                       "engine_train_log": training_log(logged)}
             self.write("budget", {**record, "partial": True})

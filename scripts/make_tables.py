@@ -430,7 +430,9 @@ def section_budget(data: dict, plot: str) -> str:
     rows += [[p["engine_step"], f"{p['seconds']:.0f}", scores(p, "engine"), p["control_step"], scores(p, "control"),
               f"{p['engine_bleu'] - p['control_bleu']:+.2f} / {p['engine_chrf'] - p['control_chrf']:+.1f}"]
              for p in data["points"]]
-    return ("**ENGINE against its control as compute grows** (`budget`: the engine stage's settings, lr "
+    setting = (f"O1 temperature {data['o1_temperature']:g}, " if data.get("o1_temperature", 1) != 1 else
+               "the engine stage's settings, ")
+    return (f"**ENGINE against its control as compute grows** (`budget`: {setting}lr "
             f"{data['learning_rate']:g}, `ce_weight` {data['ce_weight']:g}, {data['energy_steps']} energy steps from "
             f"{data['initialised_from']}, scored every {data['checkpoint_every']}; one control run (CE, lr "
             f"{data['control_learning_rate']:g}) checkpointed at the wall times ENGINE reached its checkpoints; help "
@@ -442,15 +444,16 @@ def section_budget(data: dict, plot: str) -> str:
 
 
 def plot_budget(data: dict, name: str) -> None:
-    """BLEU and teacher energy of ENGINE and its control against wall time (the budget stage)."""
+    """BLEU, chrF and teacher energy of ENGINE and its control against wall time (the budget stage)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     seconds = [0.0] + [p["seconds"] for p in data["points"]]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
-    for axis, metric, label in ((left, "bleu", "test BLEU (1 it.)"), (right, "teacher_energy", "teacher energy")):
+    fig, (left, middle, right) = plt.subplots(1, 3, figsize=(11, 3.2))
+    for axis, metric, label in ((left, "bleu", "test BLEU (1 it.)"), (middle, "chrf", "test chrF (1 it.)"),
+                                (right, "teacher_energy", "teacher energy")):
         for who, style, legend in (("engine", "o-", "ENGINE"), ("control", "s--", "matched-compute CE")):
             values = [data["start"][metric]] + [p[f"{who}_{metric}"] for p in data["points"]]
             axis.plot(seconds, values, style, label=legend)

@@ -202,9 +202,43 @@ def test_budget_table_pairs_each_engine_checkpoint_with_the_control_at_the_same_
     assert "| 200 | 347 | 2.36 / 4.7 / 0.50 / 3.50 | 468 | 2.25 / 4.5 / 0.50 / 3.50 | +0.11 / +0.2 |" in text
     assert "| 400 | 695 | 2.00 / 4.0 / 0.50 / 3.50 | 940 | 2.50 / 5.0 / 0.50 / 3.50 | -0.50 / -1.0 |" in text
     assert "(docs/engine_budget_b.png)" in text
+    assert "the engine stage's settings, lr 1e-05" in text
+    assert "(`budget`: O1 temperature 0.25, lr 1e-05" in make_tables.section_budget(
+        {**data, "o1_temperature": 0.25}, "x.png")
     assert "unfinished" in make_tables.section_budget({"partial": True}, "x.png")
     assert make_tables.plot_name("bench_b_", "", "engine_budget") == "engine_budget_b.png"
     assert make_tables.plot_name("bench_", "_quick") == "engine_gain_quick.png"
+
+
+def test_budget_on_labels_runs_the_sharp_setting_from_cmlm_long_and_elsewhere_the_engine_stages(tmp_path,
+                                                                                                   monkeypatch):
+    runs = []
+
+    def train_energy(out, start, steps, clock=None, **kwargs):
+        runs.append((start.name, steps, kwargs["learning_rate"], kwargs["o1_temperature"], kwargs["save_steps"]))
+        clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
+        return steps / 100, []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        saver, stop, clock = callbacks
+        assert stop.seconds == 8.0 and saver.pending == [2.0, 4.0, 6.0]
+        saver.saved_steps, clock.steps, clock.seconds = [5, 10, 15], 20, 8.0
+
+    def evaluate(model, **kwargs):
+        return {"libreoffice": {"bleu": 1.0, "chrf": 2.0, "repetition": 0.1, "teacher_energy": 3.0}}
+
+    for name, start in (("labels", "cmlm_long"), ("short", "cmlm_kd")):
+        bench = make_bench(tmp_path / name, name, quick=False)
+        (bench.root / start).mkdir(parents=True)
+        (bench.root / start / "config.json").write_text("{}")
+        bench.write("engine", {"initialised_from": "cmlm_kd"})
+        for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
+            monkeypatch.setattr(bench, attribute, fake)
+        bench.stage_budget()
+        result = bench.read("budget")
+        assert result["initialised_from"] == start and not result["partial"]
+        assert [p["control_step"] for p in result["points"]] == [5, 10, 15, 20]
+    assert runs == [("cmlm_long", 800, 1e-5, 0.25, 200), ("cmlm_kd", 800, 1e-5, 1.0, 200)]
 
 
 def test_unfrozen_table_sets_the_frozen_stages_beside_the_unfrozen_ones():

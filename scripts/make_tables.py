@@ -307,10 +307,18 @@ def section_sharp(data: dict, confirm: dict | None) -> str:
     shaped = {**data, "selected_on": "a first look at 64 dev labels, before any test run (`SHARP` in scripts/bench.py)"}
     text = section_confirm(shaped, title="ENGINE with a sharpened O1, over seeds")
     earlier = {(p["start"], p["seed"]): p for p in (confirm or {}).get("points", [])}
-    for name in data["starts"]:
+    for name, start in data["starts"].items():
         same = [(point, earlier[name, point["seed"]]) for point in data["points"]
                 if point["start"] == name and (name, point["seed"]) in earlier]
         if not same:
+            continue
+        digest = (confirm or {}).get("starts", {}).get(name, {}).get("model_sha256")
+        if digest != start.get("model_sha256"):
+            def short(sha: str | None) -> str:
+                return sha[:8] if sha else "not recorded"
+
+            text += (f"\n- from {name}: not set beside `confirm`, whose runs started from another build of {name} "
+                     f"(weights digest {short(digest)}, here {short(start.get('model_sha256'))})")
             continue
         bleu = [sharp["engine_bleu"] - plain["engine_bleu"] for sharp, plain in same]
         chrf = [sharp["engine_chrf"] - plain["engine_chrf"] for sharp, plain in same]
@@ -326,7 +334,7 @@ def section_sharp(data: dict, confirm: dict | None) -> str:
                      f"{statistics.mean(s['train_seconds'] for s, _ in same):.0f} s on average (their controls "
                      f"{statistics.mean(s['control_steps'] for s, _ in same):.0f} CE steps), `confirm`'s "
                      f"{statistics.mean(p['train_seconds'] for _, p in same):.0f} s (controls "
-                     f"{statistics.mean(p['control_steps'] for _, p in same):.0f} steps); against `confirm`'s shorter "
+                     f"{statistics.mean(p['control_steps'] for _, p in same):.0f} steps); against `confirm`'s "
                      f"controls of the same seeds this ENGINE is {statistics.mean(bleu):+.2f} BLEU, "
                      f"{statistics.mean(chrf):+.1f} chrF, above in chrF in {sum(d > 0 for d in chrf)} of {len(same)}")
     return text

@@ -652,7 +652,9 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
     assert len(runs) == 6 and [run[:2] for run in runs[4:]] == [("cmlm_kd", 0), ("cmlm_kd", 1)]
     assert "(`sharp`:" in make_tables.section_sharp(old_layout, None)
     result = labels.read("sharp")
-    confirm = {"points": [{"start": "cmlm_long", "seed": 0, "engine_bleu": 5.0, "engine_chrf": 52.0,
+    confirm = {"starts": {"cmlm_long": {"model_sha256": result["starts"]["cmlm_long"]["model_sha256"]},
+                          "cmlm_kd": {"model_sha256": "0123456789abcdef"}},
+               "points": [{"start": "cmlm_long", "seed": 0, "engine_bleu": 5.0, "engine_chrf": 52.0,
                            "engine_teacher_energy": 3.5},
                           {"start": "cmlm_kd", "seed": 0, "engine_bleu": 1.0, "engine_chrf": 1.0,
                            "engine_teacher_energy": 1.0}]}
@@ -661,6 +663,9 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
     assert "| cmlm_long | 0 | 4.00 / 40.0 / 0.10 / 2.00 | 6.00 / 60.0 / 0.10 / 3.00 | 5.00 / 50.0 / 0.10 / 2.50 |" in text
     assert ("from cmlm_long, against `confirm`'s ENGINE (O1 temperature 1) of the same seeds: +1.00 BLEU, +8.0 chrF, "
             "teacher energy -0.50 nats/token on average over 1 seed(s); higher BLEU in 1 of 1") in text
+    # confirm's cmlm_kd runs started from another build of it: no comparison across builds
+    assert "from cmlm_kd: not set beside `confirm`, whose runs started from another build of cmlm_kd (weights " \
+           "digest 01234567" in text and "from cmlm_kd, against" not in text
 
 
 def test_descent_stage_starts_from_the_cmlms_own_output_and_scores_each_search_step(tmp_path, monkeypatch, pairs,

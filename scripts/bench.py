@@ -74,7 +74,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
-          "unfrozen", "rescoring", "descent", "sharp"]
+          "unfrozen", "rescoring", "descent", "sharp", "sharper"]
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,8 @@ SWEEP = [EnergySetting(1e-4, 1.0), EnergySetting(1e-4, 4.0), EnergySetting(3e-5,
 # 64 dev labels: gradient descent on cmlm_long's logits (60 Adam steps, lr 0.05) took the discrete energy from 5.32
 # to 3.54 / 3.64 / 3.38 and chrF from 47.0 to 48.7 / 50.7 / 53.7 at O1 temperature 1 / 0.5 / 0.25.
 SHARP = EnergySetting(1e-5, 1.0, o1_temperature=0.25)
+# The `sharper` stage: the same at 0.1, the next step down, chosen after sharp's test results (an exploration).
+SHARPER = EnergySetting(1e-5, 1.0, o1_temperature=0.1)
 # The `descent` stage's searches: (O1, O1 temperature), O2 = ST; Adam on the logits, learning rate and checkpoints.
 DESCENT = (("sx", 1.0), ("sx", 0.25), ("stl", 1.0))
 DESCENT_LEARNING_RATE, DESCENT_STEPS = 0.05, (0, 15, 30, 60)
@@ -143,7 +145,7 @@ BENCHMARKS = {
     "a": Benchmark("a", "en", "pt", ("libreoffice", "bible"), "encoder_layers=6," + STUDENT_DECODER, "bench", "bench_",
                    own_teacher=False,
                    stages=tuple(stage for stage in STAGES
-                                if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp"))),
+                                if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp", "sharper"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -161,7 +163,7 @@ BENCHMARKS = {
     "labels": Benchmark("labels", "en", "pt", ("libreoffice",), "encoder_layers=6," + STUDENT_DECODER, "bench-labels",
                         "bench_labels_", own_teacher=False,
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
-                                "confirm", "rescoring", "descent", "sharp", "budget"),
+                                "confirm", "rescoring", "descent", "sharp", "budget", "sharper"),
                         max_target_words=4),
 }
 
@@ -763,20 +765,36 @@ class Bench:
         `confirm` points of the same start and seeds (O1 temperature 1). Results written before the second start
         was added (one start, points without a `start`) are read as that start's points.
         """
-        first, first_dir = self.sharp_start()
-        starts = {first: first_dir}
-        if self.done("engine") and self.read("engine")["initialised_from"] != first:
+        starts = dict([self.sharp_start()])
+        if self.done("engine") and self.read("engine")["initialised_from"] not in starts:
             name = self.read("engine")["initialised_from"]
             starts[name] = self.trained(name)
-        previous = self.read("sharp") if self.result_path("sharp").exists() else {}
+        self.matched_seeds("sharp", SHARP, starts, "a first look at 64 dev labels, before any test run (`SHARP` in "
+                                                   "scripts/bench.py)")
+
+    def stage_sharper(self) -> None:
+        """`sharp` at O1 temperature 0.1 (`SHARPER`), from `sharp_start` only, seeds and controls as there.
+
+        Why: on the dev look that chose 0.25, chrF rose from temperature 1 to 0.5 to 0.25; does the trend go on, or
+        does the softmax's gradient, which vanishes away from near-ties as the temperature falls, stop the training?
+        Chosen after `sharp`'s test results (the next step down), so it is an exploration, not a selection.
+        """
+        self.matched_seeds("sharper", SHARPER, dict([self.sharp_start()]),
+                           "nothing: the next step down from `sharp`, after its test results (`SHARPER` in scripts/bench.py)")
+
+    def matched_seeds(self, stage: str, setting: EnergySetting, starts: dict[str, Path], selected_on: str) -> None:
+        """`setting` from each start and seed of `confirm_seeds`, each run with its own control (`matched_pair`),
+        under runs/<benchmark>/<stage>/; points are kept as they finish and never run twice. `selected_on` says
+        what chose the setting, for the table."""
+        previous = self.read(stage) if self.result_path(stage).exists() else {}
         if "start" in previous:  # the one-start layout
             previous["starts"] = {previous["initialised_from"]: previous.pop("start")}
         points = {(p.get("start", previous.get("initialised_from")), p["seed"]): {"start": previous.get(
             "initialised_from"), **p} for p in previous.get("points", [])}
         starts_scores = previous.get("starts", {})
-        about = {"setting": SHARP.key, "learning_rate": SHARP.learning_rate, "ce_weight": SHARP.ce_weight,
-                 "o1": SHARP.o1, "o1_temperature": SHARP.o1_temperature, "energy_steps": self.s["energy_steps"],
-                 "corpora": {name: self.corpus_of("cmlm_kd" if name == "cmlm_long" else name) for name in starts}}
+        about = {"setting": setting.key, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
+                 "o1": setting.o1, "o1_temperature": setting.o1_temperature, "energy_steps": self.s["energy_steps"],
+                 "selected_on": selected_on, "corpora": {name: self.corpus_of("cmlm_kd" if name == "cmlm_long" else name) for name in starts}}
         for name, start_dir in starts.items():
             if name not in starts_scores:
                 starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
@@ -784,10 +802,10 @@ class Bench:
             for seed in self.s["confirm_seeds"]:
                 if (name, seed) not in points:
                     points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
-                        self.root / "sharp" / f"{name}-seed{seed}", start_dir, about["corpora"][name], seed, SHARP)}
-                    self.write("sharp", {**about, "starts": starts_scores, "points": list(points.values()),
-                                         "partial": True})
-        self.write("sharp", {**about, "starts": starts_scores, "points": list(points.values()), "partial": False})
+                        self.root / stage / f"{name}-seed{seed}", start_dir, about["corpora"][name], seed, setting)}
+                    self.write(stage, {**about, "starts": starts_scores, "points": list(points.values()),
+                                       "partial": True})
+        self.write(stage, {**about, "starts": starts_scores, "points": list(points.values()), "partial": False})
 
     def stage_ranking(self) -> None:
         """Does the teacher's energy rank translations the way the references do? The premise ENGINE rests on.

@@ -216,7 +216,10 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         text += "\n\n" + section_descent(descent)
     sharp = load(f"{prefix}sharp{suffix}")
     if sharp:
-        text += "\n\n" + section_sharp(sharp, confirm)
+        text += "\n\n" + section_sharp(sharp, {"confirm": confirm})
+    sharper = load(f"{prefix}sharper{suffix}")
+    if sharper:
+        text += "\n\n" + section_sharp(sharper, {"confirm": confirm, "sharp": sharp})
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -299,44 +302,51 @@ def section_descent(data: dict) -> str:
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
 
-def section_sharp(data: dict, confirm: dict | None) -> str:
-    """The `sharp` stage in `confirm`'s table, and beside the confirm points of the same start and seeds."""
+def short_digest(sha: str | None) -> str:
+    return sha[:8] if sha else "not recorded"
+
+
+def section_sharp(data: dict, beside: dict[str, dict | None]) -> str:
+    """A `sharp`-like stage (`sharp`, `sharper`) in `confirm`'s table, then beside each earlier stage in `beside`
+    (its stage name -> its results) at the same start and seeds, where both started from the same build."""
     if "start" in data:  # written before sharp had a second start: one start, points without their start
         name = data["initialised_from"]
         data = {**data, "starts": {name: data["start"]}, "points": [{**p, "start": name} for p in data["points"]]}
-    shaped = {**data, "selected_on": "a first look at 64 dev labels, before any test run (`SHARP` in scripts/bench.py)"}
-    text = section_confirm(shaped, title="ENGINE with a sharpened O1, over seeds")
-    earlier = {(p["start"], p["seed"]): p for p in (confirm or {}).get("points", [])}
-    for name, start in data["starts"].items():
-        same = [(point, earlier[name, point["seed"]]) for point in data["points"]
-                if point["start"] == name and (name, point["seed"]) in earlier]
-        if not same:
-            continue
-        digest = (confirm or {}).get("starts", {}).get(name, {}).get("model_sha256")
-        if digest != start.get("model_sha256"):
-            def short(sha: str | None) -> str:
-                return sha[:8] if sha else "not recorded"
-
-            text += (f"\n- from {name}: not set beside `confirm`, whose runs started from another build of {name} "
-                     f"(weights digest {short(digest)}, here {short(start.get('model_sha256'))})")
-            continue
-        bleu = [sharp["engine_bleu"] - plain["engine_bleu"] for sharp, plain in same]
-        chrf = [sharp["engine_chrf"] - plain["engine_chrf"] for sharp, plain in same]
-        energy = [sharp["engine_teacher_energy"] - plain["engine_teacher_energy"] for sharp, plain in same]
-        text += (f"\n- from {name}, against `confirm`'s ENGINE (O1 temperature 1) of the same seeds: "
-                 f"{statistics.mean(bleu):+.2f} BLEU, {statistics.mean(chrf):+.1f} chrF, teacher energy "
-                 f"{statistics.mean(energy):+.2f} nats/token on average over {len(same)} seed(s); higher BLEU in "
-                 f"{sum(d > 0 for d in bleu)} of {len(same)}, higher chrF in {sum(d > 0 for d in chrf)} of {len(same)}")
-        if all("train_seconds" in plain and "control_bleu" in plain for _, plain in same):
-            bleu = [sharp["engine_bleu"] - plain["control_bleu"] for sharp, plain in same]
-            chrf = [sharp["engine_chrf"] - plain["control_chrf"] for sharp, plain in same]
-            text += (f"\n- from {name}, wall time: these ENGINE runs took "
-                     f"{statistics.mean(s['train_seconds'] for s, _ in same):.0f} s on average (their controls "
-                     f"{statistics.mean(s['control_steps'] for s, _ in same):.0f} CE steps), `confirm`'s "
-                     f"{statistics.mean(p['train_seconds'] for _, p in same):.0f} s (controls "
-                     f"{statistics.mean(p['control_steps'] for _, p in same):.0f} steps); against `confirm`'s "
-                     f"controls of the same seeds this ENGINE is {statistics.mean(bleu):+.2f} BLEU, "
-                     f"{statistics.mean(chrf):+.1f} chrF, above in chrF in {sum(d > 0 for d in chrf)} of {len(same)}")
+    shaped = {"selected_on": "a first look at 64 dev labels, before any test run (`SHARP` in scripts/bench.py)",
+              **data}  # sharp's first results did not record it
+    text = section_confirm(shaped, title=f"ENGINE with a sharpened O1 (temperature {data['o1_temperature']:g}), "
+                                         "over seeds")
+    for stage, other in beside.items():
+        earlier = {(p["start"], p["seed"]): p for p in (other or {}).get("points", [])}
+        what = f"`{stage}`'s ENGINE (O1 temperature {(other or {}).get('o1_temperature', 1):g})"
+        for name, start in data["starts"].items():
+            same = [(point, earlier[name, point["seed"]]) for point in data["points"]
+                    if point["start"] == name and (name, point["seed"]) in earlier]
+            if not same:
+                continue
+            digest = other.get("starts", {}).get(name, {}).get("model_sha256")
+            if digest != start.get("model_sha256"):
+                text += (f"\n- from {name}: not set beside `{stage}`, whose runs started from another build of "
+                         f"{name} (weights digest {short_digest(digest)}, here {short_digest(start.get('model_sha256'))})")
+                continue
+            bleu = [this["engine_bleu"] - that["engine_bleu"] for this, that in same]
+            chrf = [this["engine_chrf"] - that["engine_chrf"] for this, that in same]
+            energy = [this["engine_teacher_energy"] - that["engine_teacher_energy"] for this, that in same]
+            text += (f"\n- from {name}, against {what} of the same seeds: {statistics.mean(bleu):+.2f} BLEU, "
+                     f"{statistics.mean(chrf):+.1f} chrF, teacher energy {statistics.mean(energy):+.2f} nats/token on "
+                     f"average over {len(same)} seed(s); higher BLEU in {sum(d > 0 for d in bleu)} of {len(same)}, "
+                     f"higher chrF in {sum(d > 0 for d in chrf)} of {len(same)}")
+            if all("train_seconds" in that and "control_bleu" in that for _, that in same):
+                bleu = [this["engine_bleu"] - that["control_bleu"] for this, that in same]
+                chrf = [this["engine_chrf"] - that["control_chrf"] for this, that in same]
+                text += (f"\n- from {name}, wall time: these ENGINE runs took "
+                         f"{statistics.mean(s['train_seconds'] for s, _ in same):.0f} s on average (their controls "
+                         f"{statistics.mean(s['control_steps'] for s, _ in same):.0f} CE steps), `{stage}`'s "
+                         f"{statistics.mean(p['train_seconds'] for _, p in same):.0f} s (controls "
+                         f"{statistics.mean(p['control_steps'] for _, p in same):.0f} steps); against `{stage}`'s "
+                         f"controls of the same seeds this ENGINE is {statistics.mean(bleu):+.2f} BLEU, "
+                         f"{statistics.mean(chrf):+.1f} chrF, above in chrF in {sum(d > 0 for d in chrf)} of "
+                         f"{len(same)}")
     return text
 
 

@@ -650,7 +650,7 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
     labels.write("sharp", old_layout)
     labels.stage_sharp()
     assert len(runs) == 6 and [run[:2] for run in runs[4:]] == [("cmlm_kd", 0), ("cmlm_kd", 1)]
-    assert "(`sharp`:" in make_tables.section_sharp(old_layout, None)
+    assert "(`sharp`:" in make_tables.section_sharp(old_layout, {"confirm": None})
     result = labels.read("sharp")
     confirm = {"starts": {"cmlm_long": {"model_sha256": result["starts"]["cmlm_long"]["model_sha256"]},
                           "cmlm_kd": {"model_sha256": "0123456789abcdef"}},
@@ -658,14 +658,46 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
                            "engine_teacher_energy": 3.5},
                           {"start": "cmlm_kd", "seed": 0, "engine_bleu": 1.0, "engine_chrf": 1.0,
                            "engine_teacher_energy": 1.0}]}
-    text = make_tables.section_sharp(result, confirm)
-    assert "**ENGINE with a sharpened O1, over seeds** (`sharp`:" in text
+    text = make_tables.section_sharp(result, {"confirm": confirm})
+    assert "**ENGINE with a sharpened O1 (temperature 0.25), over seeds** (`sharp`: engine (O1 temperature 0.25" in text
+    assert "chosen on a first look at 64 dev labels" in text
     assert "| cmlm_long | 0 | 4.00 / 40.0 / 0.10 / 2.00 | 6.00 / 60.0 / 0.10 / 3.00 | 5.00 / 50.0 / 0.10 / 2.50 |" in text
     assert ("from cmlm_long, against `confirm`'s ENGINE (O1 temperature 1) of the same seeds: +1.00 BLEU, +8.0 chrF, "
             "teacher energy -0.50 nats/token on average over 1 seed(s); higher BLEU in 1 of 1") in text
     # confirm's cmlm_kd runs started from another build of it: no comparison across builds
     assert "from cmlm_kd: not set beside `confirm`, whose runs started from another build of cmlm_kd (weights " \
            "digest 01234567" in text and "from cmlm_kd, against" not in text
+
+
+def test_sharper_runs_temperature_0_1_from_cmlm_long_only_and_is_set_beside_sharp(tmp_path, monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    for name in ("cmlm_long", "cmlm_kd"):
+        (labels.root / name).mkdir(parents=True)
+        (labels.root / name / "config.json").write_text("{}")
+    labels.write("engine", {"initialised_from": "cmlm_kd"})
+    runs = []
+
+    def train_energy(out, start, steps, **kwargs):
+        runs.append((start.name, kwargs["seed"], kwargs["o1_temperature"], out.parent.parent.name))
+        return 70.0, []
+
+    def evaluate(model, **kwargs):
+        bleu = {"engine": 7.0, "control": 5.0}.get(Path(model).name, 4.0)
+        return {"libreoffice": {"bleu": bleu, "chrf": 10 * bleu, "repetition": 0.1, "teacher_energy": bleu / 2}}
+
+    monkeypatch.setattr(labels, "train_energy", train_energy)
+    monkeypatch.setattr(labels, "train_cmlm", lambda *args, **kwargs: None)
+    monkeypatch.setattr(labels, "evaluate", evaluate)
+    labels.s["confirm_seeds"] = (0,)
+    labels.stage_sharper()
+    assert runs == [("cmlm_long", 0, 0.1, "sharper")]
+    sharper = labels.read("sharper")
+    assert sharper["setting"] == "engine (O1 temperature 0.1, lr 1e-05, ce_weight 1)" and not sharper["partial"]
+    sharp = {**sharper, "o1_temperature": 0.25, "points": [{**sharper["points"][0], "engine_bleu": 6.0}]}
+    text = make_tables.section_sharp(sharper, {"confirm": None, "sharp": sharp})
+    assert "**ENGINE with a sharpened O1 (temperature 0.1), over seeds** (`sharper`:" in text
+    assert "chosen on nothing: the next step down from `sharp`" in text
+    assert "from cmlm_long, against `sharp`'s ENGINE (O1 temperature 0.25) of the same seeds: +1.00 BLEU" in text
 
 
 def test_descent_stage_starts_from_the_cmlms_own_output_and_scores_each_search_step(tmp_path, monkeypatch, pairs,

@@ -74,7 +74,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
-          "unfrozen", "rescoring", "descent", "sharp", "sharper"]
+          "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx"]
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,8 @@ BENCHMARKS = {
     "a": Benchmark("a", "en", "pt", ("libreoffice", "bible"), "encoder_layers=6," + STUDENT_DECODER, "bench", "bench_",
                    own_teacher=False,
                    stages=tuple(stage for stage in STAGES
-                                if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp", "sharper"))),
+                                if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp", "sharper",
+                                                 "distill_ui", "cmlm_more", "stronger", "stronger_sx"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -163,7 +164,8 @@ BENCHMARKS = {
     "labels": Benchmark("labels", "en", "pt", ("libreoffice",), "encoder_layers=6," + STUDENT_DECODER, "bench-labels",
                         "bench_labels_", own_teacher=False,
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
-                                "confirm", "rescoring", "descent", "sharp", "budget", "sharper"),
+                                "confirm", "rescoring", "descent", "sharp", "budget", "sharper", "distill_ui",
+                                "cmlm_more", "stronger", "stronger_sx"),
                         max_target_words=4),
 }
 
@@ -173,16 +175,17 @@ def scale(quick: bool) -> dict:
     if quick:
         return dict(cmlm_steps=30, energy_steps=6, logging_steps=2, table2_steps=2, table2_learning_rate=1e-5, distill_sources=96, distill_beams=4,
                     eval_sentences=32, batch_size=16, checkpoint_every=15, long_steps=30, long_checkpoint_every=15,
-                    confirm_seeds=(0,))
+                    confirm_seeds=(0,), ui_sources=96, more_steps=30)
     # Measured on 2 cores: a CE step ~0.8 s, an energy step ~2 s (batch 48); 10-iteration decoding with length
     # beam 5 ~0.3 s/sentence. table2: 25 short runs, so a larger learning rate than ENGINE's main run for the
     # argmax to move at all.
     # Distillation is greedy at full scale: beam 4 ran at 6 sentences/s here (33 min for 12k sources) for +0.7 BLEU.
     # cmlm_long: cmlm_kd's loss was still falling fast when its schedule ended (3.5 at step 2000), so 3000 more
     # steps (~35 min) give the gain plot a stronger start; its mid-way checkpoint is one more point.
+    # cmlm_more (labels): cmlm_long trained 6000 more steps (~40 min) on the help and UI distilled sources together.
     return dict(cmlm_steps=2000, energy_steps=200, logging_steps=25, table2_steps=16, table2_learning_rate=5e-5, distill_sources=12000,
                 distill_beams=1, eval_sentences=200, batch_size=48, checkpoint_every=1000, long_steps=3000,
-                long_checkpoint_every=1500, confirm_seeds=(0, 1, 2))
+                long_checkpoint_every=1500, confirm_seeds=(0, 1, 2), ui_sources=None, more_steps=6000)
 
 
 class Bench:
@@ -346,7 +349,9 @@ class Bench:
 
     def corpus_of(self, cmlm: str) -> str:
         """The training corpus of a CMLM stage: ENGINE and the control keep to it (references or distilled)."""
-        return "libreoffice" if cmlm == "cmlm_ref" else str(self.root / "distilled")
+        if cmlm == "cmlm_ref":
+            return "libreoffice"
+        return str(self.root / ("distilled-more" if cmlm == "cmlm_more" else "distilled"))
 
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
                      clock: LogHistory | None = None, freeze_encoder: bool = True,
@@ -782,6 +787,75 @@ class Bench:
         self.matched_seeds("sharper", SHARPER, dict([self.sharp_start()]),
                            "nothing: the next step down from `sharp`, after its test results (`SHARPER` in scripts/bench.py)")
 
+    def stage_distill_ui(self) -> None:
+        """More distillation sources: LibreOffice's UI strings (`libreoffice_ui_pairs`), in the benchmark's own cut
+        (reference target of at most `max_target_words` words), minus every source that the help corpus has in any
+        split, case aside, so nothing held out is trained on and nothing is counted twice. The teacher's greedy
+        outputs of the rest go to `distilled-ui`; `distilled-more` is the distilled help train set plus those.
+
+        Why: the help gives this benchmark 8.7k training sources and `cmlm_long` has seen them 27 times; the paper's
+        student trains far longer on far more. The UI names the same menus and dialogs as the help's headings.
+        """
+        from datasets import Dataset, DatasetDict
+        from transformers import AutoTokenizer
+
+        from engine_hf import load_teacher
+        from engine_hf.data.libreoffice_ui import libreoffice_ui_pairs
+        from engine_hf.training import distill_corpus, load_corpus_splits
+
+        src, tgt, limit = self.benchmark.src, self.benchmark.tgt, self.benchmark.max_target_words
+        data = self.data()
+        data.max_eval_samples = None
+        help_corpus = load_corpus_splits(data)
+        help_sources = {pair[src].lower() for split in help_corpus.values() for pair in split["translation"]}
+        found = libreoffice_ui_pairs(src, tgt)
+        cut = [p for p in found if limit is None or len(p.tgt.split()) <= limit]
+        fresh = [p for p in cut if p.src.lower() not in help_sources]
+        new = fresh[: self.s["ui_sources"]]
+        started = time.perf_counter()
+        ui = DatasetDict(train=Dataset.from_dict({"translation": [{src: p.src, tgt: p.tgt} for p in new]}),
+                         validation=help_corpus["validation"], test=help_corpus["test"])
+        out = distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir), ui,
+                             src, tgt, self.root / "distilled-ui", batch_size=64, num_beams=self.s["distill_beams"])
+        seconds = time.perf_counter() - started
+        more = self.root / "distilled-more"
+        more.mkdir(exist_ok=True)
+        help_train = (self.root / "distilled" / "train.jsonl").read_text(encoding="utf-8")
+        (more / "train.jsonl").write_text(help_train + (out / "train.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+        for split in ("validation", "test"):
+            shutil.copy2(self.root / "distilled" / f"{split}.jsonl", more / f"{split}.jsonl")
+        self.write("distill_ui", {"ui_pairs": len(found), "within_word_limit": len(cut),
+                                  "removed_as_help_sources": len(cut) - len(fresh),
+                                  "sources": len(new), "help_train_sources": help_train.count("\n"),
+                                  "num_beams": self.s["distill_beams"], "seconds": seconds, "corpus": str(more)})
+
+    def stage_cmlm_more(self) -> None:
+        """`cmlm_long` trained further with cross-entropy on `distilled-more` (help and UI sources; lr 3e-4,
+        decaying): the strongest start a CPU session can give this benchmark, for `stronger`."""
+        out = self.root / "cmlm_more"
+        steps = self.s["more_steps"]
+        seconds = self.train_cmlm(out, self.corpus_of("cmlm_more"), steps, student_model=str(self.trained("cmlm_long")),
+                                  learning_rate=3e-4, warmup_steps=min(100, steps // 10), save_steps=steps // 2)
+        self.write("cmlm_more", {"initialised_from": "cmlm_long", "corpus": self.corpus_of("cmlm_more"),
+                                 "train_seconds": seconds, "steps": steps, "learning_rate": 3e-4, "model": str(out),
+                                 "model_sha256": weights_digest(out), **self.evaluate_nat(out, length_beam=5)})
+
+    def stage_stronger(self) -> None:
+        """The `sharp` setting (ENGINE's best here) from `cmlm_more`, seeds and matched controls as in `sharp`.
+
+        Why: from `cmlm_kd` the sharp setting lost to its control, from the stronger `cmlm_long` it won in chrF by
+        about the control's noise. Does the edge grow with a still stronger start? The controls train on the same
+        `distilled-more` corpus as the start did.
+        """
+        self.matched_seeds("stronger", SHARP, {"cmlm_more": self.trained("cmlm_more")},
+                           "`sharp`'s test results from cmlm_long (the setting of `SHARP` in scripts/bench.py)")
+
+    def stage_stronger_sx(self) -> None:
+        """The `engine` setting (the paper's O1 = SX at temperature 1) from `cmlm_more`, as `stronger` runs `sharp`'s:
+        with a still stronger start, does the plain operator catch up with the sharpened one?"""
+        self.matched_seeds("stronger_sx", ENGINE, {"cmlm_more": self.trained("cmlm_more")},
+                           "the `engine` stage's setting (no sweep here), as in `confirm`")
+
     def matched_seeds(self, stage: str, setting: EnergySetting, starts: dict[str, Path], selected_on: str) -> None:
         """`setting` from each start and seed of `confirm_seeds`, each run with its own control (`matched_pair`),
         under runs/<benchmark>/<stage>/; points are kept as they finish and never run twice. `selected_on` says
@@ -794,7 +868,7 @@ class Bench:
         starts_scores = previous.get("starts", {})
         about = {"setting": setting.key, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
                  "o1": setting.o1, "o1_temperature": setting.o1_temperature, "energy_steps": self.s["energy_steps"],
-                 "selected_on": selected_on, "corpora": {name: self.corpus_of("cmlm_kd" if name == "cmlm_long" else name) for name in starts}}
+                 "selected_on": selected_on, "corpora": {name: self.corpus_of(name) for name in starts}}
         for name, start_dir in starts.items():
             if name not in starts_scores:
                 starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],

@@ -220,6 +220,11 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     sharper = load(f"{prefix}sharper{suffix}")
     if sharper:
         text += "\n\n" + section_sharp(sharper, {"confirm": confirm, "sharp": sharp})
+    stronger = load(f"{prefix}stronger{suffix}")
+    if stronger:
+        text += "\n\n" + section_stronger(load(f"{prefix}distill_ui{suffix}"), load(f"{prefix}cmlm_more{suffix}"),
+                                          load(f"{prefix}cmlm_long{suffix}"), stronger, load(f"{prefix}stronger_sx{suffix}"),
+                                          [confirm, sharp])
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -306,16 +311,16 @@ def short_digest(sha: str | None) -> str:
     return sha[:8] if sha else "not recorded"
 
 
-def section_sharp(data: dict, beside: dict[str, dict | None]) -> str:
-    """A `sharp`-like stage (`sharp`, `sharper`) in `confirm`'s table, then beside each earlier stage in `beside`
-    (its stage name -> its results) at the same start and seeds, where both started from the same build."""
+def section_sharp(data: dict, beside: dict[str, dict | None], title: str | None = None) -> str:
+    """A `sharp`-like stage (`sharp`, `sharper`, `stronger`) in `confirm`'s table, then beside each earlier stage in
+    `beside` (its stage name -> its results) at the same start and seeds, where both started from the same build."""
     if "start" in data:  # written before sharp had a second start: one start, points without their start
         name = data["initialised_from"]
         data = {**data, "starts": {name: data["start"]}, "points": [{**p, "start": name} for p in data["points"]]}
     shaped = {"selected_on": "a first look at 64 dev labels, before any test run (`SHARP` in scripts/bench.py)",
               **data}  # sharp's first results did not record it
-    text = section_confirm(shaped, title=f"ENGINE with a sharpened O1 (temperature {data['o1_temperature']:g}), "
-                                         "over seeds")
+    text = section_confirm(shaped, title=title or f"ENGINE with a sharpened O1 (temperature "
+                                                  f"{data['o1_temperature']:g}), over seeds")
     for stage, other in beside.items():
         earlier = {(p["start"], p["seed"]): p for p in (other or {}).get("points", [])}
         what = f"`{stage}`'s ENGINE (O1 temperature {(other or {}).get('o1_temperature', 1):g})"
@@ -348,6 +353,48 @@ def section_sharp(data: dict, beside: dict[str, dict | None]) -> str:
                          f"{statistics.mean(chrf):+.1f} chrF, above in chrF in {sum(d > 0 for d in chrf)} of "
                          f"{len(same)}")
     return text
+
+
+def section_stronger(distill_ui: dict | None, more: dict | None, long: dict | None, stronger: dict,
+                     stronger_sx: dict | None, earlier: list[dict | None]) -> str:
+    """`stronger` (the sharp setting from `cmlm_more`: more sources, more steps) and `stronger_sx` (the `engine`
+    setting from there), then each setting's edge over its matched control at every start it ran from in these and
+    the `earlier` stages (`confirm`, `sharp`), weakest start first: does the edge grow with the start?"""
+    text = ""
+    if distill_ui and more:
+        scores = {name: f"{r['1_iterations']['libreoffice']['bleu']:.2f} / {r['1_iterations']['libreoffice']['chrf']:.1f} "
+                        f"at 1 iteration, {r['10_iterations']['libreoffice']['bleu']:.2f} / "
+                        f"{r['10_iterations']['libreoffice']['chrf']:.1f} at 10"
+                  for name, r in (("cmlm_more", more), ("cmlm_long", long)) if r}
+        text += (f"**A stronger start: more sources** (`distill_ui`, `cmlm_more`). LibreOffice's UI catalogs hold "
+                 f"{distill_ui['ui_pairs']} EN-PT strings, {distill_ui['within_word_limit']} of them with at most 4 "
+                 f"target words; {distill_ui['removed_as_help_sources']} of those are sources of the help corpus (any "
+                 f"split) and are dropped, and the teacher's outputs for the other {distill_ui['sources']} join the "
+                 f"{distill_ui['help_train_sources']} distilled help sources (their UI translations are never trained "
+                 f"on). `cmlm_more` = cmlm_long + {more['steps']} CE steps on both (lr {more['learning_rate']:g}, "
+                 f"decaying; {more['train_seconds'] / 60:.0f} min): help test BLEU / chrF at length beam 5 "
+                 + "; ".join(f"{name} {value}" for name, value in scores.items()) + ".\n\n")
+    text += section_sharp(stronger, {}, title="The sharp setting from the stronger start, over seeds")
+    if stronger_sx:
+        text += "\n\n" + section_sharp(stronger_sx, {"stronger": stronger},
+                                       title="The `engine` setting (O1 temperature 1) from the stronger start, over seeds")
+    by_start = []
+    for stage in [*earlier, stronger, stronger_sx]:
+        for name, start in (stage or {}).get("starts", {}).items():
+            points = [p for p in stage["points"] if p.get("start", name) == name]
+            if points:
+                by_start.append([f"{stage.get('o1_temperature', 1):g}", f"{name} (`{stage['stage']}`)",
+                                 f"{start['bleu']:.2f} / {start['chrf']:.1f}",
+                                 f"{statistics.mean(p['engine_bleu'] - p['control_bleu'] for p in points):+.2f} / "
+                                 f"{statistics.mean(p['engine_chrf'] - p['control_chrf'] for p in points):+.1f}",
+                                 f"{sum(p['engine_chrf'] > p['control_chrf'] for p in points)} of {len(points)}",
+                                 f"{statistics.mean(p['engine_bleu'] - start['bleu'] for p in points):+.2f} / "
+                                 f"{statistics.mean(p['engine_chrf'] - start['chrf'] for p in points):+.1f}"])
+    by_start.sort(key=lambda row: (-float(row[0]), float(row[2].split(" / ")[0])))
+    return text + ("\n\n**ENGINE's edge against the start** (help test set, 1 iteration, length beam 3, means over "
+                   "seeds; each row's start as that stage scored it):\n\n"
+                   + table(["O1 temperature", "start", "start BLEU / chrF", "ENGINE - control (BLEU / chrF)",
+                            "ENGINE above in chrF", "ENGINE - start (BLEU / chrF)"], by_start))
 
 
 def section_ranking(data: dict) -> str:

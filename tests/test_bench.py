@@ -737,3 +737,89 @@ def test_descent_stage_starts_from_the_cmlms_own_output_and_scores_each_search_s
     assert moved["4"]["teacher_energy"] != moved["0"]["teacher_energy"]  # the search changed the argmax output
     text = make_tables.section_descent(result)
     assert "**Gradient descent on the energy, no network trained**" in text and "| step 0 | step 2 | step 4 |" in text
+
+
+def test_distill_ui_distills_only_new_short_ui_sources_and_joins_them_to_the_help(tmp_path, monkeypatch):
+    import transformers
+    from datasets import Dataset, DatasetDict
+
+    import engine_hf
+    import engine_hf.data
+    import engine_hf.training
+    from engine_hf.data import Pair, libreoffice_ui
+
+    def pairs(*sources):
+        return Dataset.from_dict({"translation": [{"en": s, "pt": "x"} for s in sources]})
+
+    help_corpus = DatasetDict(train=pairs("Save"), validation=pairs("Close"), test=pairs("Insert Table"))
+    monkeypatch.setattr(engine_hf.data, "load_corpus", lambda corpus_name, src, tgt, **kw: help_corpus)
+    ui = [Pair("insert table", "Inserir tabela", "sw"),  # a test source, case aside: dropped
+          Pair("Open", "Abrir", "cui"), Pair("Long one", "um dois três quatro cinco", "cui"),  # 5 words: dropped
+          Pair("Save", "Salvar", "sw"), Pair("Rename", "Renomear", "sw")]
+    monkeypatch.setattr(libreoffice_ui, "libreoffice_ui_pairs", lambda src, tgt: ui)
+    monkeypatch.setattr(engine_hf, "load_teacher", lambda path: "teacher")
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda path: "tokenizer")
+
+    def distill(teacher, tokenizer, corpus, src, tgt, out, **kwargs):
+        out.mkdir(parents=True)
+        (out / "train.jsonl").write_text("".join(json.dumps({"translation": {src: p[src], tgt: "T:" + p[src]}}) + "\n"
+                                                 for p in corpus["train"]["translation"]))
+        return out
+
+    monkeypatch.setattr(engine_hf.training, "distill_corpus", distill)
+    labels = make_bench(tmp_path, "labels", quick=False)
+    (labels.root / "teacher-en-pt").mkdir(parents=True)
+    (labels.root / "teacher-en-pt" / "config.json").write_text("{}")
+    (labels.root / "distilled").mkdir()
+    for split in ("train", "validation", "test"):
+        (labels.root / "distilled" / f"{split}.jsonl").write_text(f'{{"split": "{split}"}}\n')
+    labels.stage_distill_ui()
+    record = labels.read("distill_ui")
+    assert (record["ui_pairs"], record["within_word_limit"], record["removed_as_help_sources"], record["sources"],
+            record["help_train_sources"]) == (5, 4, 2, 2, 1)
+    more = labels.root / "distilled-more"
+    assert labels.corpus_of("cmlm_more") == str(more) and labels.corpus_of("cmlm_long") == str(labels.root / "distilled")
+    lines = (more / "train.jsonl").read_text().splitlines()
+    assert lines[0] == '{"split": "train"}' and [json.loads(line)["translation"]["pt"] for line in lines[1:]] == [
+        "T:Open", "T:Rename"]
+    assert (more / "test.jsonl").read_text() == '{"split": "test"}\n'
+
+
+def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabulates_the_edge_by_start(tmp_path,
+                                                                                                     monkeypatch):
+    """`stronger_sx` (the engine setting) is read beside it; the edge table sorts by temperature, then start."""
+    monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
+    labels = make_bench(tmp_path, "labels", quick=False)
+    (labels.root / "cmlm_more").mkdir(parents=True)
+    (labels.root / "cmlm_more" / "config.json").write_text("{}")
+    runs = []
+
+    def train_energy(out, start, steps, **kwargs):
+        runs.append((start.name, kwargs["corpus"], kwargs["o1_temperature"]))
+        return 70.0, []
+
+    def evaluate(model, **kwargs):
+        bleu = {"engine": 21.0, "control": 20.0}.get(Path(model).name, 19.0)
+        return {"libreoffice": {"bleu": bleu, "chrf": 3 * bleu, "repetition": 0.1, "teacher_energy": bleu / 10}}
+
+    monkeypatch.setattr(labels, "train_energy", train_energy)
+    monkeypatch.setattr(labels, "train_cmlm", lambda *args, **kwargs: None)
+    monkeypatch.setattr(labels, "evaluate", evaluate)
+    labels.s["confirm_seeds"] = (0,)
+    labels.stage_stronger()
+    assert runs == [("cmlm_more", str(labels.root / "distilled-more"), 0.25)]
+    stronger = labels.read("stronger")
+    sharp = {"stage": "sharp", "starts": {"cmlm_long": {"bleu": 14.0, "chrf": 49.0}}, "points": [
+        {"start": "cmlm_long", "seed": 0, "engine_bleu": 12.0, "control_bleu": 13.0, "engine_chrf": 50.0,
+         "control_chrf": 49.0}]}
+    sharp["o1_temperature"] = 0.25
+    plain = {**stronger, "stage": "stronger_sx", "o1_temperature": 1.0,
+             "points": [{**stronger["points"][0], "engine_bleu": 19.5}]}
+    text = make_tables.section_stronger(None, None, None, stronger, plain, [None, sharp])
+    assert "**The sharp setting from the stronger start, over seeds** (`stronger`:" in text
+    assert "**The `engine` setting (O1 temperature 1) from the stronger start, over seeds** (`stronger_sx`:" in text
+    assert "from cmlm_more, against `stronger`'s ENGINE (O1 temperature 0.25) of the same seeds: -1.50 BLEU" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 0.25 |") or line.startswith("| 1 |")]
+    assert rows == ["| 1 | cmlm_more (`stronger_sx`) | 19.00 / 57.0 | -0.50 / +3.0 | 1 of 1 | +0.50 / +6.0 |",
+                    "| 0.25 | cmlm_long (`sharp`) | 14.00 / 49.0 | -1.00 / +1.0 | 1 of 1 | -2.00 / +1.0 |",
+                    "| 0.25 | cmlm_more (`stronger`) | 19.00 / 57.0 | +1.00 / +3.0 | 1 of 1 | +2.00 / +6.0 |"]

@@ -168,6 +168,53 @@ def test_missing_apt_get_gives_manual_command(tmp_path: Path, monkeypatch: pytes
         load_libreoffice_help("en", "pt", cache_dir=tmp_path)
 
 
+def _write_mo(path: Path, messages: dict[str, str]) -> None:
+    """A gettext catalog (.mo, little-endian, no hash table) holding `messages`, as msgfmt would write it."""
+    import struct
+
+    keys = sorted(messages)
+    ids, strs = b"", b""
+    offsets = []
+    for key in keys:
+        raw_id, raw_str = key.encode(), messages[key].encode()
+        offsets.append((len(ids), len(raw_id), len(strs), len(raw_str)))
+        ids += raw_id + b"\0"
+        strs += raw_str + b"\0"
+    start = 7 * 4 + 16 * len(keys)
+    table_ids = b"".join(struct.pack("<2I", n, start + o) for o, n, _, _ in offsets)
+    table_strs = b"".join(struct.pack("<2I", n, start + len(ids) + o) for _, _, o, n in offsets)
+    header = struct.pack("<7I", 0x950412DE, 0, len(keys), 7 * 4, 7 * 4 + 8 * len(keys), 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(header + table_ids + table_strs + ids + strs)
+
+
+def test_libreoffice_ui_pairs_clean_mnemonics_drop_templates_and_run_both_ways(tmp_path: Path) -> None:
+    from engine_hf.data.libreoffice_ui import libreoffice_ui_pairs
+
+    unpacked = tmp_path / "libreoffice-ui" / "libreoffice-l10n-pt-br"
+    catalogs = unpacked / "usr/lib/libreoffice/program/resource/pt_BR/LC_MESSAGES"
+    _write_mo(catalogs / "cui.mo", {
+        "": "Content-Type: text/plain; charset=UTF-8\n",  # the header: not a pair
+        "~Include page number": "~Incluir o número da página",
+        "RID_CTX\x04_Quality:": "_Qualidade:",  # a msgctxt prefix and a GTK mnemonic
+        "ROUND_UP_DOWN": "ARRED_ACIMA_ABAIXO",  # several underscores: an identifier, kept as it is
+        "Header $(ARG1)": "Cabeçalho $(ARG1)",  # a template
+        "150 DPI": "150 DPI",  # untranslated
+        "Open": "Abrir",
+    })
+    _write_mo(catalogs / "sw.mo", {"Open": "Abra", "Re_name": "Re_nomear"})  # "Open" again: the first catalog wins
+    (unpacked / ".complete").write_text("libreoffice-l10n-pt-br\n")  # unpacked already: no apt-get
+
+    pairs = libreoffice_ui_pairs("en", "pt", cache_dir=tmp_path)
+    assert sorted(pairs) == sorted([
+        Pair("Include page number", "Incluir o número da página", "cui"), Pair("Quality:", "Qualidade:", "cui"),
+        Pair("ROUND_UP_DOWN", "ARRED_ACIMA_ABAIXO", "cui"), Pair("Open", "Abrir", "cui"),
+        Pair("Rename", "Renomear", "sw")])
+    assert Pair("Abrir", "Open", "cui") in libreoffice_ui_pairs("pt", "en", cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="make one side 'en'"):
+        libreoffice_ui_pairs("de", "pt", cache_dir=tmp_path)
+
+
 # ---------------------------------------------------------------- Splitting
 
 

@@ -74,7 +74,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
-          "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx"]
+          "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control"]
 
 
 @dataclass(frozen=True)
@@ -146,7 +146,8 @@ BENCHMARKS = {
                    own_teacher=False,
                    stages=tuple(stage for stage in STAGES
                                 if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp", "sharper",
-                                                 "distill_ui", "cmlm_more", "stronger", "stronger_sx"))),
+                                                 "distill_ui", "cmlm_more", "stronger", "stronger_sx",
+                                                 "slow_control"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -165,7 +166,7 @@ BENCHMARKS = {
                         "bench_labels_", own_teacher=False,
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
                                 "confirm", "rescoring", "descent", "sharp", "budget", "sharper", "distill_ui",
-                                "cmlm_more", "stronger", "stronger_sx"),
+                                "cmlm_more", "stronger", "stronger_sx", "slow_control"),
                         max_target_words=4),
 }
 
@@ -836,7 +837,9 @@ class Bench:
         steps = self.s["more_steps"]
         seconds = self.train_cmlm(out, self.corpus_of("cmlm_more"), steps, student_model=str(self.trained("cmlm_long")),
                                   learning_rate=3e-4, warmup_steps=min(100, steps // 10), save_steps=steps // 2)
-        self.write("cmlm_more", {"initialised_from": "cmlm_long", "corpus": self.corpus_of("cmlm_more"),
+        self.write("cmlm_more", {"initialised_from": "cmlm_long",
+                                 "initialised_from_sha256": weights_digest(self.trained("cmlm_long")),
+                                 "corpus": self.corpus_of("cmlm_more"),
                                  "train_seconds": seconds, "steps": steps, "learning_rate": 3e-4, "model": str(out),
                                  "model_sha256": weights_digest(out), **self.evaluate_nat(out, length_beam=5)})
 
@@ -855,6 +858,38 @@ class Bench:
         with a still stronger start, does the plain operator catch up with the sharpened one?"""
         self.matched_seeds("stronger_sx", ENGINE, {"cmlm_more": self.trained("cmlm_more")},
                            "the `engine` stage's setting (no sweep here), as in `confirm`")
+
+    def stage_slow_control(self) -> None:
+        """A second control for each `stronger` run: CE at ENGINE's own learning rate (constant 1e-5, not 1e-4) for
+        that run's wall time, same seed, scored like the first (`scored_pair`'s metrics).
+
+        Why: `cmlm_more` ends a decaying schedule. Restarting CE there at a constant 1e-4, ten times ENGINE's rate,
+        knocks it off its minimum (the seed-0 control fell from the start's 16.41 to 11.60 BLEU), so ENGINE - control
+        can be the control's loss rather than ENGINE's gain. At ENGINE's rate, the control measures what the same
+        compute buys without that jolt. Points are kept as they finish.
+        """
+        from engine_hf.training import StopAfterSeconds
+
+        stronger = self.read("stronger")
+        done = {p["seed"]: p for p in self.read("slow_control")["points"]} if self.result_path("slow_control").exists() else {}
+        about = {"learning_rate": 1e-5, "against": "stronger", "starts": stronger["starts"]}
+        for point in stronger["points"]:
+            if point["seed"] in done:
+                continue
+            out = self.root / "slow_control" / f"{point['start']}-seed{point['seed']}"
+            clock = LogHistory()
+            self.train_cmlm(out / "control", self.corpus_of(point["start"]), 10**6,
+                            student_model=str(self.trained(point["start"])),
+                            callbacks=[StopAfterSeconds(point["train_seconds"]), clock], learning_rate=1e-5,
+                            warmup_steps=0, lr_scheduler_type="constant", save_strategy="no", seed=point["seed"])
+            scores = {n: self.evaluate(out / "control", **{**CONFIRM_TEST, "num_iterations": n})["libreoffice"]
+                      for n in (1, 10)}
+            done[point["seed"]] = {"start": point["start"], "seed": point["seed"], "train_seconds": clock.seconds,
+                                   "control_steps": clock.steps,
+                                   **{f"control_{m}": scores[1][m] for m in ("bleu", "chrf", "repetition", "teacher_energy")},
+                                   **{f"control_{m}_10": scores[10][m] for m in ("bleu", "chrf")}}
+            self.write("slow_control", {**about, "points": list(done.values()), "partial": True})
+        self.write("slow_control", {**about, "points": list(done.values()), "partial": False})
 
     def matched_seeds(self, stage: str, setting: EnergySetting, starts: dict[str, Path], selected_on: str) -> None:
         """`setting` from each start and seed of `confirm_seeds`, each run with its own control (`matched_pair`),

@@ -223,8 +223,8 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     stronger = load(f"{prefix}stronger{suffix}")
     if stronger:
         text += "\n\n" + section_stronger(load(f"{prefix}distill_ui{suffix}"), load(f"{prefix}cmlm_more{suffix}"),
-                                          load(f"{prefix}cmlm_long{suffix}"), stronger, load(f"{prefix}stronger_sx{suffix}"),
-                                          [confirm, sharp])
+                                          stronger, load(f"{prefix}stronger_sx{suffix}"), [confirm, sharp],
+                                          load(f"{prefix}slow_control{suffix}"))
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -355,29 +355,30 @@ def section_sharp(data: dict, beside: dict[str, dict | None], title: str | None 
     return text
 
 
-def section_stronger(distill_ui: dict | None, more: dict | None, long: dict | None, stronger: dict,
-                     stronger_sx: dict | None, earlier: list[dict | None]) -> str:
+def section_stronger(distill_ui: dict | None, more: dict | None, stronger: dict,
+                     stronger_sx: dict | None, earlier: list[dict | None], slow: dict | None = None) -> str:
     """`stronger` (the sharp setting from `cmlm_more`: more sources, more steps) and `stronger_sx` (the `engine`
     setting from there), then each setting's edge over its matched control at every start it ran from in these and
     the `earlier` stages (`confirm`, `sharp`), weakest start first: does the edge grow with the start?"""
     text = ""
     if distill_ui and more:
-        scores = {name: f"{r['1_iterations']['libreoffice']['bleu']:.2f} / {r['1_iterations']['libreoffice']['chrf']:.1f} "
-                        f"at 1 iteration, {r['10_iterations']['libreoffice']['bleu']:.2f} / "
-                        f"{r['10_iterations']['libreoffice']['chrf']:.1f} at 10"
-                  for name, r in (("cmlm_more", more), ("cmlm_long", long)) if r}
+        one, ten = (more[f"{n}_iterations"]["libreoffice"] for n in (1, 10))
         text += (f"**A stronger start: more sources** (`distill_ui`, `cmlm_more`). LibreOffice's UI catalogs hold "
                  f"{distill_ui['ui_pairs']} EN-PT strings, {distill_ui['within_word_limit']} of them with at most 4 "
                  f"target words; {distill_ui['removed_as_help_sources']} of those are sources of the help corpus (any "
                  f"split) and are dropped, and the teacher's outputs for the other {distill_ui['sources']} join the "
                  f"{distill_ui['help_train_sources']} distilled help sources (their UI translations are never trained "
                  f"on). `cmlm_more` = cmlm_long + {more['steps']} CE steps on both (lr {more['learning_rate']:g}, "
-                 f"decaying; {more['train_seconds'] / 60:.0f} min): help test BLEU / chrF at length beam 5 "
-                 + "; ".join(f"{name} {value}" for name, value in scores.items()) + ".\n\n")
+                 f"decaying; {more['train_seconds'] / 60:.0f} min; weights `{short_digest(more.get('model_sha256'))}`): "
+                 f"help test BLEU / chrF at length beam 5 {one['bleu']:.2f} / {one['chrf']:.1f} at 1 iteration, "
+                 f"{ten['bleu']:.2f} / {ten['chrf']:.1f} at 10 (at length beam 3, beside its start, in the last table "
+                 "below).\n\n")
     text += section_sharp(stronger, {}, title="The sharp setting from the stronger start, over seeds")
     if stronger_sx:
         text += "\n\n" + section_sharp(stronger_sx, {"stronger": stronger},
                                        title="The `engine` setting (O1 temperature 1) from the stronger start, over seeds")
+    if slow:
+        text += "\n\n" + section_slow_control(slow, stronger, stronger_sx)
     by_start = []
     for stage in [*earlier, stronger, stronger_sx]:
         for name, start in (stage or {}).get("starts", {}).items():
@@ -395,6 +396,41 @@ def section_stronger(distill_ui: dict | None, more: dict | None, long: dict | No
                    "seeds; each row's start as that stage scored it):\n\n"
                    + table(["O1 temperature", "start", "start BLEU / chrF", "ENGINE - control (BLEU / chrF)",
                             "ENGINE above in chrF", "ENGINE - start (BLEU / chrF)"], by_start))
+
+
+def section_slow_control(slow: dict, *engines: dict | None) -> str:
+    """`slow_control`: CE at ENGINE's learning rate for each run's wall time, beside the ENGINE runs of `engines`
+    (same start and seed) and their usual controls (lr 1e-4)."""
+
+    def cell(point: dict, who: str) -> str:
+        return (f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f} / "
+                f"{point[f'{who}_teacher_energy']:.2f}")
+
+    rows, summary = [], []
+    for stage in filter(None, engines):
+        points = {(p["start"], p["seed"]): p for p in stage["points"]}
+        pairs = sorted(((points[p["start"], p["seed"]], p) for p in slow["points"] if (p["start"], p["seed"]) in points),
+                       key=lambda pair: pair[1]["seed"])
+        if not pairs:
+            continue
+        rows += [[f"`{stage['stage']}` (O1 temperature {stage['o1_temperature']:g})", s["seed"], cell(e, "engine"),
+                  cell(e, "control"), cell(s, "control") + f" ({s['control_steps']} steps)",
+                  f"{e['engine_bleu'] - s['control_bleu']:+.2f} / {e['engine_chrf'] - s['control_chrf']:+.1f}",
+                  f"{e['engine_bleu_10'] - s['control_bleu_10']:+.2f} / {e['engine_chrf_10'] - s['control_chrf_10']:+.1f}"]
+                 for e, s in pairs]
+        chrf = [e["engine_chrf"] - s["control_chrf"] for e, s in pairs]
+        summary.append(f"`{stage['stage']}`: ENGINE - slow control = "
+                       f"{statistics.mean(e['engine_bleu'] - s['control_bleu'] for e, s in pairs):+.2f} BLEU, "
+                       f"{statistics.mean(chrf):+.1f} chrF, ENGINE above in chrF in {sum(d > 0 for d in chrf)} of "
+                       f"{len(pairs)}; at 10 iterations "
+                       f"{statistics.mean(e['engine_bleu_10'] - s['control_bleu_10'] for e, s in pairs):+.2f} / "
+                       f"{statistics.mean(e['engine_chrf_10'] - s['control_chrf_10'] for e, s in pairs):+.1f}")
+    return (f"**A control at ENGINE's own learning rate** (`slow_control`: CE at a constant lr {slow['learning_rate']:g} "
+            f"from the same start for each ENGINE run's wall time, same seed; BLEU / chrF / repetition / teacher "
+            f"energy, help test set, 1 iteration, length beam 3){partial_note(slow)}:\n\n"
+            + table(["ENGINE run", "seed", "ENGINE", "control, lr 1e-4", "control, lr 1e-5",
+                     "ENGINE - slow control", "ENGINE - slow control, 10 it."], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
 
 def section_ranking(data: dict) -> str:

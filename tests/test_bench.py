@@ -815,7 +815,7 @@ def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabula
     sharp["o1_temperature"] = 0.25
     plain = {**stronger, "stage": "stronger_sx", "o1_temperature": 1.0,
              "points": [{**stronger["points"][0], "engine_bleu": 19.5}]}
-    text = make_tables.section_stronger(None, None, None, stronger, plain, [None, sharp])
+    text = make_tables.section_stronger(None, None, stronger, plain, [None, sharp])
     assert "**The sharp setting from the stronger start, over seeds** (`stronger`:" in text
     assert "**The `engine` setting (O1 temperature 1) from the stronger start, over seeds** (`stronger_sx`:" in text
     assert "from cmlm_more, against `stronger`'s ENGINE (O1 temperature 0.25) of the same seeds: -1.50 BLEU" in text
@@ -823,3 +823,38 @@ def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabula
     assert rows == ["| 1 | cmlm_more (`stronger_sx`) | 19.00 / 57.0 | -0.50 / +3.0 | 1 of 1 | +0.50 / +6.0 |",
                     "| 0.25 | cmlm_long (`sharp`) | 14.00 / 49.0 | -1.00 / +1.0 | 1 of 1 | -2.00 / +1.0 |",
                     "| 0.25 | cmlm_more (`stronger`) | 19.00 / 57.0 | +1.00 / +3.0 | 1 of 1 | +2.00 / +6.0 |"]
+
+
+def test_slow_control_trains_ce_at_engines_learning_rate_for_each_stronger_runs_wall_time(tmp_path, monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    (labels.root / "cmlm_more").mkdir(parents=True)
+    (labels.root / "cmlm_more" / "config.json").write_text("{}")
+    point = {"start": "cmlm_more", "seed": 1, "train_seconds": 250.0, "engine_bleu": 15.0, "engine_chrf": 53.0,
+             "engine_repetition": 0.1, "engine_teacher_energy": 3.4, "control_bleu": 11.0, "control_chrf": 49.0,
+             "control_repetition": 0.13, "control_teacher_energy": 3.6, "engine_bleu_10": 26.0,
+             "engine_chrf_10": 60.0, "control_bleu_10": 27.0, "control_chrf_10": 57.0}
+    labels.write("stronger", {"stage": "stronger", "o1_temperature": 0.25, "starts": {"cmlm_more": {"bleu": 16.0}},
+                              "points": [point]})
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        trained.append((Path(student_model).name, Path(corpus).name, kwargs["learning_rate"], kwargs["seed"],
+                        callbacks[0].seconds))
+        callbacks[1].seconds, callbacks[1].steps = 250.5, 640
+
+    def evaluate(model, num_iterations, **kwargs):
+        bleu = 16.0 if num_iterations == 1 else 28.0
+        return {"libreoffice": {"bleu": bleu, "chrf": 3 * bleu, "repetition": 0.12, "teacher_energy": 3.5}}
+
+    monkeypatch.setattr(labels, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(labels, "evaluate", evaluate)
+    labels.stage_slow_control()
+    labels.stage_slow_control()  # finished points are not run again
+    assert trained == [("cmlm_more", "distilled-more", 1e-5, 1, 250.0)]
+    slow = labels.read("slow_control")
+    assert not slow["partial"] and slow["points"][0]["control_steps"] == 640
+    assert (slow["points"][0]["control_bleu"], slow["points"][0]["control_chrf_10"]) == (16.0, 84.0)
+    text = make_tables.section_slow_control(slow, labels.read("stronger"), None)
+    assert ("| `stronger` (O1 temperature 0.25) | 1 | 15.00 / 53.0 / 0.10 / 3.40 | 11.00 / 49.0 / 0.13 / 3.60 | "
+            "16.00 / 48.0 / 0.12 / 3.50 (640 steps) | -1.00 / +5.0 | -2.00 / -24.0 |") in text
+    assert "- `stronger`: ENGINE - slow control = -1.00 BLEU, +5.0 chrF, ENGINE above in chrF in 1 of 1" in text

@@ -74,7 +74,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
-          "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control"]
+          "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
+          "decay_control"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ BENCHMARKS = {
                    stages=tuple(stage for stage in STAGES
                                 if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp", "sharper",
                                                  "distill_ui", "cmlm_more", "stronger", "stronger_sx",
-                                                 "slow_control"))),
+                                                 "slow_control", "decay_control"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -166,7 +167,7 @@ BENCHMARKS = {
                         "bench_labels_", own_teacher=False,
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
                                 "confirm", "rescoring", "descent", "sharp", "budget", "sharper", "distill_ui",
-                                "cmlm_more", "stronger", "stronger_sx", "slow_control"),
+                                "cmlm_more", "stronger", "stronger_sx", "slow_control", "decay_control"),
                         max_target_words=4),
 }
 
@@ -866,30 +867,49 @@ class Bench:
         Why: `cmlm_more` ends a decaying schedule. Restarting CE there at a constant 1e-4, ten times ENGINE's rate,
         knocks it off its minimum (the seed-0 control fell from the start's 16.41 to 11.60 BLEU), so ENGINE - control
         can be the control's loss rather than ENGINE's gain. At ENGINE's rate, the control measures what the same
-        compute buys without that jolt. Points are kept as they finish.
+        compute buys without that jolt.
         """
+        self.second_controls("slow_control", learning_rate=1e-5, lr_scheduler_type="constant")
+
+    def stage_decay_control(self) -> None:
+        """A third control for each `stronger` run: CE from lr 1e-4 decaying linearly to 0 over as many steps as the
+        first control took in ENGINE's wall time (the same compute, counted in steps), same seed.
+
+        Why: the slow control hardly moves from its start; a short decaying schedule is how one would actually spend
+        a few minutes of CE on a converged model, leaving it at a minimum again rather than mid-jolt.
+        """
+        self.second_controls("decay_control", learning_rate=1e-4, lr_scheduler_type="linear")
+
+    def second_controls(self, stage: str, learning_rate: float, lr_scheduler_type: str) -> None:
+        """Another CE control (from the same start, same seed) for each `stronger` run, scored at 1 and 10
+        iterations. A constant schedule trains for the ENGINE run's wall time; a decaying one for as many steps as
+        the run's first control took in that time, since a schedule must know its end. Points are kept as they finish."""
         from engine_hf.training import StopAfterSeconds
 
         stronger = self.read("stronger")
-        done = {p["seed"]: p for p in self.read("slow_control")["points"]} if self.result_path("slow_control").exists() else {}
-        about = {"learning_rate": 1e-5, "against": "stronger", "starts": stronger["starts"]}
+        done = {p["seed"]: p for p in self.read(stage)["points"]} if self.result_path(stage).exists() else {}
+        about = {"learning_rate": learning_rate, "lr_scheduler_type": lr_scheduler_type, "against": "stronger",
+                 "starts": stronger["starts"]}
         for point in stronger["points"]:
             if point["seed"] in done:
                 continue
-            out = self.root / "slow_control" / f"{point['start']}-seed{point['seed']}"
+            out = self.root / stage / f"{point['start']}-seed{point['seed']}"
             clock = LogHistory()
-            self.train_cmlm(out / "control", self.corpus_of(point["start"]), 10**6,
+            constant = lr_scheduler_type == "constant"
+            self.train_cmlm(out / "control", self.corpus_of(point["start"]),
+                            10**6 if constant else point["control_steps"],
                             student_model=str(self.trained(point["start"])),
-                            callbacks=[StopAfterSeconds(point["train_seconds"]), clock], learning_rate=1e-5,
-                            warmup_steps=0, lr_scheduler_type="constant", save_strategy="no", seed=point["seed"])
+                            callbacks=[StopAfterSeconds(point["train_seconds"]), clock] if constant else [clock],
+                            learning_rate=learning_rate, warmup_steps=0, lr_scheduler_type=lr_scheduler_type,
+                            save_strategy="no", seed=point["seed"])
             scores = {n: self.evaluate(out / "control", **{**CONFIRM_TEST, "num_iterations": n})["libreoffice"]
                       for n in (1, 10)}
             done[point["seed"]] = {"start": point["start"], "seed": point["seed"], "train_seconds": clock.seconds,
                                    "control_steps": clock.steps,
                                    **{f"control_{m}": scores[1][m] for m in ("bleu", "chrf", "repetition", "teacher_energy")},
                                    **{f"control_{m}_10": scores[10][m] for m in ("bleu", "chrf")}}
-            self.write("slow_control", {**about, "points": list(done.values()), "partial": True})
-        self.write("slow_control", {**about, "points": list(done.values()), "partial": False})
+            self.write(stage, {**about, "points": list(done.values()), "partial": True})
+        self.write(stage, {**about, "points": list(done.values()), "partial": False})
 
     def matched_seeds(self, stage: str, setting: EnergySetting, starts: dict[str, Path], selected_on: str) -> None:
         """`setting` from each start and seed of `confirm_seeds`, each run with its own control (`matched_pair`),

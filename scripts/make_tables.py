@@ -224,7 +224,8 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if stronger:
         text += "\n\n" + section_stronger(load(f"{prefix}distill_ui{suffix}"), load(f"{prefix}cmlm_more{suffix}"),
                                           stronger, load(f"{prefix}stronger_sx{suffix}"), [confirm, sharp],
-                                          load(f"{prefix}slow_control{suffix}"))
+                                          tuple(filter(None, (load(f"{prefix}{c}{suffix}")
+                                                              for c in ("slow_control", "decay_control")))))
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -356,7 +357,7 @@ def section_sharp(data: dict, beside: dict[str, dict | None], title: str | None 
 
 
 def section_stronger(distill_ui: dict | None, more: dict | None, stronger: dict,
-                     stronger_sx: dict | None, earlier: list[dict | None], slow: dict | None = None) -> str:
+                     stronger_sx: dict | None, earlier: list[dict | None], slow: tuple[dict, ...] = ()) -> str:
     """`stronger` (the sharp setting from `cmlm_more`: more sources, more steps) and `stronger_sx` (the `engine`
     setting from there), then each setting's edge over its matched control at every start it ran from in these and
     the `earlier` stages (`confirm`, `sharp`), weakest start first: does the edge grow with the start?"""
@@ -377,8 +378,8 @@ def section_stronger(distill_ui: dict | None, more: dict | None, stronger: dict,
     if stronger_sx:
         text += "\n\n" + section_sharp(stronger_sx, {"stronger": stronger},
                                        title="The `engine` setting (O1 temperature 1) from the stronger start, over seeds")
-    if slow:
-        text += "\n\n" + section_slow_control(slow, stronger, stronger_sx)
+    for control in slow:
+        text += "\n\n" + section_slow_control(control, stronger, stronger_sx)
     by_start = []
     for stage in [*earlier, stronger, stronger_sx]:
         for name, start in (stage or {}).get("starts", {}).items():
@@ -399,8 +400,11 @@ def section_stronger(distill_ui: dict | None, more: dict | None, stronger: dict,
 
 
 def section_slow_control(slow: dict, *engines: dict | None) -> str:
-    """`slow_control`: CE at ENGINE's learning rate for each run's wall time, beside the ENGINE runs of `engines`
-    (same start and seed) and their usual controls (lr 1e-4)."""
+    """A second CE control (`slow_control`: ENGINE's learning rate for each run's wall time; `decay_control`: a
+    short decaying schedule of the first control's step count) beside the ENGINE runs of `engines` (same start and
+    seed) and their usual controls (constant lr 1e-4)."""
+    decaying = slow.get("lr_scheduler_type", "constant") != "constant"
+    name = "decaying control" if decaying else "slow control"
 
     def cell(point: dict, who: str) -> str:
         return (f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f} / "
@@ -414,22 +418,26 @@ def section_slow_control(slow: dict, *engines: dict | None) -> str:
         if not pairs:
             continue
         rows += [[f"`{stage['stage']}` (O1 temperature {stage['o1_temperature']:g})", s["seed"], cell(e, "engine"),
-                  cell(e, "control"), cell(s, "control") + f" ({s['control_steps']} steps)",
+                  cell(e, "control"), cell(s, "control") + f" ({s['control_steps']} steps, {s['train_seconds']:.0f} s)",
                   f"{e['engine_bleu'] - s['control_bleu']:+.2f} / {e['engine_chrf'] - s['control_chrf']:+.1f}",
                   f"{e['engine_bleu_10'] - s['control_bleu_10']:+.2f} / {e['engine_chrf_10'] - s['control_chrf_10']:+.1f}"]
                  for e, s in pairs]
         chrf = [e["engine_chrf"] - s["control_chrf"] for e, s in pairs]
-        summary.append(f"`{stage['stage']}`: ENGINE - slow control = "
+        summary.append(f"`{stage['stage']}`: ENGINE - {name} = "
                        f"{statistics.mean(e['engine_bleu'] - s['control_bleu'] for e, s in pairs):+.2f} BLEU, "
                        f"{statistics.mean(chrf):+.1f} chrF, ENGINE above in chrF in {sum(d > 0 for d in chrf)} of "
                        f"{len(pairs)}; at 10 iterations "
                        f"{statistics.mean(e['engine_bleu_10'] - s['control_bleu_10'] for e, s in pairs):+.2f} / "
                        f"{statistics.mean(e['engine_chrf_10'] - s['control_chrf_10'] for e, s in pairs):+.1f}")
-    return (f"**A control at ENGINE's own learning rate** (`slow_control`: CE at a constant lr {slow['learning_rate']:g} "
-            f"from the same start for each ENGINE run's wall time, same seed; BLEU / chrF / repetition / teacher "
-            f"energy, help test set, 1 iteration, length beam 3){partial_note(slow)}:\n\n"
-            + table(["ENGINE run", "seed", "ENGINE", "control, lr 1e-4", "control, lr 1e-5",
-                     "ENGINE - slow control", "ENGINE - slow control, 10 it."], rows)
+    what = (f"**A control with a short decaying schedule** (`{slow['stage']}`: CE from lr {slow['learning_rate']:g} "
+            "decaying linearly to 0 over as many steps as the run's first control took in ENGINE's wall time"
+            if decaying else
+            f"**A control at ENGINE's own learning rate** (`{slow['stage']}`: CE at a constant lr "
+            f"{slow['learning_rate']:g} for each ENGINE run's wall time")
+    return (f"{what}, from the same start, same seed; BLEU / chrF / repetition / teacher energy, help test set, "
+            f"1 iteration, length beam 3){partial_note(slow)}:\n\n"
+            + table(["ENGINE run", "seed", "ENGINE", "control, constant lr 1e-4", name, f"ENGINE - {name}",
+                     f"ENGINE - {name}, 10 it."], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
 

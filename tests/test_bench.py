@@ -825,7 +825,8 @@ def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabula
                     "| 0.25 | cmlm_more (`stronger`) | 19.00 / 57.0 | +1.00 / +3.0 | 1 of 1 | +2.00 / +6.0 |"]
 
 
-def test_slow_control_trains_ce_at_engines_learning_rate_for_each_stronger_runs_wall_time(tmp_path, monkeypatch):
+def test_slow_and_decaying_controls_train_ce_beside_each_stronger_run(tmp_path, monkeypatch):
+    """slow_control: lr 1e-5 for the run's wall time; decay_control: 1e-4 decaying over the first control's steps."""
     labels = make_bench(tmp_path, "labels", quick=False)
     (labels.root / "cmlm_more").mkdir(parents=True)
     (labels.root / "cmlm_more" / "config.json").write_text("{}")
@@ -856,5 +857,16 @@ def test_slow_control_trains_ce_at_engines_learning_rate_for_each_stronger_runs_
     assert (slow["points"][0]["control_bleu"], slow["points"][0]["control_chrf_10"]) == (16.0, 84.0)
     text = make_tables.section_slow_control(slow, labels.read("stronger"), None)
     assert ("| `stronger` (O1 temperature 0.25) | 1 | 15.00 / 53.0 / 0.10 / 3.40 | 11.00 / 49.0 / 0.13 / 3.60 | "
-            "16.00 / 48.0 / 0.12 / 3.50 (640 steps) | -1.00 / +5.0 | -2.00 / -24.0 |") in text
+            "16.00 / 48.0 / 0.12 / 3.50 (640 steps, 250 s) | -1.00 / +5.0 | -2.00 / -24.0 |") in text
     assert "- `stronger`: ENGINE - slow control = -1.00 BLEU, +5.0 chrF, ENGINE above in chrF in 1 of 1" in text
+
+    decayed = []  # the decaying control: the first control's step count, no stopwatch
+    monkeypatch.setattr(labels, "train_cmlm", lambda out, corpus, steps, student_model=None, callbacks=None, **kwargs:
+                        decayed.append((steps, kwargs["learning_rate"], kwargs["lr_scheduler_type"], len(callbacks))))
+    point["control_steps"] = 700
+    labels.write("stronger", {"stage": "stronger", "o1_temperature": 0.25, "starts": {}, "points": [point]})
+    labels.stage_decay_control()
+    assert decayed == [(700, 1e-4, "linear", 1)]
+    text = make_tables.section_slow_control(labels.read("decay_control"), labels.read("stronger"))
+    assert "**A control with a short decaying schedule** (`decay_control`: CE from lr 0.0001 decaying linearly" in text
+    assert "- `stronger`: ENGINE - decaying control = -1.00 BLEU" in text

@@ -42,6 +42,15 @@ The stages:
                operators point towards better outputs at all, apart from a network learning to follow them?
   sharp        the engine stage's setting with O1 reading z / 0.25, and a matched control, over seeds, from
                cmlm_long: does training with the sharper O1 follow where the descent stage went?
+  sharper      the same at O1 temperature 0.1
+  distill_ui   (labels) LibreOffice's UI strings of <= 4 words, not sources of the help, distilled: distilled-more
+  cmlm_more    cmlm_long + 6000 CE steps on distilled-more: a stronger start
+  stronger, stronger_sx  sharp's setting and the engine setting from cmlm_more, seeds and matched controls
+  slow_control, decay_control  two more controls for each `stronger` run: CE at ENGINE's lr 1e-5, and CE from
+               lr 1e-4 decaying to 0 over the first control's steps (a fresh short schedule)
+  distill_wide (labels) help training pairs and UI strings of 5-8 words, distilled: distilled-wide
+  cmlm_wide    cmlm_more + 6000 CE steps on distilled-wide: the next start on the gain-against-start curve
+  wide_sx, wide_decay_control  the engine setting from cmlm_wide with its matched controls, and its decaying control
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -75,7 +84,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
-          "decay_control"]
+          "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control"]
 
 
 @dataclass(frozen=True)
@@ -148,7 +157,8 @@ BENCHMARKS = {
                    stages=tuple(stage for stage in STAGES
                                 if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp", "sharper",
                                                  "distill_ui", "cmlm_more", "stronger", "stronger_sx",
-                                                 "slow_control", "decay_control"))),
+                                                 "slow_control", "decay_control", "distill_wide", "cmlm_wide",
+                                                 "wide_sx", "wide_decay_control"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -167,7 +177,8 @@ BENCHMARKS = {
                         "bench_labels_", own_teacher=False,
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
                                 "confirm", "rescoring", "descent", "sharp", "budget", "sharper", "distill_ui",
-                                "cmlm_more", "stronger", "stronger_sx", "slow_control", "decay_control"),
+                                "cmlm_more", "stronger", "stronger_sx", "slow_control", "decay_control",
+                                "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control"),
                         max_target_words=4),
 }
 
@@ -353,7 +364,7 @@ class Bench:
         """The training corpus of a CMLM stage: ENGINE and the control keep to it (references or distilled)."""
         if cmlm == "cmlm_ref":
             return "libreoffice"
-        return str(self.root / ("distilled-more" if cmlm == "cmlm_more" else "distilled"))
+        return str(self.root / {"cmlm_more": "distilled-more", "cmlm_wide": "distilled-wide"}.get(cmlm, "distilled"))
 
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
                      clock: LogHistory | None = None, freeze_encoder: bool = True,
@@ -798,51 +809,117 @@ class Bench:
         Why: the help gives this benchmark 8.7k training sources and `cmlm_long` has seen them 27 times; the paper's
         student trains far longer on far more. The UI names the same menus and dialogs as the help's headings.
         """
+        found, cut, fresh = self.ui_sources(0, self.benchmark.max_target_words)
+        new = fresh[: self.s["ui_sources"]]
+        started = time.perf_counter()
+        out = self.distill_sources(self.root / "distilled-ui", new)
+        seconds = time.perf_counter() - started
+        help_train = self.join_corpora(self.root / "distilled-more", self.root / "distilled", out)[0]
+        self.write("distill_ui", {"ui_pairs": found, "within_word_limit": len(cut),
+                                  "removed_as_help_sources": len(cut) - len(fresh),
+                                  "sources": len(new), "help_train_sources": help_train,
+                                  "num_beams": self.s["distill_beams"], "seconds": seconds,
+                                  "corpus": str(self.root / "distilled-more")})
+
+    def stage_distill_wide(self) -> None:
+        """The next cut of sources: help training pairs and UI strings whose reference has 5-8 words (the labels
+        test slice stays at most 4), distilled greedily and joined to `distilled-more` as `distilled-wide`. UI strings
+        whose source the help corpus has anywhere (any split, any length, case aside) are dropped, as in
+        `distill_ui`.
+
+        Why: `cmlm_more` came from more sources and was the first start from which ENGINE ended above its start; a
+        start stronger again tests whether that edge keeps growing. The help and UI hold no more short pairs, so the
+        new ones are longer: still menu, dialog and heading text, read by the same length head.
+        """
+        from engine_hf.data import load_corpus
+
+        low, high = self.benchmark.max_target_words, 2 * self.benchmark.max_target_words
+        tgt = self.benchmark.tgt
+        help_train = [pair for pair in load_corpus("libreoffice", self.benchmark.src, tgt)["train"]["translation"]
+                      if low < len(pair[tgt].split()) <= high][: self.s["ui_sources"]]
+        found, cut, fresh = self.ui_sources(low, high, within=None)
+        ui = [{self.benchmark.src: p.src, tgt: p.tgt} for p in fresh[: self.s["ui_sources"]]]
+        started = time.perf_counter()
+        out = self.distill_sources(self.root / "distilled-wide-new", help_train + ui)
+        seconds = time.perf_counter() - started
+        base = self.join_corpora(self.root / "distilled-wide", self.root / "distilled-more", out)[0]
+        self.write("distill_wide", {"target_words": [low + 1, high], "help_train_sources": len(help_train),
+                                    "ui_pairs": found, "ui_within_word_limit": len(cut),
+                                    "ui_removed_as_help_sources": len(cut) - len(fresh), "ui_sources": len(ui),
+                                    "base_sources": base, "base_corpus": str(self.root / "distilled-more"),
+                                    "num_beams": self.s["distill_beams"], "seconds": seconds,
+                                    "corpus": str(self.root / "distilled-wide")})
+
+    def ui_sources(self, low: int, high: int | None, within: str | None = "cut") -> tuple[int, list, list]:
+        """LibreOffice's UI pairs: how many there are, those whose target has `low` < words <= `high`, and of those
+        the ones whose source is not a source of the help corpus (case aside): of the benchmark's own cut
+        (`within="cut"`, what `distill_ui` ran with), or of every help pair (`None`)."""
+        from engine_hf.data import load_corpus
+        from engine_hf.data.libreoffice_ui import libreoffice_ui_pairs
+        from engine_hf.training import load_corpus_splits
+
+        src, tgt = self.benchmark.src, self.benchmark.tgt
+        if within == "cut":
+            data = self.data()
+            data.max_eval_samples = None
+            help_corpus = load_corpus_splits(data)
+        else:
+            help_corpus = load_corpus("libreoffice", src, tgt)
+        help_sources = {pair[src].lower() for split in help_corpus.values() for pair in split["translation"]}
+        found = libreoffice_ui_pairs(src, tgt)
+        cut = [p for p in found if low < len(p.tgt.split()) and (high is None or len(p.tgt.split()) <= high)]
+        return len(found), cut, [p for p in cut if p.src.lower() not in help_sources]
+
+    def distill_sources(self, out: Path, pairs: list) -> Path:
+        """The teacher's greedy (or `distill_beams`) outputs for extra training sources, in `out`; its dev and test
+        splits are the benchmark's own references, as `distill_corpus` keeps them."""
         from datasets import Dataset, DatasetDict
         from transformers import AutoTokenizer
 
         from engine_hf import load_teacher
-        from engine_hf.data.libreoffice_ui import libreoffice_ui_pairs
         from engine_hf.training import distill_corpus, load_corpus_splits
 
-        src, tgt, limit = self.benchmark.src, self.benchmark.tgt, self.benchmark.max_target_words
+        src, tgt = self.benchmark.src, self.benchmark.tgt
         data = self.data()
         data.max_eval_samples = None
-        help_corpus = load_corpus_splits(data)
-        help_sources = {pair[src].lower() for split in help_corpus.values() for pair in split["translation"]}
-        found = libreoffice_ui_pairs(src, tgt)
-        cut = [p for p in found if limit is None or len(p.tgt.split()) <= limit]
-        fresh = [p for p in cut if p.src.lower() not in help_sources]
-        new = fresh[: self.s["ui_sources"]]
-        started = time.perf_counter()
-        ui = DatasetDict(train=Dataset.from_dict({"translation": [{src: p.src, tgt: p.tgt} for p in new]}),
-                         validation=help_corpus["validation"], test=help_corpus["test"])
-        out = distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir), ui,
-                             src, tgt, self.root / "distilled-ui", batch_size=64, num_beams=self.s["distill_beams"])
-        seconds = time.perf_counter() - started
-        more = self.root / "distilled-more"
-        more.mkdir(exist_ok=True)
-        help_train = (self.root / "distilled" / "train.jsonl").read_text(encoding="utf-8")
-        (more / "train.jsonl").write_text(help_train + (out / "train.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+        splits = load_corpus_splits(data)
+        rows = [pair if isinstance(pair, dict) else {src: pair.src, tgt: pair.tgt} for pair in pairs]
+        corpus = DatasetDict(train=Dataset.from_dict({"translation": rows}), validation=splits["validation"],
+                             test=splits["test"])
+        return distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir),
+                              corpus, src, tgt, out, batch_size=64, num_beams=self.s["distill_beams"])
+
+    def join_corpora(self, out: Path, *parts: Path) -> list[int]:
+        """`out`/train.jsonl = the parts' training sets one after another, dev and test copied from the first;
+        returns each part's number of training pairs."""
+        out.mkdir(exist_ok=True)
+        texts = [(part / "train.jsonl").read_text(encoding="utf-8") for part in parts]
+        (out / "train.jsonl").write_text("".join(texts), encoding="utf-8")
         for split in ("validation", "test"):
-            shutil.copy2(self.root / "distilled" / f"{split}.jsonl", more / f"{split}.jsonl")
-        self.write("distill_ui", {"ui_pairs": len(found), "within_word_limit": len(cut),
-                                  "removed_as_help_sources": len(cut) - len(fresh),
-                                  "sources": len(new), "help_train_sources": help_train.count("\n"),
-                                  "num_beams": self.s["distill_beams"], "seconds": seconds, "corpus": str(more)})
+            shutil.copy2(parts[0] / f"{split}.jsonl", out / f"{split}.jsonl")
+        return [text.count("\n") for text in texts]
 
     def stage_cmlm_more(self) -> None:
         """`cmlm_long` trained further with cross-entropy on `distilled-more` (help and UI sources; lr 3e-4,
         decaying): the strongest start a CPU session can give this benchmark, for `stronger`."""
-        out = self.root / "cmlm_more"
+        self.train_further("cmlm_more", "cmlm_long")
+
+    def stage_cmlm_wide(self) -> None:
+        """`cmlm_more` trained further in the same way on `distilled-wide` (its sources and the 5-8-word ones of
+        `distill_wide`): one more start on the gain-against-start curve, for `wide_sx`."""
+        self.train_further("cmlm_wide", "cmlm_more")
+
+    def train_further(self, stage: str, start: str) -> None:
+        """`start` + `more_steps` CE steps on `corpus_of(stage)` (lr 3e-4 after a short warm-up, decaying linearly),
+        saved as runs/<benchmark>/<stage> and scored at 1 and 10 iterations (length beam 5)."""
+        out = self.root / stage
         steps = self.s["more_steps"]
-        seconds = self.train_cmlm(out, self.corpus_of("cmlm_more"), steps, student_model=str(self.trained("cmlm_long")),
+        seconds = self.train_cmlm(out, self.corpus_of(stage), steps, student_model=str(self.trained(start)),
                                   learning_rate=3e-4, warmup_steps=min(100, steps // 10), save_steps=steps // 2)
-        self.write("cmlm_more", {"initialised_from": "cmlm_long",
-                                 "initialised_from_sha256": weights_digest(self.trained("cmlm_long")),
-                                 "corpus": self.corpus_of("cmlm_more"),
-                                 "train_seconds": seconds, "steps": steps, "learning_rate": 3e-4, "model": str(out),
-                                 "model_sha256": weights_digest(out), **self.evaluate_nat(out, length_beam=5)})
+        self.write(stage, {"initialised_from": start, "initialised_from_sha256": weights_digest(self.trained(start)),
+                           "corpus": self.corpus_of(stage), "train_seconds": seconds, "steps": steps,
+                           "learning_rate": 3e-4, "model": str(out), "model_sha256": weights_digest(out),
+                           **self.evaluate_nat(out, length_beam=5)})
 
     def stage_stronger(self) -> None:
         """The `sharp` setting (ENGINE's best here) from `cmlm_more`, seeds and matched controls as in `sharp`.
@@ -860,6 +937,12 @@ class Bench:
         self.matched_seeds("stronger_sx", ENGINE, {"cmlm_more": self.trained("cmlm_more")},
                            "the `engine` stage's setting (no sweep here), as in `confirm`")
 
+    def stage_wide_sx(self) -> None:
+        """The `engine` setting from `cmlm_wide`, seeds and matched controls as in `stronger_sx`: does ENGINE's
+        edge over its start keep growing with the start (10.4 -> 14.4 -> 16.4 BLEU so far)?"""
+        self.matched_seeds("wide_sx", ENGINE, {"cmlm_wide": self.trained("cmlm_wide")},
+                           "the `engine` stage's setting, as in `stronger_sx` (chosen before cmlm_wide existed)")
+
     def stage_slow_control(self) -> None:
         """A second control for each `stronger` run: CE at ENGINE's own learning rate (constant 1e-5, not 1e-4) for
         that run's wall time, same seed, scored like the first (`scored_pair`'s metrics).
@@ -869,7 +952,7 @@ class Bench:
         can be the control's loss rather than ENGINE's gain. At ENGINE's rate, the control measures what the same
         compute buys without that jolt.
         """
-        self.second_controls("slow_control", learning_rate=1e-5, lr_scheduler_type="constant")
+        self.second_controls("slow_control", "stronger", learning_rate=1e-5, lr_scheduler_type="constant")
 
     def stage_decay_control(self) -> None:
         """A third control for each `stronger` run: CE from lr 1e-4 decaying linearly to 0 over as many steps as the
@@ -878,19 +961,23 @@ class Bench:
         Why: the slow control hardly moves from its start; a short decaying schedule is how one would actually spend
         a few minutes of CE on a converged model, leaving it at a minimum again rather than mid-jolt.
         """
-        self.second_controls("decay_control", learning_rate=1e-4, lr_scheduler_type="linear")
+        self.second_controls("decay_control", "stronger", learning_rate=1e-4, lr_scheduler_type="linear")
 
-    def second_controls(self, stage: str, learning_rate: float, lr_scheduler_type: str) -> None:
-        """Another CE control (from the same start, same seed) for each `stronger` run, scored at 1 and 10
+    def stage_wide_decay_control(self) -> None:
+        """`decay_control` for each `wide_sx` run: the fair CE control from `cmlm_wide` (see `stage_decay_control`)."""
+        self.second_controls("wide_decay_control", "wide_sx", learning_rate=1e-4, lr_scheduler_type="linear")
+
+    def second_controls(self, stage: str, against: str, learning_rate: float, lr_scheduler_type: str) -> None:
+        """Another CE control (from the same start, same seed) for each run of the stage `against`, scored at 1 and 10
         iterations. A constant schedule trains for the ENGINE run's wall time; a decaying one for as many steps as
         the run's first control took in that time, since a schedule must know its end. Points are kept as they finish."""
         from engine_hf.training import StopAfterSeconds
 
-        stronger = self.read("stronger")
+        runs = self.read(against)
         done = {p["seed"]: p for p in self.read(stage)["points"]} if self.result_path(stage).exists() else {}
-        about = {"learning_rate": learning_rate, "lr_scheduler_type": lr_scheduler_type, "against": "stronger",
-                 "starts": stronger["starts"]}
-        for point in stronger["points"]:
+        about = {"learning_rate": learning_rate, "lr_scheduler_type": lr_scheduler_type, "against": against,
+                 "starts": runs["starts"]}
+        for point in runs["points"]:
             if point["seed"] in done:
                 continue
             out = self.root / stage / f"{point['start']}-seed{point['seed']}"

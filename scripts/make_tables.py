@@ -220,12 +220,18 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     sharper = load(f"{prefix}sharper{suffix}")
     if sharper:
         text += "\n\n" + section_sharp(sharper, {"confirm": confirm, "sharp": sharp})
-    stronger = load(f"{prefix}stronger{suffix}")
+    stronger, stronger_sx = load(f"{prefix}stronger{suffix}"), load(f"{prefix}stronger_sx{suffix}")
     if stronger:
         text += "\n\n" + section_stronger(load(f"{prefix}distill_ui{suffix}"), load(f"{prefix}cmlm_more{suffix}"),
-                                          stronger, load(f"{prefix}stronger_sx{suffix}"), [confirm, sharp],
+                                          stronger, stronger_sx,
                                           tuple(filter(None, (load(f"{prefix}{c}{suffix}")
                                                               for c in ("slow_control", "decay_control")))))
+    wide_sx = load(f"{prefix}wide_sx{suffix}")
+    if wide_sx:
+        text += "\n\n" + section_wide(load(f"{prefix}distill_wide{suffix}"), load(f"{prefix}cmlm_wide{suffix}"),
+                                      wide_sx, load(f"{prefix}wide_decay_control{suffix}"))
+    if stronger:
+        text += "\n\n" + section_edge_by_start([confirm, sharp, stronger, stronger_sx, wide_sx])
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -357,10 +363,9 @@ def section_sharp(data: dict, beside: dict[str, dict | None], title: str | None 
 
 
 def section_stronger(distill_ui: dict | None, more: dict | None, stronger: dict,
-                     stronger_sx: dict | None, earlier: list[dict | None], slow: tuple[dict, ...] = ()) -> str:
+                     stronger_sx: dict | None, slow: tuple[dict, ...] = ()) -> str:
     """`stronger` (the sharp setting from `cmlm_more`: more sources, more steps) and `stronger_sx` (the `engine`
-    setting from there), then each setting's edge over its matched control at every start it ran from in these and
-    the `earlier` stages (`confirm`, `sharp`), weakest start first: does the edge grow with the start?"""
+    setting from there), with their further controls (`slow`)."""
     text = ""
     if distill_ui and more:
         one, ten = (more[f"{n}_iterations"]["libreoffice"] for n in (1, 10))
@@ -380,8 +385,38 @@ def section_stronger(distill_ui: dict | None, more: dict | None, stronger: dict,
                                        title="The `engine` setting (O1 temperature 1) from the stronger start, over seeds")
     for control in slow:
         text += "\n\n" + section_slow_control(control, stronger, stronger_sx)
+    return text
+
+
+def section_wide(distill_wide: dict | None, wide: dict | None, wide_sx: dict, decay: dict | None) -> str:
+    """`wide_sx`: the `engine` setting from `cmlm_wide` (cmlm_more trained on the 5-8-word sources of
+    `distill_wide` too), with its decaying control."""
+    text = ""
+    if distill_wide and wide:
+        one, ten = (wide[f"{n}_iterations"]["libreoffice"] for n in (1, 10))
+        low, high = distill_wide["target_words"]
+        text += (f"**A start stronger again: longer sources** (`distill_wide`, `cmlm_wide`). The help's training split "
+                 f"holds {distill_wide['help_train_sources']} pairs with {low}-{high} target words; the UI catalogs "
+                 f"{distill_wide['ui_within_word_limit']}, of which {distill_wide['ui_removed_as_help_sources']} are "
+                 f"sources of the help corpus (any split, any length) and are dropped. The teacher's greedy outputs "
+                 f"for the {distill_wide['help_train_sources'] + distill_wide['ui_sources']} new sources "
+                 f"({distill_wide['seconds']:.0f} s) join distilled-more's {distill_wide['base_sources']}. The test "
+                 f"slice keeps at most 4 words. `cmlm_wide` = cmlm_more + {wide['steps']} CE steps on them (lr "
+                 f"{wide['learning_rate']:g}, decaying; {wide['train_seconds'] / 60:.0f} min; weights "
+                 f"`{short_digest(wide.get('model_sha256'))}`): help test BLEU / chrF at length beam 5 "
+                 f"{one['bleu']:.2f} / {one['chrf']:.1f} at 1 iteration, {ten['bleu']:.2f} / {ten['chrf']:.1f} at 10."
+                 "\n\n")
+    text += section_sharp(wide_sx, {}, title="The `engine` setting (O1 temperature 1) from cmlm_wide, over seeds")
+    if decay:
+        text += "\n\n" + section_slow_control(decay, wide_sx)
+    return text
+
+
+def section_edge_by_start(stages: list[dict | None]) -> str:
+    """Each setting's edge over its matched control, and over its start, at every start it ran from (`confirm`,
+    `sharp`, `stronger`, `stronger_sx`, `wide_sx`), weakest start first: does the edge grow with the start?"""
     by_start = []
-    for stage in [*earlier, stronger, stronger_sx]:
+    for stage in stages:
         for name, start in (stage or {}).get("starts", {}).items():
             points = [p for p in stage["points"] if p.get("start", name) == name]
             if points:
@@ -393,7 +428,7 @@ def section_stronger(distill_ui: dict | None, more: dict | None, stronger: dict,
                                  f"{statistics.mean(p['engine_bleu'] - start['bleu'] for p in points):+.2f} / "
                                  f"{statistics.mean(p['engine_chrf'] - start['chrf'] for p in points):+.1f}"])
     by_start.sort(key=lambda row: (-float(row[0]), float(row[2].split(" / ")[0])))
-    return text + ("\n\n**ENGINE's edge against the start** (help test set, 1 iteration, length beam 3, means over "
+    return ("**ENGINE's edge against the start** (help test set, 1 iteration, length beam 3, means over "
                    "seeds; each row's start as that stage scored it):\n\n"
                    + table(["O1 temperature", "start", "start BLEU / chrF", "ENGINE - control (BLEU / chrF)",
                             "ENGINE above in chrF", "ENGINE - start (BLEU / chrF)"], by_start))

@@ -785,6 +785,102 @@ def test_distill_ui_distills_only_new_short_ui_sources_and_joins_them_to_the_hel
     assert (more / "test.jsonl").read_text() == '{"split": "test"}\n'
 
 
+def test_distill_wide_adds_longer_help_and_new_ui_sources_after_distilled_more(tmp_path, monkeypatch):
+    """5-8 target words (labels' 4, doubled); UI sources found anywhere in the help, of any length, are dropped."""
+    import transformers
+    from datasets import Dataset, DatasetDict
+
+    import engine_hf
+    import engine_hf.data
+    import engine_hf.training
+    from engine_hf.data import Pair, libreoffice_ui
+
+    def pairs(*rows):
+        return Dataset.from_dict({"translation": [{"en": en, "pt": pt} for en, pt in rows]})
+
+    five = "um dois três quatro cinco"
+    help_corpus = DatasetDict(train=pairs(("Save", "Salvar"), ("Saving files", five), ("Long", five + " seis sete oito nove")),
+                              validation=pairs(("Close all windows", five)), test=pairs(("Insert", "Inserir")))
+    monkeypatch.setattr(engine_hf.data, "load_corpus", lambda corpus_name, src, tgt, **kw: help_corpus)
+    ui = [Pair("close all windows", five, "sw"),  # a help source (dev, 5 words): dropped
+          Pair("Open", "Abrir", "cui"),  # 1 word: distill_ui's, not this stage's
+          Pair("Open a file now", five, "cui"), Pair("Too long", five + " seis sete oito nove", "sw")]
+    monkeypatch.setattr(libreoffice_ui, "libreoffice_ui_pairs", lambda src, tgt: ui)
+    monkeypatch.setattr(engine_hf, "load_teacher", lambda path: "teacher")
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda path: "tokenizer")
+
+    def distill(teacher, tokenizer, corpus, src, tgt, out, **kwargs):
+        out.mkdir(parents=True)
+        (out / "train.jsonl").write_text("".join(json.dumps({"translation": {src: p[src], tgt: "T:" + p[src]}}) + "\n"
+                                                 for p in corpus["train"]["translation"]))
+        return out
+
+    monkeypatch.setattr(engine_hf.training, "distill_corpus", distill)
+    labels = make_bench(tmp_path, "labels", quick=False)
+    (labels.root / "teacher-en-pt").mkdir(parents=True)
+    (labels.root / "teacher-en-pt" / "config.json").write_text("{}")
+    (labels.root / "distilled-more").mkdir()
+    for split in ("train", "validation", "test"):
+        (labels.root / "distilled-more" / f"{split}.jsonl").write_text(f'{{"split": "{split}"}}\n' * 2)
+    labels.stage_distill_wide()
+    record = labels.read("distill_wide")
+    assert (record["target_words"], record["help_train_sources"], record["ui_within_word_limit"],
+            record["ui_removed_as_help_sources"], record["ui_sources"], record["base_sources"]) == ([5, 8], 1, 2, 1, 1, 2)
+    wide = labels.root / "distilled-wide"
+    assert labels.corpus_of("cmlm_wide") == str(wide)
+    lines = (wide / "train.jsonl").read_text().splitlines()
+    assert lines[:2] == ['{"split": "train"}'] * 2 and [json.loads(line)["translation"]["pt"] for line in lines[2:]] == [
+        "T:Saving files", "T:Open a file now"]
+    assert (wide / "test.jsonl").read_text() == '{"split": "test"}\n' * 2
+
+
+def test_wide_start_trains_on_from_cmlm_more_and_runs_the_engine_setting_with_its_decaying_control(tmp_path,
+                                                                                                  monkeypatch):
+    monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
+    labels = make_bench(tmp_path, "labels", quick=False)
+    for name in ("cmlm_more", "cmlm_wide"):
+        (labels.root / name).mkdir(parents=True)
+        (labels.root / name / "config.json").write_text("{}")
+    trained, runs = [], []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        trained.append((out.name, Path(corpus).name, steps, Path(student_model).name, kwargs["learning_rate"],
+                        kwargs.get("lr_scheduler_type", "linear")))
+        for callback in callbacks or []:
+            callback.seconds, callback.steps = 70.0, 300
+        return 1800.0
+
+    def train_energy(out, start, steps, **kwargs):
+        runs.append((start.name, Path(kwargs["corpus"]).name, kwargs["o1_temperature"], kwargs["learning_rate"]))
+        return 70.0, []
+
+    def evaluate(model, num_iterations=1, **kwargs):
+        bleu = {"engine": 21.0, "control": 20.0}.get(Path(model).name, 19.0) + (5 if num_iterations == 10 else 0)
+        return {"libreoffice": {"bleu": bleu, "chrf": 3 * bleu, "repetition": 0.1, "teacher_energy": bleu / 10}}
+
+    monkeypatch.setattr(labels, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(labels, "train_energy", train_energy)
+    monkeypatch.setattr(labels, "evaluate", evaluate)
+    labels.s["confirm_seeds"] = (0,)
+    labels.stage_cmlm_wide()
+    assert trained == [("cmlm_wide", "distilled-wide", 6000, "cmlm_more", 3e-4, "linear")]
+    assert labels.read("cmlm_wide")["initialised_from"] == "cmlm_more"
+    labels.stage_wide_sx()
+    assert runs == [("cmlm_wide", "distilled-wide", 1.0, 1e-5)]
+    labels.stage_wide_decay_control()
+    assert trained[-1] == ("control", "distilled-wide", 300, "cmlm_wide", 1e-4, "linear")
+    decay = labels.read("wide_decay_control")
+    assert decay["against"] == "wide_sx" and decay["points"][0]["control_bleu"] == 20.0
+    labels.write("distill_wide", {"target_words": [5, 8], "help_train_sources": 6, "ui_within_word_limit": 3,
+                                  "ui_removed_as_help_sources": 1, "ui_sources": 2, "base_sources": 10, "seconds": 5.0})
+    text = make_tables.section_wide(labels.read("distill_wide"), labels.read("cmlm_wide"), labels.read("wide_sx"), decay)
+    assert "the teacher's greedy outputs for the 8 new sources (5 s) join distilled-more's 10" in text.lower()
+    assert "**The `engine` setting (O1 temperature 1) from cmlm_wide, over seeds** (`wide_sx`:" in text
+    assert "- `wide_sx`: ENGINE - decaying control = +1.00 BLEU, +3.0 chrF, ENGINE above in chrF in 1 of 1" in text
+    edge = make_tables.section_edge_by_start([labels.read("wide_sx")])
+    assert "| 1 | cmlm_wide (`wide_sx`) | 19.00 / 57.0 | +1.00 / +3.0 | 1 of 1 | +2.00 / +6.0 |" in edge
+
+
 def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabulates_the_edge_by_start(tmp_path,
                                                                                                      monkeypatch):
     """`stronger_sx` (the engine setting) is read beside it; the edge table sorts by temperature, then start."""
@@ -815,7 +911,8 @@ def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabula
     sharp["o1_temperature"] = 0.25
     plain = {**stronger, "stage": "stronger_sx", "o1_temperature": 1.0,
              "points": [{**stronger["points"][0], "engine_bleu": 19.5}]}
-    text = make_tables.section_stronger(None, None, stronger, plain, [None, sharp])
+    text = make_tables.section_stronger(None, None, stronger, plain)
+    text += make_tables.section_edge_by_start([None, sharp, stronger, plain])
     assert "**The sharp setting from the stronger start, over seeds** (`stronger`:" in text
     assert "**The `engine` setting (O1 temperature 1) from the stronger start, over seeds** (`stronger_sx`:" in text
     assert "from cmlm_more, against `stronger`'s ENGINE (O1 temperature 0.25) of the same seeds: -1.50 BLEU" in text

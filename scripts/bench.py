@@ -51,6 +51,8 @@ The stages:
   distill_wide (labels) help training pairs and UI strings of 5-8 words, distilled: distilled-wide
   cmlm_wide    cmlm_more + 6000 CE steps on distilled-wide: the next start on the gain-against-start curve
   wide_sx, wide_decay_control  the engine setting from cmlm_wide with its matched controls, and its decaying control
+  lengths_strong  length head or tokens, from the strong starts: every model of the stages above on the test set at
+               its predicted lengths and at the reference lengths
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -84,7 +86,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
-          "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control"]
+          "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong"]
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ BENCHMARKS = {
                                 if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp", "sharper",
                                                  "distill_ui", "cmlm_more", "stronger", "stronger_sx",
                                                  "slow_control", "decay_control", "distill_wide", "cmlm_wide",
-                                                 "wide_sx", "wide_decay_control"))),
+                                                 "wide_sx", "wide_decay_control", "lengths_strong"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -178,7 +180,7 @@ BENCHMARKS = {
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
                                 "confirm", "rescoring", "descent", "sharp", "budget", "sharper", "distill_ui",
                                 "cmlm_more", "stronger", "stronger_sx", "slow_control", "decay_control",
-                                "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control"),
+                                "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong"),
                         max_target_words=4),
 }
 
@@ -543,6 +545,33 @@ class Bench:
                        "oracle_lengths": oracle_length_scores(model, self.teacher_dir, self.data())}
                 for name, model in models.items() if (model / "config.json").exists()}
         self.write("lengths", {"split": "validation", "rows": rows})
+
+    def stage_lengths_strong(self) -> None:
+        """`lengths` for the strong starts, on the test set their tables report: every start, ENGINE run and control
+        of `stronger` ... `wide_decay_control`, at its predicted lengths (length beam 3) and at the reference lengths.
+
+        Why: from cmlm_more, a few minutes of CE (any schedule) lower the one-pass score of the start while ENGINE
+        raises it a little. If the gap closes at the reference lengths, it is the length head (which CE trains too);
+        if it stays, it is the tokens. Models are scored as they come and never twice.
+        """
+        models = {(start, "start", None): self.root / start for start in ("cmlm_more", "cmlm_wide")}
+        for stage in ("stronger", "stronger_sx", "slow_control", "decay_control", "wide_sx", "wide_decay_control"):
+            if self.result_path(stage).exists():
+                for point in self.read(stage)["points"]:
+                    folder = self.root / stage / f"{point['start']}-seed{point['seed']}"
+                    for system in ("engine", "control"):
+                        models[stage, system, point["seed"]] = folder / system
+        done = {(r["stage"], r["system"], r["seed"]): r for r in self.read("lengths_strong")["rows"]} \
+            if self.result_path("lengths_strong").exists() else {}
+        for (stage, system, seed), model in models.items():
+            if (stage, system, seed) in done or not (model / "config.json").exists():
+                continue
+            done[stage, system, seed] = {
+                "stage": stage, "system": system, "seed": seed, "model_sha256": weights_digest(model),
+                "predicted_lengths": self.evaluate(model, **CONFIRM_TEST)["libreoffice"],
+                "oracle_lengths": oracle_length_scores(model, self.teacher_dir, self.data(), split="test")}
+            self.write("lengths_strong", {"split": "test", "rows": list(done.values()), "partial": True})
+        self.write("lengths_strong", {"split": "test", "rows": list(done.values()), "partial": False})
 
     def stage_cmlm_long(self) -> None:
         """The distilled CMLM trained further with cross-entropy (lr 3e-4, decaying): a stronger start for ENGINE."""
@@ -1327,8 +1356,10 @@ def pooled_agreement(pairs) -> dict:
     return {"compared": compared, "agree": agree, "agreement": agree / compared if compared else None}
 
 @torch.no_grad()
-def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:
-    """Dev discrete energy and BLEU of one parallel pass at the reference lengths (the paper's Table 2 setting)."""
+def oracle_length_scores(model_dir: Path, teacher_dir: Path, data, split: str = "validation") -> dict:
+    """Discrete energy and BLEU of one parallel pass at the reference lengths (the paper's Table 2 setting), on the
+    dev set unless told; and the length head alone: its most likely length minus the reference's, in tokens (mean),
+    and how often the two are equal."""
     from transformers import AutoTokenizer
 
     from engine_hf import (
@@ -1344,10 +1375,10 @@ def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:
     model = CMLMForConditionalGeneration.from_pretrained(model_dir).eval()
     teacher = load_teacher(str(teacher_dir))
     tokenizer = AutoTokenizer.from_pretrained(teacher_dir)
-    dev = tokenize_pairs(load_corpus_splits(data)["validation"], tokenizer, data.src_lang, data.tgt_lang,
+    dev = tokenize_pairs(load_corpus_splits(data)[split], tokenizer, data.src_lang, data.tgt_lang,
                          model.config.max_source_positions, model.config.max_target_positions)
     collate = DataCollatorForCMLM.for_model(model, mask_all=True)
-    energies, hyps, refs, rows = [], [], [], []
+    energies, hyps, refs, rows, offsets = [], [], [], [], []
     for start in range(0, len(dev), 32):
         batch = collate([dev[i] for i in range(start, min(start + 32, len(dev)))])
         lengths = batch["labels"].ne(-100).sum(-1)
@@ -1355,13 +1386,16 @@ def oracle_length_scores(model_dir: Path, teacher_dir: Path, data) -> dict:
         mask = torch.arange(out.logits.shape[1]) < lengths[:, None]
         result = discrete_energy(teacher, out.logits, mask, batch["input_ids"], batch["attention_mask"])
         energies.append(result.sequence_energy)
+        offsets.append(CMLMForConditionalGeneration._candidate_lengths(out.length_logits, 1)[:, 0] - lengths)
         tokens = out.logits.argmax(-1)
         rows += [row[: int(n)].tolist() for row, n in zip(tokens, lengths, strict=True)]
         hyps += tokenizer.batch_decode([row[: int(n)] for row, n in zip(tokens, lengths, strict=True)],
                                        skip_special_tokens=True)
         refs += tokenizer.batch_decode([row[row.ne(-100)] for row in batch["labels"]], skip_special_tokens=True)
     scores = corpus_scores(hyps, refs)
-    return {"discrete_energy": torch.cat(energies).mean().item(), **scores, "repetition": repetition_rate(rows)}
+    offsets = torch.cat(offsets).float()
+    return {"discrete_energy": torch.cat(energies).mean().item(), **scores, "repetition": repetition_rate(rows),
+            "length_head_offset": offsets.mean().item(), "length_head_exact": offsets.eq(0).float().mean().item()}
 
 
 def main() -> int:

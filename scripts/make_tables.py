@@ -232,6 +232,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                                       wide_sx, load(f"{prefix}wide_decay_control{suffix}"))
     if stronger:
         text += "\n\n" + section_edge_by_start([confirm, sharp, stronger, stronger_sx, wide_sx])
+    lengths_strong = load(f"{prefix}lengths_strong{suffix}")
+    if lengths_strong:
+        text += "\n\n" + section_lengths_strong(lengths_strong)
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -432,6 +435,62 @@ def section_edge_by_start(stages: list[dict | None]) -> str:
                    "seeds; each row's start as that stage scored it):\n\n"
                    + table(["O1 temperature", "start", "start BLEU / chrF", "ENGINE - control (BLEU / chrF)",
                             "ENGINE above in chrF", "ENGINE - start (BLEU / chrF)"], by_start))
+
+
+def section_lengths_strong(data: dict) -> str:
+    """`lengths_strong`: the strong starts' models at predicted and at reference lengths, means over seeds, then
+    ENGINE - each control of the same start and seed under both: is the one-pass gap in the length head or the tokens?"""
+    def mean(rows: list[dict], kind: str, metric: str) -> float:
+        return statistics.mean(r[kind][metric] for r in rows)
+
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in data["rows"]:
+        groups.setdefault((row["stage"], row["system"]), []).append(row)
+    start_of = {"stronger": "cmlm_more", "stronger_sx": "cmlm_more", "slow_control": "cmlm_more",
+                "decay_control": "cmlm_more", "wide_sx": "cmlm_wide", "wide_decay_control": "cmlm_wide"}
+
+    def against_start(stage: str, group: list[dict]) -> str:
+        start = groups.get((start_of.get(stage, ""), "start"))
+        if not start:
+            return "-"
+        return " ; ".join(f"{mean(group, kind, 'bleu') - mean(start, kind, 'bleu'):+.2f} / "
+                          f"{mean(group, kind, 'chrf') - mean(start, kind, 'chrf'):+.1f}"
+                          for kind in ("predicted_lengths", "oracle_lengths"))
+
+    rows = [[f"`{stage}` {system}" if system != "start" else f"{stage} (start)", len(group),
+             *(f"{mean(group, kind, 'bleu'):.2f} / {mean(group, kind, 'chrf'):.1f} / "
+               f"{mean(group, kind, 'length_ratio'):.2f}" for kind in ("predicted_lengths", "oracle_lengths")),
+             against_start(stage, group),
+             f"{mean(group, 'oracle_lengths', 'length_head_offset'):+.2f} / "
+             f"{100 * mean(group, 'oracle_lengths', 'length_head_exact'):.0f}%"
+             if "length_head_offset" in group[0]["oracle_lengths"] else "-"]
+            for (stage, system), group in groups.items()]
+    by_key = {(r["stage"], r["system"], r["seed"]): r for r in data["rows"]}
+    controls = {"stronger": ("stronger", "slow_control", "decay_control"),
+                "stronger_sx": ("stronger_sx", "slow_control", "decay_control"),
+                "wide_sx": ("wide_sx", "wide_decay_control")}
+    lines = []
+    for engine, names in controls.items():
+        for control in names:
+            pairs = [(r, by_key[control, "control", r["seed"]]) for (stage, system, _), r in by_key.items()
+                     if stage == engine and system == "engine" and (control, "control", r["seed"]) in by_key]
+            if not pairs:
+                continue
+            gap = {kind: (statistics.mean(e[kind]["bleu"] - c[kind]["bleu"] for e, c in pairs),
+                          statistics.mean(e[kind]["chrf"] - c[kind]["chrf"] for e, c in pairs))
+                   for kind in ("predicted_lengths", "oracle_lengths")}
+            what = "its matched control (lr 1e-4)" if control == engine else f"`{control}`"
+            lines.append(f"`{engine}` ENGINE - {what}, {len(pairs)} seed(s): "
+                         f"{gap['predicted_lengths'][0]:+.2f} / {gap['predicted_lengths'][1]:+.1f} at predicted "
+                         f"lengths, {gap['oracle_lengths'][0]:+.2f} / {gap['oracle_lengths'][1]:+.1f} at the "
+                         "reference lengths")
+    return ("**Length head or tokens, from the strong starts?** (`lengths_strong`: help test set, one pass; at the "
+            "lengths each model predicts, length beam 3, and at the reference lengths; BLEU / chrF / length ratio "
+            "in sacrebleu's 13a tokens; means over seeds)" + partial_note(data) + ":\n\n"
+            + table(["model", "seeds", "predicted lengths", "reference lengths",
+                     "- start, BLEU / chrF (predicted ; reference lengths)",
+                     "length head: top length - reference (tokens) / exact"], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in lines))
 
 
 def section_slow_control(slow: dict, *engines: dict | None) -> str:

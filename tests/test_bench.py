@@ -967,3 +967,44 @@ def test_slow_and_decaying_controls_train_ce_beside_each_stronger_run(tmp_path, 
     text = make_tables.section_slow_control(labels.read("decay_control"), labels.read("stronger"))
     assert "**A control with a short decaying schedule** (`decay_control`: CE from lr 0.0001 decaying linearly" in text
     assert "- `stronger`: ENGINE - decaying control = -1.00 BLEU" in text
+
+
+def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_lengths_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
+    labels = make_bench(tmp_path, "labels", quick=False)
+    folders = [labels.root / "cmlm_more"] + [labels.root / stage / "cmlm_more-seed0" / system
+                                             for stage, system in (("stronger", "engine"), ("stronger", "control"),
+                                                                   ("decay_control", "control"))]
+    for folder in folders:
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(folder.parent.name.encode())
+    labels.write("stronger", {"points": [{"start": "cmlm_more", "seed": 0}]})
+    labels.write("decay_control", {"points": [{"start": "cmlm_more", "seed": 0}]})
+    bleu = {"cmlm_more": 16.0, "engine": 17.0, "control": 12.0}
+    scored = []
+
+    def evaluate(model, **kwargs):
+        scored.append(Path(model))
+        name = Path(model).name
+        b = bleu[name] - (1 if "decay_control" in str(model) else 0)
+        return {"libreoffice": {"bleu": b, "chrf": 3 * b, "length_ratio": 0.9, "repetition": 0.1}}
+
+    def oracle(model, teacher, data, split):
+        assert split == "test"
+        b = bleu[Path(model).name] + (6 if Path(model).name == "cmlm_more" else 4)
+        return {"bleu": b, "chrf": 3 * b, "length_ratio": 1.05, "repetition": 0.1, "discrete_energy": 3.0,
+                "length_head_offset": -0.5, "length_head_exact": 0.25}
+
+    monkeypatch.setattr(labels, "evaluate", evaluate)
+    monkeypatch.setattr(bench, "oracle_length_scores", oracle)
+    labels.stage_lengths_strong()
+    labels.stage_lengths_strong()  # scored rows are kept, not scored again
+    assert len(scored) == 4 and labels.read("lengths_strong")["partial"] is False
+    text = make_tables.section_lengths_strong(labels.read("lengths_strong"))
+    assert "| cmlm_more (start) | 1 | 16.00 / 48.0 / 0.90 | 22.00 / 66.0 / 1.05 | - | -0.50 / 25% |" in text
+    assert ("| `stronger` engine | 1 | 17.00 / 51.0 / 0.90 | 21.00 / 63.0 / 1.05 | +1.00 / +3.0 ; -1.00 / -3.0 | "
+            "-0.50 / 25% |") in text
+    assert ("- `stronger` ENGINE - its matched control (lr 1e-4), 1 seed(s): +5.00 / +15.0 at predicted lengths, "
+            "+5.00 / +15.0 at the reference lengths") in text
+    assert "- `stronger` ENGINE - `decay_control`, 1 seed(s): +6.00 / +18.0 at predicted lengths" in text

@@ -484,6 +484,9 @@ def section_lengths_strong(data: dict) -> str:
                          f"{gap['predicted_lengths'][0]:+.2f} / {gap['predicted_lengths'][1]:+.1f} at predicted "
                          f"lengths, {gap['oracle_lengths'][0]:+.2f} / {gap['oracle_lengths'][1]:+.1f} at the "
                          "reference lengths")
+    lines += [f"{r['stage']} (start) at 10 iterations, length beam 3: {r['refined']['bleu']:.2f} / "
+              f"{r['refined']['chrf']:.1f} (its runs' 10-iteration scores are in their own tables)"
+              for r in data["rows"] if "refined" in r]
     return ("**Length head or tokens, from the strong starts?** (`lengths_strong`: help test set, one pass; at the "
             "lengths each model predicts, length beam 3, and at the reference lengths; BLEU / chrF / length ratio "
             "in sacrebleu's 13a tokens; means over seeds)" + partial_note(data) + ":\n\n"

@@ -1000,7 +1000,7 @@ def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_leng
     monkeypatch.setattr(bench, "oracle_length_scores", oracle)
     labels.stage_lengths_strong()
     labels.stage_lengths_strong()  # scored rows are kept, not scored again
-    assert len(scored) == 4 and labels.read("lengths_strong")["partial"] is False
+    assert len(scored) == 5 and labels.read("lengths_strong")["partial"] is False  # the start at 10 it. too
     text = make_tables.section_lengths_strong(labels.read("lengths_strong"))
     assert "| cmlm_more (start) | 1 | 16.00 / 48.0 / 0.90 | 22.00 / 66.0 / 1.05 | - | -0.50 / 25% |" in text
     assert ("| `stronger` engine | 1 | 17.00 / 51.0 / 0.90 | 21.00 / 63.0 / 1.05 | +1.00 / +3.0 ; -1.00 / -3.0 | "
@@ -1008,3 +1008,4 @@ def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_leng
     assert ("- `stronger` ENGINE - its matched control (lr 1e-4), 1 seed(s): +5.00 / +15.0 at predicted lengths, "
             "+5.00 / +15.0 at the reference lengths") in text
     assert "- `stronger` ENGINE - `decay_control`, 1 seed(s): +6.00 / +18.0 at predicted lengths" in text
+    assert "- cmlm_more (start) at 10 iterations, length beam 3: 16.00 / 48.0" in text

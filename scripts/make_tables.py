@@ -371,16 +371,12 @@ def section_stronger(distill_ui: dict | None, more: dict | None, stronger: dict,
     setting from there), with their further controls (`slow`)."""
     text = ""
     if distill_ui and more:
-        one, ten = (more[f"{n}_iterations"]["libreoffice"] for n in (1, 10))
         text += (f"**A stronger start: more sources** (`distill_ui`, `cmlm_more`). LibreOffice's UI catalogs hold "
                  f"{distill_ui['ui_pairs']} EN-PT strings, {distill_ui['within_word_limit']} of them with at most 4 "
                  f"target words; {distill_ui['removed_as_help_sources']} of those are sources of the help corpus (any "
                  f"split) and are dropped, and the teacher's outputs for the other {distill_ui['sources']} join the "
                  f"{distill_ui['help_train_sources']} distilled help sources (their UI translations are never trained "
-                 f"on). `cmlm_more` = cmlm_long + {more['steps']} CE steps on both (lr {more['learning_rate']:g}, "
-                 f"decaying; {more['train_seconds'] / 60:.0f} min; weights `{short_digest(more.get('model_sha256'))}`): "
-                 f"help test BLEU / chrF at length beam 5 {one['bleu']:.2f} / {one['chrf']:.1f} at 1 iteration, "
-                 f"{ten['bleu']:.2f} / {ten['chrf']:.1f} at 10 (at length beam 3, beside its start, in the last table "
+                 f"on). {trained_further(more, 'both')} (at length beam 3, beside its start, in the last table "
                  "below).\n\n")
     text += section_sharp(stronger, {}, title="The sharp setting from the stronger start, over seeds")
     if stronger_sx:
@@ -391,12 +387,20 @@ def section_stronger(distill_ui: dict | None, more: dict | None, stronger: dict,
     return text
 
 
+def trained_further(record: dict, corpus: str) -> str:
+    """One line for a CMLM stage trained on from another (`train_further` in scripts/bench.py): recipe and scores."""
+    one, ten = (record[f"{n}_iterations"]["libreoffice"] for n in (1, 10))
+    return (f"`{record['stage']}` = {record['initialised_from']} + {record['steps']} CE steps on {corpus} (lr "
+            f"{record['learning_rate']:g}, decaying; {record['train_seconds'] / 60:.0f} min; weights "
+            f"`{short_digest(record.get('model_sha256'))}`): help test BLEU / chrF at length beam 5 "
+            f"{one['bleu']:.2f} / {one['chrf']:.1f} at 1 iteration, {ten['bleu']:.2f} / {ten['chrf']:.1f} at 10")
+
+
 def section_wide(distill_wide: dict | None, wide: dict | None, wide_sx: dict, decay: dict | None) -> str:
     """`wide_sx`: the `engine` setting from `cmlm_wide` (cmlm_more trained on the 5-8-word sources of
     `distill_wide` too), with its decaying control."""
     text = ""
     if distill_wide and wide:
-        one, ten = (wide[f"{n}_iterations"]["libreoffice"] for n in (1, 10))
         low, high = distill_wide["target_words"]
         text += (f"**A start stronger again: longer sources** (`distill_wide`, `cmlm_wide`). The help's training split "
                  f"holds {distill_wide['help_train_sources']} pairs with {low}-{high} target words; the UI catalogs "
@@ -404,11 +408,7 @@ def section_wide(distill_wide: dict | None, wide: dict | None, wide_sx: dict, de
                  f"sources of the help corpus (any split, any length) and are dropped. The teacher's greedy outputs "
                  f"for the {distill_wide['help_train_sources'] + distill_wide['ui_sources']} new sources "
                  f"({distill_wide['seconds']:.0f} s) join distilled-more's {distill_wide['base_sources']}. The test "
-                 f"slice keeps at most 4 words. `cmlm_wide` = cmlm_more + {wide['steps']} CE steps on them (lr "
-                 f"{wide['learning_rate']:g}, decaying; {wide['train_seconds'] / 60:.0f} min; weights "
-                 f"`{short_digest(wide.get('model_sha256'))}`): help test BLEU / chrF at length beam 5 "
-                 f"{one['bleu']:.2f} / {one['chrf']:.1f} at 1 iteration, {ten['bleu']:.2f} / {ten['chrf']:.1f} at 10."
-                 "\n\n")
+                 f"slice keeps at most 4 words. {trained_further(wide, 'them')}.\n\n")
     text += section_sharp(wide_sx, {}, title="The `engine` setting (O1 temperature 1) from cmlm_wide, over seeds")
     if decay:
         text += "\n\n" + section_slow_control(decay, wide_sx)

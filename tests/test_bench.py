@@ -739,23 +739,17 @@ def test_descent_stage_starts_from_the_cmlms_own_output_and_scores_each_search_s
     assert "**Gradient descent on the energy, no network trained**" in text and "| step 0 | step 2 | step 4 |" in text
 
 
-def test_distill_ui_distills_only_new_short_ui_sources_and_joins_them_to_the_help(tmp_path, monkeypatch):
+def labels_with_fake_distillation(tmp_path: Path, monkeypatch, help_corpus, ui: list, base: str):
+    """The labels bench with the help corpus, the UI catalogs, the teacher and `distill_corpus` faked (a distilled
+    target is "T:" + its source), and a corpus folder `base` of one line per split (twice for `distilled-more`)."""
     import transformers
-    from datasets import Dataset, DatasetDict
 
     import engine_hf
     import engine_hf.data
     import engine_hf.training
-    from engine_hf.data import Pair, libreoffice_ui
+    from engine_hf.data import libreoffice_ui
 
-    def pairs(*sources):
-        return Dataset.from_dict({"translation": [{"en": s, "pt": "x"} for s in sources]})
-
-    help_corpus = DatasetDict(train=pairs("Save"), validation=pairs("Close"), test=pairs("Insert Table"))
     monkeypatch.setattr(engine_hf.data, "load_corpus", lambda corpus_name, src, tgt, **kw: help_corpus)
-    ui = [Pair("insert table", "Inserir tabela", "sw"),  # a test source, case aside: dropped
-          Pair("Open", "Abrir", "cui"), Pair("Long one", "um dois três quatro cinco", "cui"),  # 5 words: dropped
-          Pair("Save", "Salvar", "sw"), Pair("Rename", "Renomear", "sw")]
     monkeypatch.setattr(libreoffice_ui, "libreoffice_ui_pairs", lambda src, tgt: ui)
     monkeypatch.setattr(engine_hf, "load_teacher", lambda path: "teacher")
     monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda path: "tokenizer")
@@ -770,9 +764,25 @@ def test_distill_ui_distills_only_new_short_ui_sources_and_joins_them_to_the_hel
     labels = make_bench(tmp_path, "labels", quick=False)
     (labels.root / "teacher-en-pt").mkdir(parents=True)
     (labels.root / "teacher-en-pt" / "config.json").write_text("{}")
-    (labels.root / "distilled").mkdir()
+    (labels.root / base).mkdir()
     for split in ("train", "validation", "test"):
-        (labels.root / "distilled" / f"{split}.jsonl").write_text(f'{{"split": "{split}"}}\n')
+        (labels.root / base / f"{split}.jsonl").write_text(f'{{"split": "{split}"}}\n' * (2 if base == "distilled-more" else 1))
+    return labels
+
+
+def test_distill_ui_distills_only_new_short_ui_sources_and_joins_them_to_the_help(tmp_path, monkeypatch):
+    from datasets import Dataset, DatasetDict
+
+    from engine_hf.data import Pair
+
+    def pairs(*sources):
+        return Dataset.from_dict({"translation": [{"en": s, "pt": "x"} for s in sources]})
+
+    help_corpus = DatasetDict(train=pairs("Save"), validation=pairs("Close"), test=pairs("Insert Table"))
+    ui = [Pair("insert table", "Inserir tabela", "sw"),  # a test source, case aside: dropped
+          Pair("Open", "Abrir", "cui"), Pair("Long one", "um dois três quatro cinco", "cui"),  # 5 words: dropped
+          Pair("Save", "Salvar", "sw"), Pair("Rename", "Renomear", "sw")]
+    labels = labels_with_fake_distillation(tmp_path, monkeypatch, help_corpus, ui, "distilled")
     labels.stage_distill_ui()
     record = labels.read("distill_ui")
     assert (record["ui_pairs"], record["within_word_limit"], record["removed_as_help_sources"], record["sources"],
@@ -787,13 +797,9 @@ def test_distill_ui_distills_only_new_short_ui_sources_and_joins_them_to_the_hel
 
 def test_distill_wide_adds_longer_help_and_new_ui_sources_after_distilled_more(tmp_path, monkeypatch):
     """5-8 target words (labels' 4, doubled); UI sources found anywhere in the help, of any length, are dropped."""
-    import transformers
     from datasets import Dataset, DatasetDict
 
-    import engine_hf
-    import engine_hf.data
-    import engine_hf.training
-    from engine_hf.data import Pair, libreoffice_ui
+    from engine_hf.data import Pair
 
     def pairs(*rows):
         return Dataset.from_dict({"translation": [{"en": en, "pt": pt} for en, pt in rows]})
@@ -801,27 +807,10 @@ def test_distill_wide_adds_longer_help_and_new_ui_sources_after_distilled_more(t
     five = "um dois três quatro cinco"
     help_corpus = DatasetDict(train=pairs(("Save", "Salvar"), ("Saving files", five), ("Long", five + " seis sete oito nove")),
                               validation=pairs(("Close all windows", five)), test=pairs(("Insert", "Inserir")))
-    monkeypatch.setattr(engine_hf.data, "load_corpus", lambda corpus_name, src, tgt, **kw: help_corpus)
     ui = [Pair("close all windows", five, "sw"),  # a help source (dev, 5 words): dropped
           Pair("Open", "Abrir", "cui"),  # 1 word: distill_ui's, not this stage's
           Pair("Open a file now", five, "cui"), Pair("Too long", five + " seis sete oito nove", "sw")]
-    monkeypatch.setattr(libreoffice_ui, "libreoffice_ui_pairs", lambda src, tgt: ui)
-    monkeypatch.setattr(engine_hf, "load_teacher", lambda path: "teacher")
-    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", lambda path: "tokenizer")
-
-    def distill(teacher, tokenizer, corpus, src, tgt, out, **kwargs):
-        out.mkdir(parents=True)
-        (out / "train.jsonl").write_text("".join(json.dumps({"translation": {src: p[src], tgt: "T:" + p[src]}}) + "\n"
-                                                 for p in corpus["train"]["translation"]))
-        return out
-
-    monkeypatch.setattr(engine_hf.training, "distill_corpus", distill)
-    labels = make_bench(tmp_path, "labels", quick=False)
-    (labels.root / "teacher-en-pt").mkdir(parents=True)
-    (labels.root / "teacher-en-pt" / "config.json").write_text("{}")
-    (labels.root / "distilled-more").mkdir()
-    for split in ("train", "validation", "test"):
-        (labels.root / "distilled-more" / f"{split}.jsonl").write_text(f'{{"split": "{split}"}}\n' * 2)
+    labels = labels_with_fake_distillation(tmp_path, monkeypatch, help_corpus, ui, "distilled-more")
     labels.stage_distill_wide()
     record = labels.read("distill_wide")
     assert (record["target_words"], record["help_train_sources"], record["ui_within_word_limit"],

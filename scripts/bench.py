@@ -53,6 +53,7 @@ The stages:
   wide_sx, wide_decay_control  the engine setting from cmlm_wide with its matched controls, and its decaying control
   lengths_strong  length head or tokens, from the strong starts: every model of the stages above on the test set at
                its predicted lengths and at the reference lengths
+  rescoring_strong  `rescoring` for cmlm_more and cmlm_wide: their length candidates chosen by the teacher
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -86,7 +87,8 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
-          "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong"]
+          "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
+          "rescoring_strong"]
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,8 @@ BENCHMARKS = {
                                 if stage not in ("confirm", "budget", "unfrozen", "descent", "sharp", "sharper",
                                                  "distill_ui", "cmlm_more", "stronger", "stronger_sx",
                                                  "slow_control", "decay_control", "distill_wide", "cmlm_wide",
-                                                 "wide_sx", "wide_decay_control", "lengths_strong"))),
+                                                 "wide_sx", "wide_decay_control", "lengths_strong",
+                                                 "rescoring_strong"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -180,7 +183,8 @@ BENCHMARKS = {
                         stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_long", "gain", "ranking",
                                 "confirm", "rescoring", "descent", "sharp", "budget", "sharper", "distill_ui",
                                 "cmlm_more", "stronger", "stronger_sx", "slow_control", "decay_control",
-                                "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong"),
+                                "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
+                                "rescoring_strong"),
                         max_target_words=4),
 }
 
@@ -1201,11 +1205,22 @@ class Bench:
             point, seed = run.name.rsplit("-seed", 1)
             candidates |= {f"{system} (confirm, {point}, seed {seed})": run / folder
                            for system, folder in (("ENGINE", "engine"), ("control", "control"))}
+        self.rescore("rescoring", candidates)
+
+    def stage_rescoring_strong(self) -> None:
+        """`rescoring` for the two strongest starts, `cmlm_more` and `cmlm_wide`: `lengths_strong` found that
+        cmlm_more loses 6 BLEU to its own choice of lengths at one pass, and that ENGINE's edge there was a better
+        choice of length candidate. How much of that does the teacher's choice recover, with no training at all?"""
+        self.rescore("rescoring_strong", {name: self.root / name for name in ("cmlm_more", "cmlm_wide")})
+
+    def rescore(self, stage: str, candidates: dict[str, Path]) -> None:
+        """Each candidate model's test scores at 1 and 10 iterations and every `RESCORING_BEAMS`, its length
+        candidates chosen by itself and by the teacher; resumable per score (see `stage_rescoring`)."""
         systems = {system: path for system, path in candidates.items() if (path / "config.json").exists()}
-        rows = self.finished_rows("rescoring")
+        rows = self.finished_rows(stage)
         for system, path in systems.items():
             digest = weights_digest(path)
-            grid = rows[system]["scores"] if rows.get(system, {}).get("model_sha256") == digest else {}
+            grid = rows[system]["scores"] if system in rows and rows[system].get("model_sha256") == digest else {}
             for n, beam, who in itertools.product((1, 10), RESCORING_BEAMS, ("student", "teacher")):
                 key = f"{n} it, length beam {beam}, {who}"
                 if key in grid or (beam == 1 and who == "teacher"):  # one candidate: nothing to choose
@@ -1213,8 +1228,8 @@ class Bench:
                 rescoring = {"rescoring_model": str(self.teacher_dir)} if who == "teacher" else {}
                 grid[key] = self.evaluate(path, num_iterations=n, length_beam=beam, **rescoring)["libreoffice"]
             rows[system] = {"model": str(path), "model_sha256": digest, "scores": grid}
-            self.write("rescoring", {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": True})
-        self.write("rescoring", {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": False})
+            self.write(stage, {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": True})
+        self.write(stage, {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": False})
 
     def stage_unfrozen(self) -> None:
         """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.

@@ -235,6 +235,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     lengths_strong = load(f"{prefix}lengths_strong{suffix}")
     if lengths_strong:
         text += "\n\n" + section_lengths_strong(lengths_strong)
+    rescoring_strong = load(f"{prefix}rescoring_strong{suffix}")
+    if rescoring_strong:
+        text += "\n\n" + section_rescoring(rescoring_strong)
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -590,7 +593,10 @@ def section_rescoring(data: dict) -> str:
                f"{sum(g[0] > 0 for g in points)} of {len(points)}"
                for (n, beam), points in gains.items() if points]
     summary += rescored_pairs(data["rows"])
-    return ("**The teacher at inference instead of in training: rescoring the length candidates** (`rescoring`: "
+    title = ("**The teacher at inference instead of in training: rescoring the length candidates**"
+             if data.get("stage", "rescoring") == "rescoring" else
+             "**Rescoring the length candidates of the strongest starts**")
+    return (f"{title} (`{data.get('stage', 'rescoring')}`: "
             "help test set; each model decodes its length beam's candidates in parallel, then outputs the one it "
             "scores best itself, by mean log-probability, or the one the teacher scores best, by energy, in one "
             "teacher-forced pass: `generate(rescoring_model=teacher)`; BLEU / chrF; the models are those on this "

@@ -998,3 +998,25 @@ def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_leng
             "+5.00 / +15.0 at the reference lengths") in text
     assert "- `stronger` ENGINE - `decay_control`, 1 seed(s): +6.00 / +18.0 at predicted lengths" in text
     assert "- cmlm_more (start) at 10 iterations, length beam 3: 16.00 / 48.0" in text
+
+
+def test_rescoring_strong_scores_the_two_strongest_starts_under_its_own_name(tmp_path, monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    for name in ("cmlm_more", "cmlm_wide"):
+        (labels.root / name).mkdir(parents=True)
+        (labels.root / name / "config.json").write_text("{}")
+    calls = []
+
+    def evaluate(model, num_iterations, length_beam, **kwargs):
+        calls.append((Path(model).name, num_iterations, length_beam, "rescoring_model" in kwargs))
+        return {"libreoffice": {"bleu": 20.0 + ("rescoring_model" in kwargs), "chrf": 50.0}}
+
+    monkeypatch.setattr(labels, "evaluate", evaluate)
+    labels.stage_rescoring_strong()
+    data = labels.read("rescoring_strong")
+    assert list(data["rows"]) == ["cmlm_more", "cmlm_wide"] and not data["partial"]
+    assert len(calls) == 2 * 2 * (1 + 2 * 3)  # 2 models x 2 iteration counts x (beam 1 + beams 3/5/10 x 2 pickers)
+    assert not labels.result_path("rescoring").exists()
+    text = make_tables.section_rescoring(data)
+    assert text.startswith("**Rescoring the length candidates of the strongest starts** (`rescoring_strong`:")
+    assert "1 iteration(s), length beam 3: teacher picks - student picks = +1.00 BLEU" in text

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 
 import torch
+
+from engine_hf.benchmark import hardware_description
 
 SHORTLIST_SYSTEMS = ("teacher greedy", "NAT 1 iteration, length beam 1", "NAT 1 iteration, length beam 3")
 
@@ -103,7 +103,7 @@ def main() -> int:
     shortlist = shortlist_at_batch1({name: systems[name] for name in SHORTLIST_SYSTEMS}, tokenizer,
                                     sources[: args.batch1_sentences], args.repeats)
     payload = {"command": "python scripts/bench_speed.py " + " ".join(sys.argv[1:]), "threads": args.threads,
-               "hardware": f"{os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), no GPU",
+               "hardware": hardware_description(),
                "student": args.student, "teacher": args.teacher, "corpus": args.corpus, "repeats": args.repeats, "results": results,
                "batch1_components_ms": components, "batch1_shortlist": shortlist}
     with open(args.output, "w") as f:

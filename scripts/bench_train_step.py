@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import sys
 import time
 
 import torch
+
+from engine_hf.benchmark import hardware_description
 
 
 def main() -> int:
@@ -87,7 +88,7 @@ def main() -> int:
                         / results["cross_entropy"]["profile"]["matmul_seconds"])
         print(f"matrix products alone: {matmul_ratio:.2f}x")
     payload = {"command": "python scripts/bench_train_step.py " + " ".join(sys.argv[1:]), "threads": args.threads,
-               "hardware": f"{os.cpu_count()} CPU cores, no GPU", "batch_sentences": args.batch_size,
+               "hardware": hardware_description(), "batch_sentences": args.batch_size,
                "batch_target_tokens": target_tokens, "student": "from_teacher: 6 enc (frozen) + 3 dec layers, d 256",
                "operators": "O1=sx, O2=st", "results": results, "energy_over_cross_entropy": ratio,
                "matmul_energy_over_cross_entropy": matmul_ratio if args.profile else None}

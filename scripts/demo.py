@@ -23,6 +23,8 @@ from pathlib import Path
 
 import torch
 
+from engine_hf.benchmark import hardware_description
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,7 +94,7 @@ def main() -> int:
     report = {"command": "make demo  (python scripts/demo.py " + " ".join(sys.argv[1:]) + ")",
               "settings": {k: str(v) for k, v in vars(args).items()}, "scores": scores, "speed_batch_1": speed,
               "examples": examples, "minutes": (time.perf_counter() - started) / 60, "threads": args.threads,
-              "hardware": f"{os.cpu_count()} CPU cores, no GPU"}
+              "hardware": hardware_description()}
     text = json.dumps(report, indent=2, ensure_ascii=False)
     (out / "demo_results.json").write_text(text)
     if out == Path("runs/demo"):  # the default run is the one the README's table is generated from

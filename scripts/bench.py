@@ -54,6 +54,9 @@ The stages:
   lengths_strong  length head or tokens, from the strong starts: every model of the stages above on the test set at
                its predicted lengths and at the reference lengths
   rescoring_strong  `rescoring` for cmlm_more and cmlm_wide: their length candidates chosen by the teacher
+  length_choice  the teacher's choice of length learnt by the length head (fitted on the training sources, encoder
+               frozen), against the same head refitted to the training targets' lengths: rescoring's gain without a
+               teacher at inference?
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -82,13 +85,15 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
+from engine_hf.benchmark import hardware_description
+
 # In the order `make bench` runs them: the most informative first (the distilled CMLM is the stronger start in
 # the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
-          "rescoring_strong"]
+          "rescoring_strong", "length_choice"]
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,12 @@ DESCENT = (("sx", 1.0), ("sx", 0.25), ("stl", 1.0))
 DESCENT_LEARNING_RATE, DESCENT_STEPS = 0.05, (0, 15, 30, 60)
 # How confirm and sharp score their pairs: the test set, one iteration, length beam 3 (and 10 iterations too).
 CONFIRM_TEST = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
+# The length_choice stage: the teacher picks among the student's 5 likeliest lengths after one pass (rescoring's
+# best beam on labels), and the head is refitted by Adam over the training sources' encoder summaries; scored on the
+# help test slice.
+LENGTH_FIT = {"choice": dict(length_beam=5, num_iterations=1),
+              "fit": dict(epochs=20, learning_rate=1e-3, batch_size=256, seed=0)}
+LENGTH_TEST = dict(corpora=("libreoffice",))
 # Length beams of the rescoring stage: 1 has nothing to choose; the teacher's pick kept improving from 3 to 5.
 RESCORING_BEAMS = (1, 3, 5, 10)
 # The student's decoder; its encoder is the teacher's, copied and frozen (`CMLMForConditionalGeneration.from_teacher`).
@@ -163,7 +174,7 @@ BENCHMARKS = {
                                                  "distill_ui", "cmlm_more", "stronger", "stronger_sx",
                                                  "slow_control", "decay_control", "distill_wide", "cmlm_wide",
                                                  "wide_sx", "wide_decay_control", "lengths_strong",
-                                                 "rescoring_strong"))),
+                                                 "rescoring_strong", "length_choice"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -184,7 +195,7 @@ BENCHMARKS = {
                                 "confirm", "rescoring", "descent", "sharp", "budget", "sharper", "distill_ui",
                                 "cmlm_more", "stronger", "stronger_sx", "slow_control", "decay_control",
                                 "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
-                                "rescoring_strong"),
+                                "rescoring_strong", "length_choice"),
                         max_target_words=4),
 }
 
@@ -233,7 +244,7 @@ class Bench:
 
     def write(self, stage: str, payload: dict) -> None:
         payload = {"stage": stage, "quick": self.quick, "scale": self.s, "threads": self.threads,
-                   "hardware": f"{os.cpu_count()} CPU cores, no GPU", "benchmark_stages": list(self.benchmark.stages),
+                   "hardware": hardware_description(), "benchmark_stages": list(self.benchmark.stages),
                    "command": f"python scripts/bench.py {self.flags}--stages {stage}" + (" --quick" if self.quick else ""),
                    **self.teacher_record(), **payload}
         self.result_path(stage).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
@@ -1230,6 +1241,75 @@ class Bench:
             rows[system] = {"model": str(path), "model_sha256": digest, "scores": grid}
             self.write(stage, {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": True})
         self.write(stage, {"split": "test", "corpus": "libreoffice", "rows": rows, "partial": False})
+
+    def stage_length_choice(self) -> None:
+        """The teacher's choice among length candidates, learnt by the length head (`engine_hf.length_choice`).
+
+        Why: `lengths_strong` found one-pass outputs limited by the length head (37% exact), `rescoring` that the
+        teacher picking among 5 length candidates recovers much of that, at a teacher pass per sentence. Here the
+        teacher's pick (length beam 5, one iteration) is computed on every training source and the head alone is
+        refitted to it (`LENGTH_FIT`, encoder and decoder unchanged); the control refits the same head in the same way
+        to the training targets' own lengths, which is what it was trained on all along, so that "more head
+        training" is not mistaken for "the teacher's targets". From cmlm_kd, and from cmlm_long, cmlm_more and cmlm_wide
+        when their folders exist (`--force` adds them later); finished starts are kept.
+        """
+        rows = self.finished_rows("length_choice")
+        starts = ["cmlm_kd"] + [name for name in ("cmlm_long", "cmlm_more", "cmlm_wide")
+                                if (self.root / name / "config.json").exists()]
+        for start in starts:
+            digest = weights_digest(self.trained(start))
+            if start not in rows or rows[start]["model_sha256"] != digest:
+                rows[start] = {"model_sha256": digest, **self.length_choice_row(start)}
+                self.write("length_choice", {"setting": LENGTH_FIT, "split": "test", "rows": rows, "partial": True})
+        self.write("length_choice", {"setting": LENGTH_FIT, "split": "test", "rows": rows, "partial": False})
+
+    def length_choice_row(self, start: str) -> dict:
+        """`length_choice` for one start: the two refitted heads saved under runs/<benchmark>/length_choice/, and the
+        start and both heads scored at 1 iteration (length beam 1 and 3) and 10 (beam 3); the start also rescored."""
+        from engine_hf import load_teacher
+        from engine_hf.inference import load_model
+        from engine_hf.length_choice import fit_length_head, head_on, teacher_chosen_lengths
+        from engine_hf.training import load_corpus_splits
+
+        start_dir = self.trained(start)
+        student, tokenizer = load_model(str(start_dir))
+        teacher = load_teacher(str(self.teacher_dir))
+        data = self.data(self.corpus_of(start))
+        data.max_eval_samples = None
+        splits = load_corpus_splits(data)
+        src, tgt = self.benchmark.src, self.benchmark.tgt
+
+        def sources_and_lengths(split: str) -> tuple[list[str], torch.Tensor]:
+            pairs = [p for p in splits[split]["translation"] if p[tgt].strip()]
+            ids = tokenizer(text_target=[p[tgt] for p in pairs], add_special_tokens=False)["input_ids"]
+            kept = [(p[src], len(row)) for p, row in zip(pairs, ids, strict=True)
+                    if 0 < len(row) <= student.config.max_target_positions]
+            return [s for s, _ in kept], torch.tensor([n for _, n in kept])
+
+        sources, train_lengths = sources_and_lengths("train")
+        test_sources, test_lengths = sources_and_lengths("test")
+        targets = {"teacher's choice": teacher_chosen_lengths(student, teacher, tokenizer, sources, **LENGTH_FIT["choice"]),
+                   "training targets' lengths": train_lengths}
+        test_targets = {"reference": test_lengths,
+                        "teacher's choice": teacher_chosen_lengths(student, teacher, tokenizer, test_sources,
+                                                                   **LENGTH_FIT["choice"])}
+        systems = {"start": {"model": str(start_dir), "head_on_test": head_on(student, tokenizer, test_sources, test_targets)}}
+        for system, target in targets.items():
+            student, _ = load_model(str(start_dir))
+            fit = fit_length_head(student, tokenizer, sources, target, **LENGTH_FIT["fit"])
+            out = self.root / "length_choice" / f"{start}-{'teacher' if system.startswith('teacher') else 'targets'}"
+            student.save_pretrained(out)
+            tokenizer.save_pretrained(out)
+            systems[system] = {"model": str(out), "fit": fit, "head_on_test": head_on(student, tokenizer, test_sources,
+                                                                                      test_targets)}
+        for row in systems.values():
+            for n, beam in ((1, 1), (1, 3), (10, 3)):
+                row[f"{n} it, length beam {beam}"] = self.evaluate(Path(row["model"]), num_iterations=n, length_beam=beam,
+                                                                   **LENGTH_TEST)["libreoffice"]
+        rescored = self.evaluate(start_dir, num_iterations=1, length_beam=5, rescoring_model=str(self.teacher_dir),
+                                 **LENGTH_TEST)["libreoffice"]
+        return {"training_sources": len(sources), "systems": systems, "start, 1 it, length beam 5, teacher rescoring":
+                rescored, "training_choice_equals_target": targets["teacher's choice"].eq(train_lengths).float().mean().item()}
 
     def stage_unfrozen(self) -> None:
         """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.

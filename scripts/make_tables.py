@@ -238,6 +238,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     rescoring_strong = load(f"{prefix}rescoring_strong{suffix}")
     if rescoring_strong:
         text += "\n\n" + section_rescoring(rescoring_strong)
+    length_choice = load(f"{prefix}length_choice{suffix}")
+    if length_choice:
+        text += "\n\n" + section_length_choice(length_choice)
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -606,6 +609,51 @@ def section_rescoring(data: dict) -> str:
             + table(["system", "iterations", "length beam 1"]
                     + [f"beam {beam}, {who} picks" for beam in beams for who in ("student", "teacher")], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
+
+
+def section_length_choice(data: dict) -> str:
+    """`length_choice`: per start, the start and its two refitted length heads at 1 and 10 iterations, and the head's
+    top length against the reference's and the teacher's choice on the test set."""
+    def cell(scores: dict) -> str:
+        return f"{scores['bleu']:.2f} / {scores['chrf']:.1f} / {scores['length_ratio']:.2f}"
+
+    rows, lines = [], []
+    for start, row in data["rows"].items():
+        systems = row["systems"]
+        for system, result in systems.items():
+            head = result["head_on_test"]
+            agrees = head["teacher's choice exact"]
+            fit = result.get("fit")
+            rows.append([f"{start} `{row['model_sha256'][:8]}`" if system == "start" else
+                         f"{start}, head refitted to the {system}",
+                         cell(result["1 it, length beam 1"]), cell(result["1 it, length beam 3"]),
+                         cell(result["10 it, length beam 3"]),
+                         f"{100 * head['reference exact']:.0f}% / {head['reference offset']:+.2f}",
+                         f"{100 * agrees:.0f}%",
+                         "-" if fit is None else f"{100 * fit['agreement_before']:.0f}% -> {100 * fit['agreement_after']:.0f}%"])
+        rescored, start_scores = row["start, 1 it, length beam 5, teacher rescoring"], systems["start"]
+        for system in (name for name in systems if name != "start"):
+            for setting in ("1 it, length beam 1", "1 it, length beam 3"):
+                gain = (systems[system][setting]["bleu"] - start_scores[setting]["bleu"],
+                        systems[system][setting]["chrf"] - start_scores[setting]["chrf"])
+                lines.append(f"{start}, head refitted to the {system}, {setting}: {gain[0]:+.2f} BLEU / "
+                             f"{gain[1]:+.1f} chrF against the start")
+        lines.append(f"{start} with the teacher choosing among 5 length candidates at inference (the target of the "
+                     f"teacher's-choice head): {cell(rescored)}; the teacher's choice equals the training target's "
+                     f"length for {100 * row['training_choice_equals_target']:.0f}% of the "
+                     f"{row['training_sources']:,} training sources")
+    choice = data["setting"]["choice"]
+    fit = data["setting"]["fit"]
+    return ("**The teacher's choice of length, learnt by the length head** (`length_choice`: the teacher's pick among "
+            f"the start's {choice['length_beam']} likeliest lengths after {choice['num_iterations']} iteration(s), on "
+            "every training source, then only the length head refitted to it, encoder and decoder unchanged "
+            f"({fit['epochs']} epochs of Adam, lr {fit['learning_rate']:g}); the control refits the same head the same "
+            "way to the training targets' own lengths. Help test set, BLEU / chrF / length ratio; head: its top "
+            "length exact against the reference / mean offset in tokens, exact against the teacher's choice on the "
+            f"test sources, and on the training sources before -> after the fit){partial_note(data)}:\n\n"
+            + table(["system", "1 it, length beam 1", "1 it, length beam 3", "10 it, length beam 3",
+                     "head vs reference", "head = teacher's choice", "fit (train)"], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in lines))
 
 
 def rescored_pairs(rows: dict) -> list[str]:

@@ -1020,3 +1020,57 @@ def test_rescoring_strong_scores_the_two_strongest_starts_under_its_own_name(tmp
     text = make_tables.section_rescoring(data)
     assert text.startswith("**Rescoring the length candidates of the strongest starts** (`rescoring_strong`:")
     assert "1 iteration(s), length beam 3: teacher picks - student picks = +1.00 BLEU" in text
+
+
+def test_length_choice_refits_the_head_per_start_once_and_tabulates_it_against_the_start(tmp_path, monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    for name in ("cmlm_kd", "cmlm_more"):  # cmlm_long and cmlm_wide not on this machine
+        (labels.root / name).mkdir(parents=True)
+        (labels.root / name / "config.json").write_text("{}")
+        (labels.root / name / "model.safetensors").write_bytes(name.encode())
+    done = []
+
+    def result(bleu: float, head_exact: float, fit: bool) -> dict:
+        row = {f"{n} it, length beam {beam}": {"bleu": bleu + beam, "chrf": 40.0 + bleu, "length_ratio": 0.9}
+               for n, beam in ((1, 1), (1, 3), (10, 3))}
+        row["head_on_test"] = {"reference exact": head_exact, "reference offset": -0.5,
+                               "teacher's choice exact": 1 - head_exact}
+        if fit:
+            row["fit"] = {"final_loss": 1.0, "agreement_before": 0.3, "agreement_after": 0.6}
+        return {"model": "m", **row}
+
+    def row(start: str) -> dict:
+        done.append(start)
+        return {"training_sources": 8741, "training_choice_equals_target": 0.25,
+                "start, 1 it, length beam 5, teacher rescoring": {"bleu": 20.0, "chrf": 55.0, "length_ratio": 0.91},
+                "systems": {"start": result(10.0, 0.4, False), "teacher's choice": result(12.0, 0.3, True),
+                            "training targets' lengths": result(9.5, 0.45, True)}}
+
+    monkeypatch.setattr(labels, "length_choice_row", row)
+    labels.stage_length_choice()
+    labels.stage_length_choice()  # finished starts are kept
+    data = labels.read("length_choice")
+    assert done == ["cmlm_kd", "cmlm_more"] and list(data["rows"]) == done and not data["partial"]
+    text = make_tables.section_length_choice(data)
+    assert text.startswith("**The teacher's choice of length, learnt by the length head** (`length_choice`: the "
+                           "teacher's pick among the start's 5 likeliest lengths after 1 iteration(s)")
+    digest = hashlib.sha256(b"cmlm_kd").hexdigest()[:8]
+    assert f"| cmlm_kd `{digest}` | 11.00 / 50.0 / 0.90 |" in text
+    assert "| cmlm_kd, head refitted to the teacher's choice | 13.00 / 52.0 / 0.90 | 15.00 / 52.0 / 0.90 |" in text
+    assert "| 30% / -0.50 | 70% | 30% -> 60% |" in text
+    assert ("- cmlm_kd, head refitted to the teacher's choice, 1 it, length beam 1: +2.00 BLEU / +2.0 chrF against "
+            "the start") in text
+    assert "(the target of the teacher's-choice head): 20.00 / 55.0 / 0.91; the teacher's choice equals the" in text
+
+
+def test_hardware_description_names_cores_cpu_model_and_vector_unit():
+    import os
+
+    import torch
+
+    from engine_hf.benchmark import hardware_description
+
+    text = hardware_description()
+    assert text.startswith(f"{os.cpu_count()} CPU cores (")
+    assert f", {torch.backends.cpu.get_cpu_capability()}), " in text
+    assert text.endswith("no GPU") != torch.cuda.is_available()

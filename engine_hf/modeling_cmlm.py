@@ -418,6 +418,8 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
 
     def __init__(self, config: CMLMConfig):
         super().__init__(config)
+        # None: the encoder is not frozen; False / True: frozen by `freeze_encoder`, without / with dropout.
+        self.frozen_encoder_dropout: bool | None = None
         self.model = CMLMModel(config)
         self.length_predictor = CMLMLengthPredictor(config)
         self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
@@ -446,6 +448,27 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
 
     def get_decoder(self) -> CMLMDecoder:
         return self.model.decoder
+
+    def freeze_encoder(self, dropout: bool = False) -> None:
+        """Stop training the encoder, its token embeddings included (tied, they are also the decoder's input
+        embeddings and the output layer); unless `dropout`, it also stays in eval mode under `model.train()`.
+
+        Why no dropout: a frozen encoder learns nothing from it, so dropout there only perturbs the states that the
+        decoder and the length head train on, states they never see at inference. A teacher's encoder may never have
+        met dropout (the Firefox Translations models were trained without it): at 0.1 it moves the labels students'
+        length summary by 40% of its norm. `dropout=True` keeps the earlier behaviour, which every benchmark table
+        before the `still_encoder` stage was trained with.
+        """
+        self.get_encoder().requires_grad_(False)
+        self.frozen_encoder_dropout = dropout
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> CMLMForConditionalGeneration:
+        """`nn.Module.train`, except that an encoder frozen by `freeze_encoder()` stays in eval mode (see there)."""
+        super().train(mode)
+        if self.frozen_encoder_dropout is False:
+            self.get_encoder().train(False)
+        return self
 
     @classmethod
     def from_teacher(cls, teacher: PreTrainedModel, **config_overrides) -> CMLMForConditionalGeneration:

@@ -79,7 +79,15 @@ class StudentArguments:
         metadata={
             "help": "Keep the (teacher-initialised) encoder frozen, its token embeddings included: with "
             "tie_word_embeddings (the default) those are also the decoder's input embeddings and output "
-            "projection, so only the decoder layers and the length predictor train."
+            "projection, so only the decoder layers and the length predictor train. The frozen encoder runs "
+            "without dropout (`CMLMForConditionalGeneration.freeze_encoder`)."
+        },
+    )
+    frozen_encoder_dropout: bool = field(
+        default=False,
+        metadata={
+            "help": "With --freeze_encoder, keep dropout on in the frozen encoder while training: the behaviour "
+            "every benchmark table before the `still_encoder` stage was trained with."
         },
     )
 
@@ -162,7 +170,7 @@ def build_student(
     else:
         raise ValueError("Give --student_model (a CMLM checkpoint) or --teacher_model to build a student from.")
     if student_args.freeze_encoder:
-        student.get_encoder().requires_grad_(False)
+        student.freeze_encoder(dropout=student_args.frozen_encoder_dropout)
     return student
 
 

@@ -92,6 +92,37 @@ def test_remote_code_export_loads_in_a_process_without_engine_hf(tmp_path):
     assert result.stdout.strip().splitlines()[-2:] == [str(expected), str(rescored)]
 
 
+def test_a_frozen_encoder_gets_no_gradients_and_stays_without_dropout_under_train():
+    """Trainer calls model.train() every step: the frozen encoder must stay a fixed function, or the decoder and the
+    length head learn from noised states they never see at inference."""
+    model = make_model(dropout=0.5)
+    input_ids, attention_mask = batch(model)
+    model.freeze_encoder()
+    model.eval()
+    model.train()  # as the Trainer does
+    encoder = model.get_encoder()
+    assert model.training and model.get_decoder().training and not encoder.training
+    assert not any(p.requires_grad for p in encoder.parameters()) and not model.lm_head.weight.requires_grad
+    once = encoder(input_ids, attention_mask)
+    again = encoder(input_ids, attention_mask)
+    assert torch.equal(once.last_hidden_state, again.last_hidden_state)
+    assert torch.equal(once.length_hidden_state, again.length_hidden_state)
+    out = model(input_ids, attention_mask, decoder_input_ids=torch.full((2, 4), model.config.mask_token_id),
+                target_lengths=torch.tensor([4, 3]))
+    out.logits.sum().add(out.length_logits.sum()).backward()
+    assert all(p.grad is not None for p in model.get_decoder().layers.parameters())
+    assert model.length_predictor.proj.weight.grad is not None
+
+    noisy = make_model(dropout=0.5)
+    noisy.freeze_encoder(dropout=True)  # the earlier behaviour: frozen, but dropout on in train mode
+    noisy.train()
+    assert noisy.get_encoder().training and not any(p.requires_grad for p in noisy.get_encoder().parameters())
+    assert not torch.equal(noisy.get_encoder()(input_ids, attention_mask).last_hidden_state,
+                           noisy.get_encoder()(input_ids, attention_mask).last_hidden_state)
+    unfrozen = make_model(dropout=0.5).train()
+    assert unfrozen.frozen_encoder_dropout is None and unfrozen.get_encoder().training
+
+
 def test_decoder_is_bidirectional():
     model = make_model()
     input_ids, attention_mask = batch(model)

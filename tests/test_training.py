@@ -153,6 +153,35 @@ def test_energy_training_leaves_the_teacher_bit_identical_and_trains_every_stude
     assert student_names - probe.with_gradient == set()  # the length head learns through the length loss too
 
 
+class ModeProbe(TrainerCallback):
+    """Records (model.training, encoder.training) at the end of each training step."""
+
+    def __init__(self):
+        self.seen = []
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        self.seen.append((model.training, model.get_encoder().training))
+
+
+def test_a_student_frozen_by_its_arguments_trains_with_its_encoder_in_eval_mode(teacher, tokenizer, pairs, tmp_path):
+    """--freeze_encoder: no gradients and no dropout in the encoder through the Trainer's steps (which call
+    model.train()); --frozen_encoder_dropout keeps the dropout, as every benchmark table before `still_encoder`."""
+    from engine_hf.training import StudentArguments, build_student
+
+    modes = {}
+    for name, extra in (("still", {}), ("noisy", {"frozen_encoder_dropout": True})):
+        student = build_student(StudentArguments(student_config="decoder_layers=1,max_target_positions=64,"
+                                                 "max_source_positions=64", freeze_encoder=True, **extra), teacher)
+        before = {n: p.detach().clone() for n, p in student.get_encoder().named_parameters()}
+        trainer = energy_trainer(teacher, tokenizer, pairs[:16], tmp_path / name, student=student, max_steps=2)
+        probe = ModeProbe()
+        trainer.add_callback(probe)
+        trainer.train()
+        assert all(torch.equal(before[n], p) for n, p in student.get_encoder().named_parameters())
+        modes[name] = set(probe.seen)
+    assert modes == {"still": {(True, False)}, "noisy": {(True, True)}}
+
+
 @pytest.mark.parametrize("o1", ["sx", "stl", "sg", "st", "gx"])
 def test_all_25_operator_pairs_run_a_training_step(teacher, tokenizer, pairs, tmp_path, o1):
     for o2 in ["sx", "stl", "sg", "st", "gx"]:

@@ -57,6 +57,10 @@ The stages:
   length_choice  the teacher's choice of length learnt by the length head (fitted on the training sources, encoder
                frozen), against the same head refitted to the training targets' lengths: rescoring's gain without a
                teacher at inference?
+  still_encoder  (labels) cmlm_kd's and cmlm_long's recipes with the frozen encoder in eval mode (no dropout in it),
+               beside the two trained with dropout in it, same seed: does that noise hold the students back?
+  still_confirm  (labels) the engine setting from still_encoder's cmlm_long, seeds and matched controls, every run with
+               the still encoder: does ENGINE gain over cross-entropy from a student trained without that noise?
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -77,8 +81,11 @@ import itertools
 import json
 import os
 import shutil
+import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +100,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
-          "rescoring_strong", "length_choice"]
+          "rescoring_strong", "length_choice", "still_encoder", "still_confirm"]
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,8 @@ CONFIRM_TEST = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
 LENGTH_FIT = {"choice": dict(length_beam=5, num_iterations=1),
               "fit": dict(epochs=20, learning_rate=1e-3, batch_size=256, seed=0)}
 LENGTH_TEST = dict(corpora=("libreoffice",))
+# The still_encoder stage's decodings of each model: (iterations, length beam).
+STILL_DECODING = ((1, 1), (1, 3), (1, 5), (10, 3))
 # Length beams of the rescoring stage: 1 has nothing to choose; the teacher's pick kept improving from 3 to 5.
 RESCORING_BEAMS = (1, 3, 5, 10)
 # The student's decoder; its encoder is the teacher's, copied and frozen (`CMLMForConditionalGeneration.from_teacher`).
@@ -174,7 +183,8 @@ BENCHMARKS = {
                                                  "distill_ui", "cmlm_more", "stronger", "stronger_sx",
                                                  "slow_control", "decay_control", "distill_wide", "cmlm_wide",
                                                  "wide_sx", "wide_decay_control", "lengths_strong",
-                                                 "rescoring_strong", "length_choice"))),
+                                                 "rescoring_strong", "length_choice", "still_encoder",
+                                                 "still_confirm"))),
     # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
@@ -195,7 +205,7 @@ BENCHMARKS = {
                                 "confirm", "rescoring", "descent", "sharp", "budget", "sharper", "distill_ui",
                                 "cmlm_more", "stronger", "stronger_sx", "slow_control", "decay_control",
                                 "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
-                                "rescoring_strong", "length_choice"),
+                                "rescoring_strong", "length_choice", "still_encoder", "still_confirm"),
                         max_target_words=4),
 }
 
@@ -230,6 +240,9 @@ class Bench:
         self.results.mkdir(parents=True, exist_ok=True)
         self.suffix = "_quick" if args.quick else ""
         self.threads = torch.get_num_threads()
+        # Dropout stays on in the frozen encoder while training: the recipe of every stage before `still_encoder`
+        # (CMLMForConditionalGeneration.freeze_encoder); `still_encoder` and `still_confirm` turn it off.
+        self.encoder_dropout = True
 
     # --- plumbing -------------------------------------------------------------------------------------
     def result_path(self, stage: str) -> Path:
@@ -369,7 +382,7 @@ class Bench:
 
         student = StudentArguments(student_model=student_model,
                                    student_config="" if student_model else self.benchmark.student_config,
-                                   freeze_encoder=freeze_encoder)
+                                   freeze_encoder=freeze_encoder, frozen_encoder_dropout=self.encoder_dropout)
         started = time.perf_counter()
         values = dict(learning_rate=7e-4, warmup_steps=min(200, steps // 10))
         values.update(overrides)
@@ -394,8 +407,9 @@ class Bench:
                       lr_scheduler_type="constant", ce_weight=1.0)
         values.update(overrides)
         logged = clock or LogHistory()
-        train_energy(self.data(corpus), StudentArguments(student_model=str(student_model), freeze_encoder=freeze_encoder),
-                     self.training_args(out, steps, **values), callbacks=[logged])
+        student = StudentArguments(student_model=str(student_model), freeze_encoder=freeze_encoder,
+                                   frozen_encoder_dropout=self.encoder_dropout)
+        train_energy(self.data(corpus), student, self.training_args(out, steps, **values), callbacks=[logged])
         return logged.seconds, logged.history
 
     # --- stages -------------------------------------------------------------------------------------
@@ -597,13 +611,16 @@ class Bench:
     def stage_cmlm_long(self) -> None:
         """The distilled CMLM trained further with cross-entropy (lr 3e-4, decaying): a stronger start for ENGINE."""
         out = self.root / "cmlm_long"
-        seconds = self.train_cmlm(out, self.corpus_of("cmlm_kd"), self.s["long_steps"],
-                                  student_model=str(self.root / "cmlm_kd"), learning_rate=3e-4,
-                                  warmup_steps=min(100, self.s["long_steps"] // 10),
-                                  save_steps=self.s["long_checkpoint_every"])
+        seconds = self.train_long(out, self.root / "cmlm_kd")
         self.write("cmlm_long", {"initialised_from": "cmlm_kd", "train_seconds": seconds, "steps": self.s["long_steps"],
                                  "learning_rate": 3e-4, "model": str(out), "model_sha256": weights_digest(out),
                                  **self.evaluate_nat(out, length_beam=5)})
+
+    def train_long(self, out: Path, start: Path) -> float:
+        """`cmlm_long`'s recipe from `start`: `long_steps` more CE steps (lr 3e-4, decaying); returns the seconds."""
+        return self.train_cmlm(out, self.corpus_of("cmlm_kd"), self.s["long_steps"], student_model=str(start),
+                               learning_rate=3e-4, warmup_steps=min(100, self.s["long_steps"] // 10),
+                               save_steps=self.s["long_checkpoint_every"])
 
     def stage_gain(self) -> None:
         """ENGINE gain against the starting CMLM's strength: ENGINE and a matched control from several CMLMs.
@@ -1263,31 +1280,31 @@ class Bench:
                 self.write("length_choice", {"setting": LENGTH_FIT, "split": "test", "rows": rows, "partial": True})
         self.write("length_choice", {"setting": LENGTH_FIT, "split": "test", "rows": rows, "partial": False})
 
+    def sources_and_lengths(self, stage: str, split: str, tokenizer, max_length: int) -> tuple[list[str], torch.Tensor]:
+        """The sources of a split of `stage`'s corpus, every one, with their target's length in tokens (pairs with an
+        empty target or one longer than `max_length` left out)."""
+        from engine_hf.training import load_corpus_splits
+
+        data = self.data(self.corpus_of(stage))
+        data.max_eval_samples = None
+        pairs = [p for p in load_corpus_splits(data)[split]["translation"] if p[self.benchmark.tgt].strip()]
+        ids = tokenizer(text_target=[p[self.benchmark.tgt] for p in pairs], add_special_tokens=False)["input_ids"]
+        kept = [(p[self.benchmark.src], len(row)) for p, row in zip(pairs, ids, strict=True) if 0 < len(row) <= max_length]
+        return [source for source, _ in kept], torch.tensor([n for _, n in kept])
+
     def length_choice_row(self, start: str) -> dict:
         """`length_choice` for one start: the two refitted heads saved under runs/<benchmark>/length_choice/, and the
         start and both heads scored at 1 iteration (length beam 1 and 3) and 10 (beam 3); the start also rescored."""
         from engine_hf import load_teacher
         from engine_hf.inference import load_model
         from engine_hf.length_choice import fit_length_head, head_on, teacher_chosen_lengths
-        from engine_hf.training import load_corpus_splits
 
         start_dir = self.trained(start)
         student, tokenizer = load_model(str(start_dir))
         teacher = load_teacher(str(self.teacher_dir))
-        data = self.data(self.corpus_of(start))
-        data.max_eval_samples = None
-        splits = load_corpus_splits(data)
-        src, tgt = self.benchmark.src, self.benchmark.tgt
-
-        def sources_and_lengths(split: str) -> tuple[list[str], torch.Tensor]:
-            pairs = [p for p in splits[split]["translation"] if p[tgt].strip()]
-            ids = tokenizer(text_target=[p[tgt] for p in pairs], add_special_tokens=False)["input_ids"]
-            kept = [(p[src], len(row)) for p, row in zip(pairs, ids, strict=True)
-                    if 0 < len(row) <= student.config.max_target_positions]
-            return [s for s, _ in kept], torch.tensor([n for _, n in kept])
-
-        sources, train_lengths = sources_and_lengths("train")
-        test_sources, test_lengths = sources_and_lengths("test")
+        sources, train_lengths = self.sources_and_lengths(start, "train", tokenizer, student.config.max_target_positions)
+        test_sources, test_lengths = self.sources_and_lengths(start, "test", tokenizer,
+                                                              student.config.max_target_positions)
         targets = {"teacher's choice": teacher_chosen_lengths(student, teacher, tokenizer, sources, **LENGTH_FIT["choice"]),
                    "training targets' lengths": train_lengths}
         test_targets = {"reference": test_lengths,
@@ -1310,6 +1327,80 @@ class Bench:
                                  **LENGTH_TEST)["libreoffice"]
         return {"training_sources": len(sources), "systems": systems, "start, 1 it, length beam 5, teacher rescoring":
                 rescored, "training_choice_equals_target": targets["teacher's choice"].eq(train_lengths).float().mean().item()}
+
+    @contextmanager
+    def still_encoder(self) -> Iterator[None]:
+        """Train with the frozen encoder in eval mode (no dropout in it) inside this block."""
+        self.encoder_dropout = False
+        try:
+            yield
+        finally:
+            self.encoder_dropout = True
+
+    def stage_still_encoder(self) -> None:
+        """`cmlm_kd` and `cmlm_long` again, the frozen encoder kept in eval mode while they train.
+
+        Why: training ran the frozen teacher encoder with the student's dropout (0.1) on every residual branch. The
+        Firefox teacher was trained without dropout, and at 0.1 its length summary moves by 40% of its norm, so the
+        decoder and the length head learn from states they never see at inference, and nothing in the encoder
+        learns from the noise. Same seed, data, steps and schedules as the two stages; they are scored again here
+        beside the new ones, one pass at length beams 1, 3 and 5, ten iterations at 3, and at the reference lengths
+        with the length head's exact rate (`oracle_length_scores`). Finished models are kept.
+        """
+        rows = self.finished_rows("still_encoder")
+        with self.still_encoder():
+            for name, train in (("cmlm_kd_still", lambda out: self.train_cmlm(out, self.corpus_of("cmlm_kd"),
+                                                                             self.s["cmlm_steps"])),
+                                ("cmlm_long_still", lambda out: self.train_long(out, self.trained("cmlm_kd_still")))):
+                out = self.root / name
+                if name not in rows or rows[name]["model_sha256"] != weights_digest(out):
+                    rows[name] = {"train_seconds": train(out), **self.still_row(out)}
+                    self.write("still_encoder", {"rows": rows, "partial": True})
+        for name in ("cmlm_kd", "cmlm_long"):
+            if name not in rows or rows[name]["model_sha256"] != weights_digest(self.trained(name)):
+                rows[name] = self.still_row(self.trained(name))
+        noise = self.read("still_encoder").get("dropout_noise", {}) if self.result_path("still_encoder").exists() else {}
+        for name, row in rows.items():
+            if noise.get(name, {}).get("model_sha256") != row["model_sha256"]:
+                noise[name] = {"model_sha256": row["model_sha256"], **self.dropout_noise(self.trained(name))}
+        self.write("still_encoder", {"rows": rows, "dropout_noise": noise, "partial": False})
+
+    def dropout_noise(self, model: Path, sources: int = 3000, draws: int = 3) -> dict:
+        """What the student's dropout does to its frozen encoder's length summary on the first `sources` training
+        sources: the mean relative change of the summary (|noised - clean| / |clean|, over `draws` dropout draws) and
+        the length head's exact rate on clean and on noised summaries."""
+        from engine_hf.inference import load_model
+        from engine_hf.length_choice import length_summaries, top_length
+
+        student, tokenizer = load_model(str(model))
+        texts, lengths = self.sources_and_lengths("cmlm_kd", "train", tokenizer, student.config.max_target_positions)
+        texts, lengths = texts[:sources], lengths[:sources]
+        clean = length_summaries(student, tokenizer, texts)
+        student.get_encoder().train()  # dropout on, as in training with it
+        torch.manual_seed(0)
+        noised = [length_summaries(student, tokenizer, texts) for _ in range(draws)]
+        return {"sources": len(texts), "draws": draws, "dropout": student.config.dropout,
+                "relative_change": torch.stack([(n - clean).norm(dim=1) / clean.norm(dim=1) for n in noised]).mean().item(),
+                "head_exact_clean": top_length(student, clean).eq(lengths).float().mean().item(),
+                "head_exact_noised": statistics.mean(top_length(student, n).eq(lengths).float().mean().item()
+                                                     for n in noised)}
+
+    def still_row(self, model: Path) -> dict:
+        """One model of `still_encoder`: its digest, test scores at `STILL_DECODING`, and at the reference lengths."""
+        return {"model": str(model), "model_sha256": weights_digest(model),
+                **{f"{n} it, length beam {beam}": self.evaluate(model, num_iterations=n, length_beam=beam,
+                                                                corpora=("libreoffice",))["libreoffice"]
+                   for n, beam in STILL_DECODING},
+                "reference lengths": oracle_length_scores(model, self.teacher_dir, self.data(), split="test")}
+
+    def stage_still_confirm(self) -> None:
+        """The `engine` setting from `still_encoder`'s `cmlm_long_still`, seeds 0-2, each run with its matched control
+        (`matched_seeds`), every run with the still encoder: does energy training gain over cross-entropy from a
+        student trained without dropout noise in its frozen encoder? `confirm`'s rows from `cmlm_long` are the
+        same design with the noise."""
+        with self.still_encoder():
+            self.matched_seeds("still_confirm", ENGINE, {"cmlm_long_still": self.trained("cmlm_long_still")},
+                               "`confirm`'s setting (the engine stage's), chosen before this stage")
 
     def stage_unfrozen(self) -> None:
         """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.

@@ -241,6 +241,13 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     length_choice = load(f"{prefix}length_choice{suffix}")
     if length_choice:
         text += "\n\n" + section_length_choice(length_choice)
+    still_encoder = load(f"{prefix}still_encoder{suffix}")
+    if still_encoder:
+        text += "\n\n" + section_still_encoder(still_encoder)
+    still_confirm = load(f"{prefix}still_confirm{suffix}")
+    if still_confirm:
+        text += "\n\n" + section_confirm(still_confirm, title="ENGINE from a student trained with a still encoder, "
+                                                               "over seeds (every run with the still encoder too)")
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -654,6 +661,47 @@ def section_length_choice(data: dict) -> str:
             + table(["system", "1 it, length beam 1", "1 it, length beam 3", "10 it, length beam 3",
                      "head vs reference", "head = teacher's choice", "fit (train)"], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in lines))
+
+
+STILL_PAIRS = (("cmlm_kd_still", "cmlm_kd"), ("cmlm_long_still", "cmlm_long"))
+
+
+def section_still_encoder(data: dict) -> str:
+    """`still_encoder`: the CMLMs trained with the frozen encoder in eval mode beside the same recipes trained with
+    dropout in it, at each decoding and at the reference lengths, and the differences per recipe."""
+    decodings = [key for key in next(iter(data["rows"].values())) if " it, length beam " in key]
+
+    def cell(scores: dict) -> str:
+        return f"{scores['bleu']:.2f} / {scores['chrf']:.1f} / {scores['repetition']:.2f}"
+
+    rows = []
+    for name, row in data["rows"].items():
+        oracle = row["reference lengths"]
+        seconds = row.get("train_seconds")
+        rows.append([f"{name} `{row['model_sha256'][:8]}`", "no" if name.endswith("_still") else "yes",
+                     "-" if seconds is None else f"{seconds / 60:.0f}",
+                     *(cell(row[key]) for key in decodings), cell(oracle),
+                     f"{100 * oracle['length_head_exact']:.0f}% / {oracle['length_head_offset']:+.2f}"])
+    lines = []
+    for still, noisy in STILL_PAIRS:
+        if still in data["rows"] and noisy in data["rows"]:
+            a, b = data["rows"][still], data["rows"][noisy]
+            parts = [f"{key} {a[key]['bleu'] - b[key]['bleu']:+.2f} / {a[key]['chrf'] - b[key]['chrf']:+.1f}"
+                     for key in [*decodings, "reference lengths"]]
+            lines.append(f"{still} - {noisy} (BLEU / chrF): " + "; ".join(parts))
+    for name, noise in data.get("dropout_noise", {}).items():
+        lines.append(f"{name}: dropout {noise['dropout']:g} in the frozen encoder moves the length summary by "
+                     f"{100 * noise['relative_change']:.0f}% of its norm on {noise['sources']:,} training sources "
+                     f"(mean of {noise['draws']} draws); the length head is exact on {100 * noise['head_exact_clean']:.0f}% "
+                     f"of them from clean summaries, {100 * noise['head_exact_noised']:.0f}% from noised ones")
+    return ("**A still encoder: the frozen encoder without dropout while the student trains** (`still_encoder`: "
+            "`cmlm_kd`'s and `cmlm_long`'s recipes again, same seed, data and steps, with the frozen teacher encoder "
+            "kept in eval mode, beside the two trained with the student's dropout (0.1) on in it; help test set, "
+            "BLEU / chrF / repetition; at the reference lengths one pass at the reference's number of tokens; head: "
+            f"its top length exact against the reference / mean offset in tokens){partial_note(data)}:\n\n"
+            + table(["model", "dropout in the frozen encoder", "train min", *decodings, "reference lengths",
+                     "head vs reference"], rows)
+            + ("\n\n" + "\n".join(f"- {line}" for line in lines) if lines else ""))
 
 
 def rescored_pairs(rows: dict) -> list[str]:

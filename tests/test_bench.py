@@ -1074,3 +1074,60 @@ def test_hardware_description_names_cores_cpu_model_and_vector_unit():
     assert text.startswith(f"{os.cpu_count()} CPU cores (")
     assert f", {torch.backends.cpu.get_cpu_capability()}), " in text
     assert text.endswith("no GPU") != torch.cuda.is_available()
+
+
+def test_still_encoder_trains_both_recipes_without_encoder_dropout_once_and_sets_them_beside_the_noisy_ones(
+    tmp_path, monkeypatch
+):
+    labels = make_bench(tmp_path, "labels", quick=False)
+
+    def save(folder: Path, weights: bytes) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(weights)
+
+    for name in ("cmlm_kd", "cmlm_long"):
+        save(labels.root / name, name.encode())
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, **overrides):
+        trained.append((out.name, Path(corpus).name, steps, student_model and Path(student_model).name,
+                        labels.encoder_dropout, overrides.get("learning_rate")))
+        save(out, out.name.encode())
+        return 60.0 * len(trained)
+
+    def still_row(model: Path) -> dict:
+        bleu = 10.0 + 2 * model.name.endswith("_still") + 5 * ("long" in model.name)
+        scores = {"bleu": bleu, "chrf": 40.0 + bleu, "repetition": 0.1}
+        return {"model": str(model), "model_sha256": bench.weights_digest(model),
+                **{f"{n} it, length beam {beam}": scores for n, beam in bench.STILL_DECODING},
+                "reference lengths": {**scores, "length_head_exact": 0.4, "length_head_offset": -0.5}}
+
+    measured = []
+
+    def dropout_noise(model: Path) -> dict:
+        measured.append(model.name)
+        return {"sources": 3000, "draws": 3, "dropout": 0.1, "relative_change": 0.4, "head_exact_clean": 0.3,
+                "head_exact_noised": 0.25}
+
+    monkeypatch.setattr(labels, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(labels, "still_row", still_row)
+    monkeypatch.setattr(labels, "dropout_noise", dropout_noise)
+    labels.stage_still_encoder()
+    labels.stage_still_encoder()  # finished models are kept
+    assert measured == ["cmlm_kd_still", "cmlm_long_still", "cmlm_kd", "cmlm_long"]
+    assert trained == [("cmlm_kd_still", "distilled", labels.s["cmlm_steps"], None, False, None),
+                       ("cmlm_long_still", "distilled", labels.s["long_steps"], "cmlm_kd_still", False, 3e-4)]
+    assert labels.encoder_dropout  # every other stage keeps the recipe it was run with
+    data = labels.read("still_encoder")
+    assert list(data["rows"]) == ["cmlm_kd_still", "cmlm_long_still", "cmlm_kd", "cmlm_long"] and not data["partial"]
+    assert data["rows"]["cmlm_long_still"]["train_seconds"] == 120.0
+    text = make_tables.section_still_encoder(data)
+    assert text.startswith("**A still encoder: the frozen encoder without dropout while the student trains**")
+    digest = bench.weights_digest(labels.root / "cmlm_kd_still")[:8]
+    assert f"| cmlm_kd_still `{digest}` | no | 1 | 12.00 / 52.0 / 0.10 |" in text
+    assert ("- cmlm_long_still - cmlm_long (BLEU / chrF): 1 it, length beam 1 +2.00 / +2.0; 1 it, length beam 3 "
+            "+2.00 / +2.0") in text
+    assert ("- cmlm_kd: dropout 0.1 in the frozen encoder moves the length summary by 40% of its norm on 3,000 "
+            "training sources (mean of 3 draws); the length head is exact on 30% of them from clean summaries, 25% "
+            "from noised ones") in text

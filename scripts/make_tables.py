@@ -248,6 +248,10 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_confirm:
         text += "\n\n" + section_confirm(still_confirm, title="ENGINE from a student trained with a still encoder, "
                                                                "over seeds (every run with the still encoder too)")
+    still_main = load(f"{prefix}still_main{suffix}")
+    if still_main:
+        text += "\n\n" + section_still_main(still_main, load(f"{prefix}teacher{suffix}"),
+                                              {name: load(f"{prefix}{name}{suffix}") for name in ("cmlm_kd", "engine", "control")})
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -701,6 +705,50 @@ def section_still_encoder(data: dict) -> str:
             f"its top length exact against the reference / mean offset in tokens){partial_note(data)}:\n\n"
             + table(["model", "dropout in the frozen encoder", "train min", *decodings, "reference lengths",
                      "head vs reference"], rows)
+            + ("\n\n" + "\n".join(f"- {line}" for line in lines) if lines else ""))
+
+
+STILL_MAIN = {"cmlm_kd_still": ("CMLM (distilled)", "cmlm_kd"), "engine_still": ("ENGINE (SX/ST)", "engine"),
+              "control_still": ("CMLM + matched-compute CE", "control")}
+
+
+def section_still_main(data: dict, teacher: dict | None, noisy: dict[str, dict | None]) -> str:
+    """`still_main`: benchmark A's main rows retrained with the frozen encoder in eval mode, the targets checked on
+    them, and the differences from the main table's rows (trained with dropout in that encoder)."""
+    rows, lines = [], []
+    for name, row in data["rows"].items():
+        label = STILL_MAIN[name][0] + ", still encoder"
+        for beam_key in (key for key in row if key.startswith("length beam ")):
+            for iterations in ("1_iterations", "10_iterations"):
+                rows.append([f"{label} `{row['model_sha256'][:8]}`", iterations.split("_")[0],
+                             beam_key.removeprefix("length beam "), *cells(row[beam_key][iterations])])
+    by_name = {name: row["length beam 3"] for name, row in data["rows"].items() if "length beam 3" in row}
+
+    def delta(a: dict, b: dict, corpus: str) -> str:
+        return f"{a[corpus]['bleu'] - b[corpus]['bleu']:+.2f} / {a[corpus]['chrf'] - b[corpus]['chrf']:+.1f}"
+
+    for other in ("control_still", "cmlm_kd_still"):
+        if "engine_still" in by_name and other in by_name:
+            parts = [f"{its.split('_')[0]} it: help {delta(by_name['engine_still'][its], by_name[other][its], 'libreoffice')}"
+                     f", Bible {delta(by_name['engine_still'][its], by_name[other][its], 'bible')}"
+                     for its in ("1_iterations", "10_iterations")]
+            lines.append(f"ENGINE - {other} at length beam 3 (BLEU / chrF): " + "; ".join(parts))
+    for name, (_, old) in STILL_MAIN.items():
+        if name in data["rows"] and noisy.get(old):
+            beam = "length beam 5" if name == "cmlm_kd_still" else "length beam 3"
+            mine = data["rows"][name][beam]
+            parts = [f"{its.split('_')[0]} it: help {delta(mine[its], noisy[old][its], 'libreoffice')}, Bible "
+                     f"{delta(mine[its], noisy[old][its], 'bible')}" for its in ("1_iterations", "10_iterations")]
+            lines.append(f"{name} - the main table's {old} (dropout in the frozen encoder; {beam}): " + "; ".join(parts))
+    if teacher and "engine_still" in by_name:
+        engine, greedy = by_name["engine_still"]["1_iterations"]["libreoffice"]["bleu"], teacher["greedy"]["libreoffice"]["bleu"]
+        lines.append(f"ENGINE at one pass reaches {100 * engine / greedy:.0f}% of teacher greedy's help BLEU "
+                     f"({engine:.2f} vs {greedy:.2f}; the target is 95%)")
+    header = ["system", "iterations", "length beam", "help BLEU", "help chrF", "help repetition", "help teacher energy",
+              "Bible BLEU", "Bible chrF"]
+    return ("**The main table again with a still encoder** (`still_main`: `cmlm_kd`, `engine` and `control` "
+            "retrained with the frozen teacher encoder in eval mode, same data, seed, steps and schedules; ENGINE "
+            f"and the control start from cmlm_kd_still){partial_note(data)}:\n\n" + table(header, rows)
             + ("\n\n" + "\n".join(f"- {line}" for line in lines) if lines else ""))
 
 

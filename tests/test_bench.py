@@ -1131,3 +1131,62 @@ def test_still_encoder_trains_both_recipes_without_encoder_dropout_once_and_sets
     assert ("- cmlm_kd: dropout 0.1 in the frozen encoder moves the length summary by 40% of its norm on 3,000 "
             "training sources (mean of 3 draws); the length head is exact on 30% of them from clean summaries, 25% "
             "from noised ones") in text
+
+
+def test_still_main_retrains_the_main_rows_without_encoder_dropout_resumes_and_tables_them(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+
+    def save(folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(folder.name.encode())
+
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **overrides):
+        trained.append((out.name, Path(corpus).name, steps, student_model and Path(student_model).name,
+                        a.encoder_dropout, callbacks and callbacks[0].seconds, overrides.get("learning_rate")))
+        save(out)
+        return 1500.0
+
+    def train_energy(out, start, steps, corpus, **overrides):
+        trained.append((out.name, Path(corpus).name, steps, start.name, a.encoder_dropout))
+        save(out)
+        if len(trained) == 2:
+            raise KeyboardInterrupt  # killed after ENGINE's training, before its scores were written
+        return 300.0, []
+
+    def evaluate_nat(model, length_beam):  # BLEU says which model and which length beam
+        bleu = {"cmlm_kd_still": 10.0, "engine_still": 12.0, "control_still": 11.0}[model.name] + length_beam / 10
+        scores = {corpus: {"bleu": bleu, "chrf": 4 * bleu, "repetition": 0.1, "teacher_energy": 3.0}
+                  for corpus in ("libreoffice", "bible")}
+        return {"1_iterations": scores, "10_iterations": scores}
+
+    monkeypatch.setattr(a, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(a, "train_energy", train_energy)
+    monkeypatch.setattr(a, "evaluate_nat", evaluate_nat)
+    assert "still_main" in a.benchmark.stages
+    with pytest.raises(KeyboardInterrupt):
+        a.stage_still_main()
+    assert a.read("still_main")["partial"] and list(a.read("still_main")["rows"]) == ["cmlm_kd_still"]
+    a.stage_still_main()  # resumes: the finished CMLM is not trained again
+    a.stage_still_main()  # and a finished stage trains nothing
+    assert trained == [("cmlm_kd_still", "distilled", a.s["cmlm_steps"], None, False, None, None),
+                       ("engine_still", "distilled", a.s["energy_steps"], "cmlm_kd_still", False),
+                       ("engine_still", "distilled", a.s["energy_steps"], "cmlm_kd_still", False),
+                       ("control_still", "distilled", 10**6, "cmlm_kd_still", False, 300.0, 1e-4)]
+    assert a.encoder_dropout  # the other stages keep the recipe they were run with
+    data = a.read("still_main")
+    assert not data["partial"] and list(data["rows"]["cmlm_kd_still"]) == [
+        "train_seconds", "steps", "model", "model_sha256", "length beam 5", "length beam 3"]
+    assert data["rows"]["control_still"]["budget_seconds"] == 300.0
+    teacher = {"greedy": {"libreoffice": {"bleu": 40.0}}}
+    old = {"libreoffice": {"bleu": 2.0, "chrf": 20.0}, "bible": {"bleu": 1.0, "chrf": 10.0}}
+    text = make_tables.section_still_main(data, teacher, {"cmlm_kd": {"1_iterations": old, "10_iterations": old}})
+    digest = bench.weights_digest(a.root / "engine_still")[:8]
+    assert f"| ENGINE (SX/ST), still encoder `{digest}` | 1 | 3 | 12.3 | 49.2 | 0.10 | 3.00 | 12.3 | 49.2 |" in text
+    assert ("- ENGINE - control_still at length beam 3 (BLEU / chrF): 1 it: help +1.00 / +4.0, Bible +1.00 / +4.0"
+            in text)
+    assert "- cmlm_kd_still - the main table's cmlm_kd (dropout in the frozen encoder; length beam 5): 1 it: help " \
+           "+8.50 / +22.0" in text
+    assert "ENGINE at one pass reaches 31% of teacher greedy's help BLEU (12.30 vs 40.00; the target is 95%)" in text

@@ -400,6 +400,40 @@ def test_gain_table_of_all_benchmarks_orders_points_by_start_and_shows_engine_mi
     assert (tmp_path / "docs" / "engine_gain_all.png").stat().st_size > 0
 
 
+def test_gain_table_of_all_benchmarks_adds_the_still_encoder_points_under_their_own_name(tmp_path, monkeypatch):
+    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(make_tables, "DOCS", tmp_path / "docs")
+    for prefix in ("bench_", "bench_labels_"):
+        (tmp_path / f"{prefix}teacher.json").write_text(json.dumps({"greedy": {"libreoffice": {"bleu": 40.0}}}))
+
+    def scores(bleu: float) -> dict:
+        return {f"{n}_iterations": {"libreoffice": {"bleu": bleu + n, "chrf": 2 * bleu + n}} for n in (1, 10)}
+
+    still_main = {"command": "python scripts/bench.py --stages still_main", "partial": False, "rows": {
+        name: {"length beam 3": scores(bleu)} for name, bleu in
+        (("cmlm_kd_still", 7.0), ("engine_still", 6.0), ("control_still", 9.0))}}
+    (tmp_path / "bench_still_main.json").write_text(json.dumps({**still_main, "partial": True}))
+    assert make_tables.gain_points_all() == []  # a partial stage gives no point
+    (tmp_path / "bench_still_main.json").write_text(json.dumps(still_main))
+    (tmp_path / "bench_labels_still_confirm.json").write_text(json.dumps({
+        "command": "python scripts/bench.py --benchmark labels --stages still_confirm", "partial": False,
+        "starts": {"cmlm_long_still": {"bleu": 20.0, "chrf": 50.0}},
+        "points": [{"start": "cmlm_long_still", "seed": seed, "engine_bleu": 21.0 + seed, "engine_chrf": 51.0,
+                    "control_bleu": 22.0, "control_chrf": 50.0, "engine_bleu_10": 25.0, "engine_chrf_10": 55.0,
+                    "control_bleu_10": 24.0, "control_chrf_10": 56.0} for seed in (0, 1)]}))
+    rows = [line for line in make_tables.section_gain_all().splitlines()
+            if line.startswith("| ") and "benchmark" not in line]
+    assert rows == [
+        "| A, still encoder | cmlm_kd_still | 8.00 / 15.0 | 20% of 40.0 | -1.00 / -2.0 | +2.00 / +4.0 | "
+        "**-3.00 / -6.0** | -3.00 / -6.0 |",
+        "| labels, still encoder | cmlm_long_still, seed 0 | 20.00 / 50.0 | 50% of 40.0 | +1.00 / +1.0 | "
+        "+2.00 / +0.0 | **-1.00 / +1.0** | +1.00 / -1.0 |",
+        "| labels, still encoder | cmlm_long_still, seed 1 | 20.00 / 50.0 | 50% of 40.0 | +2.00 / +1.0 | "
+        "+2.00 / +0.0 | **+0.00 / +1.0** | +1.00 / -1.0 |"]
+    make_tables.plot_gain_all(make_tables.gain_points_all())
+    assert (tmp_path / "docs" / "engine_gain_all.png").stat().st_size > 0
+
+
 def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
     a = make_bench(tmp_path, "a")
     a.write("engine", {"initialised_from": "cmlm_kd"})

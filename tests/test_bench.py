@@ -434,6 +434,27 @@ def test_gain_table_of_all_benchmarks_adds_the_still_encoder_points_under_their_
     assert (tmp_path / "docs" / "engine_gain_all.png").stat().st_size > 0
 
 
+def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_rows(tmp_path, monkeypatch):
+    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+
+    def one_pass(bleu: float) -> dict:
+        return {"1_iterations": {"libreoffice": {"bleu": bleu}}}
+
+    (tmp_path / "bench_teacher.json").write_text(json.dumps({"greedy": {"libreoffice": {"bleu": 10.0}}}))
+    (tmp_path / "bench_engine.json").write_text(json.dumps({"initialised_from": "cmlm_kd", **one_pass(1.0)}))
+    (tmp_path / "bench_cmlm_kd.json").write_text(json.dumps(one_pass(2.0)))
+    (tmp_path / "bench_control.json").write_text(json.dumps(one_pass(3.0)))
+    assert "still encoder" not in make_tables.section_targets("bench_", "")  # before still_main has run
+    (tmp_path / "bench_still_main.json").write_text(json.dumps({"partial": False, "rows": {
+        "cmlm_kd_still": {"length beam 5": one_pass(5.0), "length beam 3": one_pass(4.0)},
+        "engine_still": {"length beam 3": one_pass(9.6)}, "control_still": {"length beam 3": one_pass(9.0)}}}))
+    rows = [line for line in make_tables.section_targets("bench_", "").splitlines() if line.startswith("| ")]
+    assert rows[0] == "| target | measured | met | still encoder (`still_main`) | met |"
+    assert rows[1] == "| ENGINE >= CMLM (cmlm_kd) + 3 BLEU, 1 iteration | 1.00 vs 2.00 (-1.00) | **no** | 9.60 vs 5.00 (+4.60) | yes |"
+    assert rows[3].endswith("| 9.60 vs 9.00 (+0.60) | yes |")  # above its control
+    assert rows[4].endswith("| 9.6 vs 10.0 (96%) | yes |")  # the CMLM at length beam 5, the rest at 3
+
+
 def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
     a = make_bench(tmp_path, "a")
     a.write("engine", {"initialised_from": "cmlm_kd"})

@@ -63,6 +63,8 @@ The stages:
                the still encoder: does ENGINE gain over cross-entropy from a student trained without that noise?
   still_main   (A) the issue's items 3-5 again with the frozen encoder in eval mode throughout: cmlm_kd's recipe
                (cmlm_kd_still), the engine setting from it and its matched control, on both test corpora
+  still_sharp  (A) sharp's setting (O1 reads z / 0.25) from still_main's cmlm_kd_still, seed 0, scored as still_main's
+               rows and set beside its ENGINE and control: the one knob that moved ENGINE up on labels, on A
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -102,7 +104,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
-          "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main"]
+          "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp"]
 
 
 @dataclass(frozen=True)
@@ -341,10 +343,12 @@ class Bench:
             corpus.filter(lambda ex: len(ex["translation"][tgt].split()) <= limit).save_to_disk(str(path))
         return path
 
-    def trained(self, stage: str) -> Path:
-        """The model folder of a finished stage; a clear stop if its results exist but the model is gone (runs/ is
-        not kept between machines), naming the command that rebuilds it."""
+    def trained(self, stage: str, built_by: str | None = None) -> Path:
+        """The model folder of a finished stage (or of a model that stage `built_by` trains); a clear stop if its
+        results exist but the model is gone (runs/ is not kept between machines), naming the command that rebuilds
+        it."""
         path = self.root / stage
+        stage = built_by or stage
         if not (path / "config.json").exists():
             raise SystemExit(f"{self.result_path(stage)} exists but its model {path} does not (runs/ is not kept "
                              f"between machines). Rebuild it: python scripts/bench.py {self.flags}--stages {stage} "
@@ -1353,7 +1357,8 @@ class Bench:
         with self.still_encoder():
             for name, train in (("cmlm_kd_still", lambda out: self.train_cmlm(out, self.corpus_of("cmlm_kd"),
                                                                              self.s["cmlm_steps"])),
-                                ("cmlm_long_still", lambda out: self.train_long(out, self.trained("cmlm_kd_still")))):
+                                ("cmlm_long_still", lambda out: self.train_long(
+                                    out, self.trained("cmlm_kd_still", built_by="still_encoder")))):
                 out = self.root / name
                 if name not in rows or rows[name]["model_sha256"] != weights_digest(out):
                     rows[name] = {"train_seconds": train(out), **self.still_row(out)}
@@ -1401,7 +1406,7 @@ class Bench:
         student trained without dropout noise in its frozen encoder? `confirm`'s rows from `cmlm_long` are the
         same design with the noise."""
         with self.still_encoder():
-            self.matched_seeds("still_confirm", ENGINE, {"cmlm_long_still": self.trained("cmlm_long_still")},
+            self.matched_seeds("still_confirm", ENGINE, {"cmlm_long_still": self.trained("cmlm_long_still", built_by="still_encoder")},
                                "`confirm`'s setting (the engine stage's), chosen before this stage")
 
     def stage_still_main(self) -> None:
@@ -1431,18 +1436,39 @@ class Bench:
                 finish("cmlm_kd_still", start, (5, 3), train_seconds=seconds, steps=self.s["cmlm_steps"])
             if "engine_still" not in rows:
                 out = self.root / "engine_still"
-                seconds, logged = self.train_energy(out, self.trained("cmlm_kd_still"), self.s["energy_steps"],
+                seconds, logged = self.train_energy(out, self.trained("cmlm_kd_still", built_by="still_main"), self.s["energy_steps"],
                                                     corpus=corpus)
                 finish("engine_still", out, (3,), train_seconds=seconds, steps=self.s["energy_steps"],
                        train_log=training_log(logged))
             if "control_still" not in rows:
                 out, clock = self.root / "control_still", LogHistory()
                 budget = rows["engine_still"]["train_seconds"]
-                self.train_cmlm(out, corpus, 10**6, student_model=str(self.trained("cmlm_kd_still")),
+                self.train_cmlm(out, corpus, 10**6, student_model=str(self.trained("cmlm_kd_still", built_by="still_main")),
                                 callbacks=[StopAfterSeconds(budget), clock], learning_rate=1e-4, warmup_steps=0,
                                 lr_scheduler_type="constant")
                 finish("control_still", out, (3,), train_seconds=clock.seconds, steps=clock.steps, budget_seconds=budget)
         self.write("still_main", {**about, "rows": rows, "partial": False})
+
+    def stage_still_sharp(self) -> None:
+        """`SHARP` (the `engine` setting with O1 reading softmax(z / 0.25)) from `still_main`'s `cmlm_kd_still`, seed
+        0, the still encoder throughout, scored as `still_main`'s ENGINE row (both test corpora, length beam 3).
+
+        Why: on labels the O1 temperature was the one knob that moved ENGINE itself up (above its start and its
+        matched control in chrF on every seed from `cmlm_long`), by about the control's own noise. `still_main`'s
+        `control_still` (CE from the same start for `engine_still`'s wall time) is the comparison; this run's own
+        wall time is recorded beside it. One seed, chosen before this stage: a first look, not a confirmation.
+        """
+        start = self.trained("cmlm_kd_still", built_by="still_main")
+        out = self.root / "still_sharp"
+        with self.still_encoder():
+            seconds, logged = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of("cmlm_kd"),
+                                                learning_rate=SHARP.learning_rate, ce_weight=SHARP.ce_weight,
+                                                o1=SHARP.o1, o1_temperature=SHARP.o1_temperature)
+        self.write("still_sharp", {
+            "setting": SHARP.key, "initialised_from": "cmlm_kd_still", "start_sha256": weights_digest(start),
+            "selected_on": "labels' `sharp` stage, before this stage", "train_seconds": seconds,
+            "steps": self.s["energy_steps"], "model": str(out), "model_sha256": weights_digest(out),
+            "train_log": training_log(logged), "length beam 3": self.evaluate_nat(out, length_beam=3)})
 
     def stage_unfrozen(self) -> None:
         """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.

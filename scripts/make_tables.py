@@ -251,7 +251,8 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     still_main = load(f"{prefix}still_main{suffix}")
     if still_main:
         text += "\n\n" + section_still_main(still_main, load(f"{prefix}teacher{suffix}"),
-                                              {name: load(f"{prefix}{name}{suffix}") for name in ("cmlm_kd", "engine", "control")})
+                                              {name: load(f"{prefix}{name}{suffix}") for name in ("cmlm_kd", "engine", "control")},
+                                              load(f"{prefix}still_sharp{suffix}"))
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -710,19 +711,24 @@ def section_still_encoder(data: dict) -> str:
 
 STILL_MAIN = {"cmlm_kd_still": ("CMLM (distilled)", "cmlm_kd"), "engine_still": ("ENGINE (SX/ST)", "engine"),
               "control_still": ("CMLM + matched-compute CE", "control")}
+# `still_sharp`'s run, set in still_main's table as one more row.
+STILL_SHARP_LABEL = "ENGINE (SX/ST, O1 temperature 0.25)"
 
 
-def section_still_main(data: dict, teacher: dict | None, noisy: dict[str, dict | None]) -> str:
+def section_still_main(data: dict, teacher: dict | None, noisy: dict[str, dict | None],
+                        sharp: dict | None = None) -> str:
     """`still_main`: benchmark A's main rows retrained with the frozen encoder in eval mode, the targets checked on
-    them, and the differences from the main table's rows (trained with dropout in that encoder)."""
+    them, and the differences from the main table's rows (trained with dropout in that encoder); `still_sharp`'s
+    ENGINE run, when it has run, as one more row set against the same control."""
     rows, lines = [], []
-    for name, row in data["rows"].items():
-        label = STILL_MAIN[name][0] + ", still encoder"
+    systems = {**data["rows"], **({"engine_sharp_still": sharp} if sharp else {})}
+    for name, row in systems.items():
+        label = (STILL_MAIN[name][0] if name in STILL_MAIN else STILL_SHARP_LABEL) + ", still encoder"
         for beam_key in (key for key in row if key.startswith("length beam ")):
             for iterations in ("1_iterations", "10_iterations"):
                 rows.append([f"{label} `{row['model_sha256'][:8]}`", iterations.split("_")[0],
                              beam_key.removeprefix("length beam "), *cells(row[beam_key][iterations])])
-    by_name = {name: row["length beam 3"] for name, row in data["rows"].items() if "length beam 3" in row}
+    by_name = {name: row["length beam 3"] for name, row in systems.items() if "length beam 3" in row}
 
     def delta(a: dict, b: dict, corpus: str) -> str:
         return f"{a[corpus]['bleu'] - b[corpus]['bleu']:+.2f} / {a[corpus]['chrf'] - b[corpus]['chrf']:+.1f}"
@@ -733,6 +739,15 @@ def section_still_main(data: dict, teacher: dict | None, noisy: dict[str, dict |
                      f", Bible {delta(by_name['engine_still'][its], by_name[other][its], 'bible')}"
                      for its in ("1_iterations", "10_iterations")]
             lines.append(f"ENGINE - {other} at length beam 3 (BLEU / chrF): " + "; ".join(parts))
+    if sharp and "control_still" in by_name:
+        for other in ("control_still", "engine_still", "cmlm_kd_still"):
+            parts = [f"{its.split('_')[0]} it: help "
+                     f"{delta(by_name['engine_sharp_still'][its], by_name[other][its], 'libreoffice')}, Bible "
+                     f"{delta(by_name['engine_sharp_still'][its], by_name[other][its], 'bible')}"
+                     for its in ("1_iterations", "10_iterations")]
+            lines.append(f"ENGINE at O1 temperature 0.25 (`still_sharp`, one seed, {sharp['train_seconds']:.0f} s; "
+                         f"the control had {data['rows']['control_still']['budget_seconds']:.0f} s) - {other} at "
+                         "length beam 3 (BLEU / chrF): " + "; ".join(parts))
     for name, (_, old) in STILL_MAIN.items():
         if name in data["rows"] and noisy.get(old):
             beam = "length beam 5" if name == "cmlm_kd_still" else "length beam 3"

@@ -1245,3 +1245,41 @@ def test_still_main_retrains_the_main_rows_without_encoder_dropout_resumes_and_t
     assert "- cmlm_kd_still - the main table's cmlm_kd (dropout in the frozen encoder; length beam 5): 1 it: help " \
            "+8.50 / +22.0" in text
     assert "ENGINE at one pass reaches 31% of teacher greedy's help BLEU (12.30 vs 40.00; the target is 95%)" in text
+
+
+def test_still_sharp_trains_the_sharp_setting_from_cmlm_kd_still_and_joins_still_mains_table(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    assert "still_sharp" in a.benchmark.stages
+    with pytest.raises(SystemExit, match=r"cmlm_kd_still does not.*--stages still_main --force"):
+        a.stage_still_sharp()  # the start is gone: the error names the stage that trains it
+    for folder in (a.root / "cmlm_kd_still", a.root / "still_sharp"):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+        (folder / "model.safetensors").write_bytes(folder.name.encode())
+    trained = []
+
+    def train_energy(out, start, steps, corpus, **overrides):
+        trained.append((out.name, start.name, Path(corpus).name, a.encoder_dropout, overrides))
+        return 320.0, []
+
+    def scores(bleu: float) -> dict:
+        per_corpus = {corpus: {"bleu": bleu, "chrf": 4 * bleu, "repetition": 0.1, "teacher_energy": 3.0}
+                      for corpus in ("libreoffice", "bible")}
+        return {"1_iterations": per_corpus, "10_iterations": per_corpus}
+
+    monkeypatch.setattr(a, "train_energy", train_energy)
+    monkeypatch.setattr(a, "evaluate_nat", lambda model, length_beam: scores(13.0))
+    a.stage_still_sharp()
+    assert trained == [("still_sharp", "cmlm_kd_still", "distilled", False,
+                        {"learning_rate": 1e-5, "ce_weight": 1.0, "o1": "sx", "o1_temperature": 0.25})]
+    assert a.encoder_dropout
+    sharp = a.read("still_sharp")
+    assert sharp["train_seconds"] == 320.0 and sharp["start_sha256"] == bench.weights_digest(a.root / "cmlm_kd_still")
+    main = {"rows": {"cmlm_kd_still": {"model_sha256": "c" * 16, "length beam 3": scores(10.0)},
+                     "engine_still": {"model_sha256": "e" * 16, "length beam 3": scores(12.0)},
+                     "control_still": {"model_sha256": "f" * 16, "budget_seconds": 300.0, "length beam 3": scores(11.0)}}}
+    text = make_tables.section_still_main(main, None, {}, sharp)
+    assert f"| ENGINE (SX/ST, O1 temperature 0.25), still encoder `{sharp['model_sha256'][:8]}` | 1 | 3 | 13.0 |" in text
+    assert ("- ENGINE at O1 temperature 0.25 (`still_sharp`, one seed, 320 s; the control had 300 s) - control_still at "
+            "length beam 3 (BLEU / chrF): 1 it: help +2.00 / +8.0, Bible +2.00 / +8.0") in text
+    assert "- ENGINE at O1 temperature 0.25 (`still_sharp`, one seed, 320 s; the control had 300 s) - engine_still" in text

@@ -739,6 +739,9 @@ def section_still_main(data: dict, teacher: dict | None, noisy: dict[str, dict |
                      f", Bible {delta(by_name['engine_still'][its], by_name[other][its], 'bible')}"
                      for its in ("1_iterations", "10_iterations")]
             lines.append(f"ENGINE - {other} at length beam 3 (BLEU / chrF): " + "; ".join(parts))
+    if sharp and sharp["start_sha256"] != data["rows"].get("cmlm_kd_still", {}).get("model_sha256"):
+        lines.append(f"`still_sharp` started from another draw of cmlm_kd_still (`{sharp['start_sha256'][:8]}`), not "
+                     "the one in this table: its differences below compare different starts")
     if sharp and "control_still" in by_name:
         for other in ("control_still", "engine_still", "cmlm_kd_still"):
             parts = [f"{its.split('_')[0]} it: help "

@@ -1283,3 +1283,6 @@ def test_still_sharp_trains_the_sharp_setting_from_cmlm_kd_still_and_joins_still
     assert ("- ENGINE at O1 temperature 0.25 (`still_sharp`, one seed, 320 s; the control had 300 s) - control_still at "
             "length beam 3 (BLEU / chrF): 1 it: help +2.00 / +8.0, Bible +2.00 / +8.0") in text
     assert "- ENGINE at O1 temperature 0.25 (`still_sharp`, one seed, 320 s; the control had 300 s) - engine_still" in text
+    assert "another draw" in text  # still_main's start here is not the one still_sharp trained from
+    main["rows"]["cmlm_kd_still"]["model_sha256"] = sharp["start_sha256"]
+    assert "another draw" not in make_tables.section_still_main(main, None, {}, sharp)

@@ -65,6 +65,8 @@ The stages:
                (cmlm_kd_still), the engine setting from it and its matched control, on both test corpora
   still_sharp  (A) sharp's setting (O1 reads z / 0.25) from still_main's cmlm_kd_still, seed 0, scored as still_main's
                rows and set beside its ENGINE and control: the one knob that moved ENGINE up on labels, on A
+  still_seeds  (A) still_main's ENGINE-against-control pair from cmlm_kd_still again with seeds 1 and 2, each ENGINE run
+               with its own matched control: is still_main's one-seed verdict a draw?
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -104,7 +106,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
-          "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp"]
+          "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds"]
 
 
 @dataclass(frozen=True)
@@ -1071,8 +1073,9 @@ class Bench:
             self.write(stage, {**about, "points": list(done.values()), "partial": True})
         self.write(stage, {**about, "points": list(done.values()), "partial": False})
 
-    def matched_seeds(self, stage: str, setting: EnergySetting, starts: dict[str, Path], selected_on: str) -> None:
-        """`setting` from each start and seed of `confirm_seeds`, each run with its own control (`matched_pair`),
+    def matched_seeds(self, stage: str, setting: EnergySetting, starts: dict[str, Path], selected_on: str,
+                      seeds: tuple[int, ...] | None = None) -> None:
+        """`setting` from each start and seed (`seeds`, else `confirm_seeds`), each run with its own control (`matched_pair`),
         under runs/<benchmark>/<stage>/; points are kept as they finish and never run twice. `selected_on` says
         what chose the setting, for the table."""
         previous = self.read(stage) if self.result_path(stage).exists() else {}
@@ -1088,7 +1091,7 @@ class Bench:
             if name not in starts_scores:
                 starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
                                        "model_sha256": weights_digest(start_dir)}
-            for seed in self.s["confirm_seeds"]:
+            for seed in seeds or self.s["confirm_seeds"]:
                 if (name, seed) not in points:
                     points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
                         self.root / stage / f"{name}-seed{seed}", start_dir, about["corpora"][name], seed, setting)}
@@ -1469,6 +1472,15 @@ class Bench:
             "selected_on": "labels' `sharp` stage, before this stage", "train_seconds": seconds,
             "steps": self.s["energy_steps"], "model": str(out), "model_sha256": weights_digest(out),
             "train_log": training_log(logged), "length beam 3": self.evaluate_nat(out, length_beam=3)})
+
+    def stage_still_seeds(self) -> None:
+        """`still_main`'s ENGINE-against-control pair from `cmlm_kd_still` again with seeds 1 and 2 (seed 0 is
+        `still_main`'s own pair), each ENGINE run with its own matched control (`matched_seeds`), the still encoder
+        throughout: is `still_main`'s one-seed verdict a draw? Pairs are kept as they finish."""
+        with self.still_encoder():
+            self.matched_seeds("still_seeds", ENGINE,
+                               {"cmlm_kd_still": self.trained("cmlm_kd_still", built_by="still_main")},
+                               "`still_main`'s setting (the engine stage's), chosen before this stage", seeds=(1, 2))
 
     def stage_unfrozen(self) -> None:
         """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.

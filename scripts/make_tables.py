@@ -253,6 +253,10 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         text += "\n\n" + section_still_main(still_main, load(f"{prefix}teacher{suffix}"),
                                               {name: load(f"{prefix}{name}{suffix}") for name in ("cmlm_kd", "engine", "control")},
                                               load(f"{prefix}still_sharp{suffix}"))
+    still_seeds = load(f"{prefix}still_seeds{suffix}")
+    if still_seeds:
+        text += "\n\n" + section_confirm(still_seeds, title="The still-encoder main pair over more seeds (seeds 1-2; "
+                                                             "seed 0 is `still_main`'s pair)")
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))

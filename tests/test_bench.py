@@ -1286,3 +1286,28 @@ def test_still_sharp_trains_the_sharp_setting_from_cmlm_kd_still_and_joins_still
     assert "another draw" in text  # still_main's start here is not the one still_sharp trained from
     main["rows"]["cmlm_kd_still"]["model_sha256"] = sharp["start_sha256"]
     assert "another draw" not in make_tables.section_still_main(main, None, {}, sharp)
+
+
+def test_still_seeds_repeats_still_mains_pair_with_seeds_1_and_2_and_tables_them(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    assert "still_seeds" in a.benchmark.stages
+    start = a.root / "cmlm_kd_still"
+    start.mkdir(parents=True)
+    (start / "config.json").write_text("{}")
+    (start / "model.safetensors").write_bytes(b"start")
+    pairs = []
+
+    def matched_pair(out, start_dir, corpus, seed, setting):
+        pairs.append((out.name, start_dir.name, Path(corpus).name, seed, setting, a.encoder_dropout))
+        return {"engine_bleu": 8.0 + seed, "engine_chrf": 33.0, "engine_repetition": 0.4, "control_bleu": 9.0,
+                "control_chrf": 37.0, "control_repetition": 0.4}
+
+    monkeypatch.setattr(a, "matched_pair", matched_pair)
+    monkeypatch.setattr(a, "evaluate", lambda model, **kw: {"libreoffice": {"bleu": 8.2, "chrf": 36.0, "repetition": 0.42}})
+    a.stage_still_seeds()
+    assert pairs == [("cmlm_kd_still-seed1", "cmlm_kd_still", "distilled", 1, bench.ENGINE, False),
+                     ("cmlm_kd_still-seed2", "cmlm_kd_still", "distilled", 2, bench.ENGINE, False)]
+    assert a.encoder_dropout
+    text = make_tables.section_confirm(a.read("still_seeds"), title="t")
+    assert "| cmlm_kd_still | 1 | 8.20 / 36.0 / 0.42 | 9.00 / 33.0 / 0.40 | 9.00 / 37.0 / 0.40 | +0.00 / -4.0 |" in text
+    assert "ENGINE - control = +0.50 BLEU (sd 0.71), -4.0 chrF on average over 2 seed(s)" in text

@@ -257,6 +257,14 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_seeds:
         text += "\n\n" + section_confirm(still_seeds, title="The still-encoder main pair over more seeds (seeds 1-2; "
                                                              "seed 0 is `still_main`'s pair)")
+    still_long = load(f"{prefix}still_long{suffix}")
+    if still_long:
+        text += "\n\n" + section_still_long(still_long, load(f"{prefix}still_main{suffix}"),
+                                              load(f"{prefix}cmlm_long{suffix}"))
+    still_long_seeds = load(f"{prefix}still_long_seeds{suffix}")
+    if still_long_seeds:
+        text += "\n\n" + section_confirm(still_long_seeds, title="ENGINE from the stronger still-encoder start "
+                                                                   "(`still_long`'s cmlm_long_still), over seeds")
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -774,6 +782,29 @@ def section_still_main(data: dict, teacher: dict | None, noisy: dict[str, dict |
             + ("\n\n" + "\n".join(f"- {line}" for line in lines) if lines else ""))
 
 
+def section_still_long(data: dict, still_main: dict | None, noisy: dict | None) -> str:
+    """`still_long`: cmlm_long's recipe from cmlm_kd_still with the still encoder, against its start
+    (`still_main`'s cmlm_kd_still) and against `cmlm_long` (the same recipe with dropout in the frozen encoder)."""
+    rows = [[f"cmlm_long_still `{data['model_sha256'][:8]}`", iterations.split("_")[0], beam.removeprefix("length beam "),
+             *cells(data[beam][iterations])]
+            for beam in ("length beam 5", "length beam 3") for iterations in ("1_iterations", "10_iterations")]
+    references = {"cmlm_kd_still (its start, `still_main`)": (still_main or {}).get("rows", {}).get(
+        "cmlm_kd_still", {}).get("length beam 5"), "cmlm_long (dropout in the frozen encoder)": noisy}
+    lines = []
+    for label, other in references.items():
+        if other:
+            parts = [f"{its.split('_')[0]} it: help {data['length beam 5'][its]['libreoffice']['bleu'] - other[its]['libreoffice']['bleu']:+.2f}"
+                     f" / {data['length beam 5'][its]['libreoffice']['chrf'] - other[its]['libreoffice']['chrf']:+.1f}"
+                     for its in ("1_iterations", "10_iterations")]
+            lines.append(f"cmlm_long_still - {label}, length beam 5 (BLEU / chrF): " + "; ".join(parts))
+    header = ["system", "iterations", "length beam", "help BLEU", "help chrF", "help repetition", "help teacher energy",
+              "Bible BLEU", "Bible chrF"]
+    return (f"**A stronger still-encoder start** (`still_long`: cmlm_long's recipe, {data['steps']} more CE steps at lr "
+            f"{data['learning_rate']:g} decaying, from cmlm_kd_still with the still encoder; "
+            f"{data['train_seconds'] / 60:.0f} min):\n\n" + table(header, rows)
+            + ("\n\n" + "\n".join(f"- {line}" for line in lines) if lines else ""))
+
+
 def rescored_pairs(rows: dict) -> list[str]:
     """ENGINE - control for confirm's pairs (same start and seed), with the student's and the teacher's picks."""
     pairs = [(system, "control" + system.removeprefix("ENGINE")) for system in rows
@@ -1049,12 +1080,21 @@ def still_gain_points(prefix: str) -> tuple[list[dict], str] | None:
             for n, suffix in ((1, ""), (10, "_10")):
                 for metric in ("bleu", "chrf"):
                     point[f"{who}_{metric}{suffix}"] = row[f"{n}_iterations"]["libreoffice"][metric]
-        return [point], data["command"]
+        points, commands = [point], [data["command"]]
+        for stage in ("still_seeds", "still_long_seeds"):  # finished pairs, also of a stage still running
+            if more := load(f"bench_{stage}"):
+                points += confirm_gain_points(more)
+                commands.append(more["command"])
+        return points, "; ".join(commands)
     if prefix == "bench_labels_" and (data := load("bench_labels_still_confirm")) and not data.get("partial"):
-        return [{**p, "checkpoint": f"{p['start']}, seed {p['seed']}",
-                 "start_bleu": data["starts"][p["start"]]["bleu"], "start_chrf": data["starts"][p["start"]]["chrf"]}
-                for p in data["points"]], data["command"]
+        return confirm_gain_points(data), data["command"]
     return None
+
+
+def confirm_gain_points(data: dict) -> list[dict]:
+    """A `matched_seeds` stage's pairs in the shape of `gain`'s points, one per start and seed."""
+    return [{**p, "checkpoint": f"{p['start']}, seed {p['seed']}", "start_bleu": data["starts"][p["start"]]["bleu"],
+             "start_chrf": data["starts"][p["start"]]["chrf"]} for p in data["points"]]
 
 
 def gain_points_all() -> list[dict]:
@@ -1109,8 +1149,8 @@ def section_gain_all() -> str | None:
             "segments of a few words is low for every system; the paper's CMLM started at 28.1 / 33.0 = 85%). "
             "Differences in BLEU / chrF; ENGINE - control is the gain the issue asks for. The last column is the same "
             "runs at 10 iterations (recorded since the labels benchmark; - where not). Rows named \"still encoder\" "
-            "come from students trained with the frozen encoder in eval mode (A's `still_main`, labels' "
-            "`still_confirm`, a row per seed); the others from the earlier students, trained with dropout in it.\n\n"
+            "come from students trained with the frozen encoder in eval mode (A's `still_main` as seed 0, "
+            "`still_seeds` and `still_long_seeds`; labels' `still_confirm`; a row per seed); the others from the earlier students, trained with dropout in it.\n\n"
             + table(["benchmark", "start CMLM", "start BLEU / chrF", "start / teacher greedy BLEU", "ENGINE - start",
                      "control - start",
                      "ENGINE - control", "ENGINE - control, 10 it."], rows)

@@ -421,11 +421,18 @@ def test_gain_table_of_all_benchmarks_adds_the_still_encoder_points_under_their_
         "points": [{"start": "cmlm_long_still", "seed": seed, "engine_bleu": 21.0 + seed, "engine_chrf": 51.0,
                     "control_bleu": 22.0, "control_chrf": 50.0, "engine_bleu_10": 25.0, "engine_chrf_10": 55.0,
                     "control_bleu_10": 24.0, "control_chrf_10": 56.0} for seed in (0, 1)]}))
+    (tmp_path / "bench_still_seeds.json").write_text(json.dumps({  # partial: its finished pair counts
+        "command": "python scripts/bench.py --stages still_seeds", "partial": True,
+        "starts": {"cmlm_kd_still": {"bleu": 10.0, "chrf": 30.0}},
+        "points": [{"start": "cmlm_kd_still", "seed": 1, "engine_bleu": 9.0, "engine_chrf": 29.0,
+                    "control_bleu": 11.0, "control_chrf": 33.0}]}))
     rows = [line for line in make_tables.section_gain_all().splitlines()
             if line.startswith("| ") and "benchmark" not in line]
     assert rows == [
         "| A, still encoder | cmlm_kd_still | 8.00 / 15.0 | 20% of 40.0 | -1.00 / -2.0 | +2.00 / +4.0 | "
         "**-3.00 / -6.0** | -3.00 / -6.0 |",
+        "| A, still encoder | cmlm_kd_still, seed 1 | 10.00 / 30.0 | 25% of 40.0 | -1.00 / -1.0 | +1.00 / +3.0 | "
+        "**-2.00 / -4.0** | - |",
         "| labels, still encoder | cmlm_long_still, seed 0 | 20.00 / 50.0 | 50% of 40.0 | +1.00 / +1.0 | "
         "+2.00 / +0.0 | **-1.00 / +1.0** | +1.00 / -1.0 |",
         "| labels, still encoder | cmlm_long_still, seed 1 | 20.00 / 50.0 | 50% of 40.0 | +2.00 / +1.0 | "
@@ -1311,3 +1318,64 @@ def test_still_seeds_repeats_still_mains_pair_with_seeds_1_and_2_and_tables_them
     text = make_tables.section_confirm(a.read("still_seeds"), title="t")
     assert "| cmlm_kd_still | 1 | 8.20 / 36.0 / 0.42 | 9.00 / 33.0 / 0.40 | 9.00 / 37.0 / 0.40 | +0.00 / -4.0 |" in text
     assert "ENGINE - control = +0.50 BLEU (sd 0.71), -4.0 chrF on average over 2 seed(s)" in text
+
+
+def test_still_long_trains_cmlm_longs_recipe_from_cmlm_kd_still_and_its_seeds_start_there(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    assert {"still_long", "still_long_seeds"} <= set(a.benchmark.stages)
+    with pytest.raises(SystemExit, match=r"cmlm_long_still does not.*--stages still_long --force"):
+        a.stage_still_long_seeds()  # its start is gone: the error names the stage that trains it
+    start = a.root / "cmlm_kd_still"
+    start.mkdir(parents=True)
+    (start / "config.json").write_text("{}")
+    (start / "model.safetensors").write_bytes(b"start")
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **overrides):
+        trained.append((out.name, Path(corpus).name, steps, Path(student_model).name, a.encoder_dropout,
+                        overrides["learning_rate"], overrides["save_steps"]))
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}")
+        (out / "model.safetensors").write_bytes(b"long")
+        return 3000.0
+
+    def scores(model: Path, length_beam: int) -> dict:
+        per_corpus = {corpus: {"bleu": 12.0 + length_beam, "chrf": 40.0} for corpus in ("libreoffice", "bible")}
+        return {"1_iterations": per_corpus, "10_iterations": per_corpus}
+
+    monkeypatch.setattr(a, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(a, "evaluate_nat", scores)
+    a.stage_still_long()
+    assert trained == [("cmlm_long_still", "distilled", 3000, "cmlm_kd_still", False, 3e-4, 1500)]
+    assert a.encoder_dropout  # the other stages keep the recipe they were run with
+    record = a.read("still_long")
+    assert record["model_sha256"] == bench.weights_digest(a.root / "cmlm_long_still")
+    assert record["length beam 5"]["1_iterations"]["libreoffice"]["bleu"] == 17.0
+    assert record["length beam 3"]["1_iterations"]["bible"]["bleu"] == 15.0
+    start = {its: {"libreoffice": {"bleu": 8.0, "chrf": 35.0}} for its in ("1_iterations", "10_iterations")}
+    noisy = {its: {"libreoffice": {"bleu": 6.0, "chrf": 30.0}} for its in ("1_iterations", "10_iterations")}
+    for corpus_scores in record["length beam 5"].values():  # the table's cells need these too
+        for scores_ in corpus_scores.values():
+            scores_.update(repetition=0.3, teacher_energy=5.0)
+    text = make_tables.section_still_long({**record, "length beam 3": record["length beam 5"]},
+                                          {"rows": {"cmlm_kd_still": {"length beam 5": start}}}, noisy)
+    assert "3000 more CE steps at lr 0.0003 decaying, from cmlm_kd_still with the still encoder; 50 min" in text
+    assert f"| cmlm_long_still `{record['model_sha256'][:8]}` | 1 | 5 | 17.0 | 40.0 | 0.30 | 5.00 | 17.0 | 40.0 |" in text
+    assert "- cmlm_long_still - cmlm_kd_still (its start, `still_main`), length beam 5 (BLEU / chrF): 1 it: help " \
+           "+9.00 / +5.0; 10 it: help +9.00 / +5.0" in text
+    assert "- cmlm_long_still - cmlm_long (dropout in the frozen encoder), length beam 5 (BLEU / chrF): 1 it: help " \
+           "+11.00 / +10.0" in text
+
+    pairs = []
+
+    def matched_pair(out, start_dir, corpus, seed, setting):
+        pairs.append((out.name, start_dir.name, Path(corpus).name, seed, setting, a.encoder_dropout))
+        return {"engine_bleu": 14.0, "engine_chrf": 41.0, "control_bleu": 15.0, "control_chrf": 42.0}
+
+    monkeypatch.setattr(a, "matched_pair", matched_pair)
+    monkeypatch.setattr(a, "evaluate", lambda model, **kw: {"libreoffice": {"bleu": 15.0, "chrf": 41.5}})
+    a.stage_still_long_seeds()
+    assert pairs == [(f"cmlm_long_still-seed{seed}", "cmlm_long_still", "distilled", seed, bench.ENGINE, False)
+                     for seed in (0, 1, 2)]
+    assert a.encoder_dropout
+    assert [p["seed"] for p in a.read("still_long_seeds")["points"]] == [0, 1, 2]

@@ -585,8 +585,11 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
 
     # --- generation --------------------------------------------------------------------------------------------
     def _resolve_generation_config(self, generation_config: GenerationConfig | None, kwargs: dict) -> GenerationConfig:
-        """Merge call-time settings into a copy of the model's generation config; refuse unknown ones."""
-        config = copy.deepcopy(generation_config or self.generation_config)
+        """Merge call-time settings into a copy of the model's generation config; refuse unknown ones.
+
+        A shallow copy: only top-level settings are replaced, and a deep copy costs more than a parallel pass's
+        length head at batch 1."""
+        config = copy.copy(generation_config or self.generation_config)
         for name, value in GENERATION_DEFAULTS.items():
             if getattr(config, name, None) is None:
                 setattr(config, name, value)
@@ -792,9 +795,14 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         """
         log_probs = torch.zeros(real.shape, dtype=torch.float32, device=hidden_states.device)
         tokens = torch.full(real.shape, self.config.pad_token_id, dtype=torch.long, device=hidden_states.device)
-        best = [self.output_logits(chunk).float().log_softmax(-1).max(-1) for chunk in hidden_states[real].split(chunk_size)]
-        log_probs[real] = torch.cat([chunk.values for chunk in best])
-        tokens[real] = torch.cat([chunk.indices for chunk in best])
+        values, indices = [], []
+        for chunk in hidden_states[real].split(chunk_size):
+            logits = self.output_logits(chunk).float()
+            best = logits.max(-1)  # log p of the best token = its logit - logsumexp: no full log-softmax copy
+            values.append(best.values - logits.logsumexp(-1))
+            indices.append(best.indices)
+        log_probs[real] = torch.cat(values)
+        tokens[real] = torch.cat(indices)
         return log_probs, tokens
 
     def _finalise(self, tokens: torch.LongTensor, lengths: torch.LongTensor) -> torch.LongTensor:

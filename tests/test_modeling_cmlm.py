@@ -305,3 +305,6 @@ def test_return_dict_in_generate_comes_from_the_generation_config_unless_given()
     out = model.generate(input_ids, attention_mask, num_iterations=2)
     assert out.sequences.shape[0] == input_ids.shape[0] and out.lengths.shape == (input_ids.shape[0],)
     assert isinstance(model.generate(input_ids, attention_mask, return_dict_in_generate=False), torch.Tensor)
+    # call-time settings never change the model's own config (generate works on a copy)
+    model.generate(input_ids, attention_mask, num_iterations=2, length_beam=2)
+    assert model.generation_config.num_iterations != 2 and model.generation_config.length_beam != 2

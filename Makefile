@@ -31,6 +31,8 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) scripts/bench.py
 	$(PY) scripts/bench_speed.py --student runs/bench/engine --teacher runs/bench/teacher-en-pt
+	$(PY) scripts/bench_speed.py --student runs/bench/still_rebuilt/cmlm_long_still_rebuilt-seed2/engine \
+		--teacher runs/bench/teacher-en-pt --output results/speed_still.json
 	$(PY) scripts/bench_train_step.py --teacher runs/bench/teacher-en-pt
 	$(PY) scripts/bench_bergamot_fidelity.py
 	$(PY) scripts/make_tables.py

@@ -71,6 +71,11 @@ The stages:
                still encoder throughout: the stronger still-encoder start, scored as still_main's rows
   still_long_seeds  (A) the engine setting from still_long's cmlm_long_still, seeds 0-2, each run with its own matched
                control, every run with the still encoder: does a stronger start change ENGINE against cross-entropy?
+  still_rebuilt  (A) cmlm_kd_still and cmlm_long_still trained again (runs/bench/rebuilt/; a rebuild is not
+               bit-exact across machines), scored against the recorded starts, and still_long_seeds' seed 2 pair
+               run from the rebuilt cmlm_long_still
+
+--rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -94,7 +99,7 @@ import shutil
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,7 +116,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
           "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds",
-          "still_long", "still_long_seeds"]
+          "still_long", "still_long_seeds", "still_rebuilt"]
 
 
 @dataclass(frozen=True)
@@ -357,11 +362,60 @@ class Bench:
         path = self.root / stage
         stage = built_by or stage
         if not (path / "config.json").exists():
+            quick = " --quick" if self.quick else ""
+            how = (f"python scripts/bench.py {self.flags}--rebuild {path.name}{quick} (it trains the model again by "
+                   f"its recipe and checks its weights against the digest {stage} recorded)"
+                   if path.name in self.recipes() else
+                   f"python scripts/bench.py {self.flags}--stages {stage} --force{quick} (later stages that start "
+                   "from it need --force too)")
             raise SystemExit(f"{self.result_path(stage)} exists but its model {path} does not (runs/ is not kept "
-                             f"between machines). Rebuild it: python scripts/bench.py {self.flags}--stages {stage} "
-                             f"--force" + (" --quick" if self.quick else "") + " (later stages that start from it "
-                             "need --force too).")
+                             f"between machines). Rebuild it: {how}.")
         return path
+
+    def recipes(self) -> dict[str, tuple[str, Callable[[Path], object]]]:
+        """The models later stages start from that `--rebuild` can train again without redoing (or rewriting) the
+        stage that built them: each with that stage, whose results record its weights' digest, and its recipe."""
+        def still(train: Callable[[Path], object]) -> Callable[[Path], object]:
+            def run(out: Path) -> object:
+                with self.still_encoder():
+                    return train(out)
+            return run
+
+        cmlm = lambda out: self.train_cmlm(out, self.corpus_of("cmlm_kd"), self.s["cmlm_steps"])  # noqa: E731
+        return {"cmlm_kd": ("cmlm_kd", cmlm),
+                "cmlm_long": ("cmlm_long", lambda out: self.train_long(out, self.trained("cmlm_kd"))),
+                "cmlm_kd_still": ("still_main", still(cmlm)),
+                "cmlm_long_still": ("still_long", still(lambda out: self.train_long(
+                    out, self.trained("cmlm_kd_still", built_by="still_main"))))}
+
+    def rebuild(self, name: str) -> None:
+        """Train `name` again by its recipe (`recipes`; "distilled" is the distill stage's corpus) into its folder
+        and check its weights against the digest its stage recorded; results/ is not touched. A model that is there
+        is kept. A digest that differs stops with an error: stages that start from a different model would mix
+        starts in one table."""
+        out = self.root / name
+        if name == "distilled":
+            if not (out / "dataset_dict.json").exists():
+                self.distill()
+            return
+        if name not in self.recipes():
+            raise SystemExit(f"--rebuild: no recipe for {name!r}; choose from distilled, {', '.join(self.recipes())}")
+        stage, train = self.recipes()[name]
+        recorded = (self.finished_rows(stage).get(name) or (self.read(stage) if self.done(stage) else {})).get("model_sha256")
+        if recorded is None:
+            raise SystemExit(f"--rebuild {name}: {self.result_path(stage)} records no finished {name}; run its stage: "
+                             f"python scripts/bench.py {self.flags}--stages {stage}")
+        if (out / "config.json").exists() and weights_digest(out) != recorded:
+            raise SystemExit(f"--rebuild {name}: {out} holds other weights (digest {weights_digest(out)}, recorded "
+                             f"{recorded}); move it away to rebuild, nothing was changed")
+        if not (out / "config.json").exists():
+            train(out)
+        if weights_digest(out) != recorded:
+            raise SystemExit(f"--rebuild {name}: the weights trained in {out} (digest {weights_digest(out)}) differ "
+                             f"from the ones {self.result_path(stage)} recorded ({recorded}); the model is kept, but "
+                             "stages that start from it would not start where their results did. Rerun its stage "
+                             "with --force.")
+        print(f"[bench] {name}: rebuilt in {out}, digest {recorded} as recorded")
 
     def training_args(self, output_dir: Path, steps: int, **overrides):
         from transformers import Seq2SeqTrainingArguments
@@ -438,6 +492,12 @@ class Bench:
                                 **self.evaluate_nat(out, length_beam=5)})
 
     def stage_distill(self) -> None:
+        self.write("distill", {"sources": self.s["distill_sources"], "num_beams": self.s["distill_beams"],
+                               "seconds": self.distill(), "corpus": str(self.root / "distilled")})
+
+    def distill(self) -> float:
+        """The teacher's translations of the first `distill_sources` training sources into runs/.../distilled;
+        returns the seconds."""
         from transformers import AutoTokenizer
 
         from engine_hf import load_teacher
@@ -450,8 +510,7 @@ class Bench:
                        load_corpus_splits(data), self.benchmark.src, self.benchmark.tgt, self.root / "distilled",
                        batch_size=64,
                        num_beams=self.s["distill_beams"])
-        self.write("distill", {"sources": self.s["distill_sources"], "num_beams": self.s["distill_beams"], "seconds": time.perf_counter() - started,
-                               "corpus": str(self.root / "distilled")})
+        return time.perf_counter() - started
 
     def stage_cmlm_kd(self) -> None:
         out = self.root / "cmlm_kd"
@@ -752,6 +811,7 @@ class Bench:
             if name not in starts_scores:
                 starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
                                        "model_sha256": weights_digest(start_dir)}
+            self.check_start("confirm", name, start_dir, starts_scores[name])
             if (name, seed) in points:
                 continue
             points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
@@ -1078,8 +1138,17 @@ class Bench:
             self.write(stage, {**about, "points": list(done.values()), "partial": True})
         self.write(stage, {**about, "points": list(done.values()), "partial": False})
 
+    def check_start(self, stage: str, name: str, start_dir: Path, recorded: dict) -> None:
+        """Stop before adding seeds to `stage` from a start whose weights are not those its finished seeds started
+        from (a model rebuilt differently): one table would mix two starts."""
+        digest = recorded.get("model_sha256")
+        if digest and digest != weights_digest(start_dir):
+            raise SystemExit(f"{stage}: {start_dir} (digest {weights_digest(start_dir)}) is not the {name} its finished "
+                             f"seeds started from ({digest}). Rebuild it: python scripts/bench.py {self.flags}--rebuild "
+                             f"{name}, or rerun the stage with --force.")
+
     def matched_seeds(self, stage: str, setting: EnergySetting, starts: dict[str, Path], selected_on: str,
-                      seeds: tuple[int, ...] | None = None) -> None:
+                      seeds: tuple[int, ...] | None = None, extra: dict | None = None) -> None:
         """`setting` from each start and seed (`seeds`, else `confirm_seeds`), each run with its own control (`matched_pair`),
         under runs/<benchmark>/<stage>/; points are kept as they finish and never run twice. `selected_on` says
         what chose the setting, for the table."""
@@ -1091,11 +1160,18 @@ class Bench:
         starts_scores = previous.get("starts", {})
         about = {"setting": setting.key, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
                  "o1": setting.o1, "o1_temperature": setting.o1_temperature, "energy_steps": self.s["energy_steps"],
-                 "selected_on": selected_on, "corpora": {name: self.corpus_of(name) for name in starts}}
+                 "selected_on": selected_on, "corpora": {name: self.corpus_of(name) for name in starts}, **(extra or {})}
         for name, start_dir in starts.items():
             if name not in starts_scores:
                 starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
                                        "model_sha256": weights_digest(start_dir)}
+            self.check_start(stage, name, start_dir, starts_scores[name])
+            recorded = starts_scores[name].get("model_sha256")
+            if recorded and recorded != weights_digest(start_dir):
+                raise SystemExit(f"{stage}: {start_dir} (digest {weights_digest(start_dir)}) is not the {name} its "
+                                 f"finished seeds started from ({recorded}); new seeds would not share their start. "
+                                 f"Rebuild it: python scripts/bench.py {self.flags}--rebuild {name}, or rerun the "
+                                 "stage with --force.")
             for seed in seeds or self.s["confirm_seeds"]:
                 if (name, seed) not in points:
                     points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
@@ -1510,6 +1586,32 @@ class Bench:
                                {"cmlm_long_still": self.trained("cmlm_long_still", built_by="still_long")},
                                "`still_main`'s setting (the engine stage's), chosen before this stage")
 
+    def stage_still_rebuilt(self) -> None:
+        """A's still chain trained again on this machine under runs/bench/rebuilt/ (`cmlm_kd_still`, then
+        `cmlm_long_still` from it: the same recipes, data and seeds), each scored as `still_long_seeds` scores its
+        start, and `still_long_seeds`' missing seed 2 run from the rebuilt `cmlm_long_still` with its matched control.
+
+        Why: runs/ is not kept between machines, and `--rebuild cmlm_kd_still` came out with other weights than the
+        recorded ones (seeded, but not bit-exact across machines), so seed 2 cannot start where seeds 0 and 1 did.
+        The rebuilt models' scores against the recorded ones measure how far a start moves between two trainings
+        of one recipe; the pair from the rebuilt start is a third seed with that variation included."""
+        root = self.root / "rebuilt"
+        kd, long = root / "cmlm_kd_still", root / "cmlm_long_still"
+        recorded = {"cmlm_kd_still": self.read("still_seeds")["starts"]["cmlm_kd_still"],
+                    "cmlm_long_still": self.read("still_long_seeds")["starts"]["cmlm_long_still"]}
+        with self.still_encoder():
+            if not (kd / "config.json").exists():
+                self.train_cmlm(kd, self.corpus_of("cmlm_kd"), self.s["cmlm_steps"])
+            if not (long / "config.json").exists():
+                self.train_long(long, kd)
+            previous = self.read("still_rebuilt").get("rebuilt", {}) if self.result_path("still_rebuilt").exists() else {}
+            rebuilt = {name: previous.get(name) or {"recorded": recorded[name], **self.evaluate(
+                           path, **CONFIRM_TEST)["libreoffice"], "model_sha256": weights_digest(path)}
+                       for name, path in (("cmlm_kd_still", kd), ("cmlm_long_still", long))}
+            self.matched_seeds("still_rebuilt", ENGINE, {"cmlm_long_still_rebuilt": long},
+                               "`still_main`'s setting (the engine stage's), chosen before this stage", seeds=(2,),
+                               extra={"rebuilt": rebuilt})
+
     def stage_unfrozen(self) -> None:
         """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.
 
@@ -1711,13 +1813,19 @@ def main() -> int:
     parser.add_argument("--results-dir", default="results")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--force", action="store_true", help="redo stages whose results exist")
+    parser.add_argument("--rebuild", help="comma-separated models to train again, in order, by the recipe of the "
+                        "stage that built them, checked against the digest it recorded, e.g. distilled,cmlm_kd_still,"
+                        "cmlm_long_still (runs/ is not kept between machines); results are not touched")
     args = parser.parse_args()
     if args.teacher and not BENCHMARKS[args.benchmark].own_teacher:
         parser.error(f"--teacher is for benchmark B; benchmark {args.benchmark.upper()} converts its own teacher")
     torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     bench = Bench(args)
-    for stage in (args.stages.split(",") if args.stages else bench.benchmark.stages):
+    for name in args.rebuild.split(",") if args.rebuild else ():
+        bench.rebuild(name)
+    default = () if args.rebuild else bench.benchmark.stages  # --rebuild alone runs no stage
+    for stage in (args.stages.split(",") if args.stages else default):
         if stage not in STAGES:
             parser.error(f"unknown stage {stage!r}; choose from {STAGES}")
         if bench.done(stage) and not args.force:

@@ -265,12 +265,48 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_long_seeds:
         text += "\n\n" + section_confirm(still_long_seeds, title="ENGINE from the stronger still-encoder start "
                                                                    "(`still_long`'s cmlm_long_still), over seeds")
+    still_rebuilt = load(f"{prefix}still_rebuilt{suffix}")
+    if still_rebuilt:
+        text += "\n\n" + section_still_rebuilt(still_rebuilt, still_long_seeds)
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
     unfrozen = load(f"{prefix}unfrozen{suffix}")
     if unfrozen:
         text += "\n\n" + section_unfrozen(unfrozen, load(f"{prefix}engine{suffix}"), load(f"{prefix}control{suffix}"))
+    return text
+
+
+def section_still_rebuilt(data: dict, still_long_seeds: dict | None) -> str:
+    """The still chain trained again: each rebuilt start against the recorded one, the pair from the rebuilt
+    `cmlm_long_still`, and that pair pooled with `still_long_seeds`' pairs from the recorded start."""
+    def cell(row: dict) -> str:
+        return f"{row['bleu']:.2f} / {row['chrf']:.1f} / {row['teacher_energy']:.2f}"
+
+    rows = [[name, f"`{row['recorded']['model_sha256'][:8]}`", cell(row["recorded"]), f"`{row['model_sha256'][:8]}`",
+             cell(row), f"{row['bleu'] - row['recorded']['bleu']:+.2f} / {row['chrf'] - row['recorded']['chrf']:+.1f}"]
+            for name, row in data["rebuilt"].items()]
+    text = ("**A's still chain trained again** (`still_rebuilt`: `cmlm_kd_still`, then `cmlm_long_still` from it, "
+            "same recipes, data and seeds, under runs/bench/rebuilt/; help test set, 1 iteration, length beam 3; "
+            "BLEU / chrF / teacher energy, nats per token; the recorded scores are the starts of `still_seeds` and "
+            "`still_long_seeds`):\n\n"
+            + table(["start", "recorded digest", "recorded", "rebuilt digest", "rebuilt", "rebuilt - recorded (BLEU / chrF)"],
+                    rows)
+            + "\n\n" + section_confirm(data, title="ENGINE from the rebuilt cmlm_long_still (seed 2, the seed "
+                                                      "`still_long_seeds` had not run)"))
+    pooled = (still_long_seeds or {}).get("points", []) + data["points"]
+    if data["points"] and len(pooled) > 1:
+        bleu = [p["engine_bleu"] - p["control_bleu"] for p in pooled]
+        chrf = [p["engine_chrf"] - p["control_chrf"] for p in pooled]
+        text += (f"\n\nPooled with `still_long_seeds` (seeds {', '.join(str(p['seed']) for p in pooled)}; the last from "
+                 f"the rebuilt start): ENGINE - control = {statistics.mean(bleu):+.2f} BLEU (sd "
+                 f"{statistics.stdev(bleu):.2f}), {statistics.mean(chrf):+.1f} chrF at one pass; ENGINE above in BLEU in "
+                 f"{sum(d > 0 for d in bleu)} of {len(pooled)}, in chrF in {sum(d > 0 for d in chrf)} of {len(pooled)}")
+        if all("engine_bleu_10" in p for p in pooled):
+            bleu10 = [p["engine_bleu_10"] - p["control_bleu_10"] for p in pooled]
+            chrf10 = [p["engine_chrf_10"] - p["control_chrf_10"] for p in pooled]
+            text += f"; at 10 iterations {statistics.mean(bleu10):+.2f} BLEU, {statistics.mean(chrf10):+.1f} chrF"
+        text += "."
     return text
 
 
@@ -1081,7 +1117,7 @@ def still_gain_points(prefix: str) -> tuple[list[dict], str] | None:
                 for metric in ("bleu", "chrf"):
                     point[f"{who}_{metric}{suffix}"] = row[f"{n}_iterations"]["libreoffice"][metric]
         points, commands = [point], [data["command"]]
-        for stage in ("still_seeds", "still_long_seeds"):  # finished pairs, also of a stage still running
+        for stage in ("still_seeds", "still_long_seeds", "still_rebuilt"):  # finished pairs, also of a stage running
             if more := load(f"bench_{stage}"):
                 points += confirm_gain_points(more)
                 commands.append(more["command"])
@@ -1150,7 +1186,7 @@ def section_gain_all() -> str | None:
             "Differences in BLEU / chrF; ENGINE - control is the gain the issue asks for. The last column is the same "
             "runs at 10 iterations (recorded since the labels benchmark; - where not). Rows named \"still encoder\" "
             "come from students trained with the frozen encoder in eval mode (A's `still_main` as seed 0, "
-            "`still_seeds` and `still_long_seeds`; labels' `still_confirm`; a row per seed); the others from the earlier students, trained with dropout in it.\n\n"
+            "`still_seeds`, `still_long_seeds` and `still_rebuilt`; labels' `still_confirm`; a row per seed); the others from the earlier students, trained with dropout in it.\n\n"
             + table(["benchmark", "start CMLM", "start BLEU / chrF", "start / teacher greedy BLEU", "ENGINE - start",
                      "control - start",
                      "ENGINE - control", "ENGINE - control, 10 it."], rows)
@@ -1247,7 +1283,10 @@ def render() -> str:
                 section_gain_all(),
                 section_bench("bench_b_", "", "Benchmark B: DE->EN, the MarianMT teacher trained here (full budget)"),
                 section_bench("bench_b_", "_quick", "Benchmark B, `--quick` slice (pipeline check, not a result)"),
-                section_speed(), section_speed("speed_b", "Decoding speed, benchmark B (CPU)"),
+                section_speed(),
+                section_speed("speed_still", "Decoding speed, A's still-encoder ENGINE (CPU; `still_rebuilt`'s seed-2 "
+                              "ENGINE, measured with the current `generate()`)"),
+                section_speed("speed_b", "Decoding speed, benchmark B (CPU)"),
                 section_speed("speed_short", "Decoding speed, short segments (CPU; the short benchmark's ENGINE and "
                               "teacher on its test slice)"),
                 section_speed("speed_labels", "Decoding speed, labels (CPU; the labels benchmark's cmlm_long and "

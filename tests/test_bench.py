@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import shutil
 import sys
 from pathlib import Path
 from unittest import mock
@@ -465,8 +466,10 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
 def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
     a = make_bench(tmp_path, "a")
     a.write("engine", {"initialised_from": "cmlm_kd"})
-    with pytest.raises(SystemExit, match=r"runs/ is not kept.*--stages cmlm_kd --force --quick"):
-        a.better_cmlm()
+    with pytest.raises(SystemExit, match=r"runs/ is not kept.*--rebuild cmlm_kd --quick"):
+        a.better_cmlm()  # a model with a recipe is rebuilt alone
+    with pytest.raises(SystemExit, match=r"runs/ is not kept.*--stages cmlm_ref --force --quick"):
+        a.trained("cmlm_ref")  # one without reruns its stage
     (a.root / "cmlm_kd").mkdir(parents=True)
     (a.root / "cmlm_kd" / "config.json").write_text("{}")
     assert a.better_cmlm() == ("cmlm_kd", a.root / "cmlm_kd")
@@ -1257,7 +1260,7 @@ def test_still_main_retrains_the_main_rows_without_encoder_dropout_resumes_and_t
 def test_still_sharp_trains_the_sharp_setting_from_cmlm_kd_still_and_joins_still_mains_table(tmp_path, monkeypatch):
     a = make_bench(tmp_path, "a", quick=False)
     assert "still_sharp" in a.benchmark.stages
-    with pytest.raises(SystemExit, match=r"cmlm_kd_still does not.*--stages still_main --force"):
+    with pytest.raises(SystemExit, match=r"cmlm_kd_still does not.*--rebuild cmlm_kd_still"):
         a.stage_still_sharp()  # the start is gone: the error names the stage that trains it
     for folder in (a.root / "cmlm_kd_still", a.root / "still_sharp"):
         folder.mkdir(parents=True)
@@ -1323,8 +1326,8 @@ def test_still_seeds_repeats_still_mains_pair_with_seeds_1_and_2_and_tables_them
 def test_still_long_trains_cmlm_longs_recipe_from_cmlm_kd_still_and_its_seeds_start_there(tmp_path, monkeypatch):
     a = make_bench(tmp_path, "a", quick=False)
     assert {"still_long", "still_long_seeds"} <= set(a.benchmark.stages)
-    with pytest.raises(SystemExit, match=r"cmlm_long_still does not.*--stages still_long --force"):
-        a.stage_still_long_seeds()  # its start is gone: the error names the stage that trains it
+    with pytest.raises(SystemExit, match=r"cmlm_long_still does not.*--rebuild cmlm_long_still"):
+        a.stage_still_long_seeds()  # its start is gone: the error names the command that trains it again
     start = a.root / "cmlm_kd_still"
     start.mkdir(parents=True)
     (start / "config.json").write_text("{}")
@@ -1379,3 +1382,110 @@ def test_still_long_trains_cmlm_longs_recipe_from_cmlm_kd_still_and_its_seeds_st
                      for seed in (0, 1, 2)]
     assert a.encoder_dropout
     assert [p["seed"] for p in a.read("still_long_seeds")["points"]] == [0, 1, 2]
+    # a start rebuilt with other weights cannot add seeds beside the finished ones
+    finished = a.read("still_long_seeds")
+    finished["points"], finished["partial"] = finished["points"][:2], True
+    a.write("still_long_seeds", finished)
+    (a.root / "cmlm_long_still" / "model.safetensors").write_bytes(b"rebuilt otherwise")
+    with pytest.raises(SystemExit, match=r"is not the cmlm_long_still its finished seeds started from.*--rebuild "
+                                         r"cmlm_long_still"):
+        a.stage_still_long_seeds()
+    assert len(pairs) == 3
+
+
+def test_rebuild_trains_a_gone_start_by_its_recipe_and_checks_the_recorded_digest(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    with pytest.raises(SystemExit, match=r"no recipe for 'engine'; choose from distilled, cmlm_kd"):
+        a.rebuild("engine")
+    with pytest.raises(SystemExit, match=r"records no finished cmlm_kd_still.*--stages still_main"):
+        a.rebuild("cmlm_kd_still")
+    weights = {"cmlm_kd_still": b"kd", "cmlm_long_still": b"long"}
+    a.write("still_main", {"rows": {"cmlm_kd_still": {"model_sha256": hashlib.sha256(b"kd").hexdigest()[:16]}},
+                           "partial": True})
+    a.write("still_long", {"model_sha256": hashlib.sha256(b"long").hexdigest()[:16]})
+    results = {path.name: path.read_text() for path in a.results.iterdir()}
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, **overrides):
+        trained.append((out.name, Path(corpus).name, steps, student_model and Path(student_model).name,
+                        a.encoder_dropout))
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}")
+        (out / "model.safetensors").write_bytes(weights[out.name])
+        return 1.0
+
+    monkeypatch.setattr(a, "train_cmlm", train_cmlm)
+    with pytest.raises(SystemExit, match=r"cmlm_kd_still does not.*--rebuild cmlm_kd_still"):
+        a.rebuild("cmlm_long_still")  # its start first
+    a.rebuild("cmlm_kd_still")
+    a.rebuild("cmlm_long_still")
+    a.rebuild("cmlm_long_still")  # there already, with the recorded weights: nothing to do
+    assert trained == [("cmlm_kd_still", "distilled", 2000, None, False),
+                       ("cmlm_long_still", "distilled", 3000, "cmlm_kd_still", False)]
+    assert a.encoder_dropout
+    assert {path.name: path.read_text() for path in a.results.iterdir()} == results  # results untouched
+    # weights that come out otherwise stop the rebuild and are kept
+    shutil.rmtree(a.root / "cmlm_long_still")
+    weights["cmlm_long_still"] = b"nondeterministic"
+    with pytest.raises(SystemExit, match=r"differ from the ones .*bench_still_long.json recorded"):
+        a.rebuild("cmlm_long_still")
+    assert (a.root / "cmlm_long_still" / "model.safetensors").read_bytes() == b"nondeterministic"
+    # and a folder holding other weights is never trained over
+    with pytest.raises(SystemExit, match=r"holds other weights.*nothing was changed"):
+        a.rebuild("cmlm_long_still")
+    assert len(trained) == 3
+
+
+def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_beside_the_recorded_starts(
+        tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    assert "still_rebuilt" in a.benchmark.stages
+    recorded = {"bleu": 11.0, "chrf": 42.0, "teacher_energy": 6.1, "repetition": 0.3, "model_sha256": "be07f873aaaa"}
+    a.write("still_seeds", {"starts": {"cmlm_kd_still": {**recorded, "bleu": 8.0, "model_sha256": "efc21fdabbbb"}}})
+    a.write("still_long_seeds", {**{"setting": bench.ENGINE.key, "selected_on": "x", "energy_steps": 200},
+                                 "starts": {"cmlm_long_still": recorded},
+                                 "points": [{"start": "cmlm_long_still", "seed": seed, "engine_bleu": 11.0 + seed,
+                                             "control_bleu": 10.0, "engine_chrf": 40.0, "control_chrf": 41.0,
+                                             "engine_repetition": 0.3, "control_repetition": 0.3} for seed in (0, 1)]})
+    trained, pairs = [], []
+
+    def train_cmlm(out, corpus, steps, student_model=None, **overrides):
+        trained.append((out.relative_to(a.root).as_posix(), steps, student_model and Path(student_model).name,
+                        a.encoder_dropout))
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}")
+        (out / "model.safetensors").write_bytes(out.name.encode())
+        return 1.0
+
+    def evaluate(model, **kwargs):
+        bleu = {"cmlm_kd_still": 8.5, "cmlm_long_still": 10.5}[Path(model).name]
+        return {"libreoffice": {"bleu": bleu, "chrf": 41.0, "teacher_energy": 6.2, "repetition": 0.3}}
+
+    def matched_pair(out, start_dir, corpus, seed, setting):
+        pairs.append((out.relative_to(a.root).as_posix(), start_dir.relative_to(a.root).as_posix(), seed,
+                      a.encoder_dropout))
+        return {"engine_bleu": 11.5, "control_bleu": 10.5, "engine_chrf": 40.0, "control_chrf": 42.0,
+                "engine_repetition": 0.3, "control_repetition": 0.3}
+
+    monkeypatch.setattr(a, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(a, "evaluate", evaluate)
+    monkeypatch.setattr(a, "matched_pair", matched_pair)
+    a.stage_still_rebuilt()
+    a.stage_still_rebuilt()  # resumes: nothing trained or run twice
+    assert trained == [("rebuilt/cmlm_kd_still", 2000, None, False),
+                       ("rebuilt/cmlm_long_still", 3000, "cmlm_kd_still", False)]
+    assert pairs == [("still_rebuilt/cmlm_long_still_rebuilt-seed2", "rebuilt/cmlm_long_still", 2, False)]
+    assert a.encoder_dropout
+    result = a.read("still_rebuilt")
+    rebuilt = result["rebuilt"]["cmlm_long_still"]
+    assert rebuilt["recorded"]["model_sha256"] == "be07f873aaaa" and rebuilt["bleu"] == 10.5
+    assert rebuilt["model_sha256"] == bench.weights_digest(a.root / "rebuilt" / "cmlm_long_still")
+    assert result["rebuilt"]["cmlm_kd_still"]["recorded"]["bleu"] == 8.0
+    text = make_tables.section_still_rebuilt(result, a.read("still_long_seeds"))
+    assert f"| cmlm_long_still | `be07f873` | 11.00 / 42.0 / 6.10 | `{rebuilt['model_sha256'][:8]}` | 10.50 / 41.0 / " \
+           "6.20 | -0.50 / -1.0 |" in text
+    assert "| cmlm_long_still_rebuilt | 2 | 10.50 / 41.0 / 0.30 | 11.50 / 40.0 / 0.30 | 10.50 / 42.0 / 0.30 | " \
+           "+1.00 / -2.0 |" in text
+    # pooled over seeds 0, 1 (recorded start) and 2 (rebuilt): BLEU +1, +2, +1; chrF -1, -1, -2
+    assert "(seeds 0, 1, 2; the last from the rebuilt start): ENGINE - control = +1.33 BLEU (sd 0.58), -1.3 chrF " \
+           "at one pass; ENGINE above in BLEU in 3 of 3, in chrF in 0 of 3." in text

@@ -413,7 +413,10 @@ class Bench:
         if weights_digest(out) != recorded:
             raise SystemExit(f"--rebuild {name}: the weights trained in {out} (digest {weights_digest(out)}) differ "
                              f"from the ones {self.result_path(stage)} recorded ({recorded}); the model is kept, but "
-                             "stages that start from it would not start where their results did. Rerun its stage "
+                             "stages that start from it would not start where their results did. If this CPU has "
+                             "other vector units than the one in the results' `hardware` (AVX-512 against AVX2), "
+                             "force the recorded ones (ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 "
+                             "ONEDNN_MAX_CPU_ISA=AVX2) and rebuild into another --runs-dir; else rerun its stage "
                              "with --force.")
         print(f"[bench] {name}: rebuilt in {out}, digest {recorded} as recorded")
 

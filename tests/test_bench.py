@@ -1436,6 +1436,34 @@ def test_rebuild_trains_a_gone_start_by_its_recipe_and_checks_the_recorded_diges
     assert len(trained) == 3
 
 
+def test_distill_records_its_corpus_digest_and_rebuild_distilled_checks_it(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    outputs = {"text": "uma"}
+
+    def distill():  # the teacher faked: distill_corpus resumes, so a whole corpus is left as it is
+        out = a.root / "distilled"
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "train.jsonl").exists():
+            (out / "train.jsonl").write_text(f'{{"translation": {{"en": "one", "pt": "{outputs["text"]}"}}}}\n')
+        return 2.0
+
+    monkeypatch.setattr(a, "distill", distill)
+    a.stage_distill()
+    recorded = a.read("distill")["train_sha256"]
+    assert recorded == bench.corpus_digest(a.root / "distilled") and len(recorded) == 16
+    results = {path.name: path.read_text() for path in a.results.iterdir()}
+    a.rebuild("distilled")  # there, as recorded: nothing to do
+    shutil.rmtree(a.root / "distilled")
+    a.rebuild("distilled")  # gone: distilled again to the same text
+    outputs["text"] = "um"  # a near-tie decided the other way on another CPU
+    shutil.rmtree(a.root / "distilled")
+    with pytest.raises(SystemExit, match=r"train.jsonl \(digest \w+\) differs from the corpus .*bench_distill.json "
+                                         r"recorded .*it is kept.*ATEN_CPU_CAPABILITY=avx2"):
+        a.rebuild("distilled")
+    assert '"um"' in (a.root / "distilled" / "train.jsonl").read_text()
+    assert {path.name: path.read_text() for path in a.results.iterdir()} == results  # results untouched
+
+
 def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_beside_the_recorded_starts(
         tmp_path, monkeypatch):
     a = make_bench(tmp_path, "a", quick=False)

@@ -291,15 +291,21 @@ def section_still_rebuilt(data: dict, still_long_seeds: dict | None) -> str:
             "BLEU / chrF / teacher energy, nats per token; the recorded scores are the starts of `still_seeds` and "
             "`still_long_seeds`):\n\n"
             + table(["start", "recorded digest", "recorded", "rebuilt digest", "rebuilt", "rebuilt - recorded (BLEU / chrF)"],
-                    rows)
-            + "\n\n" + section_confirm(data, title="ENGINE from the rebuilt cmlm_long_still (seed 2, the seed "
-                                                      "`still_long_seeds` had not run)"))
+                    rows))
+    recorded_seeds = {p["seed"] for p in (still_long_seeds or {}).get("points", [])}
+    seeds = ", ".join(str(p["seed"]) for p in data["points"])
+    how = ("also run from the recorded start in `still_long_seeds`" if {p["seed"] for p in data["points"]} <= recorded_seeds
+           else "the seed `still_long_seeds` had not run then")
+    text += "\n\n" + section_confirm(data, title=f"ENGINE from the rebuilt cmlm_long_still (seed {seeds}, {how})")
     pooled = (still_long_seeds or {}).get("points", []) + data["points"]
     if data["points"] and len(pooled) > 1:
         bleu = [p["engine_bleu"] - p["control_bleu"] for p in pooled]
         chrf = [p["engine_chrf"] - p["control_chrf"] for p in pooled]
-        text += (f"\n\nPooled with `still_long_seeds` (seeds {', '.join(str(p['seed']) for p in pooled)}; the last from "
-                 f"the rebuilt start): ENGINE - control = {statistics.mean(bleu):+.2f} BLEU (sd "
+        by_start = "; ".join(f"seed{'s' * (len(group) > 1)} {', '.join(str(p['seed']) for p in group)} from {start}"
+                             for start in dict.fromkeys(p["start"] for p in pooled)
+                             if (group := [p for p in pooled if p["start"] == start]))
+        text += (f"\n\nPooled with `still_long_seeds` ({len(pooled)} pairs: {by_start}): ENGINE - control = "
+                 f"{statistics.mean(bleu):+.2f} BLEU (sd "
                  f"{statistics.stdev(bleu):.2f}), {statistics.mean(chrf):+.1f} chrF at one pass; ENGINE above in BLEU in "
                  f"{sum(d > 0 for d in bleu)} of {len(pooled)}, in chrF in {sum(d > 0 for d in chrf)} of {len(pooled)}")
         if all("engine_bleu_10" in p for p in pooled):

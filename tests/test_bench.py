@@ -1515,5 +1515,12 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     assert "| cmlm_long_still_rebuilt | 2 | 10.50 / 41.0 / 0.30 | 11.50 / 40.0 / 0.30 | 10.50 / 42.0 / 0.30 | " \
            "+1.00 / -2.0 |" in text
     # pooled over seeds 0, 1 (recorded start) and 2 (rebuilt): BLEU +1, +2, +1; chrF -1, -1, -2
-    assert "(seeds 0, 1, 2; the last from the rebuilt start): ENGINE - control = +1.33 BLEU (sd 0.58), -1.3 chrF " \
-           "at one pass; ENGINE above in BLEU in 3 of 3, in chrF in 0 of 3." in text
+    assert "(seed 2, the seed `still_long_seeds` had not run then)" in text
+    assert "(3 pairs: seeds 0, 1 from cmlm_long_still; seed 2 from cmlm_long_still_rebuilt): ENGINE - control = " \
+           "+1.33 BLEU (sd 0.58), -1.3 chrF at one pass; ENGINE above in BLEU in 3 of 3, in chrF in 0 of 3." in text
+    # once seed 2 has run from the recorded start as well, the title and the pooled line say so
+    seeds = a.read("still_long_seeds")
+    seeds["points"].append({**seeds["points"][0], "seed": 2})
+    text = make_tables.section_still_rebuilt(result, seeds)
+    assert "(seed 2, also run from the recorded start in `still_long_seeds`)" in text
+    assert "(4 pairs: seeds 0, 1, 2 from cmlm_long_still; seed 2 from cmlm_long_still_rebuilt)" in text

@@ -74,6 +74,8 @@ The stages:
   still_rebuilt  (A) cmlm_kd_still and cmlm_long_still trained again (runs/bench/rebuilt/; a rebuild is not
                bit-exact across machines), scored against the recorded starts, and still_long_seeds' seed 2 pair
                run from the rebuilt cmlm_long_still
+  output_chars  (A) where ENGINE's chrF goes: tokens, words, characters and BLEU's n-gram precisions of ENGINE,
+               its matched control and its start, for still_long_seeds' and still_rebuilt's pairs still on disk
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -116,7 +118,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
           "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds",
-          "still_long", "still_long_seeds", "still_rebuilt"]
+          "still_long", "still_long_seeds", "still_rebuilt", "output_chars"]
 
 
 @dataclass(frozen=True)
@@ -1620,6 +1622,59 @@ class Bench:
             self.matched_seeds("still_rebuilt", ENGINE, {"cmlm_long_still_rebuilt": long},
                                "`still_main`'s setting (the engine stage's), chosen before this stage", seeds=(2,),
                                extra={"rebuilt": rebuilt})
+
+    def stage_output_chars(self) -> None:
+        """Where ENGINE's chrF goes: for each pair of `still_long_seeds` and `still_rebuilt` whose models are still
+        under runs/ (they are not kept between machines), the start's, ENGINE's and the control's outputs on the help
+        test slice, decoded as the pairs were scored (1 iteration, length beam 3), counted in tokens, words and
+        characters, with BLEU's n-gram precisions and brevity penalty and each sentence's chrF.
+
+        Why: from cmlm_long_still ENGINE is ahead of its control in BLEU and behind it in chrF in every seed. BLEU
+        counts word n-grams that match; chrF also weighs the characters the output misses. If ENGINE spends its
+        predicted length on short, frequent tokens the teacher finds likely ("de", "para") rather than the content
+        words, its precisions rise while its characters, and its chrF, fall. Decoding only; no training."""
+        import sacrebleu
+
+        from engine_hf import corpus_scores
+        from engine_hf.inference import decode, generation_kwargs, load_model
+        from engine_hf.training import load_corpus_splits
+
+        pairs = load_corpus_splits(self.data())["test"]["translation"]
+        sources = [pair[self.benchmark.src] for pair in pairs]
+        references = [pair[self.benchmark.tgt] for pair in pairs]
+
+        def shape(path: Path) -> dict:
+            model, tokenizer = load_model(str(path))
+            out = decode(model, tokenizer, sources, **generation_kwargs(model, CONFIRM_TEST["num_iterations"],
+                                                                         CONFIRM_TEST["length_beam"], 1))
+            bleu = sacrebleu.corpus_bleu(out.hypotheses, [references])
+            return {**corpus_scores(out.hypotheses, references), "precisions": bleu.precisions,
+                    "brevity_penalty": bleu.bp, "tokens": sum(map(len, out.token_rows)),
+                    "words": sum(len(h.split()) for h in out.hypotheses),
+                    "characters": sum(len(h.replace(" ", "")) for h in out.hypotheses),
+                    "sentence_chrf": [sacrebleu.sentence_chrf(h, [r]).score
+                                      for h, r in zip(out.hypotheses, references, strict=True)]}
+
+        starts = {"cmlm_long_still": self.root / "cmlm_long_still",
+                  "cmlm_long_still_rebuilt": self.root / "rebuilt" / "cmlm_long_still"}
+        rows, gone = [], []
+        for stage in ("still_long_seeds", "still_rebuilt"):
+            for point in self.read(stage)["points"] if self.result_path(stage).exists() else []:
+                folder = self.root / stage / f"{point['start']}-seed{point['seed']}"
+                systems = {"start": starts[point["start"]], "engine": folder / "engine", "control": folder / "control"}
+                if not all((path / "config.json").exists() for path in systems.values()):
+                    gone.append(f"{stage}, {point['start']}, seed {point['seed']}")
+                    continue
+                rows.append({"stage": stage, "start": point["start"], "seed": point["seed"],
+                             "start_sha256": weights_digest(systems["start"]),
+                             "systems": {who: shape(path) for who, path in systems.items()}})
+        if not rows:
+            raise SystemExit(f"output_chars: no pair of still_long_seeds or still_rebuilt has its models under "
+                             f"{self.root} (gone: {', '.join(gone) or 'none run'}); run those stages first")
+        self.write("output_chars", {
+            "decoding": CONFIRM_TEST, "sentences": len(references), "pairs": rows, "gone": gone,
+            "reference": {"words": sum(len(r.split()) for r in references),
+                          "characters": sum(len(r.replace(" ", "")) for r in references)}})
 
     def stage_unfrozen(self) -> None:
         """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.

@@ -268,6 +268,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     still_rebuilt = load(f"{prefix}still_rebuilt{suffix}")
     if still_rebuilt:
         text += "\n\n" + section_still_rebuilt(still_rebuilt, still_long_seeds)
+    output_chars = load(f"{prefix}output_chars{suffix}")
+    if output_chars:
+        text += "\n\n" + section_output_chars(output_chars)
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -314,6 +317,39 @@ def section_still_rebuilt(data: dict, still_long_seeds: dict | None) -> str:
             text += f"; at 10 iterations {statistics.mean(bleu10):+.2f} BLEU, {statistics.mean(chrf10):+.1f} chrF"
         text += "."
     return text
+
+
+def section_output_chars(data: dict) -> str:
+    """ENGINE's, its control's and its start's outputs counted in tokens, words and characters, with BLEU's n-gram
+    precisions: where ENGINE's chrF goes."""
+    ref = data["reference"]
+    rows, summary = [], []
+    for pair in data["pairs"]:
+        systems = pair["systems"]
+        for who in ("start", "engine", "control"):
+            row = systems[who]
+            rows.append([f"{pair['start']}, seed {pair['seed']}", who, f"{row['bleu']:.2f}", f"{row['chrf']:.1f}",
+                         " / ".join(f"{p:.1f}" for p in row["precisions"]), f"{row['brevity_penalty']:.3f}",
+                         row["tokens"], row["words"], row["characters"],
+                         f"{row['characters'] / ref['characters']:.3f}", f"{row['characters'] / row['tokens']:.2f}"])
+        engine, control = systems["engine"], systems["control"]
+        lower = sum(e < c for e, c in zip(engine["sentence_chrf"], control["sentence_chrf"], strict=True))
+        higher = sum(e > c for e, c in zip(engine["sentence_chrf"], control["sentence_chrf"], strict=True))
+        summary.append(
+            f"{pair['start']}, seed {pair['seed']}: ENGINE - control {engine['tokens'] - control['tokens']:+d} tokens "
+            f"({engine['tokens'] / control['tokens'] - 1:+.1%}), {engine['words'] - control['words']:+d} words, "
+            f"{engine['characters'] - control['characters']:+d} characters "
+            f"({engine['characters'] / control['characters'] - 1:+.1%}); n-gram precisions "
+            + " / ".join(f"{e - c:+.1f}" for e, c in zip(engine["precisions"], control["precisions"], strict=True))
+            + f"; sentence chrF lower in {lower}, higher in {higher} of {len(engine['sentence_chrf'])}")
+    gone = f" Pairs whose models were gone: {'; '.join(data['gone'])}." if data["gone"] else ""
+    return ("**Where ENGINE's chrF goes** (`output_chars`: the pairs of `still_long_seeds` and `still_rebuilt` whose "
+            f"models were on disk, decoded again as they were scored: help test set, {data['sentences']} sentences, "
+            "1 iteration, length beam 3; BLEU's 1-4-gram precisions; tokens without specials; characters without "
+            f"spaces; the references have {ref['words']} words and {ref['characters']} characters).{gone}\n\n"
+            + table(["pair", "system", "BLEU", "chrF", "precisions 1-4", "BP", "tokens", "words", "characters",
+                     "characters / reference", "characters / token"], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
 
 def section_confirm(data: dict, title: str | None = None) -> str:

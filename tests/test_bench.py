@@ -1524,3 +1524,55 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     text = make_tables.section_still_rebuilt(result, seeds)
     assert "(seed 2, also run from the recorded start in `still_long_seeds`)" in text
     assert "(4 pairs: seeds 0, 1, 2 from cmlm_long_still; seed 2 from cmlm_long_still_rebuilt)" in text
+
+
+def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_path, monkeypatch):
+    import engine_hf.inference
+    import engine_hf.training
+    from engine_hf.inference import Decoded
+
+    a = make_bench(tmp_path, "a", quick=False)
+    assert "output_chars" in a.benchmark.stages
+    with pytest.raises(SystemExit, match=r"no pair of still_long_seeds or still_rebuilt.*none run"):
+        a.stage_output_chars()
+    point = {"engine_bleu": 11.0, "control_bleu": 10.0, "engine_chrf": 40.0, "control_chrf": 41.0}
+    a.write("still_long_seeds", {"points": [{"start": "cmlm_long_still", "seed": s, **point} for s in (0, 1)]})
+    a.write("still_rebuilt", {"points": [{"start": "cmlm_long_still_rebuilt", "seed": 2, **point}]})
+    for folder in ("cmlm_long_still", "rebuilt/cmlm_long_still", "still_long_seeds/cmlm_long_still-seed0/engine",
+                   "still_long_seeds/cmlm_long_still-seed0/control", "still_rebuilt/cmlm_long_still_rebuilt-seed2/engine",
+                   "still_rebuilt/cmlm_long_still_rebuilt-seed2/control"):  # seed 1's models are gone
+        (a.root / folder).mkdir(parents=True)
+        (a.root / folder / "config.json").write_text("{}")
+    references = ["Valor de retorno:", "Inserir células abaixo"]
+    outputs = {"engine": ["Valor de:", "Inserir para baixo"], "control": ["Valor de retorno:", "Inserir para baixo"],
+               "cmlm_long_still": ["Valor retorno retorno", "Inserir células"]}
+    monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": [
+        {"en": f"source {i}", "pt": r} for i, r in enumerate(references)]}})
+    monkeypatch.setattr(engine_hf.inference, "load_model", lambda path: (Path(path).name, None))
+    monkeypatch.setattr(engine_hf.inference, "generation_kwargs", lambda model, n, beam, beams: {"n": n, "beam": beam})
+    decoded = []
+
+    def decode(model, tokenizer, sources, teacher=None, batch_size=32, **kwargs):
+        decoded.append((model, kwargs))
+        hyps = outputs[model]
+        return Decoded(hyps, [[1] * len(h.split()) for h in hyps], None)
+
+    monkeypatch.setattr(engine_hf.inference, "decode", decode)
+    a.stage_output_chars()
+    assert decoded[:3] == [("cmlm_long_still", {"n": 1, "beam": 3}), ("engine", {"n": 1, "beam": 3}),
+                           ("control", {"n": 1, "beam": 3})] and len(decoded) == 6
+    result = a.read("output_chars")
+    assert result["gone"] == ["still_long_seeds, cmlm_long_still, seed 1"]
+    assert [(p["stage"], p["seed"]) for p in result["pairs"]] == [("still_long_seeds", 0), ("still_rebuilt", 2)]
+    assert result["reference"] == {"words": 6, "characters": 35}
+    engine, control = result["pairs"][0]["systems"]["engine"], result["pairs"][0]["systems"]["control"]
+    assert (engine["tokens"], engine["words"], engine["characters"]) == (5, 5, 24)
+    assert (control["tokens"], control["words"], control["characters"]) == (6, 6, 31)
+    assert control["sentence_chrf"][0] == 100.0 and engine["sentence_chrf"][0] < 100.0
+    assert engine["sentence_chrf"][1] == control["sentence_chrf"][1]
+    text = make_tables.section_output_chars(result)
+    assert "Pairs whose models were gone: still_long_seeds, cmlm_long_still, seed 1." in text
+    assert "| cmlm_long_still, seed 0 | engine |" in text and "| 5 | 5 | 24 | 0.686 | 4.80 |" in text
+    assert ("cmlm_long_still, seed 0: ENGINE - control -1 tokens (-16.7%), -1 words, -7 characters (-22.6%); "
+            "n-gram precisions") in text
+    assert "sentence chrF lower in 1, higher in 0 of 2" in text

@@ -1633,7 +1633,10 @@ class Bench:
         counts word n-grams that match; chrF also weighs the characters the output misses. If ENGINE spends its
         predicted length on short, frequent tokens the teacher finds likely ("de", "para") rather than the content
         words, its precisions rise while its characters, and its chrF, fall. Decoding only; no training."""
+        from collections import Counter
+
         import sacrebleu
+        from sacrebleu.tokenizers.tokenizer_13a import Tokenizer13a
 
         from engine_hf import corpus_scores
         from engine_hf.inference import decode, generation_kwargs, load_model
@@ -1642,18 +1645,32 @@ class Bench:
         pairs = load_corpus_splits(self.data())["test"]["translation"]
         sources = [pair[self.benchmark.src] for pair in pairs]
         references = [pair[self.benchmark.tgt] for pair in pairs]
+        split_13a = Tokenizer13a()  # BLEU's own word split: punctuation is a token of its own
+
+        def words_13a(texts: list[str]) -> Counter:
+            return Counter(word for text in texts for word in split_13a(text).split())
+
+        def punctuation(words: Counter) -> int:
+            return sum(n for word, n in words.items() if not any(ch.isalnum() for ch in word))
 
         def shape(path: Path) -> dict:
             model, tokenizer = load_model(str(path))
             out = decode(model, tokenizer, sources, **generation_kwargs(model, CONFIRM_TEST["num_iterations"],
                                                                          CONFIRM_TEST["length_beam"], 1))
-            bleu = sacrebleu.corpus_bleu(out.hypotheses, [references])
+            bleu, words = sacrebleu.corpus_bleu(out.hypotheses, [references]), words_13a(out.hypotheses)
             return {**corpus_scores(out.hypotheses, references), "precisions": bleu.precisions,
                     "brevity_penalty": bleu.bp, "tokens": sum(map(len, out.token_rows)),
                     "words": sum(len(h.split()) for h in out.hypotheses),
                     "characters": sum(len(h.replace(" ", "")) for h in out.hypotheses),
+                    "words_13a": words.total(), "punctuation_13a": punctuation(words), "counts_13a": words,
                     "sentence_chrf": [sacrebleu.sentence_chrf(h, [r]).score
                                       for h, r in zip(out.hypotheses, references, strict=True)]}
+
+        def engine_against_control(systems: dict) -> dict:
+            """The 13a words ENGINE writes most often more, and most often less, than its control (ten each)."""
+            engine, control = (systems[who].pop("counts_13a") for who in ("engine", "control"))
+            systems["start"].pop("counts_13a")
+            return {"engine_more": (engine - control).most_common(10), "engine_less": (control - engine).most_common(10)}
 
         starts = {"cmlm_long_still": self.root / "cmlm_long_still",
                   "cmlm_long_still_rebuilt": self.root / "rebuilt" / "cmlm_long_still"}
@@ -1665,16 +1682,19 @@ class Bench:
                 if not all((path / "config.json").exists() for path in systems.values()):
                     gone.append(f"{stage}, {point['start']}, seed {point['seed']}")
                     continue
+                shapes = {who: shape(path) for who, path in systems.items()}
                 rows.append({"stage": stage, "start": point["start"], "seed": point["seed"],
                              "start_sha256": weights_digest(systems["start"]),
-                             "systems": {who: shape(path) for who, path in systems.items()}})
+                             **engine_against_control(shapes), "systems": shapes})
         if not rows:
             raise SystemExit(f"output_chars: no pair of still_long_seeds or still_rebuilt has its models under "
                              f"{self.root} (gone: {', '.join(gone) or 'none run'}); run those stages first")
         self.write("output_chars", {
             "decoding": CONFIRM_TEST, "sentences": len(references), "pairs": rows, "gone": gone,
             "reference": {"words": sum(len(r.split()) for r in references),
-                          "characters": sum(len(r.replace(" ", "")) for r in references)}})
+                          "characters": sum(len(r.replace(" ", "")) for r in references),
+                          "words_13a": words_13a(references).total(),
+                          "punctuation_13a": punctuation(words_13a(references))}})
 
     def stage_unfrozen(self) -> None:
         """ENGINE and its matched control with nothing frozen, from the engine stage's start and settings.

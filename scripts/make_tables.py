@@ -322,6 +322,9 @@ def section_still_rebuilt(data: dict, still_long_seeds: dict | None) -> str:
 def section_output_chars(data: dict) -> str:
     """ENGINE's, its control's and its start's outputs counted in tokens, words and characters, with BLEU's n-gram
     precisions: where ENGINE's chrF goes."""
+    def counted(words: list, sign: int) -> str:
+        return ", ".join(f"`{word}` ({sign * n:+d})" for word, n in words[:8]) or "nothing"
+
     ref = data["reference"]
     rows, summary = [], []
     for pair in data["pairs"]:
@@ -331,7 +334,8 @@ def section_output_chars(data: dict) -> str:
             rows.append([f"{pair['start']}, seed {pair['seed']}", who, f"{row['bleu']:.2f}", f"{row['chrf']:.1f}",
                          " / ".join(f"{p:.1f}" for p in row["precisions"]), f"{row['brevity_penalty']:.3f}",
                          row["tokens"], row["words"], row["characters"],
-                         f"{row['characters'] / ref['characters']:.3f}", f"{row['characters'] / row['tokens']:.2f}"])
+                         f"{row['characters'] / ref['characters']:.3f}", f"{row['characters'] / row['tokens']:.2f}",
+                         row["words_13a"], row["punctuation_13a"]])
         engine, control = systems["engine"], systems["control"]
         lower = sum(e < c for e, c in zip(engine["sentence_chrf"], control["sentence_chrf"], strict=True))
         higher = sum(e > c for e, c in zip(engine["sentence_chrf"], control["sentence_chrf"], strict=True))
@@ -341,14 +345,19 @@ def section_output_chars(data: dict) -> str:
             f"{engine['characters'] - control['characters']:+d} characters "
             f"({engine['characters'] / control['characters'] - 1:+.1%}); n-gram precisions "
             + " / ".join(f"{e - c:+.1f}" for e, c in zip(engine["precisions"], control["precisions"], strict=True))
-            + f"; sentence chrF lower in {lower}, higher in {higher} of {len(engine['sentence_chrf'])}")
+            + f"; {engine['punctuation_13a'] - control['punctuation_13a']:+d} punctuation marks "
+            f"({engine['punctuation_13a'] / control['punctuation_13a'] - 1:+.0%}); sentence chrF lower in {lower}, "
+            f"higher in {higher} of {len(engine['sentence_chrf'])}; ENGINE writes more "
+            f"{counted(pair['engine_more'], 1)}; less {counted(pair['engine_less'], -1)}")
     gone = f" Pairs whose models were gone: {'; '.join(data['gone'])}." if data["gone"] else ""
     return ("**Where ENGINE's chrF goes** (`output_chars`: the pairs of `still_long_seeds` and `still_rebuilt` whose "
             f"models were on disk, decoded again as they were scored: help test set, {data['sentences']} sentences, "
             "1 iteration, length beam 3; BLEU's 1-4-gram precisions; tokens without specials; characters without "
-            f"spaces; the references have {ref['words']} words and {ref['characters']} characters).{gone}\n\n"
+            "spaces; 13a words as BLEU splits them, punctuation marks among them; the references have "
+            f"{ref['words']} words, {ref['characters']} characters, {ref['words_13a']} 13a words and "
+            f"{ref['punctuation_13a']} punctuation marks).{gone}\n\n"
             + table(["pair", "system", "BLEU", "chrF", "precisions 1-4", "BP", "tokens", "words", "characters",
-                     "characters / reference", "characters / token"], rows)
+                     "characters / reference", "characters / token", "13a words", "punctuation"], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
 
 

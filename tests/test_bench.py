@@ -1564,7 +1564,6 @@ def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_p
     result = a.read("output_chars")
     assert result["gone"] == ["still_long_seeds, cmlm_long_still, seed 1"]
     assert [(p["stage"], p["seed"]) for p in result["pairs"]] == [("still_long_seeds", 0), ("still_rebuilt", 2)]
-    assert result["reference"] == {"words": 6, "characters": 35}
     engine, control = result["pairs"][0]["systems"]["engine"], result["pairs"][0]["systems"]["control"]
     assert (engine["tokens"], engine["words"], engine["characters"]) == (5, 5, 24)
     assert (control["tokens"], control["words"], control["characters"]) == (6, 6, 31)
@@ -1575,4 +1574,8 @@ def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_p
     assert "| cmlm_long_still, seed 0 | engine |" in text and "| 5 | 5 | 24 | 0.686 | 4.80 |" in text
     assert ("cmlm_long_still, seed 0: ENGINE - control -1 tokens (-16.7%), -1 words, -7 characters (-22.6%); "
             "n-gram precisions") in text
-    assert "sentence chrF lower in 1, higher in 0 of 2" in text
+    assert result["pairs"][0]["engine_more"] == [] and result["pairs"][0]["engine_less"] == [["retorno", 1]]
+    assert "counts_13a" not in engine and (engine["words_13a"], engine["punctuation_13a"]) == (6, 1)
+    assert result["reference"] == {"words": 6, "characters": 35, "words_13a": 7, "punctuation_13a": 1}
+    assert ('+0 punctuation marks (+0%); sentence chrF lower in 1, higher in 0 of 2; ENGINE writes more nothing; '
+            'less `retorno` (-1)') in text

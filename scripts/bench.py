@@ -74,8 +74,11 @@ The stages:
   still_rebuilt  (A) cmlm_kd_still and cmlm_long_still trained again (runs/bench/rebuilt/; a rebuild is not
                bit-exact across machines), scored against the recorded starts, and still_long_seeds' seed 2 pair
                run from the rebuilt cmlm_long_still
+  still_long_sharp  (A) sharp's setting (O1 reads z / 0.25) from cmlm_long_still, seed 2, with its own matched
+               control: does a sharper O1 stop ENGINE trading content words for punctuation (output_chars)?
   output_chars  (A) where ENGINE's chrF goes: tokens, words, characters and BLEU's n-gram precisions of ENGINE,
-               its matched control and its start, for still_long_seeds' and still_rebuilt's pairs still on disk
+               its matched control and its start, for still_long_seeds', still_rebuilt's and still_long_sharp's
+               pairs still on disk
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -118,7 +121,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
           "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds",
-          "still_long", "still_long_seeds", "still_rebuilt", "output_chars"]
+          "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "output_chars"]
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ DESCENT = (("sx", 1.0), ("sx", 0.25), ("stl", 1.0))
 DESCENT_LEARNING_RATE, DESCENT_STEPS = 0.05, (0, 15, 30, 60)
 # How confirm and sharp score their pairs: the test set, one iteration, length beam 3 (and 10 iterations too).
 CONFIRM_TEST = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
+# The matched-pair stages whose ENGINE, control and start `output_chars` counts, where their models are on disk.
+OUTPUT_CHARS_STAGES = ("still_long_seeds", "still_rebuilt", "still_long_sharp")
 # The length_choice stage: the teacher picks among the student's 5 likeliest lengths after one pass (rescoring's
 # best beam on labels), and the head is refitted by Adam over the training sources' encoder summaries; scored on the
 # help test slice.
@@ -1597,6 +1602,20 @@ class Bench:
                                {"cmlm_long_still": self.trained("cmlm_long_still", built_by="still_long")},
                                "`still_main`'s setting (the engine stage's), chosen before this stage")
 
+    def stage_still_long_sharp(self) -> None:
+        """`SHARP` (O1 reads softmax(z / 0.25)) from `cmlm_long_still`, seed 2, with its own matched control
+        (`matched_seeds`), the still encoder throughout; seed 2 because `still_long_seeds`' seed-2 pair (O1 at
+        temperature 1) is the one whose models `output_chars` counted.
+
+        Why: from `cmlm_long_still` ENGINE gains BLEU but loses chrF against its control, writing more punctuation
+        and fewer characters (`output_chars`): the teacher, fed a soft mixture of tokens, finds cheap tokens likely.
+        A sharper O1 feeds it something closer to the argmax output that is actually emitted; on labels and on A's
+        weaker start it was the one knob that moved ENGINE's chrF up. One seed, chosen before this stage."""
+        with self.still_encoder():
+            self.matched_seeds("still_long_sharp", SHARP,
+                               {"cmlm_long_still": self.trained("cmlm_long_still", built_by="still_long")},
+                               "labels' `sharp` stage and `output_chars`, before this stage", seeds=(2,))
+
     def stage_still_rebuilt(self) -> None:
         """A's still chain trained again on this machine under runs/bench/rebuilt/ (`cmlm_kd_still`, then
         `cmlm_long_still` from it: the same recipes, data and seeds), each scored as `still_long_seeds` scores its
@@ -1624,8 +1643,7 @@ class Bench:
                                extra={"rebuilt": rebuilt})
 
     def stage_output_chars(self) -> None:
-        """Where ENGINE's chrF goes: for each pair of `still_long_seeds` and `still_rebuilt` whose models are still
-        under runs/ (they are not kept between machines), the start's, ENGINE's and the control's outputs on the help
+        """Where ENGINE's chrF goes: for each pair of `OUTPUT_CHARS_STAGES` whose models are still under runs/ (they are not kept between machines), the start's, ENGINE's and the control's outputs on the help
         test slice, decoded as the pairs were scored (1 iteration, length beam 3), counted in tokens, words and
         characters, with BLEU's n-gram precisions and brevity penalty and each sentence's chrF.
 
@@ -1675,7 +1693,7 @@ class Bench:
         starts = {"cmlm_long_still": self.root / "cmlm_long_still",
                   "cmlm_long_still_rebuilt": self.root / "rebuilt" / "cmlm_long_still"}
         rows, gone = [], []
-        for stage in ("still_long_seeds", "still_rebuilt"):
+        for stage in OUTPUT_CHARS_STAGES:
             for point in self.read(stage)["points"] if self.result_path(stage).exists() else []:
                 folder = self.root / stage / f"{point['start']}-seed{point['seed']}"
                 systems = {"start": starts[point["start"]], "engine": folder / "engine", "control": folder / "control"}
@@ -1687,9 +1705,10 @@ class Bench:
                              "start_sha256": weights_digest(systems["start"]),
                              **engine_against_control(shapes), "systems": shapes})
         if not rows:
-            raise SystemExit(f"output_chars: no pair of still_long_seeds or still_rebuilt has its models under "
+            raise SystemExit(f"output_chars: no pair of {', '.join(OUTPUT_CHARS_STAGES)} has its models under "
                              f"{self.root} (gone: {', '.join(gone) or 'none run'}); run those stages first")
         self.write("output_chars", {
+            "stages": [stage for stage in OUTPUT_CHARS_STAGES if self.result_path(stage).exists()],
             "decoding": CONFIRM_TEST, "sentences": len(references), "pairs": rows, "gone": gone,
             "reference": {"words": sum(len(r.split()) for r in references),
                           "characters": sum(len(r.replace(" ", "")) for r in references),

@@ -325,13 +325,16 @@ def section_output_chars(data: dict) -> str:
     def counted(words: list, sign: int) -> str:
         return ", ".join(f"`{word}` ({sign * n:+d})" for word, n in words[:8]) or "nothing"
 
+    def label(pair: dict) -> str:
+        return f"{pair['stage']}: {pair['start']}, seed {pair['seed']}"
+
     ref = data["reference"]
     rows, summary = [], []
     for pair in data["pairs"]:
         systems = pair["systems"]
         for who in ("start", "engine", "control"):
             row = systems[who]
-            rows.append([f"{pair['start']}, seed {pair['seed']}", who, f"{row['bleu']:.2f}", f"{row['chrf']:.1f}",
+            rows.append([label(pair), who, f"{row['bleu']:.2f}", f"{row['chrf']:.1f}",
                          " / ".join(f"{p:.1f}" for p in row["precisions"]), f"{row['brevity_penalty']:.3f}",
                          row["tokens"], row["words"], row["characters"],
                          f"{row['characters'] / ref['characters']:.3f}", f"{row['characters'] / row['tokens']:.2f}",
@@ -340,7 +343,7 @@ def section_output_chars(data: dict) -> str:
         lower = sum(e < c for e, c in zip(engine["sentence_chrf"], control["sentence_chrf"], strict=True))
         higher = sum(e > c for e, c in zip(engine["sentence_chrf"], control["sentence_chrf"], strict=True))
         summary.append(
-            f"{pair['start']}, seed {pair['seed']}: ENGINE - control {engine['tokens'] - control['tokens']:+d} tokens "
+            f"{label(pair)}: ENGINE - control {engine['tokens'] - control['tokens']:+d} tokens "
             f"({engine['tokens'] / control['tokens'] - 1:+.1%}), {engine['words'] - control['words']:+d} words, "
             f"{engine['characters'] - control['characters']:+d} characters "
             f"({engine['characters'] / control['characters'] - 1:+.1%}); n-gram precisions "
@@ -350,7 +353,8 @@ def section_output_chars(data: dict) -> str:
             f"higher in {higher} of {len(engine['sentence_chrf'])}; ENGINE writes more "
             f"{counted(pair['engine_more'], 1)}; less {counted(pair['engine_less'], -1)}")
     gone = f" Pairs whose models were gone: {'; '.join(data['gone'])}." if data["gone"] else ""
-    return ("**Where ENGINE's chrF goes** (`output_chars`: the pairs of `still_long_seeds` and `still_rebuilt` whose "
+    stages = ", ".join(f"`{stage}`" for stage in data.get("stages", ("still_long_seeds", "still_rebuilt")))
+    return (f"**Where ENGINE's chrF goes** (`output_chars`: the pairs of {stages} whose "
             f"models were on disk, decoded again as they were scored: help test set, {data['sentences']} sentences, "
             "1 iteration, length beam 3; BLEU's 1-4-gram precisions; tokens without specials; characters without "
             "spaces; 13a words as BLEU splits them, punctuation marks among them; the references have "

@@ -1382,6 +1382,11 @@ def test_still_long_trains_cmlm_longs_recipe_from_cmlm_kd_still_and_its_seeds_st
                      for seed in (0, 1, 2)]
     assert a.encoder_dropout
     assert [p["seed"] for p in a.read("still_long_seeds")["points"]] == [0, 1, 2]
+    # still_long_sharp: the sharp O1 from the same start, seed 2 only (the seed output_chars counted), its own control
+    a.stage_still_long_sharp()
+    assert pairs[-1] == ("cmlm_long_still-seed2", "cmlm_long_still", "distilled", 2, bench.SHARP, False)
+    assert a.read("still_long_sharp")["setting"] == bench.SHARP.key and a.encoder_dropout
+    pairs.pop()
     # a start rebuilt with other weights cannot add seeds beside the finished ones
     finished = a.read("still_long_seeds")
     finished["points"], finished["partial"] = finished["points"][:2], True
@@ -1533,7 +1538,7 @@ def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_p
 
     a = make_bench(tmp_path, "a", quick=False)
     assert "output_chars" in a.benchmark.stages
-    with pytest.raises(SystemExit, match=r"no pair of still_long_seeds or still_rebuilt.*none run"):
+    with pytest.raises(SystemExit, match=r"no pair of still_long_seeds, still_rebuilt, still_long_sharp has.*none run"):
         a.stage_output_chars()
     point = {"engine_bleu": 11.0, "control_bleu": 10.0, "engine_chrf": 40.0, "control_chrf": 41.0}
     a.write("still_long_seeds", {"points": [{"start": "cmlm_long_still", "seed": s, **point} for s in (0, 1)]})
@@ -1571,8 +1576,9 @@ def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_p
     assert engine["sentence_chrf"][1] == control["sentence_chrf"][1]
     text = make_tables.section_output_chars(result)
     assert "Pairs whose models were gone: still_long_seeds, cmlm_long_still, seed 1." in text
-    assert "| cmlm_long_still, seed 0 | engine |" in text and "| 5 | 5 | 24 | 0.686 | 4.80 |" in text
-    assert ("cmlm_long_still, seed 0: ENGINE - control -1 tokens (-16.7%), -1 words, -7 characters (-22.6%); "
+    assert "| still_long_seeds: cmlm_long_still, seed 0 | engine |" in text and "| 5 | 5 | 24 | 0.686 | 4.80 |" in text
+    assert "the pairs of `still_long_seeds`, `still_rebuilt` whose" in text
+    assert ("still_long_seeds: cmlm_long_still, seed 0: ENGINE - control -1 tokens (-16.7%), -1 words, -7 characters (-22.6%); "
             "n-gram precisions") in text
     assert result["pairs"][0]["engine_more"] == [] and result["pairs"][0]["engine_less"] == [["retorno", 1]]
     assert "counts_13a" not in engine and (engine["words_13a"], engine["punctuation_13a"]) == (6, 1)

@@ -74,8 +74,8 @@ The stages:
   still_rebuilt  (A) cmlm_kd_still and cmlm_long_still trained again (runs/bench/rebuilt/; a rebuild is not
                bit-exact across machines), scored against the recorded starts, and still_long_seeds' seed 2 pair
                run from the rebuilt cmlm_long_still
-  still_long_sharp  (A) sharp's setting (O1 reads z / 0.25) from cmlm_long_still, seed 2, with its own matched
-               control: does a sharper O1 stop ENGINE trading content words for punctuation (output_chars)?
+  still_long_sharp  (A) sharp's setting (O1 reads z / 0.25) from cmlm_long_still, seeds 2, 0, 1, each with its own
+               matched control: does a sharper O1 stop ENGINE trading content words for punctuation (output_chars)?
   output_chars  (A) where ENGINE's chrF goes: tokens, words, characters and BLEU's n-gram precisions of ENGINE,
                its matched control and its start, for still_long_seeds', still_rebuilt's and still_long_sharp's
                pairs still on disk
@@ -1603,9 +1603,9 @@ class Bench:
                                "`still_main`'s setting (the engine stage's), chosen before this stage")
 
     def stage_still_long_sharp(self) -> None:
-        """`SHARP` (O1 reads softmax(z / 0.25)) from `cmlm_long_still`, seed 2, with its own matched control
-        (`matched_seeds`), the still encoder throughout; seed 2 because `still_long_seeds`' seed-2 pair (O1 at
-        temperature 1) is the one whose models `output_chars` counted.
+        """`SHARP` (O1 reads softmax(z / 0.25)) from `cmlm_long_still`, seeds 2, 0 and 1 in that order, each with its
+        own matched control (`matched_seeds`), the still encoder throughout; seed 2 first because `still_long_seeds`'
+        seed-2 pair (O1 at temperature 1) is the one whose models `output_chars` counted.
 
         Why: from `cmlm_long_still` ENGINE gains BLEU but loses chrF against its control, writing more punctuation
         and fewer characters (`output_chars`): the teacher, fed a soft mixture of tokens, finds cheap tokens likely.
@@ -1614,7 +1614,7 @@ class Bench:
         with self.still_encoder():
             self.matched_seeds("still_long_sharp", SHARP,
                                {"cmlm_long_still": self.trained("cmlm_long_still", built_by="still_long")},
-                               "labels' `sharp` stage and `output_chars`, before this stage", seeds=(2,))
+                               "labels' `sharp` stage and `output_chars`, before this stage", seeds=(2, 0, 1))
 
     def stage_still_rebuilt(self) -> None:
         """A's still chain trained again on this machine under runs/bench/rebuilt/ (`cmlm_kd_still`, then

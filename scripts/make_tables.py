@@ -268,6 +268,10 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     still_rebuilt = load(f"{prefix}still_rebuilt{suffix}")
     if still_rebuilt:
         text += "\n\n" + section_still_rebuilt(still_rebuilt, still_long_seeds)
+    still_long_sharp = load(f"{prefix}still_long_sharp{suffix}")
+    if still_long_sharp:
+        text += "\n\n" + section_confirm(still_long_sharp, title="The sharp O1 (softmax(z / 0.25)) from "
+                                                                   "cmlm_long_still, seed 2")
     output_chars = load(f"{prefix}output_chars{suffix}")
     if output_chars:
         text += "\n\n" + section_output_chars(output_chars)

@@ -1382,11 +1382,12 @@ def test_still_long_trains_cmlm_longs_recipe_from_cmlm_kd_still_and_its_seeds_st
                      for seed in (0, 1, 2)]
     assert a.encoder_dropout
     assert [p["seed"] for p in a.read("still_long_seeds")["points"]] == [0, 1, 2]
-    # still_long_sharp: the sharp O1 from the same start, seed 2 only (the seed output_chars counted), its own control
+    # still_long_sharp: the sharp O1 from the same start, seed 2 first (the seed output_chars counted), own controls
     a.stage_still_long_sharp()
-    assert pairs[-1] == ("cmlm_long_still-seed2", "cmlm_long_still", "distilled", 2, bench.SHARP, False)
+    assert pairs[3:] == [(f"cmlm_long_still-seed{seed}", "cmlm_long_still", "distilled", seed, bench.SHARP, False)
+                         for seed in (2, 0, 1)]
     assert a.read("still_long_sharp")["setting"] == bench.SHARP.key and a.encoder_dropout
-    pairs.pop()
+    del pairs[3:]
     # a start rebuilt with other weights cannot add seeds beside the finished ones
     finished = a.read("still_long_seeds")
     finished["points"], finished["partial"] = finished["points"][:2], True

@@ -244,19 +244,19 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     still_encoder = load(f"{prefix}still_encoder{suffix}")
     if still_encoder:
         text += "\n\n" + section_still_encoder(still_encoder)
-    still_confirm = load(f"{prefix}still_confirm{suffix}")
-    if still_confirm:
-        text += "\n\n" + section_confirm(still_confirm, title="ENGINE from a student trained with a still encoder, "
-                                                               "over seeds (every run with the still encoder too)")
+    def confirm(stage: str, title: str) -> str:
+        data = load(f"{prefix}{stage}{suffix}")
+        return "\n\n" + section_confirm(data, title=title) if data else ""
+
+    text += confirm("still_confirm", "ENGINE from a student trained with a still encoder, over seeds (every run with "
+                                     "the still encoder too)")
     still_main = load(f"{prefix}still_main{suffix}")
     if still_main:
         text += "\n\n" + section_still_main(still_main, load(f"{prefix}teacher{suffix}"),
                                               {name: load(f"{prefix}{name}{suffix}") for name in ("cmlm_kd", "engine", "control")},
                                               load(f"{prefix}still_sharp{suffix}"))
-    still_seeds = load(f"{prefix}still_seeds{suffix}")
-    if still_seeds:
-        text += "\n\n" + section_confirm(still_seeds, title="The still-encoder main pair over more seeds (seeds 1-2; "
-                                                             "seed 0 is `still_main`'s pair)")
+    text += confirm("still_seeds", "The still-encoder main pair over more seeds (seeds 1-2; seed 0 is `still_main`'s "
+                                   "pair)")
     still_long = load(f"{prefix}still_long{suffix}")
     if still_long:
         text += "\n\n" + section_still_long(still_long, load(f"{prefix}still_main{suffix}"),
@@ -268,10 +268,7 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     still_rebuilt = load(f"{prefix}still_rebuilt{suffix}")
     if still_rebuilt:
         text += "\n\n" + section_still_rebuilt(still_rebuilt, still_long_seeds)
-    still_long_sharp = load(f"{prefix}still_long_sharp{suffix}")
-    if still_long_sharp:
-        text += "\n\n" + section_confirm(still_long_sharp, title="The sharp O1 (softmax(z / 0.25)) from "
-                                                                   "cmlm_long_still, seed 2")
+    text += confirm("still_long_sharp", "The sharp O1 (softmax(z / 0.25)) from cmlm_long_still, over seeds")
     output_chars = load(f"{prefix}output_chars{suffix}")
     if output_chars:
         text += "\n\n" + section_output_chars(output_chars)

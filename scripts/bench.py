@@ -76,9 +76,11 @@ The stages:
                run from the rebuilt cmlm_long_still
   still_long_sharp  (A) sharp's setting (O1 reads z / 0.25) from cmlm_long_still, seeds 2, 0, 1, each with its own
                matched control: does a sharper O1 stop ENGINE trading content words for punctuation (output_chars)?
+  still_rebuilt_sharp  (A) still_long_sharp's setting from still_rebuilt's cmlm_long_still, seed 2, with its matched
+               control: does the sharp O1's edge hold from a second start, beside still_rebuilt's temperature-1 pair?
   output_chars  (A) where ENGINE's chrF goes: tokens, words, characters and BLEU's n-gram precisions of ENGINE,
-               its matched control and its start, for still_long_seeds', still_rebuilt's and still_long_sharp's
-               pairs still on disk
+               its matched control and its start, for the pairs of still_long_seeds, still_rebuilt,
+               still_long_sharp and still_rebuilt_sharp still on disk
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -121,7 +123,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
           "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds",
-          "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "output_chars"]
+          "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp", "output_chars"]
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ DESCENT_LEARNING_RATE, DESCENT_STEPS = 0.05, (0, 15, 30, 60)
 # How confirm and sharp score their pairs: the test set, one iteration, length beam 3 (and 10 iterations too).
 CONFIRM_TEST = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
 # The matched-pair stages whose ENGINE, control and start `output_chars` counts, where their models are on disk.
-OUTPUT_CHARS_STAGES = ("still_long_seeds", "still_rebuilt", "still_long_sharp")
+OUTPUT_CHARS_STAGES = ("still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp")
 # The length_choice stage: the teacher picks among the student's 5 likeliest lengths after one pass (rescoring's
 # best beam on labels), and the head is refitted by Adam over the training sources' encoder summaries; scored on the
 # help test slice.
@@ -1610,11 +1612,29 @@ class Bench:
         Why: from `cmlm_long_still` ENGINE gains BLEU but loses chrF against its control, writing more punctuation
         and fewer characters (`output_chars`): the teacher, fed a soft mixture of tokens, finds cheap tokens likely.
         A sharper O1 feeds it something closer to the argmax output that is actually emitted; on labels and on A's
-        weaker start it was the one knob that moved ENGINE's chrF up. One seed, chosen before this stage."""
+        weaker start it was the one knob that moved ENGINE's chrF up. Chosen before this stage."""
         with self.still_encoder():
             self.matched_seeds("still_long_sharp", SHARP,
                                {"cmlm_long_still": self.trained("cmlm_long_still", built_by="still_long")},
                                "labels' `sharp` stage and `output_chars`, before this stage", seeds=(2, 0, 1))
+
+    def stage_still_rebuilt_sharp(self) -> None:
+        """`SHARP` from `still_rebuilt`'s `cmlm_long_still` (runs/bench/rebuilt/), seed 2, with its own matched
+        control (`matched_seeds`), the still encoder throughout.
+
+        Why: `still_long_sharp`'s edge over cross-entropy comes from one start, and its seeds share that start's
+        draw. The rebuilt start is the same recipe trained again (0.28 BLEU below the recorded one), and
+        `still_rebuilt`'s seed-2 pair ran the temperature-1 setting from it, so this pair answers both: does the
+        edge hold from a second start, and does the sharp O1 beat temperature 1 there too?"""
+        long = self.root / "rebuilt" / "cmlm_long_still"
+        if not (long / "config.json").exists():
+            raise SystemExit(f"still_rebuilt_sharp starts from {long}, which is not there: python scripts/bench.py "
+                             f"{self.flags}--stages still_rebuilt")
+        self.check_start("still_rebuilt_sharp", "cmlm_long_still_rebuilt", long,
+                         self.read("still_rebuilt")["starts"]["cmlm_long_still_rebuilt"])
+        with self.still_encoder():
+            self.matched_seeds("still_rebuilt_sharp", SHARP, {"cmlm_long_still_rebuilt": long},
+                               "`still_long_sharp`'s setting, chosen before this stage", seeds=(2,))
 
     def stage_still_rebuilt(self) -> None:
         """A's still chain trained again on this machine under runs/bench/rebuilt/ (`cmlm_kd_still`, then

@@ -154,5 +154,21 @@ def shortlisted(model: PreTrainedModel, keep_ids: torch.LongTensor) -> Iterator[
         model.lm_head = full
 
 
-__all__ = ["ShortlistOutputLayer", "batch1_components", "decoding_latency", "hardware_description", "median_seconds",
-           "shortlisted"]
+@contextmanager
+def linear_output_layer() -> Iterator[None]:
+    """Decode with `nn.Linear`'s h W^T at every chunk size: no vocabulary-major projection (`_best_tokens`).
+
+    Why: the speed tables time this beside the default, in the same run, so that what the
+    vocabulary-major product buys is measured where it is used and not inferred from two runs' drifting times."""
+    from . import modeling_cmlm
+
+    saved = modeling_cmlm.VOCABULARY_MAJOR_MAX_ROWS
+    modeling_cmlm.VOCABULARY_MAJOR_MAX_ROWS = 0
+    try:
+        yield
+    finally:
+        modeling_cmlm.VOCABULARY_MAJOR_MAX_ROWS = saved
+
+
+__all__ = ["ShortlistOutputLayer", "batch1_components", "decoding_latency", "hardware_description",
+           "linear_output_layer", "median_seconds", "shortlisted"]

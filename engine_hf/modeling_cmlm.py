@@ -406,6 +406,9 @@ GENERATION_DEFAULTS = {"num_iterations": 10, "length_beam": 5}
 # `max_length` is among them: lengths come from the length predictor (capped at max_target_positions), and
 # Seq2SeqTrainer writes a default max_length of 20 into the generation config that must not crop outputs.
 # `do_sample=False` is accepted for the same callers; `do_sample=True` is refused (decoding is deterministic).
+# Up to this many positions, `_best_tokens` projects vocabulary-major (W h^T): measured on 2 AMD EPYC cores, a
+# batch-1 pass (10-30 positions) ran 5-25% faster that way, and 256-position chunks 10-20% slower.
+VOCABULARY_MAJOR_MAX_ROWS = 32
 _IGNORED_GENERATION_KWARGS = {"synced_gpus", "labels", "max_length", "max_new_tokens", "use_cache"}
 
 
@@ -507,13 +510,25 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         )
         return self.output_logits(hidden_states)
 
-    def output_logits(self, hidden_states: torch.Tensor) -> torch.Tensor:
+    def output_logits(self, hidden_states: torch.Tensor, vocabulary_major: bool = False) -> torch.Tensor:
         """The output layer: vocabulary logits of decoder states, with `-inf` for the ids a CMLM never emits.
 
         The bias is added after the product, in the states' dtype: under bf16 autocast the product is bf16 and the
         sum comes back in float32, so the energy and the loss see float32 logits.
+
+        `vocabulary_major=True` computes the same product the other way round, (W h^T)^T, for decoding: with the
+        few positions of a batch-1 parallel pass, CPU GEMM runs it about twice as fast as `nn.Linear`'s h W^T
+        (README, speed section). Training keeps `nn.Linear`'s kernel, so recorded models rebuild bit for bit; an
+        output layer that is not a plain `nn.Linear` (a shortlist, a quantised layer) is always called as it is.
         """
-        logits = self.lm_head(hidden_states) + self.final_logits_bias.to(hidden_states.dtype)
+        if vocabulary_major and type(self.lm_head) is nn.Linear:
+            flat = hidden_states.reshape(-1, hidden_states.shape[-1])
+            product = (self.lm_head.weight @ flat.T).T.reshape(*hidden_states.shape[:-1], -1).contiguous()
+            if self.lm_head.bias is not None:
+                product = product + self.lm_head.bias
+        else:
+            product = self.lm_head(hidden_states)
+        logits = product + self.final_logits_bias.to(hidden_states.dtype)
         never_emitted = torch.tensor(self.config.never_emitted_token_ids, device=logits.device, dtype=torch.long)
         return logits.index_fill_(-1, never_emitted, float("-inf"))
 
@@ -791,13 +806,15 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
         Equal (up to rounding) to `output_logits(hidden_states).float().log_softmax(-1).max(-1)` at the real
         positions, but never holds batch x length x vocabulary logits: mask-predict needs one token per position,
         and full logits of a 64-sentence batch are hundreds of MB per copy. Padding positions are skipped and the
-        rest projected a chunk at a time, so each copy stays small.
+        rest projected a chunk at a time, so each copy stays small. A chunk of at most `VOCABULARY_MAJOR_MAX_ROWS`
+        positions (a batch-1 pass) is projected vocabulary-major (`output_logits`), faster there and slower on
+        full chunks on the CPUs measured.
         """
         log_probs = torch.zeros(real.shape, dtype=torch.float32, device=hidden_states.device)
         tokens = torch.full(real.shape, self.config.pad_token_id, dtype=torch.long, device=hidden_states.device)
         values, indices = [], []
         for chunk in hidden_states[real].split(chunk_size):
-            logits = self.output_logits(chunk).float()
+            logits = self.output_logits(chunk, vocabulary_major=len(chunk) <= VOCABULARY_MAJOR_MAX_ROWS).float()
             best = logits.max(-1)  # log p of the best token = its logit - logsumexp: no full log-softmax copy
             values.append(best.values - logits.logsumexp(-1))
             indices.append(best.indices)

@@ -4,7 +4,9 @@
 
 Same held-out test sentences (LibreOffice help unless `--corpus` says otherwise), same threads, medians of repeats,
 batch 1 and batch 64; ratios are to teacher greedy; mean output lengths beside them, and the batch-1 parts (encoders,
-output layer). Writes results/speed.json (absolute times only mean something on the machine named there).
+output layer). The one-pass NAT rows are timed again with a plain nn.Linear output layer, right after themselves:
+what the vocabulary-major projection of `generate()` buys (or costs), in the same run. Writes results/speed.json
+(absolute times only mean something on the machine named there).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import torch
 from engine_hf.benchmark import hardware_description
 
 SHORTLIST_SYSTEMS = ("teacher greedy", "NAT 1 iteration, length beam 1", "NAT 1 iteration, length beam 3")
+# Timed again right after themselves with the output layer as plain nn.Linear (`linear_output_layer`).
+LINEAR_CONTROL_SYSTEMS = ("NAT 1 iteration, length beam 1", "NAT 1 iteration, length beam 3")
 
 
 def shortlist_at_batch1(systems: dict, tokenizer, sources: list[str], repeats: int) -> dict:
@@ -67,7 +71,7 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    from engine_hf.benchmark import batch1_components, decoding_latency
+    from engine_hf.benchmark import batch1_components, decoding_latency, linear_output_layer
     from engine_hf.inference import load_model
     from engine_hf.training import DataArguments, load_corpus_splits
 
@@ -92,6 +96,11 @@ def main() -> int:
         for name, (model, kwargs) in systems.items():
             rows[name] = decoding_latency(model, tokenizer, sources[:count], batch_size, args.repeats, **kwargs)
             print(f"batch {batch_size:>2} {name:<34} {1000 * rows[name]['seconds_per_sentence']:8.1f} ms/sentence")
+            if name in LINEAR_CONTROL_SYSTEMS:
+                with linear_output_layer():
+                    control = f"{name}, nn.Linear output layer"
+                    rows[control] = decoding_latency(model, tokenizer, sources[:count], batch_size, args.repeats, **kwargs)
+                print(f"batch {batch_size:>2} {control:<34} {1000 * rows[control]['seconds_per_sentence']:8.1f} ms/sentence")
         base = rows["teacher greedy"]["seconds_per_sentence"]
         for row in rows.values():
             row["speedup_vs_teacher_greedy"] = base / row["seconds_per_sentence"]

@@ -344,6 +344,33 @@ def test_shortlisted_output_layer_keeps_ids_and_greedy_outputs_and_is_restored(t
     assert isinstance(teacher.lm_head, torch.nn.Linear) and isinstance(student.lm_head, torch.nn.Linear)
 
 
+def test_linear_output_layer_turns_the_vocabulary_major_projection_off_and_back_on(tokenizer, monkeypatch):
+    """Inside `linear_output_layer` generate() projects with nn.Linear only; outputs are the same; restored on exit."""
+    import torch
+    from conftest import tiny_cmlm_config
+
+    from engine_hf import CMLMForConditionalGeneration, modeling_cmlm
+    from engine_hf.benchmark import linear_output_layer
+
+    torch.manual_seed(0)
+    student = CMLMForConditionalGeneration(tiny_cmlm_config(tokenizer)).eval()
+    batch = tokenizer(["Am Anfang.", "Es werde Licht!"], return_tensors="pt", padding=True)
+    calls = []
+    output_logits = student.output_logits
+    monkeypatch.setattr(student, "output_logits",
+                        lambda hidden, vocabulary_major=False: calls.append(vocabulary_major) or output_logits(
+                            hidden, vocabulary_major))
+    lengths = torch.tensor([3, 4])  # 7 positions: a batch-1-sized pass
+    default = student.generate(**batch, num_iterations=2, target_lengths=lengths)
+    assert calls and all(calls)  # a few positions: vocabulary-major
+    calls.clear()
+    with linear_output_layer():
+        assert modeling_cmlm.VOCABULARY_MAJOR_MAX_ROWS == 0
+        assert torch.equal(student.generate(**batch, num_iterations=2, target_lengths=lengths), default)
+    assert calls and not any(calls)
+    assert modeling_cmlm.VOCABULARY_MAJOR_MAX_ROWS == 32
+
+
 def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monkeypatch):
     from datasets import Dataset, DatasetDict
 
@@ -1531,6 +1558,19 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     assert "(seed 2, also run from the recorded start in `still_long_seeds`)" in text
     assert "(4 pairs: seeds 0, 1, 2 from cmlm_long_still; seed 2 from cmlm_long_still_rebuilt)" in text
 
+    # still_rebuilt_sharp: the sharp O1 from the same rebuilt start, seed 2, and only from those weights
+    assert "still_rebuilt_sharp" in a.benchmark.stages and "still_rebuilt_sharp" in bench.OUTPUT_CHARS_STAGES
+    a.stage_still_rebuilt_sharp()
+    assert pairs[1:] == [("still_rebuilt_sharp/cmlm_long_still_rebuilt-seed2", "rebuilt/cmlm_long_still", 2, False)]
+    sharp = a.read("still_rebuilt_sharp")
+    assert sharp["setting"] == bench.SHARP.key and not sharp["partial"]
+    assert sharp["starts"]["cmlm_long_still_rebuilt"]["model_sha256"] == rebuilt["model_sha256"]
+    (a.root / "rebuilt" / "cmlm_long_still" / "model.safetensors").write_bytes(b"trained again, otherwise")
+    a.result_path("still_rebuilt_sharp").unlink()
+    with pytest.raises(SystemExit, match=r"is not the cmlm_long_still_rebuilt its finished seeds started from"):
+        a.stage_still_rebuilt_sharp()
+    assert len(pairs) == 2
+
 
 def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_path, monkeypatch):
     import engine_hf.inference
@@ -1539,7 +1579,7 @@ def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_p
 
     a = make_bench(tmp_path, "a", quick=False)
     assert "output_chars" in a.benchmark.stages
-    with pytest.raises(SystemExit, match=r"no pair of still_long_seeds, still_rebuilt, still_long_sharp has.*none run"):
+    with pytest.raises(SystemExit, match=r"no pair of still_long_seeds, still_rebuilt, still_long_sharp, still_rebuilt_sharp has.*none run"):
         a.stage_output_chars()
     point = {"engine_bleu": 11.0, "control_bleu": 10.0, "engine_chrf": 40.0, "control_chrf": 41.0}
     a.write("still_long_seeds", {"points": [{"start": "cmlm_long_still", "seed": s, **point} for s in (0, 1)]})

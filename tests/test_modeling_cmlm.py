@@ -268,6 +268,32 @@ def test_best_tokens_chunked_over_real_positions_equal_the_full_output_layer():
     assert (tokens[~real] == model.config.pad_token_id).all() and (log_probs[~real] == 0).all()
 
 
+def test_vocabulary_major_output_layer_equals_the_linear_one_and_falls_back_for_other_layers():
+    from engine_hf.benchmark import ShortlistOutputLayer
+    from engine_hf.modeling_cmlm import VOCABULARY_MAJOR_MAX_ROWS
+
+    model = make_model()
+    model.lm_head.bias = torch.nn.Parameter(torch.randn(model.config.vocab_size))  # a biased head is honoured too
+    hidden = torch.randn(2, 7, model.config.d_model)
+    with torch.no_grad():
+        linear = model.output_logits(hidden)
+        major = model.output_logits(hidden, vocabulary_major=True)
+        assert major.shape == linear.shape and major.is_contiguous()
+        torch.testing.assert_close(major, linear)
+        assert torch.isinf(major[..., model.config.never_emitted_token_ids]).all()
+        # Few rows (vocabulary-major) and many rows (nn.Linear) give the same tokens.
+        many = torch.randn(1, VOCABULARY_MAJOR_MAX_ROWS + 8, model.config.d_model)
+        real = torch.ones(many.shape[:2], dtype=torch.bool)
+        few_chunks = model._best_tokens(many, real, chunk_size=4)
+        one_chunk = model._best_tokens(many, real)
+        assert few_chunks[1].tolist() == one_chunk[1].tolist()
+        torch.testing.assert_close(few_chunks[0], one_chunk[0])
+        model.lm_head = ShortlistOutputLayer(model.lm_head, torch.arange(10))  # not a plain nn.Linear: called as is
+        shortlisted = model.output_logits(hidden, vocabulary_major=True)
+        assert torch.equal(shortlisted, model.output_logits(hidden))
+    assert torch.isinf(shortlisted[..., 10:]).all() and torch.isfinite(shortlisted[..., :10]).sum() > 0
+
+
 def test_empty_sources_get_empty_translations_in_a_mixed_batch():
     model = make_model()
     eos, pad = model.config.eos_token_id, model.config.pad_token_id

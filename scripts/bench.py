@@ -76,8 +76,8 @@ The stages:
                run from the rebuilt cmlm_long_still
   still_long_sharp  (A) sharp's setting (O1 reads z / 0.25) from cmlm_long_still, seeds 2, 0, 1, each with its own
                matched control: does a sharper O1 stop ENGINE trading content words for punctuation (output_chars)?
-  still_rebuilt_sharp  (A) still_long_sharp's setting from still_rebuilt's cmlm_long_still, seed 2, with its matched
-               control: does the sharp O1's edge hold from a second start, beside still_rebuilt's temperature-1 pair?
+  still_rebuilt_sharp  (A) still_long_sharp's setting from still_rebuilt's cmlm_long_still, seeds 2, 0, 1, each with
+               its matched control: does the sharp O1's edge hold from a second start, beside still_rebuilt's temperature-1 pair?
   output_chars  (A) where ENGINE's chrF goes: tokens, words, characters and BLEU's n-gram precisions of ENGINE,
                its matched control and its start, for the pairs of still_long_seeds, still_rebuilt,
                still_long_sharp and still_rebuilt_sharp still on disk
@@ -1619,8 +1619,8 @@ class Bench:
                                "labels' `sharp` stage and `output_chars`, before this stage", seeds=(2, 0, 1))
 
     def stage_still_rebuilt_sharp(self) -> None:
-        """`SHARP` from `still_rebuilt`'s `cmlm_long_still` (runs/bench/rebuilt/), seed 2, with its own matched
-        control (`matched_seeds`), the still encoder throughout.
+        """`SHARP` from `still_rebuilt`'s `cmlm_long_still` (runs/bench/rebuilt/), seeds 2, 0 and 1 in that order, each
+        with its own matched control (`matched_seeds`), the still encoder throughout.
 
         Why: `still_long_sharp`'s edge over cross-entropy comes from one start, and its seeds share that start's
         draw. The rebuilt start is the same recipe trained again (0.28 BLEU below the recorded one), and
@@ -1634,7 +1634,7 @@ class Bench:
                          self.read("still_rebuilt")["starts"]["cmlm_long_still_rebuilt"])
         with self.still_encoder():
             self.matched_seeds("still_rebuilt_sharp", SHARP, {"cmlm_long_still_rebuilt": long},
-                               "`still_long_sharp`'s setting, chosen before this stage", seeds=(2,))
+                               "`still_long_sharp`'s setting, chosen before this stage", seeds=(2, 0, 1))
 
     def stage_still_rebuilt(self) -> None:
         """A's still chain trained again on this machine under runs/bench/rebuilt/ (`cmlm_kd_still`, then

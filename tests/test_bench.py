@@ -1561,7 +1561,8 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     # still_rebuilt_sharp: the sharp O1 from the same rebuilt start, seed 2, and only from those weights
     assert "still_rebuilt_sharp" in a.benchmark.stages and "still_rebuilt_sharp" in bench.OUTPUT_CHARS_STAGES
     a.stage_still_rebuilt_sharp()
-    assert pairs[1:] == [("still_rebuilt_sharp/cmlm_long_still_rebuilt-seed2", "rebuilt/cmlm_long_still", 2, False)]
+    assert pairs[1:] == [(f"still_rebuilt_sharp/cmlm_long_still_rebuilt-seed{seed}", "rebuilt/cmlm_long_still", seed,
+                          False) for seed in (2, 0, 1)]
     sharp = a.read("still_rebuilt_sharp")
     assert sharp["setting"] == bench.SHARP.key and not sharp["partial"]
     assert sharp["starts"]["cmlm_long_still_rebuilt"]["model_sha256"] == rebuilt["model_sha256"]
@@ -1569,7 +1570,7 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     a.result_path("still_rebuilt_sharp").unlink()
     with pytest.raises(SystemExit, match=r"is not the cmlm_long_still_rebuilt its finished seeds started from"):
         a.stage_still_rebuilt_sharp()
-    assert len(pairs) == 2
+    assert len(pairs) == 4
 
 
 def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_path, monkeypatch):

@@ -81,6 +81,8 @@ The stages:
   output_chars  (A) where ENGINE's chrF goes: tokens, words, characters and BLEU's n-gram precisions of ENGINE,
                its matched control and its start, for the pairs of still_long_seeds, still_rebuilt,
                still_long_sharp and still_rebuilt_sharp still on disk
+  still_budget (A) still_long_sharp's seed-2 run trained 800 steps, scored every 200, against one control run
+               checkpointed at the same wall times: does ENGINE ever leave its start, and does the control catch it?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -123,7 +125,8 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
           "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds",
-          "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp", "output_chars"]
+          "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp", "output_chars",
+          "still_budget"]
 
 
 @dataclass(frozen=True)
@@ -1268,60 +1271,80 @@ class Bench:
 
     def stage_budget(self) -> None:
         """Does ENGINE's gain over the control grow with compute? The engine stage's run (same start, settings and
-        seed) trained 4x as many steps and checkpointed every `energy_steps`; one control run (CE at lr 1e-4 from
-        the same start) is checkpointed at the wall times ENGINE reached its checkpoints and stopped at ENGINE's
-        total. Each pair is scored on the test set (1 iteration, length beam 3).
+        seed) trained 4x as many steps, against one control run at the same wall times (`compute_curve`).
 
         Why: at 200 steps ENGINE lowered the teacher energy of its outputs on B and tied the control in BLEU; if the
         energy keeps falling, does BLEU start to follow, or does the control pull away? Where the benchmark runs
         `sharp` (labels), the run is that stage's instead (`SHARP` from `sharp_start`): the one setting that moved
-        ENGINE up over seeds, does its chrF edge grow with compute? Resumable: a finished run's times are kept in
-        the results JSON; a run killed midway is redone from its start (its clock would be wrong).
+        ENGINE up over seeds, does its chrF edge grow with compute?
         """
-        from engine_hf.training import StopAfterSeconds
-
         (name, start), setting = (self.sharp_start(), SHARP) if "sharp" in self.benchmark.stages else (
             self.better_cmlm(), ENGINE)
+        self.compute_curve("budget", name, start, setting)
+
+    def stage_still_budget(self) -> None:
+        """`still_long_sharp`'s seed-2 run (`SHARP` from `cmlm_long_still`, the still encoder) trained 4x as many
+        steps, against one control run at the same wall times (`compute_curve`).
+
+        Why: at 200 steps the sharp O1 is ahead of its control on A in 4 of 5 pairs, but ENGINE stays within 0.7 BLEU
+        of its start; on labels the same setting run 800 steps lost its edge to a control that recovered past the
+        start. Does ENGINE ever leave its start on A, and does the control catch it? The learning rate is constant,
+        so the 200-step checkpoint is `still_long_sharp`'s seed-2 ENGINE again (a check of the run, in the table)."""
+        with self.still_encoder():
+            self.compute_curve("still_budget", "cmlm_long_still",
+                               self.trained("cmlm_long_still", built_by="still_long"), SHARP, seed=2)
+
+    def compute_curve(self, stage: str, name: str, start: Path, setting: EnergySetting,
+                      seed: int | None = None) -> None:
+        """`setting` from `start` for 4x `energy_steps`, checkpointed every `energy_steps`; one control run (CE at lr
+        1e-4 from the same start) checkpointed at the wall times ENGINE reached its checkpoints and stopped at
+        ENGINE's total. Each pair is scored on the test set (1 iteration, length beam 3).
+
+        Resumable: a finished run's times are kept in the results JSON; a run killed midway is redone from its start
+        (its clock would be wrong)."""
+        from engine_hf.training import StopAfterSeconds
+
         every, total = self.s["energy_steps"], 4 * self.s["energy_steps"]
-        out, corpus = self.root / "budget", self.corpus_of(name)
+        out, corpus = self.root / stage, self.corpus_of(name)
+        seeded = {} if seed is None else {"seed": seed}
         about = {"initialised_from": name, "corpus": corpus, "energy_steps": total, "checkpoint_every": every,
                  "setting": setting.key, "o1": setting.o1, "o1_temperature": setting.o1_temperature, "o2": "st",
-                 "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight, "control_learning_rate": 1e-4}
-        record = self.read("budget") if self.result_path("budget").exists() else {}
+                 "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight, "control_learning_rate": 1e-4,
+                 "start_sha256": weights_digest(start), **seeded}
+        record = self.read(stage) if self.result_path(stage).exists() else {}
         if "engine_seconds_at" not in record:
             shutil.rmtree(out / "engine", ignore_errors=True)
             clock = LogHistory()
             _, logged = self.train_energy(out / "engine", start, total, corpus=corpus, clock=clock, save_steps=every,
                                           learning_rate=setting.learning_rate, ce_weight=setting.ce_weight,
-                                          o1=setting.o1, o1_temperature=setting.o1_temperature)
+                                          o1=setting.o1, o1_temperature=setting.o1_temperature, **seeded)
             record = {**about, "engine_seconds_at": {step: clock.elapsed[step] for step in range(every, total + 1, every)},
                       "engine_train_log": training_log(logged)}
-            self.write("budget", {**record, "partial": True})
+            self.write(stage, {**record, "partial": True})
         times = [float(t) for t in record["engine_seconds_at"].values()]
         if "control_steps_at" not in record:
             shutil.rmtree(out / "control", ignore_errors=True)
             clock, saver = LogHistory(), SaveAtSeconds(times[:-1])
             self.train_cmlm(out / "control", corpus, 10**6, student_model=str(start),
                             callbacks=[saver, StopAfterSeconds(times[-1]), clock], learning_rate=1e-4,
-                            warmup_steps=0, lr_scheduler_type="constant", save_strategy="no")
+                            warmup_steps=0, lr_scheduler_type="constant", save_strategy="no", **seeded)
             record["control_steps_at"] = [*saver.saved_steps, clock.steps]
             record["control_seconds"] = clock.seconds
-            self.write("budget", {**record, "partial": True})
-        test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
+            self.write(stage, {**record, "partial": True})
         metrics = ("bleu", "chrf", "repetition", "teacher_energy")
-        start_scores = self.evaluate(start, **test)["libreoffice"]
+        start_scores = self.evaluate(start, **CONFIRM_TEST)["libreoffice"]
         points = []
         for i, (step, seconds) in enumerate(zip(record["engine_seconds_at"], times, strict=True)):
             last = i == len(times) - 1
             control_step = record["control_steps_at"][i]
             engine_dir = out / "engine" if last else out / "engine" / f"checkpoint-{step}"
             control_dir = out / "control" if last else out / "control" / f"checkpoint-{control_step}"
-            scores = {who: self.evaluate(path, **test)["libreoffice"]
+            scores = {who: self.evaluate(path, **CONFIRM_TEST)["libreoffice"]
                       for who, path in (("engine", engine_dir), ("control", control_dir))}
             points.append({"engine_step": int(step), "seconds": seconds, "control_step": control_step,
                            **{f"{who}_{m}": scores[who][m] for who in scores for m in metrics}})
-        self.write("budget", {**record, "start": {m: start_scores[m] for m in metrics}, "points": points,
-                              "partial": False})
+        self.write(stage, {**record, "start": {m: start_scores[m] for m in metrics}, "points": points,
+                           "partial": False})
 
     def stage_rescoring(self) -> None:
         """The teacher at inference time instead of in training: which length candidate to output, chosen by the

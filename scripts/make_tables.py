@@ -278,6 +278,12 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     output_chars = load(f"{prefix}output_chars{suffix}")
     if output_chars:
         text += "\n\n" + section_output_chars(output_chars)
+    still_budget = load(f"{prefix}still_budget{suffix}")
+    if still_budget:
+        replica = next((p for p in (load(f"{prefix}still_long_sharp{suffix}") or {}).get("points", [])
+                        if p["seed"] == still_budget.get("seed")), None)
+        text += "\n\n" + section_budget(still_budget, plot_name(prefix, suffix, "engine_still_budget"),
+                                          "still_budget", replica)
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -930,14 +936,15 @@ def rescored_pairs(rows: dict) -> list[str]:
     return lines
 
 
-def section_budget(data: dict, plot: str) -> str:
-    """ENGINE and its control at equal wall times along one longer run each: does the gap grow with compute?"""
+def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict | None = None) -> str:
+    """ENGINE and its control at equal wall times along one longer run each: does the gap grow with compute?
+    `replica` is the matched pair whose ENGINE the first checkpoint should repeat (same start, seed and steps)."""
     def scores(point: dict, who: str) -> str:
         return (f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f} / "
                 f"{point[f'{who}_teacher_energy']:.2f}")
 
     if data.get("partial"):
-        return ("**ENGINE against its control as compute grows** (`budget`): **unfinished**, the stage resumes "
+        return (f"**ENGINE against its control as compute grows** (`{stage}`): **unfinished**, the stage resumes "
                 "where it stopped.")
     start = {f"start_{m}": v for m, v in data["start"].items()}
     rows = [[0, 0, scores(start, "start"), 0, scores(start, "start"), "-"]]
@@ -946,15 +953,25 @@ def section_budget(data: dict, plot: str) -> str:
              for p in data["points"]]
     setting = (f"O1 temperature {data['o1_temperature']:g}, " if data.get("o1_temperature", 1) != 1 else
                "the engine stage's settings, ")
-    return (f"**ENGINE against its control as compute grows** (`budget`: {setting}lr "
+    seed = f", seed {data['seed']}" if "seed" in data else ""
+    text = (f"**ENGINE against its control as compute grows** (`{stage}`: {setting}lr "
             f"{data['learning_rate']:g}, `ce_weight` {data['ce_weight']:g}, {data['energy_steps']} energy steps from "
-            f"{data['initialised_from']}, scored every {data['checkpoint_every']}; one control run (CE, lr "
+            f"{data['initialised_from']}{seed}, scored every {data['checkpoint_every']}; one control run (CE, lr "
             f"{data['control_learning_rate']:g}) checkpointed at the wall times ENGINE reached its checkpoints; help "
             "test set, 1 iteration, length beam 3; BLEU / chrF / repetition / teacher energy in nats per token)"
             f"{partial_note(data)}:\n\n"
             + table(["energy steps", "wall time (s)", "ENGINE", "CE steps", "matched CE control",
-                     "ENGINE - control (BLEU / chrF)"], rows)
-            + f"\n\n![ENGINE against its control as compute grows](docs/{plot})")
+                     "ENGINE - control (BLEU / chrF)"], rows))
+    if replica:
+        first = data["points"][0]
+        same = (first["engine_bleu"], first["engine_chrf"]) == (replica["engine_bleu"], replica["engine_chrf"])
+        text += (f"\n\nThe {first['engine_step']}-step ENGINE checkpoint scores {first['engine_bleu']:.2f} / "
+                 f"{first['engine_chrf']:.1f}; the matched pair of the same start and seed scored "
+                 f"{replica['engine_bleu']:.2f} / {replica['engine_chrf']:.1f} "
+                 f"({'the same run again' if same else 'not the same: the run did not repeat'}), and its control "
+                 f"{replica['control_bleu']:.2f} / {replica['control_chrf']:.1f} after {replica['control_steps']} CE "
+                 "steps.")
+    return text + f"\n\n![ENGINE against its control as compute grows](docs/{plot})"
 
 
 def plot_budget(data: dict, name: str) -> None:
@@ -1388,9 +1405,10 @@ def main() -> int:
             gain = load(f"{prefix}gain{suffix}")
             if gain:
                 plot_gain(gain, plot_name(prefix, suffix))
-            budget = load(f"{prefix}budget{suffix}")
-            if budget and not budget.get("partial"):
-                plot_budget(budget, plot_name(prefix, suffix, "engine_budget"))
+            for stage in ("budget", "still_budget"):
+                budget = load(f"{prefix}{stage}{suffix}")
+                if budget and not budget.get("partial"):
+                    plot_budget(budget, plot_name(prefix, suffix, f"engine_{stage}"))
     teacher = load("teacher_de_en")
     if teacher and curve_points(teacher.get("training", {}).get("sessions", [])):
         plot_teacher_curve(teacher["training"]["sessions"])

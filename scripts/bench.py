@@ -83,6 +83,12 @@ The stages:
                still_long_sharp and still_rebuilt_sharp still on disk
   still_budget (A) still_long_sharp's seed-2 run trained 800 steps, scored every 200, against one control run
                checkpointed at the same wall times: does ENGINE ever leave its start, and does the control catch it?
+  distill_all  (A) the help training sources the distill stage left out (all after the first 12,000), distilled
+               greedily and joined to distilled: distilled-all, every training source of the benchmark
+  still_more   (A) cmlm_long_still + 3000 CE steps (lr 3e-4 decaying) on distilled-all, the still encoder: a start
+               trained on 2.8x the sources, scored as still_long's rows
+  still_more_sharp  (A) still_long_sharp's setting from still_more's cmlm_more_still, seeds 2, 0, 1, each with its
+               matched control: does the sharp O1's edge grow, or ENGINE leave its start, from a stronger start?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -126,7 +132,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
           "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds",
           "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp", "output_chars",
-          "still_budget"]
+          "still_budget", "distill_all", "still_more", "still_more_sharp"]
 
 
 @dataclass(frozen=True)
@@ -398,7 +404,9 @@ class Bench:
                 "cmlm_long": ("cmlm_long", lambda out: self.train_long(out, self.trained("cmlm_kd"))),
                 "cmlm_kd_still": ("still_main", still(cmlm)),
                 "cmlm_long_still": ("still_long", still(lambda out: self.train_long(
-                    out, self.trained("cmlm_kd_still", built_by="still_main"))))}
+                    out, self.trained("cmlm_kd_still", built_by="still_main")))),
+                "cmlm_more_still": ("still_more", still(lambda out: self.further(
+                    out, self.trained("cmlm_long_still", built_by="still_long"), self.s["long_steps"])))}
 
     def rebuild(self, name: str) -> None:
         """Train `name` again by its recipe (`recipes`; "distilled" is the distill stage's corpus) into its folder
@@ -486,7 +494,8 @@ class Bench:
         """The training corpus of a CMLM stage: ENGINE and the control keep to it (references or distilled)."""
         if cmlm == "cmlm_ref":
             return "libreoffice"
-        return str(self.root / {"cmlm_more": "distilled-more", "cmlm_wide": "distilled-wide"}.get(cmlm, "distilled"))
+        return str(self.root / {"cmlm_more": "distilled-more", "cmlm_wide": "distilled-wide",
+                                "cmlm_more_still": "distilled-all"}.get(cmlm, "distilled"))
 
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
                      clock: LogHistory | None = None, freeze_encoder: bool = True,
@@ -1076,17 +1085,25 @@ class Bench:
         `distill_wide`): one more start on the gain-against-start curve, for `wide_sx`."""
         self.train_further("cmlm_wide", "cmlm_more")
 
-    def train_further(self, stage: str, start: str) -> None:
-        """`start` + `more_steps` CE steps on `corpus_of(stage)` (lr 3e-4 after a short warm-up, decaying linearly),
-        saved as runs/<benchmark>/<stage> and scored at 1 and 10 iterations (length beam 5)."""
-        out = self.root / stage
-        steps = self.s["more_steps"]
-        seconds = self.train_cmlm(out, self.corpus_of(stage), steps, student_model=str(self.trained(start)),
-                                  learning_rate=3e-4, warmup_steps=min(100, steps // 10), save_steps=steps // 2)
-        self.write(stage, {"initialised_from": start, "initialised_from_sha256": weights_digest(self.trained(start)),
-                           "corpus": self.corpus_of(stage), "train_seconds": seconds, "steps": steps,
-                           "learning_rate": 3e-4, "model": str(out), "model_sha256": weights_digest(out),
-                           **self.evaluate_nat(out, length_beam=5)})
+    def train_further(self, stage: str, start: str, model: str | None = None, steps: int | None = None,
+                      start_built_by: str | None = None, length_beams: tuple[int, ...] = (5,)) -> None:
+        """`start` + `steps` (default `more_steps`) CE steps on `corpus_of(model)` (lr 3e-4 after a short warm-up,
+        decaying linearly), saved as runs/<benchmark>/<model> (default: the stage's name) and scored at 1 and 10
+        iterations (length beam 5; with more `length_beams`, a block for each)."""
+        model = model or stage
+        out, start_dir = self.root / model, self.trained(start, built_by=start_built_by)
+        seconds = self.further(out, start_dir, steps or self.s["more_steps"])
+        scores = (self.evaluate_nat(out, length_beam=5) if length_beams == (5,) else
+                  {f"length beam {beam}": self.evaluate_nat(out, length_beam=beam) for beam in length_beams})
+        self.write(stage, {"initialised_from": start, "initialised_from_sha256": weights_digest(start_dir),
+                           "corpus": self.corpus_of(model), "train_seconds": seconds, "steps": steps or self.s["more_steps"],
+                           "learning_rate": 3e-4, "model": str(out), "model_sha256": weights_digest(out), **scores})
+
+    def further(self, out: Path, start: Path, steps: int) -> float:
+        """The recipe of `train_further` (and `--rebuild cmlm_more_still`): `steps` CE steps from `start` on
+        `corpus_of(out.name)`, lr 3e-4 after a short warm-up, decaying; resumes from its mid-way checkpoint."""
+        return self.train_cmlm(out, self.corpus_of(out.name), steps, student_model=str(start), learning_rate=3e-4,
+                               warmup_steps=min(100, steps // 10), save_steps=steps // 2)
 
     def stage_stronger(self) -> None:
         """The `sharp` setting (ENGINE's best here) from `cmlm_more`, seeds and matched controls as in `sharp`.
@@ -1657,6 +1674,48 @@ class Bench:
                          self.read("still_rebuilt")["starts"]["cmlm_long_still_rebuilt"])
         with self.still_encoder():
             self.matched_seeds("still_rebuilt_sharp", SHARP, {"cmlm_long_still_rebuilt": long},
+                               "`still_long_sharp`'s setting, chosen before this stage", seeds=(2, 0, 1))
+
+    def stage_distill_all(self) -> None:
+        """Every help training source the distill stage left out (it took the first `distill_sources`; here the
+        rest, at most `ui_sources` of them in `--quick`), distilled as it did (greedy at full scale) into
+        `distilled-rest`, and joined after `distilled` as `distilled-all`: the benchmark's whole training side.
+
+        Why: A's students have seen 12,000 sources about 20 times (`cmlm_long_still`), and ENGINE stays within a
+        point of them; on labels 71% more sources made the first start from which ENGINE ended above its start.
+        The paper's student trains on all of its corpus. Resumes where a killed run stopped."""
+        from engine_hf.data import load_corpus
+
+        train = load_corpus("libreoffice", self.benchmark.src, self.benchmark.tgt)["train"]
+        rest = train.select(range(min(self.s["distill_sources"], len(train)), len(train)))
+        if self.s["ui_sources"] is not None:
+            rest = rest.select(range(min(self.s["ui_sources"], len(rest))))
+        started = time.perf_counter()
+        part = self.distill_sources(self.root / "distilled-rest", rest["translation"])
+        seconds = time.perf_counter() - started
+        base, new = self.join_corpora(self.root / "distilled-all", self.root / "distilled", part)
+        self.write("distill_all", {"base_sources": base, "sources": new, "help_train_pairs": len(train),
+                                   "num_beams": self.s["distill_beams"], "seconds": seconds,
+                                   "corpus": str(self.root / "distilled-all"),
+                                   "train_sha256": corpus_digest(self.root / "distilled-all")})
+
+    def stage_still_more(self) -> None:
+        """`cmlm_long_still` + `long_steps` CE steps (`cmlm_long`'s schedule: lr 3e-4, warm-up, linear decay) on
+        `distilled-all`, the still encoder throughout, saved as `cmlm_more_still` and scored as `still_long` scores
+        its model (both test corpora, length beams 5 and 3). The same number of steps as `still_long` took, so the
+        two rows differ by the sources seen, not by extra schedule length alone."""
+        with self.still_encoder():
+            self.train_further("still_more", "cmlm_long_still", model="cmlm_more_still", steps=self.s["long_steps"],
+                               start_built_by="still_long", length_beams=(5, 3))
+
+    def stage_still_more_sharp(self) -> None:
+        """`SHARP` from `still_more`'s `cmlm_more_still`, seeds 2, 0 and 1 in that order, each with its own matched
+        control (`matched_seeds`; the control trains on `distilled-all`, as the start did), the still encoder
+        throughout. Chosen before the start existed: `still_long_sharp`'s setting, the one knob that kept ENGINE
+        ahead of its control in 5 of 6 pairs on A. Pairs are kept as they finish."""
+        with self.still_encoder():
+            self.matched_seeds("still_more_sharp", SHARP,
+                               {"cmlm_more_still": self.trained("cmlm_more_still", built_by="still_more")},
                                "`still_long_sharp`'s setting, chosen before this stage", seeds=(2, 0, 1))
 
     def stage_still_rebuilt(self) -> None:

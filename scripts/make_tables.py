@@ -284,6 +284,13 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                         if p["seed"] == still_budget.get("seed")), None)
         text += "\n\n" + section_budget(still_budget, plot_name(prefix, suffix, "engine_still_budget"),
                                           "still_budget", replica)
+    still_more = load(f"{prefix}still_more{suffix}")
+    if still_more:
+        text += "\n\n" + section_still_more(still_more, still_long, load(f"{prefix}distill_all{suffix}"))
+    still_more_sharp = load(f"{prefix}still_more_sharp{suffix}")
+    if still_more_sharp:
+        text += "\n\n" + section_confirm(still_more_sharp, title="The sharp O1 from the start trained on every "
+                                           "source (`still_more`'s cmlm_more_still), over seeds")
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -896,24 +903,46 @@ def section_still_main(data: dict, teacher: dict | None, noisy: dict[str, dict |
 def section_still_long(data: dict, still_main: dict | None, noisy: dict | None) -> str:
     """`still_long`: cmlm_long's recipe from cmlm_kd_still with the still encoder, against its start
     (`still_main`'s cmlm_kd_still) and against `cmlm_long` (the same recipe with dropout in the frozen encoder)."""
-    rows = [[f"cmlm_long_still `{data['model_sha256'][:8]}`", iterations.split("_")[0], beam.removeprefix("length beam "),
-             *cells(data[beam][iterations])]
-            for beam in ("length beam 5", "length beam 3") for iterations in ("1_iterations", "10_iterations")]
     references = {"cmlm_kd_still (its start, `still_main`)": (still_main or {}).get("rows", {}).get(
         "cmlm_kd_still", {}).get("length beam 5"), "cmlm_long (dropout in the frozen encoder)": noisy}
+    return section_trained_further(
+        data, "cmlm_long_still", references,
+        f"**A stronger still-encoder start** (`still_long`: cmlm_long's recipe, {data['steps']} more CE steps at lr "
+        f"{data['learning_rate']:g} decaying, from cmlm_kd_still with the still encoder; "
+        f"{data['train_seconds'] / 60:.0f} min)")
+
+
+def section_still_more(data: dict, still_long: dict | None, distill_all: dict | None) -> str:
+    """`still_more`: cmlm_long_still trained on with the same schedule on every training source (`distill_all`),
+    against its start."""
+    sources = (f"{distill_all['base_sources'] + distill_all['sources']:,} distilled sources, "
+               f"{(distill_all['base_sources'] + distill_all['sources']) / distill_all['base_sources']:.1f}x the "
+               f"{distill_all['base_sources']:,} it had seen; the {distill_all['sources']:,} new ones distilled in "
+               f"{distill_all['seconds'] / 60:.0f} min" if distill_all else "`distilled-all`")
+    references = {"cmlm_long_still (its start, `still_long`)": (still_long or {}).get("length beam 5")}
+    return section_trained_further(
+        data, "cmlm_more_still", references,
+        f"**A start trained on every source** (`distill_all`, `still_more`: cmlm_long_still + {data['steps']} CE "
+        f"steps at lr {data['learning_rate']:g} decaying, the still encoder, on {sources}; "
+        f"{data['train_seconds'] / 60:.0f} min of training)")
+
+
+def section_trained_further(data: dict, name: str, references: dict[str, dict | None], title: str) -> str:
+    """A CMLM trained further, scored on both test corpora at length beams 5 and 3, with its help scores (length
+    beam 5) against each of `references` (a results block with `1_iterations` and `10_iterations`) there is."""
+    rows = [[f"{name} `{data['model_sha256'][:8]}`", iterations.split("_")[0], beam.removeprefix("length beam "),
+             *cells(data[beam][iterations])]
+            for beam in ("length beam 5", "length beam 3") for iterations in ("1_iterations", "10_iterations")]
     lines = []
     for label, other in references.items():
         if other:
             parts = [f"{its.split('_')[0]} it: help {data['length beam 5'][its]['libreoffice']['bleu'] - other[its]['libreoffice']['bleu']:+.2f}"
                      f" / {data['length beam 5'][its]['libreoffice']['chrf'] - other[its]['libreoffice']['chrf']:+.1f}"
                      for its in ("1_iterations", "10_iterations")]
-            lines.append(f"cmlm_long_still - {label}, length beam 5 (BLEU / chrF): " + "; ".join(parts))
+            lines.append(f"{name} - {label}, length beam 5 (BLEU / chrF): " + "; ".join(parts))
     header = ["system", "iterations", "length beam", "help BLEU", "help chrF", "help repetition", "help teacher energy",
               "Bible BLEU", "Bible chrF"]
-    return (f"**A stronger still-encoder start** (`still_long`: cmlm_long's recipe, {data['steps']} more CE steps at lr "
-            f"{data['learning_rate']:g} decaying, from cmlm_kd_still with the still encoder; "
-            f"{data['train_seconds'] / 60:.0f} min):\n\n" + table(header, rows)
-            + ("\n\n" + "\n".join(f"- {line}" for line in lines) if lines else ""))
+    return (f"{title}:\n\n" + table(header, rows) + ("\n\n" + "\n".join(f"- {line}" for line in lines) if lines else ""))
 
 
 def rescored_pairs(rows: dict) -> list[str]:

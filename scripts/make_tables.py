@@ -291,6 +291,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_more_sharp:
         text += "\n\n" + section_confirm(still_more_sharp, title="The sharp O1 from the start trained on every "
                                            "source (`still_more`'s cmlm_more_still), over seeds")
+        text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
+            "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
+            "still_more_sharp")])
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -564,8 +567,9 @@ def section_wide(distill_wide: dict | None, wide: dict | None, wide_sx: dict, de
 
 
 def section_edge_by_start(stages: list[dict | None]) -> str:
-    """Each setting's edge over its matched control, and over its start, at every start it ran from (`confirm`,
-    `sharp`, `stronger`, `stronger_sx`, `wide_sx`), weakest start first: does the edge grow with the start?"""
+    """Each setting's edge over its matched control, and over its start, at every start it ran from (labels:
+    `confirm`, `sharp`, `stronger`, `stronger_sx`, `wide_sx`; A: the still-encoder pairs), weakest start first: does
+    the edge grow with the start?"""
     by_start = []
     for stage in stages:
         for name, start in (stage or {}).get("starts", {}).items():

@@ -89,6 +89,9 @@ The stages:
                trained on 2.8x the sources, scored as still_long's rows
   still_more_sharp  (A) still_long_sharp's setting from still_more's cmlm_more_still, seeds 2, 0, 1, each with its
                matched control: does the sharp O1's edge grow, or ENGINE leave its start, from a stronger start?
+  still_more_decay  (A) a CE control from cmlm_more_still for each still_more_sharp run: lr 1e-4 decaying to 0 over
+               its matched control's steps (the jolt-free way to spend the same compute)
+  still_more_slow  (A) the same at ENGINE's constant lr 1e-5 for the run's wall time
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -132,7 +135,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "decay_control", "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
           "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds",
           "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp", "output_chars",
-          "still_budget", "distill_all", "still_more", "still_more_sharp"]
+          "still_budget", "distill_all", "still_more", "still_more_sharp", "still_more_decay", "still_more_slow"]
 
 
 @dataclass(frozen=True)
@@ -1717,6 +1720,23 @@ class Bench:
             self.matched_seeds("still_more_sharp", SHARP,
                                {"cmlm_more_still": self.trained("cmlm_more_still", built_by="still_more")},
                                "`still_long_sharp`'s setting, chosen before this stage", seeds=(2, 0, 1))
+
+    def stage_still_more_decay(self) -> None:
+        """`decay_control` for each `still_more_sharp` run: CE from lr 1e-4 decaying linearly to 0 over as many steps
+        as the run's matched control took in ENGINE's wall time, same start, seed and corpus, the still encoder.
+
+        Why: every matched control from `cmlm_more_still` ended below the start (12.04-12.51 vs 12.71 BLEU): a
+        constant lr 1e-4 jolts a model that ended a decaying schedule (`still_budget` watched a control dip and
+        recover). A short decaying schedule is how one would spend those minutes of CE in practice, so ENGINE -
+        this control is the edge with the jolt taken out."""
+        with self.still_encoder():
+            self.second_controls("still_more_decay", "still_more_sharp", learning_rate=1e-4, lr_scheduler_type="linear")
+
+    def stage_still_more_slow(self) -> None:
+        """`slow_control` for each `still_more_sharp` run: CE at ENGINE's own learning rate (constant 1e-5) for the
+        run's wall time, same start, seed and corpus, the still encoder: the same compute, without the jolt."""
+        with self.still_encoder():
+            self.second_controls("still_more_slow", "still_more_sharp", learning_rate=1e-5, lr_scheduler_type="constant")
 
     def stage_still_rebuilt(self) -> None:
         """A's still chain trained again on this machine under runs/bench/rebuilt/ (`cmlm_kd_still`, then

@@ -291,6 +291,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_more_sharp:
         text += "\n\n" + section_confirm(still_more_sharp, title="The sharp O1 from the start trained on every "
                                            "source (`still_more`'s cmlm_more_still), over seeds")
+        for control in ("still_more_decay", "still_more_slow"):
+            if load(f"{prefix}{control}{suffix}"):
+                text += "\n\n" + section_slow_control(load(f"{prefix}{control}{suffix}"), still_more_sharp)
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
             "still_more_sharp")])
@@ -677,7 +680,8 @@ def section_slow_control(slow: dict, *engines: dict | None) -> str:
                        f"{statistics.mean(chrf):+.1f} chrF, ENGINE above in chrF in {sum(d > 0 for d in chrf)} of "
                        f"{len(pairs)}; at 10 iterations "
                        f"{statistics.mean(e['engine_bleu_10'] - s['control_bleu_10'] for e, s in pairs):+.2f} / "
-                       f"{statistics.mean(e['engine_chrf_10'] - s['control_chrf_10'] for e, s in pairs):+.1f}")
+                       f"{statistics.mean(e['engine_chrf_10'] - s['control_chrf_10'] for e, s in pairs):+.1f}"
+                       + against_start(stage.get("starts", {}), [s for _, s in pairs], name))
     what = (f"**A control with a short decaying schedule** (`{slow['stage']}`: CE from lr {slow['learning_rate']:g} "
             "decaying linearly to 0 over as many steps as the run's first control took in ENGINE's wall time"
             if decaying else
@@ -688,6 +692,18 @@ def section_slow_control(slow: dict, *engines: dict | None) -> str:
             + table(["ENGINE run", "seed", "ENGINE", "control, constant lr 1e-4", name, f"ENGINE - {name}",
                      f"ENGINE - {name}, 10 it."], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
+
+
+def against_start(starts: dict, controls: list[dict], name: str) -> str:
+    """"; the {name} - its start = ..." at one pass, where the ENGINE stage scored its starts in both metrics: a
+    control that ends below its start is partly a jolt, not a measure of what CE buys."""
+    deltas = [(c["control_bleu"] - starts[c["start"]]["bleu"], c["control_chrf"] - starts[c["start"]]["chrf"])
+              for c in controls if {"bleu", "chrf"} <= set(starts.get(c["start"], {}))]
+    if not deltas or len(deltas) < len(controls):
+        return ""
+    return (f"; the {name} - its start, 1 it: {statistics.mean(b for b, _ in deltas):+.2f} / "
+            f"{statistics.mean(c for _, c in deltas):+.1f}, above it in both in "
+            f"{sum(b > 0 and c > 0 for b, c in deltas)} of {len(deltas)}")
 
 
 def section_ranking(data: dict) -> str:

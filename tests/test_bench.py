@@ -960,7 +960,7 @@ def test_distill_all_distills_the_help_sources_after_the_first_distill_sources_a
 def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_start_there(tmp_path, monkeypatch):
     monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
     a = make_bench(tmp_path, "a", quick=False)
-    assert a.benchmark.stages[-3:] == ("distill_all", "still_more", "still_more_sharp")
+    assert a.benchmark.stages[-5:-2] == ("distill_all", "still_more", "still_more_sharp")
     with pytest.raises(SystemExit, match="--rebuild cmlm_long_still"):
         a.stage_still_more()  # its start is not there
     (a.root / "cmlm_long_still").mkdir(parents=True)
@@ -1014,6 +1014,48 @@ def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_s
     assert "| cmlm_more_still `" in text
     assert ("cmlm_more_still - cmlm_long_still (its start, `still_long`), length beam 5 (BLEU / chrF): 1 it: help "
             "+3.00 / -1.5; 10 it: help +3.00 / -1.5") in text
+
+
+def test_still_more_controls_train_ce_from_cmlm_more_still_with_the_still_encoder(tmp_path, monkeypatch):
+    """still_more_decay: lr 1e-4 decaying over the matched control's steps; still_more_slow: 1e-5 for ENGINE's wall
+    time; both on distilled-all, the encoder still, and each control also measured against its start."""
+    a = make_bench(tmp_path, "a", quick=False)
+    assert a.benchmark.stages[-2:] == ("still_more_decay", "still_more_slow")
+    (a.root / "cmlm_more_still").mkdir(parents=True)
+    (a.root / "cmlm_more_still" / "config.json").write_text("{}")
+    point = {"start": "cmlm_more_still", "seed": 2, "train_seconds": 700.0, "control_steps": 880, "engine_bleu": 13.6,
+             "engine_chrf": 45.4, "engine_repetition": 0.34, "engine_teacher_energy": 5.3, "control_bleu": 12.0,
+             "control_chrf": 42.8, "control_repetition": 0.38, "control_teacher_energy": 5.9, "engine_bleu_10": 25.0,
+             "engine_chrf_10": 55.5, "control_bleu_10": 24.0, "control_chrf_10": 55.0}
+    a.write("still_more_sharp", {"stage": "still_more_sharp", "o1_temperature": 0.25, "points": [point],
+                                 "starts": {"cmlm_more_still": {"bleu": 12.7, "chrf": 44.6}}})
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        trained.append((Path(student_model).name, Path(corpus).name, steps, kwargs["learning_rate"],
+                        kwargs["lr_scheduler_type"], callbacks[0].seconds if len(callbacks) == 2 else None,
+                        a.encoder_dropout))
+        callbacks[-1].seconds, callbacks[-1].steps = 690.0, steps if steps < 10**6 else 7000
+
+    def evaluate(model, num_iterations, **kwargs):
+        bleu = 13.0 if num_iterations == 1 else 24.5
+        return {"libreoffice": {"bleu": bleu, "chrf": 45.0, "repetition": 0.35, "teacher_energy": 5.7}}
+
+    monkeypatch.setattr(a, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(a, "evaluate", evaluate)
+    a.stage_still_more_decay()
+    a.stage_still_more_slow()
+    a.stage_still_more_slow()  # finished points are not run again
+    assert trained == [("cmlm_more_still", "distilled-all", 880, 1e-4, "linear", None, False),
+                       ("cmlm_more_still", "distilled-all", 10**6, 1e-5, "constant", 700.0, False)]
+    assert a.encoder_dropout  # restored after each stage
+    decay, slow = a.read("still_more_decay"), a.read("still_more_slow")
+    assert decay["points"][0]["control_steps"] == 880 and slow["points"][0]["control_steps"] == 7000
+    text = make_tables.section_slow_control(decay, a.read("still_more_sharp"))
+    assert ("- `still_more_sharp`: ENGINE - decaying control = +0.60 BLEU, +0.4 chrF, ENGINE above in chrF in 1 of 1; "
+            "at 10 iterations +0.50 / +10.5; the decaying control - its start, 1 it: +0.30 / +0.4, above it in both "
+            "in 1 of 1") in text
+    assert "the slow control - its start" in make_tables.section_slow_control(slow, a.read("still_more_sharp"))
 
 
 def test_distill_wide_adds_longer_help_and_new_ui_sources_after_distilled_more(tmp_path, monkeypatch):

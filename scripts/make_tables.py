@@ -294,9 +294,17 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         for control in ("still_more_decay", "still_more_slow"):
             if load(f"{prefix}{control}{suffix}"):
                 text += "\n\n" + section_slow_control(load(f"{prefix}{control}{suffix}"), still_more_sharp)
+    still_most = load(f"{prefix}still_most{suffix}")
+    if still_most:
+        text += "\n\n" + section_still_most(still_most, still_more)
+    still_most_sharp = load(f"{prefix}still_most_sharp{suffix}")
+    if still_most_sharp:
+        text += "\n\n" + section_confirm(still_most_sharp, title="The sharp O1 from `still_most`'s cmlm_most_still, "
+                                           "over seeds")
+    if still_more_sharp or still_most_sharp:
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
-            "still_more_sharp")])
+            "still_more_sharp", "still_most_sharp")])
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -944,6 +952,15 @@ def section_still_more(data: dict, still_long: dict | None, distill_all: dict | 
         data, "cmlm_more_still", references,
         f"**A start trained on every source** (`distill_all`, `still_more`: cmlm_long_still + {data['steps']} CE "
         f"steps at lr {data['learning_rate']:g} decaying, the still encoder, on {sources}; "
+        f"{data['train_seconds'] / 60:.0f} min of training)")
+
+
+def section_still_most(data: dict, still_more: dict | None) -> str:
+    """`still_most`: cmlm_more_still trained the same schedule again on the same sources, against its start."""
+    return section_trained_further(
+        data, "cmlm_most_still", {"cmlm_more_still (its start, `still_more`)": (still_more or {}).get("length beam 5")},
+        f"**More steps on every source** (`still_most`: cmlm_more_still + {data['steps']} CE steps at lr "
+        f"{data['learning_rate']:g} decaying, the still encoder, on `distilled-all`; "
         f"{data['train_seconds'] / 60:.0f} min of training)")
 
 

@@ -960,7 +960,7 @@ def test_distill_all_distills_the_help_sources_after_the_first_distill_sources_a
 def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_start_there(tmp_path, monkeypatch):
     monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
     a = make_bench(tmp_path, "a", quick=False)
-    assert a.benchmark.stages[-5:-2] == ("distill_all", "still_more", "still_more_sharp")
+    assert a.benchmark.stages[-7:-4] == ("distill_all", "still_more", "still_more_sharp")
     with pytest.raises(SystemExit, match="--rebuild cmlm_long_still"):
         a.stage_still_more()  # its start is not there
     (a.root / "cmlm_long_still").mkdir(parents=True)
@@ -1020,7 +1020,7 @@ def test_still_more_controls_train_ce_from_cmlm_more_still_with_the_still_encode
     """still_more_decay: lr 1e-4 decaying over the matched control's steps; still_more_slow: 1e-5 for ENGINE's wall
     time; both on distilled-all, the encoder still, and each control also measured against its start."""
     a = make_bench(tmp_path, "a", quick=False)
-    assert a.benchmark.stages[-2:] == ("still_more_decay", "still_more_slow")
+    assert a.benchmark.stages[-4:-2] == ("still_more_decay", "still_more_slow")
     (a.root / "cmlm_more_still").mkdir(parents=True)
     (a.root / "cmlm_more_still" / "config.json").write_text("{}")
     point = {"start": "cmlm_more_still", "seed": 2, "train_seconds": 700.0, "control_steps": 880, "engine_bleu": 13.6,
@@ -1056,6 +1056,54 @@ def test_still_more_controls_train_ce_from_cmlm_more_still_with_the_still_encode
             "at 10 iterations +0.50 / +10.5; the decaying control - its start, 1 it: +0.30 / +0.4, above it in both "
             "in 1 of 1") in text
     assert "the slow control - its start" in make_tables.section_slow_control(slow, a.read("still_more_sharp"))
+
+
+def test_still_most_trains_cmlm_more_still_again_and_the_sharp_pairs_start_there(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    assert a.benchmark.stages[-2:] == ("still_most", "still_most_sharp")
+    with pytest.raises(SystemExit, match="--rebuild cmlm_more_still"):
+        a.stage_still_most()  # its start is not there
+    (a.root / "cmlm_more_still").mkdir(parents=True)
+    (a.root / "cmlm_more_still" / "config.json").write_text("{}")
+    (a.root / "cmlm_more_still" / "model.safetensors").write_bytes(b"more")
+    trained, runs = [], []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        trained.append((out.name, Path(corpus).name, steps, Path(student_model).name, kwargs["learning_rate"],
+                        kwargs.get("save_steps"), a.encoder_dropout))
+        if out.name == "cmlm_most_still":
+            out.mkdir(parents=True)
+            (out / "model.safetensors").write_bytes(b"most")
+            (out / "config.json").write_text("{}")
+        for callback in callbacks or []:
+            callback.seconds, callback.steps = 70.0, 300
+        return 2400.0
+
+    def evaluate(model, num_iterations=1, length_beam=3, corpora=None, **kwargs):
+        bleu = {"engine": 15.0, "control": 14.0, "cmlm_most_still": 14.5}.get(Path(model).name, 11.0)
+        row = {"bleu": bleu + (7 if num_iterations == 10 else 0), "chrf": 3 * bleu, "repetition": 0.1,
+               "teacher_energy": bleu / 10, "length_ratio": 0.9}
+        return {corpus: row for corpus in corpora or a.benchmark.test_corpora}
+
+    monkeypatch.setattr(a, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(a, "evaluate", evaluate)
+    monkeypatch.setattr(a, "train_energy", lambda out, start, steps, **kwargs: runs.append(
+        (start.name, Path(kwargs["corpus"]).name, kwargs["o1_temperature"], kwargs["seed"], a.encoder_dropout)) or (70.0, []))
+    a.stage_still_most()
+    assert trained == [("cmlm_most_still", "distilled-all", 3000, "cmlm_more_still", 3e-4, 1500, False)]
+    most = a.read("still_most")
+    assert most["initialised_from"] == "cmlm_more_still" and most["model_sha256"] == hashlib.sha256(b"most").hexdigest()[:16]
+    assert a.recipes()["cmlm_most_still"][0] == "still_most" and a.encoder_dropout
+    a.stage_still_most_sharp()
+    assert runs == [("cmlm_most_still", "distilled-all", 0.25, seed, False) for seed in (2, 0, 1)]
+    assert [p["seed"] for p in a.read("still_most_sharp")["points"]] == [2, 0, 1]
+    more = {"length beam 5": {its: {"libreoffice": {"bleu": 12.0 + (7 if its == "10_iterations" else 0), "chrf": 44.0}}
+                              for its in ("1_iterations", "10_iterations")}}
+    text = make_tables.section_still_most(most, more)
+    assert ("**More steps on every source** (`still_most`: cmlm_more_still + 3000 CE steps at lr 0.0003 decaying, the "
+            "still encoder, on `distilled-all`; 40 min of training)") in text
+    assert ("cmlm_most_still - cmlm_more_still (its start, `still_more`), length beam 5 (BLEU / chrF): 1 it: help "
+            "+2.50 / -0.5; 10 it: help +2.50 / -0.5") in text
 
 
 def test_distill_wide_adds_longer_help_and_new_ui_sources_after_distilled_more(tmp_path, monkeypatch):

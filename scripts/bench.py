@@ -41,7 +41,7 @@ The stages:
                against the teacher energy, O1 = SX at temperature 1 and 0.25 and O1 = STL: do the energy and the
                operators point towards better outputs at all, apart from a network learning to follow them?
   sharp        the engine stage's setting with O1 reading z / 0.25, and a matched control, over seeds, from
-               cmlm_long: does training with the sharper O1 follow where the descent stage went?
+               cmlm_long and then cmlm_kd: does training with the sharper O1 follow where the descent stage went?
   sharper      the same at O1 temperature 0.1
   distill_ui   (labels) LibreOffice's UI strings of <= 4 words, not sources of the help, distilled: distilled-more
   cmlm_more    cmlm_long + 6000 CE steps on distilled-more: a stronger start

@@ -957,27 +957,36 @@ def test_distill_all_distills_the_help_sources_after_the_first_distill_sources_a
     assert quick.s["ui_sources"] == 96 and a.s["ui_sources"] is None
 
 
+def fake_model(folder: Path, weights: bytes) -> None:
+    """A model folder as `trained()` and `weights_digest()` see it."""
+    folder.mkdir(parents=True)
+    (folder / "model.safetensors").write_bytes(weights)
+    (folder / "config.json").write_text("{}")
+
+
+def fake_further_training(bench_a, trained: list, model: str, weights: bytes):
+    """A stand-in for `Bench.train_cmlm` that records each call (with the encoder's dropout switch), makes `model`'s
+    folder with `weights`, and gives every callback 70 s and 300 steps."""
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        trained.append((out.name, Path(corpus).name, steps, Path(student_model).name, kwargs["learning_rate"],
+                        kwargs.get("save_steps"), bench_a.encoder_dropout))
+        if out.name == model:
+            fake_model(out, weights)
+        for callback in callbacks or []:
+            callback.seconds, callback.steps = 70.0, 300
+        return 3300.0
+    return train_cmlm
+
+
 def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_start_there(tmp_path, monkeypatch):
     monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
     a = make_bench(tmp_path, "a", quick=False)
     assert a.benchmark.stages[-7:-4] == ("distill_all", "still_more", "still_more_sharp")
     with pytest.raises(SystemExit, match="--rebuild cmlm_long_still"):
         a.stage_still_more()  # its start is not there
-    (a.root / "cmlm_long_still").mkdir(parents=True)
-    (a.root / "cmlm_long_still" / "model.safetensors").write_bytes(b"long")
-    (a.root / "cmlm_long_still" / "config.json").write_text("{}")
+    fake_model(a.root / "cmlm_long_still", b"long")
     trained, runs = [], []
-
-    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
-        trained.append((out.name, Path(corpus).name, steps, Path(student_model).name, kwargs["learning_rate"],
-                        kwargs.get("save_steps"), a.encoder_dropout))
-        if out.name == "cmlm_more_still":
-            out.mkdir(parents=True)
-            (out / "model.safetensors").write_bytes(b"more")
-            (out / "config.json").write_text("{}")
-        for callback in callbacks or []:
-            callback.seconds, callback.steps = 70.0, 300
-        return 3300.0
+    train_cmlm = fake_further_training(a, trained, "cmlm_more_still", b"more")
 
     def train_energy(out, start, steps, **kwargs):
         runs.append((start.name, Path(kwargs["corpus"]).name, kwargs["o1_temperature"], kwargs["seed"], a.encoder_dropout))
@@ -1063,21 +1072,9 @@ def test_still_most_trains_cmlm_more_still_again_and_the_sharp_pairs_start_there
     assert a.benchmark.stages[-2:] == ("still_most", "still_most_sharp")
     with pytest.raises(SystemExit, match="--rebuild cmlm_more_still"):
         a.stage_still_most()  # its start is not there
-    (a.root / "cmlm_more_still").mkdir(parents=True)
-    (a.root / "cmlm_more_still" / "config.json").write_text("{}")
-    (a.root / "cmlm_more_still" / "model.safetensors").write_bytes(b"more")
+    fake_model(a.root / "cmlm_more_still", b"more")
     trained, runs = [], []
-
-    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
-        trained.append((out.name, Path(corpus).name, steps, Path(student_model).name, kwargs["learning_rate"],
-                        kwargs.get("save_steps"), a.encoder_dropout))
-        if out.name == "cmlm_most_still":
-            out.mkdir(parents=True)
-            (out / "model.safetensors").write_bytes(b"most")
-            (out / "config.json").write_text("{}")
-        for callback in callbacks or []:
-            callback.seconds, callback.steps = 70.0, 300
-        return 2400.0
+    train_cmlm = fake_further_training(a, trained, "cmlm_most_still", b"most")
 
     def evaluate(model, num_iterations=1, length_beam=3, corpora=None, **kwargs):
         bleu = {"engine": 15.0, "control": 14.0, "cmlm_most_still": 14.5}.get(Path(model).name, 11.0)
@@ -1101,7 +1098,7 @@ def test_still_most_trains_cmlm_more_still_again_and_the_sharp_pairs_start_there
                               for its in ("1_iterations", "10_iterations")}}
     text = make_tables.section_still_most(most, more)
     assert ("**More steps on every source** (`still_most`: cmlm_more_still + 3000 CE steps at lr 0.0003 decaying, the "
-            "still encoder, on `distilled-all`; 40 min of training)") in text
+            "still encoder, on `distilled-all`; 55 min of training)") in text
     assert ("cmlm_most_still - cmlm_more_still (its start, `still_more`), length beam 5 (BLEU / chrF): 1 it: help "
             "+2.50 / -0.5; 10 it: help +2.50 / -0.5") in text
 

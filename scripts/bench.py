@@ -94,6 +94,8 @@ The stages:
   still_more_slow  (A) the same at ENGINE's constant lr 1e-5 for the run's wall time
   still_most   (A) cmlm_more_still + 3000 more CE steps (the same schedule) on distilled-all: cmlm_most_still
   still_most_sharp  (A) still_more_sharp's setting and seeds from cmlm_most_still, each with its matched control
+  still_most_decay  (A) still_more_decay's control from cmlm_most_still for each still_most_sharp run
+  still_most_slow  (A) still_more_slow's control from cmlm_most_still for each still_most_sharp run
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -138,7 +140,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds",
           "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp", "output_chars",
           "still_budget", "distill_all", "still_more", "still_more_sharp", "still_more_decay", "still_more_slow",
-          "still_most", "still_most_sharp"]
+          "still_most", "still_most_sharp", "still_most_decay", "still_most_slow"]
 
 
 @dataclass(frozen=True)
@@ -1166,6 +1168,10 @@ class Bench:
         from engine_hf.training import StopAfterSeconds
 
         runs = self.read(against)
+        if runs.get("partial"):
+            raise SystemExit(f"{stage}: {against} is unfinished ({len(runs['points'])} run(s) so far), and each of its "
+                             f"runs needs its control here. Finish it first: python scripts/bench.py {self.flags}"
+                             f"--stages {against}")
         done = {p["seed"]: p for p in self.read(stage)["points"]} if self.result_path(stage).exists() else {}
         about = {"learning_rate": learning_rate, "lr_scheduler_type": lr_scheduler_type, "against": against,
                  "starts": runs["starts"]}
@@ -1762,6 +1768,21 @@ class Bench:
             self.matched_seeds("still_most_sharp", SHARP,
                                {"cmlm_most_still": self.trained("cmlm_most_still", built_by="still_most")},
                                "`still_more_sharp`'s setting, chosen before this stage", seeds=(2, 0, 1))
+
+    def stage_still_most_decay(self) -> None:
+        """`still_more_decay` for each `still_most_sharp` run: CE from `cmlm_most_still` at lr 1e-4 decaying linearly to
+        0 over the matched control's step count, same seed and corpus, the still encoder.
+
+        Why: from `cmlm_more_still` half of the sharp O1's edge over its matched controls was those controls' dip
+        below the start; this measures the edge from the stronger start without it."""
+        with self.still_encoder():
+            self.second_controls("still_most_decay", "still_most_sharp", learning_rate=1e-4, lr_scheduler_type="linear")
+
+    def stage_still_most_slow(self) -> None:
+        """`still_more_slow` for each `still_most_sharp` run: CE from `cmlm_most_still` at ENGINE's constant lr 1e-5 for
+        the run's wall time, same seed and corpus, the still encoder."""
+        with self.still_encoder():
+            self.second_controls("still_most_slow", "still_most_sharp", learning_rate=1e-5, lr_scheduler_type="constant")
 
     def stage_still_rebuilt(self) -> None:
         """A's still chain trained again on this machine under runs/bench/rebuilt/ (`cmlm_kd_still`, then

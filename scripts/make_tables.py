@@ -301,6 +301,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_most_sharp:
         text += "\n\n" + section_confirm(still_most_sharp, title="The sharp O1 from `still_most`'s cmlm_most_still, "
                                            "over seeds")
+        for control in ("still_most_decay", "still_most_slow"):
+            if load(f"{prefix}{control}{suffix}"):
+                text += "\n\n" + section_slow_control(load(f"{prefix}{control}{suffix}"), still_most_sharp)
     if still_more_sharp or still_most_sharp:
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
@@ -1429,6 +1432,52 @@ def section_train_step() -> str | None:
     return text + "\n\n" + source(data)
 
 
+TIMED_KEYS = ("train_seconds", "control_train_seconds", "seconds", "control_seconds")
+
+
+def recorded_seconds(data: dict) -> float:
+    """The training and distillation wall time a stage's results JSON records (evaluation is never timed). A compute
+    curve's checkpoint times are cumulative, so it counts ENGINE's last one and its control's total."""
+    if "engine_seconds_at" in data:
+        return max(map(float, data["engine_seconds_at"].values())) + data.get("control_seconds", 0.0)
+
+    def timed(value) -> float:
+        if isinstance(value, dict):
+            return sum(v if k in TIMED_KEYS and isinstance(v, int | float) else timed(v) for k, v in value.items())
+        return sum(timed(v) for v in value) if isinstance(value, list) else 0.0
+
+    return timed(data)
+
+
+def section_compute() -> str | None:
+    """How long `make bench` has taken here, summed from what the results record: the README's time line."""
+    benchmarks = {"bench_": "A", "bench_short_": "A on short segments", "bench_labels_": "A on labels", "bench_b_": "B"}
+    seconds: dict[str, dict[str, float]] = {prefix: {} for prefix in benchmarks}
+    for path in sorted(RESULTS.glob("bench_*.json")):
+        if not path.stem.endswith("_quick"):
+            prefix = max((p for p in benchmarks if path.stem.startswith(p)), key=len)
+            seconds[prefix][path.stem.removeprefix(prefix)] = recorded_seconds(json.loads(path.read_text()))
+    rows = []
+    for prefix, name in benchmarks.items():
+        still = [stage for stage in seconds[prefix] if stage.startswith("still_") or stage == "distill_all"]
+        rest = [stage for stage in seconds[prefix] if stage not in still]
+        groups = [(f"{name}, the still-encoder line (`still_*`, `distill_all`)", still), (f"{name}, the rest", rest)]
+        for label, group in groups if still else [(name, rest)]:
+            timed = [stage for stage in group if seconds[prefix][stage] > 0]
+            if timed:
+                longest = max(timed, key=seconds[prefix].get)
+                rows.append([label, f"{len(timed)} of {len(group)}", f"{sum(seconds[prefix][s] for s in group) / 3600:.2f}",
+                             f"`{longest}` ({seconds[prefix][longest] / 3600:.2f} h)"])
+    if not rows:
+        return None
+    return ("### Recorded compute of `make bench`\n\n"
+            + table(["benchmark", "stages that time their training", "hours recorded", "longest stage"], rows)
+            + "\n\nSummed from `train_seconds`, `control_train_seconds`, `seconds` and `control_seconds` in "
+            "`results/bench_*.json` (`--quick` slices left out): training and distillation wall time on the hardware "
+            "each JSON names. Evaluation is not timed, nor are the stages that only score (`gain`, `table2`, "
+            "`lengths`, `examples`, ...), so each total is a floor. B's teacher trained separately "
+            "(`results/teacher_de_en.json`). Regenerated with `python scripts/make_tables.py`.")
+
 def render() -> str:
     """The README's results section, from results/*.json alone (no side effects)."""
     sections = [section_demo(), section_fidelity(), section_teacher_de_en(),
@@ -1454,7 +1503,7 @@ def render() -> str:
                 section_speed("speed_labels", "Decoding speed, labels (CPU; the labels benchmark's cmlm_long and "
                               "teacher on its test slice, with teacher rescoring)"),
                 section_speed("speed_demo", "Decoding speed, help sentences with teacher rescoring (CPU; `make demo`'s "
-                              "ENGINE and teacher, run after it)"), section_train_step()]
+                              "ENGINE and teacher, run after it)"), section_train_step(), section_compute()]
     return "\n\n".join(s for s in sections if s) or "(no results yet)"
 
 

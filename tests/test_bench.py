@@ -119,6 +119,30 @@ def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_pat
     assert make_tables.section_bench("bench_", "", "Benchmark A") is None  # A's results are elsewhere
 
 
+def test_compute_table_sums_recorded_training_time_per_benchmark_without_double_counting(tmp_path, monkeypatch):
+    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+    files = {
+        "bench_distill": {"seconds": 1800.0},
+        "bench_cmlm_kd": {"train_seconds": 3600.0, "1_iterations": {"libreoffice": scores(10.0)}},
+        "bench_examples": {"rows": []},  # scores only: counted as a stage, not as time
+        "bench_still_more_sharp": {"points": [{"train_seconds": 600.0, "control_train_seconds": 600.0}] * 3},
+        "bench_still_main": {"rows": {"control_still": {"train_seconds": 900.0, "budget_seconds": 900.0}}},
+        # a compute curve's checkpoint times are cumulative: only the last one counts, with the control's total
+        "bench_still_budget": {"engine_seconds_at": {"200": 700.0, "400": 1400.0}, "control_seconds": 1400.0,
+                               "points": [{"seconds": 700.0}, {"seconds": 1400.0}]},
+        "bench_cmlm_kd_quick": {"train_seconds": 10**6},
+        "bench_b_cmlm_kd": {"train_seconds": 7200.0},
+        "bench_labels_descent": {"rows": {"SX": {"seconds_per_sentence": 2.0}}},
+    }
+    for name, payload in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(payload))
+    text = make_tables.section_compute()
+    assert "| A, the still-encoder line (`still_*`, `distill_all`) | 3 of 3 | 2.03 | `still_more_sharp` (1.00 h) |" in text
+    assert "| A, the rest | 2 of 3 | 1.50 | `cmlm_kd` (1.00 h) |" in text
+    assert "| B | 1 of 1 | 2.00 | `cmlm_kd` (2.00 h) |" in text
+    assert "labels" not in text.split("\n\n")[1]  # nothing timed there
+
+
 def test_dev_curve_table_puts_both_energies_of_a_step_on_one_row():
     data = {"scale": {"logging_steps": 25}, "selected_step": 0,
             "dev_curve": [{"step": 0, "dev_discrete_energy": 9.44}, {"step": 25, "dev_discrete_energy": 9.5}],
@@ -1025,19 +1049,27 @@ def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_s
             "+3.00 / -1.5; 10 it: help +3.00 / -1.5") in text
 
 
-def test_still_more_controls_train_ce_from_cmlm_more_still_with_the_still_encoder(tmp_path, monkeypatch):
-    """still_more_decay: lr 1e-4 decaying over the matched control's steps; still_more_slow: 1e-5 for ENGINE's wall
-    time; both on distilled-all, the encoder still, and each control also measured against its start."""
+@pytest.mark.parametrize("line, start", [("still_more", "cmlm_more_still"), ("still_most", "cmlm_most_still")])
+def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_still_encoder(tmp_path, monkeypatch,
+                                                                                             line, start):
+    """<line>_decay: lr 1e-4 decaying over the matched control's steps; <line>_slow: 1e-5 for ENGINE's wall time; both
+    on distilled-all, the encoder still, each control also measured against its start, and none before every sharp
+    pair has run."""
     a = make_bench(tmp_path, "a", quick=False)
-    assert a.benchmark.stages[-4:-2] == ("still_more_decay", "still_more_slow")
-    (a.root / "cmlm_more_still").mkdir(parents=True)
-    (a.root / "cmlm_more_still" / "config.json").write_text("{}")
-    point = {"start": "cmlm_more_still", "seed": 2, "train_seconds": 700.0, "control_steps": 880, "engine_bleu": 13.6,
+    stages = a.benchmark.stages
+    assert stages.index(f"{line}_sharp") < stages.index(f"{line}_decay") < stages.index(f"{line}_slow")
+    fake_model(a.root / start, b"start")
+    point = {"start": start, "seed": 2, "train_seconds": 700.0, "control_steps": 880, "engine_bleu": 13.6,
              "engine_chrf": 45.4, "engine_repetition": 0.34, "engine_teacher_energy": 5.3, "control_bleu": 12.0,
              "control_chrf": 42.8, "control_repetition": 0.38, "control_teacher_energy": 5.9, "engine_bleu_10": 25.0,
              "engine_chrf_10": 55.5, "control_bleu_10": 24.0, "control_chrf_10": 55.0}
-    a.write("still_more_sharp", {"stage": "still_more_sharp", "o1_temperature": 0.25, "points": [point],
-                                 "starts": {"cmlm_more_still": {"bleu": 12.7, "chrf": 44.6}}})
+    sharp = {"stage": f"{line}_sharp", "o1_temperature": 0.25, "points": [point], "starts": {start: {"bleu": 12.7,
+                                                                                                    "chrf": 44.6}}}
+    a.write(f"{line}_sharp", {**sharp, "partial": True})
+    with pytest.raises(SystemExit, match=f"{line}_sharp is unfinished .* --stages {line}_sharp"):
+        getattr(a, f"stage_{line}_decay")()
+    assert not a.result_path(f"{line}_decay").exists()
+    a.write(f"{line}_sharp", {**sharp, "partial": False})
     trained = []
 
     def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
@@ -1052,24 +1084,24 @@ def test_still_more_controls_train_ce_from_cmlm_more_still_with_the_still_encode
 
     monkeypatch.setattr(a, "train_cmlm", train_cmlm)
     monkeypatch.setattr(a, "evaluate", evaluate)
-    a.stage_still_more_decay()
-    a.stage_still_more_slow()
-    a.stage_still_more_slow()  # finished points are not run again
-    assert trained == [("cmlm_more_still", "distilled-all", 880, 1e-4, "linear", None, False),
-                       ("cmlm_more_still", "distilled-all", 10**6, 1e-5, "constant", 700.0, False)]
+    getattr(a, f"stage_{line}_decay")()
+    getattr(a, f"stage_{line}_slow")()
+    getattr(a, f"stage_{line}_slow")()  # finished points are not run again
+    assert trained == [(start, "distilled-all", 880, 1e-4, "linear", None, False),
+                       (start, "distilled-all", 10**6, 1e-5, "constant", 700.0, False)]
     assert a.encoder_dropout  # restored after each stage
-    decay, slow = a.read("still_more_decay"), a.read("still_more_slow")
+    decay, slow = a.read(f"{line}_decay"), a.read(f"{line}_slow")
     assert decay["points"][0]["control_steps"] == 880 and slow["points"][0]["control_steps"] == 7000
-    text = make_tables.section_slow_control(decay, a.read("still_more_sharp"))
-    assert ("- `still_more_sharp`: ENGINE - decaying control = +0.60 BLEU, +0.4 chrF, ENGINE above in chrF in 1 of 1; "
+    text = make_tables.section_slow_control(decay, a.read(f"{line}_sharp"))
+    assert (f"- `{line}_sharp`: ENGINE - decaying control = +0.60 BLEU, +0.4 chrF, ENGINE above in chrF in 1 of 1; "
             "at 10 iterations +0.50 / +10.5; the decaying control - its start, 1 it: +0.30 / +0.4, above it in both "
             "in 1 of 1") in text
-    assert "the slow control - its start" in make_tables.section_slow_control(slow, a.read("still_more_sharp"))
+    assert "the slow control - its start" in make_tables.section_slow_control(slow, a.read(f"{line}_sharp"))
 
 
 def test_still_most_trains_cmlm_more_still_again_and_the_sharp_pairs_start_there(tmp_path, monkeypatch):
     a = make_bench(tmp_path, "a", quick=False)
-    assert a.benchmark.stages[-2:] == ("still_most", "still_most_sharp")
+    assert a.benchmark.stages[-4:-2] == ("still_most", "still_most_sharp")
     with pytest.raises(SystemExit, match="--rebuild cmlm_more_still"):
         a.stage_still_most()  # its start is not there
     fake_model(a.root / "cmlm_more_still", b"more")

@@ -304,6 +304,16 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         for control in ("still_most_decay", "still_most_slow"):
             if load(f"{prefix}{control}{suffix}"):
                 text += "\n\n" + section_slow_control(load(f"{prefix}{control}{suffix}"), still_most_sharp)
+    still_most_budget = load(f"{prefix}still_most_budget{suffix}")
+    if still_most_budget:
+        def same_seed(stage: str) -> dict | None:
+            return next((p for p in (load(f"{prefix}{stage}{suffix}") or {}).get("points", [])
+                         if p["seed"] == still_most_budget.get("seed")), None)
+
+        slow = same_seed("still_most_slow")
+        text += "\n\n" + section_budget(still_most_budget, plot_name(prefix, suffix, "engine_still_most_budget"),
+                                          "still_most_budget", same_seed("still_most_sharp"),
+                                          ("still_most_slow", slow) if slow else None)
     if still_more_sharp or still_most_sharp:
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
@@ -1005,9 +1015,12 @@ def rescored_pairs(rows: dict) -> list[str]:
     return lines
 
 
-def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict | None = None) -> str:
+def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict | None = None,
+                   control_replica: tuple[str, dict] | None = None) -> str:
     """ENGINE and its control at equal wall times along one longer run each: does the gap grow with compute?
-    `replica` is the matched pair whose ENGINE the first checkpoint should repeat (same start, seed and steps)."""
+    `replica` is the matched pair whose ENGINE the first checkpoint should repeat (same start, seed and steps);
+    `control_replica` (its stage, its point) a control run of the same start, seed and lr for ENGINE's first wall
+    time, which the control's first checkpoint should come close to (a wall-time stop is not step-exact)."""
     def scores(point: dict, who: str) -> str:
         return (f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f} / "
                 f"{point[f'{who}_teacher_energy']:.2f}")
@@ -1040,6 +1053,13 @@ def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict |
                  f"({'the same run again' if same else 'not the same: the run did not repeat'}), and its control "
                  f"{replica['control_bleu']:.2f} / {replica['control_chrf']:.1f} after {replica['control_steps']} CE "
                  "steps.")
+    if control_replica:
+        control_stage, point = control_replica
+        first = data["points"][0]
+        text += (f" The control's first checkpoint ({first['control_step']} CE steps at lr "
+                 f"{data['control_learning_rate']:g}) scores {first['control_bleu']:.2f} / {first['control_chrf']:.1f}; "
+                 f"`{control_stage}`'s control of the same start, seed and lr scored {point['control_bleu']:.2f} / "
+                 f"{point['control_chrf']:.1f} after {point['control_steps']} steps in its pair's wall time.")
     return text + f"\n\n![ENGINE against its control as compute grows](docs/{plot})"
 
 
@@ -1520,7 +1540,7 @@ def main() -> int:
             gain = load(f"{prefix}gain{suffix}")
             if gain:
                 plot_gain(gain, plot_name(prefix, suffix))
-            for stage in ("budget", "still_budget"):
+            for stage in ("budget", "still_budget", "still_most_budget"):
                 budget = load(f"{prefix}{stage}{suffix}")
                 if budget and not budget.get("partial"):
                     plot_budget(budget, plot_name(prefix, suffix, f"engine_{stage}"))

@@ -266,7 +266,11 @@ def test_budget_on_labels_runs_the_sharp_setting_from_cmlm_long_and_elsewhere_th
     assert runs == [("cmlm_long", 800, 1e-5, 0.25, 200), ("cmlm_kd", 800, 1e-5, 1.0, 200)]
 
 
-def test_still_budget_runs_still_long_sharps_seed_2_four_times_as_long_with_the_still_encoder(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("stage", "start", "built_by", "control_lr"),
+                         [("still_budget", "cmlm_long_still", "still_long", 1e-4),
+                          ("still_most_budget", "cmlm_most_still", "still_most", 1e-5)])
+def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still_encoder(tmp_path, monkeypatch, stage,
+                                                                                         start, built_by, control_lr):
     runs, controls = [], []
 
     def train_energy(out, start, steps, clock=None, **kwargs):
@@ -276,7 +280,8 @@ def test_still_budget_runs_still_long_sharps_seed_2_four_times_as_long_with_the_
         return steps / 100, []
 
     def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
-        controls.append((Path(student_model).name, kwargs["seed"], bench_a.encoder_dropout))
+        controls.append((Path(student_model).name, kwargs["seed"], kwargs["learning_rate"],
+                         kwargs["lr_scheduler_type"], bench_a.encoder_dropout))
         saver, stop, clock = callbacks
         assert stop.seconds == 8.0 and saver.pending == [2.0, 4.0, 6.0]
         saver.saved_steps, clock.steps, clock.seconds = [5, 10, 15], 20, 8.0
@@ -286,28 +291,36 @@ def test_still_budget_runs_still_long_sharps_seed_2_four_times_as_long_with_the_
         return {"libreoffice": {"bleu": 11.0, "chrf": 41.0, "repetition": 0.1, "teacher_energy": 3.0}}
 
     bench_a = make_bench(tmp_path, "a", quick=False)
-    assert "still_budget" in bench_a.benchmark.stages
-    with pytest.raises(SystemExit, match="--rebuild cmlm_long_still"):
-        bench_a.stage_still_budget()  # its start is not there yet
-    (bench_a.root / "cmlm_long_still").mkdir(parents=True)
-    (bench_a.root / "cmlm_long_still" / "config.json").write_text("{}")
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(built_by)
+    with pytest.raises(SystemExit, match=f"--rebuild {start}"):
+        getattr(bench_a, f"stage_{stage}")()  # its start is not there yet
+    (bench_a.root / start).mkdir(parents=True)
+    (bench_a.root / start / "config.json").write_text("{}")
     for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
         monkeypatch.setattr(bench_a, attribute, fake)
-    bench_a.stage_still_budget()
-    result = bench_a.read("still_budget")
-    assert runs == [("cmlm_long_still", 800, 0.25, 200, 2, False)]
-    assert controls == [("cmlm_long_still", 2, False)] and bench_a.encoder_dropout
-    assert result["seed"] == 2 and result["initialised_from"] == "cmlm_long_still" and not result["partial"]
+    getattr(bench_a, f"stage_{stage}")()
+    result = bench_a.read(stage)
+    assert runs == [(start, 800, 0.25, 200, 2, False)]
+    assert controls == [(start, 2, control_lr, "constant", False)] and bench_a.encoder_dropout
+    assert result["seed"] == 2 and result["initialised_from"] == start and not result["partial"]
+    assert result["control_learning_rate"] == control_lr
     assert [p["control_step"] for p in result["points"]] == [5, 10, 15, 20]
-    # The table checks the first checkpoint against still_long_sharp's pair of the same seed.
+    # The table checks the first checkpoint against the sharp stage's pair of the same seed.
     replica = {"seed": 2, "engine_bleu": 11.0, "engine_chrf": 41.0, "control_bleu": 10.2, "control_chrf": 40.1,
                "control_steps": 870}
-    text = make_tables.section_budget(result, "engine_still_budget.png", "still_budget", replica)
-    assert "(`still_budget`: O1 temperature 0.25, lr 1e-05, `ce_weight` 1, 800 energy steps from cmlm_long_still, seed 2," in text
+    text = make_tables.section_budget(result, f"engine_{stage}.png", stage, replica)
+    assert (f"(`{stage}`: O1 temperature 0.25, lr 1e-05, `ce_weight` 1, 800 energy steps from {start}, seed 2, "
+            f"scored every 200; one control run (CE, lr {control_lr:g})") in text
     assert ("The 200-step ENGINE checkpoint scores 11.00 / 41.0; the matched pair of the same start and seed scored "
             "11.00 / 41.0 (the same run again), and its control 10.20 / 40.1 after 870 CE steps.") in text
-    assert "not the same" in make_tables.section_budget(result, "x.png", "still_budget", {**replica, "engine_bleu": 11.1})
-    assert make_tables.plot_name("bench_", "", "engine_still_budget") == "engine_still_budget.png"
+    assert "not the same" in make_tables.section_budget(result, "x.png", stage, {**replica, "engine_bleu": 11.1})
+    assert "scored 9.90" not in text
+    slow = {"seed": 2, "control_bleu": 9.9, "control_chrf": 40.5, "control_steps": 830}
+    assert ("The control's first checkpoint (5 CE steps at lr 1e-05) scores 11.00 / 41.0; `still_most_slow`'s control "
+            "of the same start, seed and lr scored 9.90 / 40.5 after 830 steps in its pair's wall time.") in \
+        make_tables.section_budget({**result, "control_learning_rate": 1e-5}, "x.png", stage, replica,
+                                   ("still_most_slow", slow))
+    assert make_tables.plot_name("bench_", "", f"engine_{stage}") == f"engine_{stage}.png"
 
 
 def test_unfrozen_table_sets_the_frozen_stages_beside_the_unfrozen_ones():

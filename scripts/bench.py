@@ -1345,7 +1345,7 @@ class Bench:
                       seed: int | None = None, control_learning_rate: float = 1e-4) -> None:
         """`setting` from `start` for 4x `energy_steps`, checkpointed every `energy_steps`; one control run (CE at a
         constant `control_learning_rate` from the same start) checkpointed at the wall times ENGINE reached its
-        checkpoints and stopped at ENGINE's total. Each pair is scored on the test set (1 iteration, length beam 3).
+        checkpoints and stopped at ENGINE's total. Each pair is scored on the test set (1 and 10 iterations, length beam 3).
 
         Resumable: a finished run's times are kept in the results JSON; a run killed midway is redone from its start
         (its clock would be wrong)."""
@@ -1380,19 +1380,28 @@ class Bench:
             record["control_seconds"] = clock.seconds
             self.write(stage, {**record, "partial": True})
         metrics = ("bleu", "chrf", "repetition", "teacher_energy")
-        start_scores = self.evaluate(start, **CONFIRM_TEST)["libreoffice"]
+
+        def scored(path: Path, prefix: str, known: dict) -> dict:
+            """`known` plus the model's scores at 1 and 10 iterations (keys `{prefix}bleu`, `{prefix}bleu_10`, ...),
+            those a finished run recorded kept (`--force` adds the ten-iteration ones to an older result)."""
+            for suffix, iterations in (("", 1), ("_10", 10)):
+                if f"{prefix}bleu{suffix}" not in known:
+                    found = self.evaluate(path, **{**CONFIRM_TEST, "num_iterations": iterations})["libreoffice"]
+                    known = {**known, **{f"{prefix}{m}{suffix}": found[m] for m in metrics}}
+            return known
+
+        recorded = {point["engine_step"]: point for point in record.get("points", [])}
+        start_scores = scored(start, "", record.get("start", {}))
         points = []
         for i, (step, seconds) in enumerate(zip(record["engine_seconds_at"], times, strict=True)):
             last = i == len(times) - 1
             control_step = record["control_steps_at"][i]
             engine_dir = out / "engine" if last else out / "engine" / f"checkpoint-{step}"
             control_dir = out / "control" if last else out / "control" / f"checkpoint-{control_step}"
-            scores = {who: self.evaluate(path, **CONFIRM_TEST)["libreoffice"]
-                      for who, path in (("engine", engine_dir), ("control", control_dir))}
-            points.append({"engine_step": int(step), "seconds": seconds, "control_step": control_step,
-                           **{f"{who}_{m}": scores[who][m] for who in scores for m in metrics}})
-        self.write(stage, {**record, "start": {m: start_scores[m] for m in metrics}, "points": points,
-                           "partial": False})
+            point = recorded.get(int(step), {"engine_step": int(step), "seconds": seconds, "control_step": control_step})
+            points.append(scored(control_dir, "control_", scored(engine_dir, "engine_", point)))
+            self.write(stage, {**record, "start": start_scores, "points": points, "partial": True})
+        self.write(stage, {**record, "start": start_scores, "points": points, "partial": False})
 
     def stage_rescoring(self) -> None:
         """The teacher at inference time instead of in training: which length candidate to output, chosen by the

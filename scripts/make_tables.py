@@ -1028,10 +1028,19 @@ def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict |
     if data.get("partial"):
         return (f"**ENGINE against its control as compute grows** (`{stage}`): **unfinished**, the stage resumes "
                 "where it stopped.")
+    def gap(point: dict, suffix: str = "") -> str:
+        return (f"{point[f'engine_bleu{suffix}'] - point[f'control_bleu{suffix}']:+.2f} / "
+                f"{point[f'engine_chrf{suffix}'] - point[f'control_chrf{suffix}']:+.1f}")
+
+    def refined(point: dict, who: str) -> str:
+        return f"{point[f'{who}_bleu_10']:.2f} / {point[f'{who}_chrf_10']:.1f}"
+
     start = {f"start_{m}": v for m, v in data["start"].items()}
-    rows = [[0, 0, scores(start, "start"), 0, scores(start, "start"), "-"]]
+    ten = all("engine_bleu_10" in p for p in data["points"])  # older results scored one iteration only
+    rows = [[0, 0, scores(start, "start"), 0, scores(start, "start"), "-"]
+            + ([refined(start, "start"), refined(start, "start"), "-"] if ten else [])]
     rows += [[p["engine_step"], f"{p['seconds']:.0f}", scores(p, "engine"), p["control_step"], scores(p, "control"),
-              f"{p['engine_bleu'] - p['control_bleu']:+.2f} / {p['engine_chrf'] - p['control_chrf']:+.1f}"]
+              gap(p)] + ([refined(p, "engine"), refined(p, "control"), gap(p, "_10")] if ten else [])
              for p in data["points"]]
     setting = (f"O1 temperature {data['o1_temperature']:g}, " if data.get("o1_temperature", 1) != 1 else
                "the engine stage's settings, ")
@@ -1040,10 +1049,11 @@ def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict |
             f"{data['learning_rate']:g}, `ce_weight` {data['ce_weight']:g}, {data['energy_steps']} energy steps from "
             f"{data['initialised_from']}{seed}, scored every {data['checkpoint_every']}; one control run (CE, lr "
             f"{data['control_learning_rate']:g}) checkpointed at the wall times ENGINE reached its checkpoints; help "
-            "test set, 1 iteration, length beam 3; BLEU / chrF / repetition / teacher energy in nats per token)"
-            f"{partial_note(data)}:\n\n"
+            "test set, 1 iteration, length beam 3; BLEU / chrF / repetition / teacher energy in nats per token"
+            f"{'; the last three columns at 10 iterations, BLEU / chrF' if ten else ''}){partial_note(data)}:\n\n"
             + table(["energy steps", "wall time (s)", "ENGINE", "CE steps", "matched CE control",
-                     "ENGINE - control (BLEU / chrF)"], rows))
+                     "ENGINE - control (BLEU / chrF)"]
+                    + (["ENGINE, 10 it.", "control, 10 it.", "ENGINE - control, 10 it."] if ten else []), rows))
     if replica:
         first = data["points"][0]
         same = (first["engine_bleu"], first["engine_chrf"]) == (replica["engine_bleu"], replica["engine_chrf"])

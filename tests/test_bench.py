@@ -287,9 +287,12 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
         saver.saved_steps, clock.steps, clock.seconds = [5, 10, 15], 20, 8.0
 
     def evaluate(model, **kwargs):
-        assert kwargs == bench.CONFIRM_TEST
-        return {"libreoffice": {"bleu": 11.0, "chrf": 41.0, "repetition": 0.1, "teacher_energy": 3.0}}
+        assert kwargs == {**bench.CONFIRM_TEST, "num_iterations": kwargs["num_iterations"]}
+        scored.append((model.name, kwargs["num_iterations"]))
+        return {"libreoffice": {"bleu": 11.0 + kwargs["num_iterations"], "chrf": 41.0, "repetition": 0.1,
+                                "teacher_energy": 3.0}}
 
+    scored = []
     bench_a = make_bench(tmp_path, "a", quick=False)
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(built_by)
     with pytest.raises(SystemExit, match=f"--rebuild {start}"):
@@ -305,7 +308,23 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
     assert result["seed"] == 2 and result["initialised_from"] == start and not result["partial"]
     assert result["control_learning_rate"] == control_lr
     assert [p["control_step"] for p in result["points"]] == [5, 10, 15, 20]
+    assert len(scored) == 2 * 9 and result["points"][-1]["engine_bleu_10"] == 21.0 == result["start"]["bleu_10"]
+    # --force on a result from before the ten-iteration scores adds them and keeps the one-iteration ones.
+    older = {**result, "start": {"bleu": 9.0, "chrf": 40.0, "repetition": 0.2, "teacher_energy": 3.5},
+             "points": [{k: v for k, v in p.items() if not k.endswith("_10")} | {"engine_bleu": 13.0}
+                        for p in result["points"]]}
+    bench_a.write(stage, older)
+    scored.clear()
+    getattr(bench_a, f"stage_{stage}")()
+    result = bench_a.read(stage)
+    assert sorted(n for _, n in scored) == [10] * 9 and runs == [(start, 800, 0.25, 200, 2, False)]
+    assert result["start"]["bleu"] == 9.0 and result["points"][0]["engine_bleu"] == 13.0
+    assert result["points"][0]["engine_bleu_10"] == 21.0 and not result["partial"]
+    text = make_tables.section_budget(result, "x.png", stage)
+    assert "| 0 | 0 | 9.00 / 40.0 / 0.20 / 3.50 | 0 | 9.00 / 40.0 / 0.20 / 3.50 | - | 21.00 / 41.0 | 21.00 / 41.0 | - |" \
+        in text and "| 200 | 2 | 13.00 / 41.0 / 0.10 / 3.00 | 5 | 12.00 / " in text and "| +1.00 / +0.0 | 21.00 / 41.0 |" in text
     # The table checks the first checkpoint against the sharp stage's pair of the same seed.
+    result = {**result, "points": [p | {"engine_bleu": 11.0} for p in result["points"]]}
     replica = {"seed": 2, "engine_bleu": 11.0, "engine_chrf": 41.0, "control_bleu": 10.2, "control_chrf": 40.1,
                "control_steps": 870}
     text = make_tables.section_budget(result, f"engine_{stage}.png", stage, replica)
@@ -316,7 +335,7 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
     assert "not the same" in make_tables.section_budget(result, "x.png", stage, {**replica, "engine_bleu": 11.1})
     assert "scored 9.90" not in text
     slow = {"seed": 2, "control_bleu": 9.9, "control_chrf": 40.5, "control_steps": 830}
-    assert ("The control's first checkpoint (5 CE steps at lr 1e-05) scores 11.00 / 41.0; `still_most_slow`'s control "
+    assert ("The control's first checkpoint (5 CE steps at lr 1e-05) scores 12.00 / 41.0; `still_most_slow`'s control "
             "of the same start, seed and lr scored 9.90 / 40.5 after 830 steps in its pair's wall time.") in \
         make_tables.section_budget({**result, "control_learning_rate": 1e-5}, "x.png", stage, replica,
                                    ("still_most_slow", slow))

@@ -1345,7 +1345,8 @@ class Bench:
                       seed: int | None = None, control_learning_rate: float = 1e-4) -> None:
         """`setting` from `start` for 4x `energy_steps`, checkpointed every `energy_steps`; one control run (CE at a
         constant `control_learning_rate` from the same start) checkpointed at the wall times ENGINE reached its
-        checkpoints and stopped at ENGINE's total. Each pair is scored on the test set (1 and 10 iterations, length beam 3).
+        checkpoints and stopped at ENGINE's total. Each pair is scored on the test set (1 and 10 iterations, length
+        beam 3) and on dev (1 iteration).
 
         Resumable: a finished run's times are kept in the results JSON; a run killed midway is redone from its start
         (its clock would be wrong)."""
@@ -1381,12 +1382,16 @@ class Bench:
             self.write(stage, {**record, "partial": True})
         metrics = ("bleu", "chrf", "repetition", "teacher_energy")
 
+        tests = {"": CONFIRM_TEST, "_10": {**CONFIRM_TEST, "num_iterations": 10},
+                 "_dev": {**CONFIRM_TEST, "split": "validation"}}  # dev: to choose a checkpoint without the test set
+
         def scored(path: Path, prefix: str, known: dict) -> dict:
-            """`known` plus the model's scores at 1 and 10 iterations (keys `{prefix}bleu`, `{prefix}bleu_10`, ...),
-            those a finished run recorded kept (`--force` adds the ten-iteration ones to an older result)."""
-            for suffix, iterations in (("", 1), ("_10", 10)):
+            """`known` plus the model's test scores at 1 and 10 iterations and dev scores at 1 (keys `{prefix}bleu`,
+            `{prefix}bleu_10`, `{prefix}bleu_dev`, ...), those a finished run recorded kept (`--force` adds the
+            ones an older result lacks)."""
+            for suffix, test in tests.items():
                 if f"{prefix}bleu{suffix}" not in known:
-                    found = self.evaluate(path, **{**CONFIRM_TEST, "num_iterations": iterations})["libreoffice"]
+                    found = self.evaluate(path, **test)["libreoffice"]
                     known = {**known, **{f"{prefix}{m}{suffix}": found[m] for m in metrics}}
             return known
 

@@ -1054,6 +1054,8 @@ def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict |
             + table(["energy steps", "wall time (s)", "ENGINE", "CE steps", "matched CE control",
                      "ENGINE - control (BLEU / chrF)"]
                     + (["ENGINE, 10 it.", "control, 10 it.", "ENGINE - control, 10 it."] if ten else []), rows))
+    if all("engine_bleu_dev" in p for p in data["points"]) and "bleu_dev" in data["start"]:
+        text += "\n\n" + dev_choice(data)
     if replica:
         first = data["points"][0]
         same = (first["engine_bleu"], first["engine_chrf"]) == (replica["engine_bleu"], replica["engine_chrf"])
@@ -1071,6 +1073,28 @@ def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict |
                  f"`{control_stage}`'s control of the same start, seed and lr scored {point['control_bleu']:.2f} / "
                  f"{point['control_chrf']:.1f} after {point['control_steps']} steps in its pair's wall time.")
     return text + f"\n\n![ENGINE against its control as compute grows](docs/{plot})"
+
+
+def dev_choice(data: dict) -> str:
+    """A compute curve's checkpoints as one would pick them without the test set: each side's best dev BLEU (help
+    validation, 1 iteration; the start competes too), and the two picks' test scores side by side."""
+    start = {f"{who}_{m}": v for who in ("engine", "control") for m, v in data["start"].items()}
+    candidates = [{**start, "engine_step": 0, "control_step": 0}, *data["points"]]
+    picks = {who: max(candidates, key=lambda p: p[f"{who}_bleu_dev"]) for who in ("engine", "control")}
+
+    def pick(who: str, unit: str) -> str:
+        p = picks[who]
+        at = "the start" if p[f"{who}_step"] == 0 else f"{p[f'{who}_step']} {unit}"
+        return (f"{at} (dev {p[f'{who}_bleu_dev']:.2f}; test {p[f'{who}_bleu']:.2f} / {p[f'{who}_chrf']:.1f} at one "
+                f"iteration, {p[f'{who}_bleu_10']:.2f} / {p[f'{who}_chrf_10']:.1f} at ten)")
+
+    engine, control = picks["engine"], picks["control"]
+    return (f"Chosen on dev BLEU instead (help validation, 1 iteration, length beam 3; the start competes too), ENGINE's "
+            f"pick is {pick('engine', 'energy steps')} and the control's pick {pick('control', 'CE steps')}: ENGINE - "
+            f"control {engine['engine_bleu'] - control['control_bleu']:+.2f} / "
+            f"{engine['engine_chrf'] - control['control_chrf']:+.1f} at one iteration and "
+            f"{engine['engine_bleu_10'] - control['control_bleu_10']:+.2f} / "
+            f"{engine['engine_chrf_10'] - control['control_chrf_10']:+.1f} at ten.")
 
 
 def plot_budget(data: dict, name: str) -> None:

@@ -286,9 +286,9 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
         assert stop.seconds == 8.0 and saver.pending == [2.0, 4.0, 6.0]
         saver.saved_steps, clock.steps, clock.seconds = [5, 10, 15], 20, 8.0
 
-    def evaluate(model, **kwargs):
+    def evaluate(model, split="test", **kwargs):
         assert kwargs == {**bench.CONFIRM_TEST, "num_iterations": kwargs["num_iterations"]}
-        scored.append((model.name, kwargs["num_iterations"]))
+        scored.append((model.name, kwargs["num_iterations"] if split == "test" else split))
         return {"libreoffice": {"bleu": 11.0 + kwargs["num_iterations"], "chrf": 41.0, "repetition": 0.1,
                                 "teacher_energy": 3.0}}
 
@@ -308,16 +308,18 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
     assert result["seed"] == 2 and result["initialised_from"] == start and not result["partial"]
     assert result["control_learning_rate"] == control_lr
     assert [p["control_step"] for p in result["points"]] == [5, 10, 15, 20]
-    assert len(scored) == 2 * 9 and result["points"][-1]["engine_bleu_10"] == 21.0 == result["start"]["bleu_10"]
-    # --force on a result from before the ten-iteration scores adds them and keeps the one-iteration ones.
+    assert len(scored) == 3 * 9 and result["points"][-1]["engine_bleu_10"] == 21.0 == result["start"]["bleu_10"]
+    assert result["points"][0]["control_bleu_dev"] == 12.0 and scored.count(("checkpoint-5", "validation")) == 1
+    # --force on a result from before the ten-iteration and dev scores adds them and keeps the one-iteration ones.
     older = {**result, "start": {"bleu": 9.0, "chrf": 40.0, "repetition": 0.2, "teacher_energy": 3.5},
-             "points": [{k: v for k, v in p.items() if not k.endswith("_10")} | {"engine_bleu": 13.0}
+             "points": [{k: v for k, v in p.items() if not k.endswith(("_10", "_dev"))} | {"engine_bleu": 13.0}
                         for p in result["points"]]}
     bench_a.write(stage, older)
     scored.clear()
     getattr(bench_a, f"stage_{stage}")()
     result = bench_a.read(stage)
-    assert sorted(n for _, n in scored) == [10] * 9 and runs == [(start, 800, 0.25, 200, 2, False)]
+    assert sorted(map(str, (n for _, n in scored))) == ["10"] * 9 + ["validation"] * 9
+    assert runs == [(start, 800, 0.25, 200, 2, False)]
     assert result["start"]["bleu"] == 9.0 and result["points"][0]["engine_bleu"] == 13.0
     assert result["points"][0]["engine_bleu_10"] == 21.0 and not result["partial"]
     text = make_tables.section_budget(result, "x.png", stage)
@@ -340,6 +342,25 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
         make_tables.section_budget({**result, "control_learning_rate": 1e-5}, "x.png", stage, replica,
                                    ("still_most_slow", slow))
     assert make_tables.plot_name("bench_", "", f"engine_{stage}") == f"engine_{stage}.png"
+
+
+def test_a_compute_curves_checkpoints_are_chosen_on_dev_and_compared_on_test():
+    def point(step, control_step, engine_dev, control_dev, engine_bleu, control_bleu):
+        return {"engine_step": step, "control_step": control_step, "engine_bleu_dev": engine_dev,
+                "control_bleu_dev": control_dev, "engine_bleu": engine_bleu, "engine_chrf": 45.0,
+                "engine_bleu_10": 25.0, "engine_chrf_10": 56.0, "control_bleu": control_bleu, "control_chrf": 44.0,
+                "control_bleu_10": 26.0, "control_chrf_10": 56.5}
+
+    start = {"bleu_dev": 10.0, "bleu": 13.0, "chrf": 44.5, "bleu_10": 25.5, "chrf_10": 56.2}
+    data = {"start": start, "points": [point(200, 800, 11.0, 9.0, 14.0, 12.0), point(400, 1600, 13.0, 10.5, 16.0, 13.5),
+                                       point(600, 2400, 12.0, 9.5, 15.0, 14.0)]}
+    text = make_tables.dev_choice(data)
+    assert ("ENGINE's pick is 400 energy steps (dev 13.00; test 16.00 / 45.0 at one iteration, 25.00 / 56.0 at ten) "
+            "and the control's pick 1600 CE steps (dev 10.50; test 13.50 / 44.0 at one iteration, 26.00 / 56.5 at ten): "
+            "ENGINE - control +2.50 / +1.0 at one iteration and -1.00 / -0.5 at ten.") in text
+    # The start competes: a control that never beats it on dev is not trained further.
+    data["points"][1]["control_bleu_dev"] = 9.9
+    assert "the control's pick the start (dev 10.00; test 13.00 / 44.5 at one iteration" in make_tables.dev_choice(data)
 
 
 def test_unfrozen_table_sets_the_frozen_stages_beside_the_unfrozen_ones():

@@ -98,6 +98,8 @@ The stages:
   still_most_slow  (A) still_more_slow's control from cmlm_most_still for each still_most_sharp run
   still_most_budget  (A) still_most_sharp's seed-2 run trained 800 steps, scored every 200, against one control run
                at ENGINE's lr 1e-5 checkpointed at the same wall times: does the edge grow, or the control catch it?
+  still_most_budget_seeds  (A) still_most_budget's first 400 steps with seeds 0 and 1, each against its own control
+               at lr 1e-5: do the 200- and 400-step edges hold on three seeds?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -142,7 +144,8 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "rescoring_strong", "length_choice", "still_encoder", "still_confirm", "still_main", "still_sharp", "still_seeds",
           "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp", "output_chars",
           "still_budget", "distill_all", "still_more", "still_more_sharp", "still_more_decay", "still_more_slow",
-          "still_most", "still_most_sharp", "still_most_decay", "still_most_slow", "still_most_budget"]
+          "still_most", "still_most_sharp", "still_most_decay", "still_most_slow", "still_most_budget",
+          "still_most_budget_seeds"]
 
 
 @dataclass(frozen=True)
@@ -1341,25 +1344,55 @@ class Bench:
                                self.trained("cmlm_most_still", built_by="still_most"), SHARP, seed=2,
                                control_learning_rate=1e-5)
 
+    def stage_still_most_budget_seeds(self) -> None:
+        """`still_most_budget`'s first 400 steps again with seeds 0 and 1: the sharp O1 from `cmlm_most_still` for 400
+        steps, scored at 200 and 400, each against its own control at ENGINE's constant lr 1e-5 checkpointed at the
+        same wall times (`compute_curve`, one curve per seed).
+
+        Why: `still_most_budget` put ENGINE +2.60 BLEU over its control at 400 steps, the largest edge measured on A,
+        from one seed. Both learning rates are constant, so a 400-step run is the first half of an 800-step one: with
+        these two, the 200- and 400-step gaps stand on three seeds. Each 200-step ENGINE checkpoint repeats
+        `still_most_sharp`'s run of its seed, and each control's first comes close to `still_most_slow`'s."""
+        stage = "still_most_budget_seeds"
+        with self.still_encoder():
+            start = self.trained("cmlm_most_still", built_by="still_most")
+            for seed in (0, 1):
+                self.compute_curve(stage, "cmlm_most_still", start, SHARP, seed=seed, control_learning_rate=1e-5,
+                                   checkpoints=2, curve=f"seed{seed}")
+        self.write(stage, {"curves": self.read(stage)["curves"], "partial": False})
+
     def compute_curve(self, stage: str, name: str, start: Path, setting: EnergySetting,
-                      seed: int | None = None, control_learning_rate: float = 1e-4) -> None:
-        """`setting` from `start` for 4x `energy_steps`, checkpointed every `energy_steps`; one control run (CE at a
-        constant `control_learning_rate` from the same start) checkpointed at the wall times ENGINE reached its
-        checkpoints and stopped at ENGINE's total. Each pair is scored on the test set (1 and 10 iterations, length
-        beam 3) and on dev (1 iteration).
+                      seed: int | None = None, control_learning_rate: float = 1e-4, checkpoints: int = 4,
+                      curve: str | None = None) -> None:
+        """`setting` from `start` for `checkpoints` x `energy_steps`, checkpointed every `energy_steps`; one control run
+        (CE at a constant `control_learning_rate` from the same start) checkpointed at the wall times ENGINE reached
+        its checkpoints and stopped at ENGINE's total. Each pair is scored on the test set (1 and 10 iterations, length
+        beam 3) and on dev (1 iteration). A stage of several curves names each (`curve`): its record is kept under
+        `curves[curve]` of the stage's JSON and its runs under runs/<benchmark>/<stage>/<curve>/; the stage marks
+        itself finished once every curve is.
 
         Resumable: a finished run's times are kept in the results JSON; a run killed midway is redone from its start
         (its clock would be wrong)."""
         from engine_hf.training import StopAfterSeconds
 
-        every, total = self.s["energy_steps"], 4 * self.s["energy_steps"]
-        out, corpus = self.root / stage, self.corpus_of(name)
+        def load() -> dict:
+            whole = self.read(stage) if self.result_path(stage).exists() else {}
+            return whole.get("curves", {}).get(curve, {}) if curve else whole
+
+        def save(record: dict) -> None:
+            if curve:
+                others = self.read(stage).get("curves", {}) if self.result_path(stage).exists() else {}
+                record = {"curves": {**others, curve: record}, "partial": True}
+            self.write(stage, record)
+
+        every, total = self.s["energy_steps"], checkpoints * self.s["energy_steps"]
+        out, corpus = self.root / stage / (curve or ""), self.corpus_of(name)
         seeded = {} if seed is None else {"seed": seed}
         about = {"initialised_from": name, "corpus": corpus, "energy_steps": total, "checkpoint_every": every,
                  "setting": setting.key, "o1": setting.o1, "o1_temperature": setting.o1_temperature, "o2": "st",
                  "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
                  "control_learning_rate": control_learning_rate, "start_sha256": weights_digest(start), **seeded}
-        record = self.read(stage) if self.result_path(stage).exists() else {}
+        record = load()
         if "engine_seconds_at" not in record:
             shutil.rmtree(out / "engine", ignore_errors=True)
             clock = LogHistory()
@@ -1368,7 +1401,7 @@ class Bench:
                                           o1=setting.o1, o1_temperature=setting.o1_temperature, **seeded)
             record = {**about, "engine_seconds_at": {step: clock.elapsed[step] for step in range(every, total + 1, every)},
                       "engine_train_log": training_log(logged)}
-            self.write(stage, {**record, "partial": True})
+            save({**record, "partial": True})
         times = [float(t) for t in record["engine_seconds_at"].values()]
         if "control_steps_at" not in record:
             shutil.rmtree(out / "control", ignore_errors=True)
@@ -1379,7 +1412,7 @@ class Bench:
                             warmup_steps=0, lr_scheduler_type="constant", save_strategy="no", **seeded)
             record["control_steps_at"] = [*saver.saved_steps, clock.steps]
             record["control_seconds"] = clock.seconds
-            self.write(stage, {**record, "partial": True})
+            save({**record, "partial": True})
         metrics = ("bleu", "chrf", "repetition", "teacher_energy")
 
         tests = {"": CONFIRM_TEST, "_10": {**CONFIRM_TEST, "num_iterations": 10},
@@ -1405,8 +1438,8 @@ class Bench:
             control_dir = out / "control" if last else out / "control" / f"checkpoint-{control_step}"
             point = recorded.get(int(step), {"engine_step": int(step), "seconds": seconds, "control_step": control_step})
             points.append(scored(control_dir, "control_", scored(engine_dir, "engine_", point)))
-            self.write(stage, {**record, "start": start_scores, "points": points, "partial": True})
-        self.write(stage, {**record, "start": start_scores, "points": points, "partial": False})
+            save({**record, "start": start_scores, "points": points, "partial": True})
+        save({**record, "start": start_scores, "points": points, "partial": False})
 
     def stage_rescoring(self) -> None:
         """The teacher at inference time instead of in training: which length candidate to output, chosen by the

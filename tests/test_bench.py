@@ -344,6 +344,55 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
     assert make_tables.plot_name("bench_", "", f"engine_{stage}") == f"engine_{stage}.png"
 
 
+def test_still_most_budget_seeds_runs_two_400_step_curves_one_per_seed_in_one_stage(tmp_path, monkeypatch):
+    runs, controls, scored = [], [], []
+
+    def train_energy(out, start, steps, clock=None, **kwargs):
+        runs.append((out.relative_to(bench_a.root).as_posix(), start.name, steps, kwargs["o1_temperature"],
+                     kwargs["save_steps"], kwargs["seed"], bench_a.encoder_dropout))
+        clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
+        return steps / 100, []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        controls.append((out.relative_to(bench_a.root).as_posix(), kwargs["seed"], kwargs["learning_rate"],
+                         kwargs["lr_scheduler_type"]))
+        saver, stop, clock = callbacks
+        assert stop.seconds == 4.0 and saver.pending == [2.0]
+        saver.saved_steps, clock.steps, clock.seconds = [7 + kwargs["seed"]], 15, 4.0
+        if kwargs["seed"] == 1 and fail_seed_1:
+            raise KeyboardInterrupt  # killed during seed 1's control: seed 0's curve is kept
+
+    def evaluate(model, split="test", **kwargs):
+        scored.append(model.as_posix())
+        return {"libreoffice": {"bleu": 11.0, "chrf": 41.0, "repetition": 0.1, "teacher_energy": 3.0}}
+
+    bench_a = make_bench(tmp_path, "a", quick=False)
+    stage = "still_most_budget_seeds"
+    assert bench_a.benchmark.stages[-1] == stage
+    (bench_a.root / "cmlm_most_still").mkdir(parents=True)
+    (bench_a.root / "cmlm_most_still" / "config.json").write_text("{}")
+    for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
+        monkeypatch.setattr(bench_a, attribute, fake)
+    fail_seed_1 = True
+    with pytest.raises(KeyboardInterrupt):
+        bench_a.stage_still_most_budget_seeds()
+    assert bench_a.read(stage)["partial"] and not bench_a.done(stage)
+    assert not bench_a.read(stage)["curves"]["seed0"]["partial"] and bench_a.read(stage)["curves"]["seed1"]["partial"]
+    fail_seed_1, scored[:] = False, []
+    bench_a.stage_still_most_budget_seeds()
+    result = bench_a.read(stage)
+    assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1"]
+    assert runs == [(f"{stage}/seed0/engine", "cmlm_most_still", 400, 0.25, 200, 0, False),
+                    (f"{stage}/seed1/engine", "cmlm_most_still", 400, 0.25, 200, 1, False)]
+    seed_1_control = (f"{stage}/seed1/control", 1, 1e-5, "constant")  # run again after the kill; seed 0's is not
+    assert controls == [(f"{stage}/seed0/control", 0, 1e-5, "constant"), seed_1_control, seed_1_control]
+    for seed, curve in ((0, result["curves"]["seed0"]), (1, result["curves"]["seed1"])):
+        assert curve["seed"] == seed and curve["energy_steps"] == 400 and curve["checkpoint_every"] == 200
+        assert curve["control_learning_rate"] == 1e-5 and not curve["partial"]
+        assert [(p["engine_step"], p["control_step"]) for p in curve["points"]] == [(200, 7 + seed), (400, 15)]
+    assert f"{stage}/seed1/control/checkpoint-8" in "".join(scored) and f"{stage}/seed0" not in "".join(scored)
+
+
 def test_a_compute_curves_checkpoints_are_chosen_on_dev_and_compared_on_test():
     def point(step, control_step, engine_dev, control_dev, engine_bleu, control_bleu):
         return {"engine_step": step, "control_step": control_step, "engine_bleu_dev": engine_dev,

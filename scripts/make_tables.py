@@ -314,6 +314,11 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         text += "\n\n" + section_budget(still_most_budget, plot_name(prefix, suffix, "engine_still_most_budget"),
                                           "still_most_budget", same_seed("still_most_sharp"),
                                           ("still_most_slow", slow) if slow else None)
+    still_most_budget_seeds = load(f"{prefix}still_most_budget_seeds{suffix}")
+    if still_most_budget_seeds:
+        text += "\n\n" + section_budget_seeds(still_most_budget_seeds, still_most_budget,
+                                                load(f"{prefix}still_most_sharp{suffix}"),
+                                                load(f"{prefix}still_most_slow{suffix}"))
     if still_more_sharp or still_most_sharp:
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
@@ -1015,26 +1020,33 @@ def rescored_pairs(rows: dict) -> list[str]:
     return lines
 
 
+def curve_scores(point: dict, who: str) -> str:
+    """One side of a compute-curve point at one iteration: BLEU / chrF / repetition / teacher energy."""
+    return (f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f} / "
+            f"{point[f'{who}_teacher_energy']:.2f}")
+
+
+def curve_gap(point: dict, suffix: str = "") -> str:
+    """ENGINE - control at a compute-curve point, BLEU / chrF (`suffix` "_10": at ten iterations)."""
+    return (f"{point[f'engine_bleu{suffix}'] - point[f'control_bleu{suffix}']:+.2f} / "
+            f"{point[f'engine_chrf{suffix}'] - point[f'control_chrf{suffix}']:+.1f}")
+
+
+def curve_refined(point: dict, who: str) -> str:
+    """One side of a compute-curve point at ten iterations: BLEU / chrF."""
+    return f"{point[f'{who}_bleu_10']:.2f} / {point[f'{who}_chrf_10']:.1f}"
+
+
 def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict | None = None,
                    control_replica: tuple[str, dict] | None = None) -> str:
     """ENGINE and its control at equal wall times along one longer run each: does the gap grow with compute?
     `replica` is the matched pair whose ENGINE the first checkpoint should repeat (same start, seed and steps);
     `control_replica` (its stage, its point) a control run of the same start, seed and lr for ENGINE's first wall
     time, which the control's first checkpoint should come close to (a wall-time stop is not step-exact)."""
-    def scores(point: dict, who: str) -> str:
-        return (f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f} / "
-                f"{point[f'{who}_teacher_energy']:.2f}")
-
     if data.get("partial"):
         return (f"**ENGINE against its control as compute grows** (`{stage}`): **unfinished**, the stage resumes "
                 "where it stopped.")
-    def gap(point: dict, suffix: str = "") -> str:
-        return (f"{point[f'engine_bleu{suffix}'] - point[f'control_bleu{suffix}']:+.2f} / "
-                f"{point[f'engine_chrf{suffix}'] - point[f'control_chrf{suffix}']:+.1f}")
-
-    def refined(point: dict, who: str) -> str:
-        return f"{point[f'{who}_bleu_10']:.2f} / {point[f'{who}_chrf_10']:.1f}"
-
+    scores, gap, refined = curve_scores, curve_gap, curve_refined
     start = {f"start_{m}": v for m, v in data["start"].items()}
     ten = all("engine_bleu_10" in p for p in data["points"])  # older results scored one iteration only
     rows = [[0, 0, scores(start, "start"), 0, scores(start, "start"), "-"]
@@ -1075,12 +1087,17 @@ def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict |
     return text + f"\n\n![ENGINE against its control as compute grows](docs/{plot})"
 
 
+def dev_picks(data: dict) -> dict[str, dict]:
+    """Each side's point of a compute curve with the best dev BLEU, the start (step 0) competing too."""
+    start = {f"{who}_{m}": v for who in ("engine", "control") for m, v in data["start"].items()}
+    candidates = [{**start, "engine_step": 0, "control_step": 0}, *data["points"]]
+    return {who: max(candidates, key=lambda p: p[f"{who}_bleu_dev"]) for who in ("engine", "control")}
+
+
 def dev_choice(data: dict) -> str:
     """A compute curve's checkpoints as one would pick them without the test set: each side's best dev BLEU (help
     validation, 1 iteration; the start competes too), and the two picks' test scores side by side."""
-    start = {f"{who}_{m}": v for who in ("engine", "control") for m, v in data["start"].items()}
-    candidates = [{**start, "engine_step": 0, "control_step": 0}, *data["points"]]
-    picks = {who: max(candidates, key=lambda p: p[f"{who}_bleu_dev"]) for who in ("engine", "control")}
+    picks = dev_picks(data)
 
     def pick(who: str, unit: str) -> str:
         p = picks[who]
@@ -1095,6 +1112,73 @@ def dev_choice(data: dict) -> str:
             f"{engine['engine_chrf'] - control['control_chrf']:+.1f} at one iteration and "
             f"{engine['engine_bleu_10'] - control['control_bleu_10']:+.2f} / "
             f"{engine['engine_chrf_10'] - control['control_chrf_10']:+.1f} at ten.")
+
+
+def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, slow: dict | None) -> str:
+    """`still_most_budget_seeds`: the compute curve's first checkpoints over seeds. `seed_2` is `still_most_budget`
+    (its first checkpoints are the same run as a shorter one: both learning rates are constant); `sharp` and `slow`
+    the 200-step pairs and slow controls of the same start and seeds, which each curve's first checkpoint repeats."""
+    title = "**The sharp O1's edge from `cmlm_most_still` at 200 and 400 steps, over seeds**"
+    if data.get("partial"):
+        return f"{title} (`still_most_budget_seeds`): **unfinished**, the stage resumes where it stopped."
+    curves = {int(name.removeprefix("seed")): curve for name, curve in sorted(data["curves"].items())}
+    steps = len(next(iter(curves.values()))["points"])
+    if seed_2 and not seed_2.get("partial") and 2 not in curves:
+        curves[2] = {**seed_2, "points": seed_2["points"][:steps]}
+    some = next(iter(curves.values()))
+    start = some["start"]
+    rows = [[seed, p["engine_step"], f"{p['seconds']:.0f}", curve_scores(p, "engine"), p["control_step"],
+             curve_scores(p, "control"), curve_gap(p), curve_refined(p, "engine"), curve_refined(p, "control"),
+             curve_gap(p, "_10")] for seed, curve in sorted(curves.items()) for p in curve["points"]]
+    text = (f"{title} (`still_most_budget_seeds`: O1 temperature {some['o1_temperature']:g}, lr "
+            f"{some['learning_rate']:g}, `ce_weight` {some['ce_weight']:g}, {some['energy_steps']} energy steps from "
+            f"{some['initialised_from']}, scored every {some['checkpoint_every']}; each seed's control one CE run at lr "
+            f"{some['control_learning_rate']:g} checkpointed at the wall times its ENGINE reached; seed 2 is "
+            f"`still_most_budget`'s first {steps} checkpoints; help test set, length beam 3; 1 iteration: BLEU / chrF "
+            "/ repetition / teacher energy, 10 iterations: BLEU / chrF; the start scores "
+            f"{curve_scores({f'start_{m}': v for m, v in start.items()}, 'start')} at one iteration and "
+            f"{start['bleu_10']:.2f} / {start['chrf_10']:.1f} at ten):\n\n"
+            + table(["seed", "energy steps", "wall time (s)", "ENGINE, 1 it.", "CE steps", "control, 1 it.",
+                     "ENGINE - control, 1 it.", "ENGINE, 10 it.", "control, 10 it.", "ENGINE - control, 10 it."], rows))
+
+    def spread(values: list[float], unit: str) -> str:
+        return f"{statistics.mean(values):+.2f} {unit} (from {min(values):+.2f} to {max(values):+.2f})"
+
+    summary = []
+    for i, p in enumerate(some["points"]):
+        at = [curve["points"][i] for curve in curves.values()]
+        one = spread([q["engine_bleu"] - q["control_bleu"] for q in at], "BLEU")
+        ten = spread([q["engine_bleu_10"] - q["control_bleu_10"] for q in at], "BLEU")
+        rise = spread([q["engine_bleu"] - curve["start"]["bleu"] for q, curve in zip(at, curves.values(), strict=True)],
+                      "BLEU")
+        summary.append(f"- {p['engine_step']} energy steps, mean over {len(at)} seeds: ENGINE - control {one} at one "
+                       f"iteration and {ten} at ten; ENGINE - start {rise} at one iteration")
+    picks = {seed: dev_picks(curve) for seed, curve in sorted(curves.items())}
+    chosen = [p["engine"]["engine_bleu"] - p["control"]["control_bleu"] for p in picks.values()]
+    chosen_10 = [p["engine"]["engine_bleu_10"] - p["control"]["control_bleu_10"] for p in picks.values()]
+    summary.append("- chosen on dev BLEU (help validation, 1 iteration; the start and every checkpoint compete), ENGINE "
+                   f"- control {spread(chosen, 'BLEU')} at one iteration and {spread(chosen_10, 'BLEU')} at ten; "
+                   "picks (energy steps / CE steps): " + ", ".join(
+                       f"seed {seed} {p['engine']['engine_step'] or 'the start'} / "
+                       f"{p['control']['control_step'] or 'the start'}" for seed, p in picks.items()))
+    checks = []
+    for seed, curve in sorted(curves.items()):
+        first = curve["points"][0]
+        pair = next((q for q in (sharp or {}).get("points", []) if q["seed"] == seed), None)
+        control = next((q for q in (slow or {}).get("points", []) if q["seed"] == seed), None)
+        if pair:
+            same = (first["engine_bleu"], first["engine_chrf"]) == (pair["engine_bleu"], pair["engine_chrf"])
+            checks.append(f"seed {seed}: ENGINE {first['engine_bleu']:.2f} / {first['engine_chrf']:.1f} against "
+                          f"`still_most_sharp`'s {pair['engine_bleu']:.2f} / {pair['engine_chrf']:.1f} "
+                          f"({'the same run again' if same else 'not the same: the run did not repeat'})"
+                          + (f", control {first['control_bleu']:.2f} / {first['control_chrf']:.1f} after "
+                             f"{first['control_step']} steps against `still_most_slow`'s {control['control_bleu']:.2f} / "
+                             f"{control['control_chrf']:.1f} after {control['control_steps']}" if control else ""))
+    text += "\n\n" + "\n".join(summary)
+    if checks:
+        text += ("\n\nThe first checkpoints against the 200-step runs of the same start and seed (a wall-time stop is "
+                 "not step-exact, so the controls come close rather than repeat): " + "; ".join(checks) + ".")
+    return text + "\n\n" + source(data)
 
 
 def plot_budget(data: dict, name: str) -> None:

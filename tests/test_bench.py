@@ -393,6 +393,48 @@ def test_still_most_budget_seeds_runs_two_400_step_curves_one_per_seed_in_one_st
     assert f"{stage}/seed1/control/checkpoint-8" in "".join(scored) and f"{stage}/seed0" not in "".join(scored)
 
 
+def test_the_seeds_table_sets_three_seeds_400_step_curves_side_by_side_with_seed_2_from_still_most_budget():
+    def point(step, control_step, engine_bleu, control_bleu, engine_dev=10.0, control_dev=10.0):
+        return {"engine_step": step, "seconds": step * 3.2, "control_step": control_step,
+                **{f"{who}_{m}{suffix}": value for who, bleu in (("engine", engine_bleu), ("control", control_bleu))
+                   for suffix, m, value in (("", "bleu", bleu), ("", "chrf", 45.0), ("", "repetition", 0.33),
+                                            ("", "teacher_energy", 5.2), ("_10", "bleu", 25.0 + bleu / 10),
+                                            ("_10", "chrf", 56.0), ("_dev", "bleu", 0.0))},
+                "engine_bleu_dev": engine_dev, "control_bleu_dev": control_dev}
+
+    start = {"bleu": 13.5, "chrf": 45.3, "repetition": 0.35, "teacher_energy": 5.64, "bleu_10": 25.64, "chrf_10": 56.7,
+             "bleu_dev": 11.0}
+    about = {"o1_temperature": 0.25, "learning_rate": 1e-5, "ce_weight": 1.0, "energy_steps": 400, "checkpoint_every": 200,
+             "initialised_from": "cmlm_most_still", "control_learning_rate": 1e-5, "start": start}
+    data = {"command": "python scripts/bench.py --stages still_most_budget_seeds", "partial": False, "curves": {
+        "seed1": {**about, "seed": 1, "points": [point(200, 800, 15.0, 14.0), point(400, 1600, 15.5, 14.5, 12.0)]},
+        "seed0": {**about, "seed": 0, "points": [point(200, 870, 14.5, 14.0, 11.5), point(400, 1700, 14.0, 14.5)]}}}
+    seed_2 = {**about, "seed": 2, "energy_steps": 800, "partial": False,
+              "points": [point(200, 834, 15.0, 13.8), point(400, 1691, 16.0, 13.4, 12.0, 11.5),
+                         point(600, 2531, 99.0, 0.0, 99.0), point(800, 3436, 99.0, 0.0, 99.0)]}
+    sharp = {"points": [{"seed": s, "engine_bleu": b, "engine_chrf": 45.0} for s, b in ((0, 14.5), (1, 15.1), (2, 15.0))]}
+    slow = {"points": [{"seed": s, "control_bleu": 14.1, "control_chrf": 45.1, "control_steps": 860} for s in (0, 1, 2)]}
+    text = make_tables.section_budget_seeds(data, seed_2, sharp, slow)
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [line.split(" | ")[:2] for line in rows] == [["| 0", "200"], ["| 0", "400"], ["| 1", "200"], ["| 1", "400"],
+                                                       ["| 2", "200"], ["| 2", "400"]]  # seed 2 cut to 400 steps
+    assert rows[0] == ("| 0 | 200 | 640 | 14.50 / 45.0 / 0.33 / 5.20 | 870 | 14.00 / 45.0 / 0.33 / 5.20 | +0.50 / +0.0 | "
+                       "26.45 / 56.0 | 26.40 / 56.0 | +0.05 / +0.0 |")
+    assert ("- 200 energy steps, mean over 3 seeds: ENGINE - control +0.90 BLEU (from +0.50 to +1.20) at one iteration "
+            "and +0.09 BLEU (from +0.05 to +0.12) at ten; ENGINE - start +1.33 BLEU (from +1.00 to +1.50) at one "
+            "iteration") in text
+    assert "- 400 energy steps, mean over 3 seeds: ENGINE - control +1.03 BLEU (from -0.50 to +2.60)" in text
+    # Dev picks: seed 0 ENGINE at 200 steps (11.5) and its control at the start (11.0 beats 10.0): 14.50 - 13.50;
+    # seed 2 from its first two checkpoints only (the 600- and 800-step ones would win on dev).
+    assert ("ENGINE - control +1.87 BLEU (from +1.00 to +2.60) at one iteration" in text
+            and "picks (energy steps / CE steps): seed 0 200 / the start, seed 1 400 / the start, seed 2 400 / 1691" in text)
+    assert ("seed 0: ENGINE 14.50 / 45.0 against `still_most_sharp`'s 14.50 / 45.0 (the same run again), control "
+            "14.00 / 45.0 after 870 steps against `still_most_slow`'s 14.10 / 45.1 after 860") in text
+    assert "seed 1: ENGINE 15.00 / 45.0 against `still_most_sharp`'s 15.10 / 45.0 (not the same" in text
+    assert text.endswith("*Command: `python scripts/bench.py --stages still_most_budget_seeds`. Hardware: ?, ? thread(s).*")
+    assert "unfinished" in make_tables.section_budget_seeds({"partial": True}, seed_2, sharp, slow)
+
+
 def test_a_compute_curves_checkpoints_are_chosen_on_dev_and_compared_on_test():
     def point(step, control_step, engine_dev, control_dev, engine_bleu, control_bleu):
         return {"engine_step": step, "control_step": control_step, "engine_bleu_dev": engine_dev,

@@ -100,6 +100,8 @@ The stages:
                at ENGINE's lr 1e-5 checkpointed at the same wall times: does the edge grow, or the control catch it?
   still_most_budget_seeds  (A) still_most_budget's first 400 steps with seeds 0 and 1, each against its own control
                at lr 1e-5: do the 200- and 400-step edges hold on three seeds?
+  still_most_fast  (A) the sharp O1 from cmlm_most_still at lr 3e-5, seed 0, 200 steps, against CE at 3e-5 for the
+               same wall time: does a larger step buy the energy's gain sooner, or hack it?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
@@ -145,7 +147,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp", "output_chars",
           "still_budget", "distill_all", "still_more", "still_more_sharp", "still_more_decay", "still_more_slow",
           "still_most", "still_most_sharp", "still_most_decay", "still_most_slow", "still_most_budget",
-          "still_most_budget_seeds"]
+          "still_most_budget_seeds", "still_most_fast"]
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ SWEEP = [EnergySetting(1e-4, 1.0), EnergySetting(1e-4, 4.0), EnergySetting(3e-5,
 SHARP = EnergySetting(1e-5, 1.0, o1_temperature=0.25)
 # The `sharper` stage: the same at 0.1, the next step down, chosen after sharp's test results (an exploration).
 SHARPER = EnergySetting(1e-5, 1.0, o1_temperature=0.1)
+# The `still_most_fast` stage: the sharp setting at 3x the learning rate, chosen after `still_most_budget_seeds`.
+SHARP_FAST = EnergySetting(3e-5, 1.0, o1_temperature=0.25)
 # The `descent` stage's searches: (O1, O1 temperature), O2 = ST; Adam on the logits, learning rate and checkpoints.
 DESCENT = (("sx", 1.0), ("sx", 0.25), ("stl", 1.0))
 DESCENT_LEARNING_RATE, DESCENT_STEPS = 0.05, (0, 15, 30, 60)
@@ -1360,6 +1364,19 @@ class Bench:
                 self.compute_curve(stage, "cmlm_most_still", start, SHARP, seed=seed, control_learning_rate=1e-5,
                                    checkpoints=2, curve=f"seed{seed}")
         self.write(stage, {"curves": self.read(stage)["curves"], "partial": False})
+
+    def stage_still_most_fast(self) -> None:
+        """The sharp O1 from `cmlm_most_still` at lr 3e-5 (`SHARP_FAST`), seed 0, for 200 steps, against one CE control
+        at the same constant lr for the same wall time (`compute_curve`, one checkpoint).
+
+        Why: at lr 1e-5 ENGINE barely moved between 200 and 400 steps on seeds 0 and 1 (`still_most_budget_seeds`)
+        while the control at that rate never raised dev BLEU above the start. Does a 3x larger step buy the energy's
+        gain sooner, or does it hack the energy (section 6 of the field notes: BLEU fell at 3e-5 from a weak start)?
+        Seed 0, the seed whose rise at lr 1e-5 was smallest (an exploration, chosen after those results)."""
+        with self.still_encoder():
+            self.compute_curve("still_most_fast", "cmlm_most_still",
+                               self.trained("cmlm_most_still", built_by="still_most"), SHARP_FAST, seed=0,
+                               control_learning_rate=SHARP_FAST.learning_rate, checkpoints=1)
 
     def compute_curve(self, stage: str, name: str, start: Path, setting: EnergySetting,
                       seed: int | None = None, control_learning_rate: float = 1e-4, checkpoints: int = 4,

@@ -319,6 +319,10 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         text += "\n\n" + section_budget_seeds(still_most_budget_seeds, still_most_budget,
                                                 load(f"{prefix}still_most_sharp{suffix}"),
                                                 load(f"{prefix}still_most_slow{suffix}"))
+    still_most_fast = load(f"{prefix}still_most_fast{suffix}")
+    if still_most_fast:
+        text += "\n\n" + section_fast(still_most_fast, (still_most_budget_seeds or {}).get("curves", {}).get(
+            f"seed{still_most_fast.get('seed')}"))
     if still_more_sharp or still_most_sharp:
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
@@ -1037,15 +1041,16 @@ def curve_refined(point: dict, who: str) -> str:
     return f"{point[f'{who}_bleu_10']:.2f} / {point[f'{who}_chrf_10']:.1f}"
 
 
-def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict | None = None,
-                   control_replica: tuple[str, dict] | None = None) -> str:
+def section_budget(data: dict, plot: str | None, stage: str = "budget", replica: dict | None = None,
+                   control_replica: tuple[str, dict] | None = None,
+                   title: str = "ENGINE against its control as compute grows") -> str:
     """ENGINE and its control at equal wall times along one longer run each: does the gap grow with compute?
     `replica` is the matched pair whose ENGINE the first checkpoint should repeat (same start, seed and steps);
     `control_replica` (its stage, its point) a control run of the same start, seed and lr for ENGINE's first wall
-    time, which the control's first checkpoint should come close to (a wall-time stop is not step-exact)."""
+    time, which the control's first checkpoint should come close to (a wall-time stop is not step-exact). `plot`:
+    the curve's figure under docs/, none for a single checkpoint."""
     if data.get("partial"):
-        return (f"**ENGINE against its control as compute grows** (`{stage}`): **unfinished**, the stage resumes "
-                "where it stopped.")
+        return f"**{title}** (`{stage}`): **unfinished**, the stage resumes where it stopped."
     scores, gap, refined = curve_scores, curve_gap, curve_refined
     start = {f"start_{m}": v for m, v in data["start"].items()}
     ten = all("engine_bleu_10" in p for p in data["points"])  # older results scored one iteration only
@@ -1057,7 +1062,7 @@ def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict |
     setting = (f"O1 temperature {data['o1_temperature']:g}, " if data.get("o1_temperature", 1) != 1 else
                "the engine stage's settings, ")
     seed = f", seed {data['seed']}" if "seed" in data else ""
-    text = (f"**ENGINE against its control as compute grows** (`{stage}`: {setting}lr "
+    text = (f"**{title}** (`{stage}`: {setting}lr "
             f"{data['learning_rate']:g}, `ce_weight` {data['ce_weight']:g}, {data['energy_steps']} energy steps from "
             f"{data['initialised_from']}{seed}, scored every {data['checkpoint_every']}; one control run (CE, lr "
             f"{data['control_learning_rate']:g}) checkpointed at the wall times ENGINE reached its checkpoints; help "
@@ -1084,7 +1089,28 @@ def section_budget(data: dict, plot: str, stage: str = "budget", replica: dict |
                  f"{data['control_learning_rate']:g}) scores {first['control_bleu']:.2f} / {first['control_chrf']:.1f}; "
                  f"`{control_stage}`'s control of the same start, seed and lr scored {point['control_bleu']:.2f} / "
                  f"{point['control_chrf']:.1f} after {point['control_steps']} steps in its pair's wall time.")
-    return text + f"\n\n![ENGINE against its control as compute grows](docs/{plot})"
+    return text + (f"\n\n![{title}](docs/{plot})" if plot else "")
+
+
+def section_fast(data: dict, slower: dict | None) -> str:
+    """`still_most_fast`: one checkpoint of the sharp O1 at a larger learning rate against CE at that rate, beside the
+    same seed's checkpoint at lr 1e-5 (`slower`: `still_most_budget_seeds`' curve of that seed)."""
+    text = section_budget(data, None, "still_most_fast", title=f"The sharp O1 at lr {data.get('learning_rate', 0):g} "
+                          "from `cmlm_most_still`")
+    if data.get("partial") or not slower:
+        return text
+    fast, slow = data["points"][0], next(p for p in slower["points"] if p["engine_step"] == data["energy_steps"])
+    return text + (f"\n\nAt lr {slower['learning_rate']:g} the same seed's {slow['engine_step']}-step ENGINE "
+                   f"(`still_most_budget_seeds`) scored {slow['engine_bleu']:.2f} / {slow['engine_chrf']:.1f} / "
+                   f"{slow['engine_repetition']:.2f} / {slow['engine_teacher_energy']:.2f} at one iteration and "
+                   f"{slow['engine_bleu_10']:.2f} / {slow['engine_chrf_10']:.1f} at ten, its control "
+                   f"{slow['control_bleu']:.2f} / {slow['control_chrf']:.1f} after {slow['control_step']} CE steps; the "
+                   f"larger step moves ENGINE by {fast['engine_bleu'] - slow['engine_bleu']:+.2f} / "
+                   f"{fast['engine_chrf'] - slow['engine_chrf']:+.1f} at one iteration and "
+                   f"{fast['engine_bleu_10'] - slow['engine_bleu_10']:+.2f} / "
+                   f"{fast['engine_chrf_10'] - slow['engine_chrf_10']:+.1f} at ten, and its control by "
+                   f"{fast['control_bleu'] - slow['control_bleu']:+.2f} / {fast['control_chrf'] - slow['control_chrf']:+.1f}"
+                   " at one.")
 
 
 def dev_picks(data: dict) -> dict[str, dict]:

@@ -368,7 +368,7 @@ def test_still_most_budget_seeds_runs_two_400_step_curves_one_per_seed_in_one_st
 
     bench_a = make_bench(tmp_path, "a", quick=False)
     stage = "still_most_budget_seeds"
-    assert bench_a.benchmark.stages[-1] == stage
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_budget")
     (bench_a.root / "cmlm_most_still").mkdir(parents=True)
     (bench_a.root / "cmlm_most_still" / "config.json").write_text("{}")
     for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
@@ -433,6 +433,48 @@ def test_the_seeds_table_sets_three_seeds_400_step_curves_side_by_side_with_seed
     assert "seed 1: ENGINE 15.00 / 45.0 against `still_most_sharp`'s 15.10 / 45.0 (not the same" in text
     assert text.endswith("*Command: `python scripts/bench.py --stages still_most_budget_seeds`. Hardware: ?, ? thread(s).*")
     assert "unfinished" in make_tables.section_budget_seeds({"partial": True}, seed_2, sharp, slow)
+
+
+def test_still_most_fast_runs_one_200_step_checkpoint_at_3e_5_against_ce_at_3e_5_and_sets_it_beside_1e_5(tmp_path,
+                                                                                                      monkeypatch):
+    runs, controls = [], []
+
+    def train_energy(out, start, steps, clock=None, **kwargs):
+        runs.append((start.name, steps, kwargs["learning_rate"], kwargs["o1_temperature"], kwargs["seed"],
+                     bench_a.encoder_dropout))
+        clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
+        return steps / 100, []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        controls.append((kwargs["seed"], kwargs["learning_rate"], kwargs["lr_scheduler_type"]))
+        saver, stop, clock = callbacks
+        assert stop.seconds == 2.0 and saver.pending == []
+        saver.saved_steps, clock.steps, clock.seconds = [], 610, 2.0
+
+    def evaluate(model, split="test", num_iterations=1, **kwargs):
+        bleu = {"engine": 15.0, "control": 13.0}.get(model.name, 13.5) + num_iterations / 10
+        return {"libreoffice": {"bleu": bleu, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
+
+    bench_a = make_bench(tmp_path, "a", quick=False)
+    (bench_a.root / "cmlm_most_still").mkdir(parents=True)
+    (bench_a.root / "cmlm_most_still" / "config.json").write_text("{}")
+    for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
+        monkeypatch.setattr(bench_a, attribute, fake)
+    assert bench_a.benchmark.stages.index("still_most_fast") > bench_a.benchmark.stages.index("still_most_budget_seeds")
+    bench_a.stage_still_most_fast()
+    result = bench_a.read("still_most_fast")
+    assert runs == [("cmlm_most_still", 200, 3e-5, 0.25, 0, False)] and controls == [(0, 3e-5, "constant")]
+    assert [(p["engine_step"], p["control_step"], p["engine_bleu"]) for p in result["points"]] == [(200, 610, 15.1)]
+    slower = {"learning_rate": 1e-5, "points": [
+        {"engine_step": 200, "engine_bleu": 14.55, "engine_chrf": 46.3, "engine_repetition": 0.33,
+         "engine_teacher_energy": 5.28, "engine_bleu_10": 25.65, "engine_chrf_10": 56.1, "control_bleu": 14.03,
+         "control_chrf": 45.6, "control_step": 871}]}
+    text = make_tables.section_fast(result, slower)
+    assert "**The sharp O1 at lr 3e-05 from `cmlm_most_still`** (`still_most_fast`: O1 temperature 0.25, lr 3e-05" in text
+    assert "| 200 | 2 | 15.10 / 46.0 / 0.30 / 5.00 | 610 | 13.10 / 46.0 / 0.30 / 5.00 | +2.00 / +0.0 |" in text
+    assert ("the larger step moves ENGINE by +0.55 / -0.3 at one iteration and -9.65 / -10.1 at ten, and its control "
+            "by -0.93 / +0.4 at one.") in text
+    assert "![" not in text  # one checkpoint: no curve to plot
 
 
 def test_a_compute_curves_checkpoints_are_chosen_on_dev_and_compared_on_test():

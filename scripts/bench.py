@@ -100,10 +100,11 @@ The stages:
                at ENGINE's lr 1e-5 checkpointed at the same wall times: does the edge grow, or the control catch it?
   still_most_budget_seeds  (A) still_most_budget's first 400 steps with seeds 0 and 1, each against its own control
                at lr 1e-5: do the 200- and 400-step edges hold on three seeds?
-  still_most_fast  (A) the sharp O1 from cmlm_most_still at lr 3e-5, seed 0, 200 steps, against CE at 3e-5 for the
-               same wall time: does a larger step buy the energy's gain sooner, or hack it?
+  still_most_fast  (A) the sharp O1 from cmlm_most_still at lr 3e-5, seeds 0-2, 200 steps, each against CE at
+               3e-5 for the same wall time: does a larger step buy the energy's gain sooner, or hack it?
 
---rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests.
+--rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
+             (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
@@ -306,11 +307,15 @@ class Bench:
         """Rows of a stage of many short runs written so far (its results JSON is rewritten after each run)."""
         return self.read(stage).get("rows", {}) if self.result_path(stage).exists() else {}
 
+    def header(self, stage: str) -> dict:
+        """What every results JSON records beside its stage's own payload: scale, hardware, command."""
+        return {"stage": stage, "quick": self.quick, "scale": self.s, "threads": self.threads,
+                "hardware": hardware_description(), "benchmark_stages": list(self.benchmark.stages),
+                "command": f"python scripts/bench.py {self.flags}--stages {stage}" + (" --quick" if self.quick else ""),
+                **self.teacher_record()}
+
     def write(self, stage: str, payload: dict) -> None:
-        payload = {"stage": stage, "quick": self.quick, "scale": self.s, "threads": self.threads,
-                   "hardware": hardware_description(), "benchmark_stages": list(self.benchmark.stages),
-                   "command": f"python scripts/bench.py {self.flags}--stages {stage}" + (" --quick" if self.quick else ""),
-                   **self.teacher_record(), **payload}
+        payload = {**self.header(stage), **payload}
         self.result_path(stage).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
         print(f"[bench] {stage}: wrote {self.result_path(stage)}")
 
@@ -428,16 +433,18 @@ class Bench:
                     out, self.trained("cmlm_more_still", built_by="still_more"), self.s["long_steps"])))}
 
     def rebuild(self, name: str) -> None:
-        """Train `name` again by its recipe (`recipes`; "distilled" is the distill stage's corpus) into its folder
-        and check its weights against the digest its stage recorded; results/ is not touched. A model that is there
-        is kept. A digest that differs stops with an error: stages that start from a different model would mix
-        starts in one table."""
+        """Train `name` again by its recipe (`recipes`; "distilled" and "distilled-all" are the distill and distill_all
+        stages' corpora) into its folder and check its weights against the digest its stage recorded; results/ is not
+        touched. A model that is there is kept. A digest that differs stops with an error: stages that start from a
+        different model would mix starts in one table."""
         out = self.root / name
-        if name == "distilled":
-            self.rebuild_distilled(out)
+        corpora = {"distilled": ("distill", self.distill), "distilled-all": ("distill_all", self.distill_all)}
+        if name in corpora:
+            self.rebuild_corpus(out, *corpora[name])
             return
         if name not in self.recipes():
-            raise SystemExit(f"--rebuild: no recipe for {name!r}; choose from distilled, {', '.join(self.recipes())}")
+            raise SystemExit(f"--rebuild: no recipe for {name!r}; choose from {', '.join(corpora)}, "
+                             f"{', '.join(self.recipes())}")
         stage, train = self.recipes()[name]
         recorded = (self.finished_rows(stage).get(name) or (self.read(stage) if self.done(stage) else {})).get("model_sha256")
         if recorded is None:
@@ -454,20 +461,21 @@ class Bench:
                              f"stages that start from it would not start where their results did. {AVX2_HINT}")
         print(f"[bench] {name}: rebuilt in {out}, digest {recorded} as recorded")
 
-    def rebuild_distilled(self, out: Path) -> None:
-        """Distil again (`distill_corpus` resumes: a whole corpus is left as it is) and check the training file
-        against the digest the distill stage recorded, where it recorded one (results before 2026-12-04 did not)."""
-        self.distill()
-        recorded = self.read("distill").get("train_sha256") if self.done("distill") else None
+    def rebuild_corpus(self, out: Path, stage: str, make: Callable[[], object]) -> None:
+        """Distil again (`make`: distillation resumes, a whole corpus is left as it is) and check the training file
+        against the digest `stage` recorded, where it recorded one (the distill stage's results before 2026-12-04
+        did not)."""
+        make()
+        recorded = self.read(stage).get("train_sha256") if self.done(stage) else None
         digest = corpus_digest(out)
         if recorded is None:
-            print(f"[bench] distilled: {out}, train.jsonl digest {digest}; {self.result_path('distill')} records "
+            print(f"[bench] {out.name}: {out}, train.jsonl digest {digest}; {self.result_path(stage)} records "
                   "none to check it against")
         elif digest != recorded:
-            raise SystemExit(f"--rebuild distilled: {out}/train.jsonl (digest {digest}) differs from the corpus "
-                             f"{self.result_path('distill')} recorded ({recorded}); it is kept. {AVX2_HINT}")
+            raise SystemExit(f"--rebuild {out.name}: {out}/train.jsonl (digest {digest}) differs from the corpus "
+                             f"{self.result_path(stage)} recorded ({recorded}); it is kept. {AVX2_HINT}")
         else:
-            print(f"[bench] distilled: rebuilt in {out}, digest {recorded} as recorded")
+            print(f"[bench] {out.name}: rebuilt in {out}, digest {recorded} as recorded")
 
     def training_args(self, output_dir: Path, steps: int, **overrides):
         from transformers import Seq2SeqTrainingArguments
@@ -1357,26 +1365,51 @@ class Bench:
         from one seed. Both learning rates are constant, so a 400-step run is the first half of an 800-step one: with
         these two, the 200- and 400-step gaps stand on three seeds. Each 200-step ENGINE checkpoint repeats
         `still_most_sharp`'s run of its seed, and each control's first comes close to `still_most_slow`'s."""
-        stage = "still_most_budget_seeds"
         with self.still_encoder():
-            start = self.trained("cmlm_most_still", built_by="still_most")
-            for seed in (0, 1):
-                self.compute_curve(stage, "cmlm_most_still", start, SHARP, seed=seed, control_learning_rate=1e-5,
-                                   checkpoints=2, curve=f"seed{seed}")
-        self.write(stage, {"curves": self.read(stage)["curves"], "partial": False})
+            self.seeded_curves("still_most_budget_seeds", "cmlm_most_still",
+                               self.trained("cmlm_most_still", built_by="still_most"), SHARP, seeds=(0, 1),
+                               control_learning_rate=1e-5, checkpoints=2)
 
     def stage_still_most_fast(self) -> None:
-        """The sharp O1 from `cmlm_most_still` at lr 3e-5 (`SHARP_FAST`), seed 0, for 200 steps, against one CE control
-        at the same constant lr for the same wall time (`compute_curve`, one checkpoint).
+        """The sharp O1 from `cmlm_most_still` at lr 3e-5 (`SHARP_FAST`) for 200 steps, seeds 0, 1 and 2, each against
+        one CE control at the same constant lr for the same wall time (`seeded_curves`, one checkpoint each).
 
         Why: at lr 1e-5 ENGINE barely moved between 200 and 400 steps on seeds 0 and 1 (`still_most_budget_seeds`)
         while the control at that rate never raised dev BLEU above the start. Does a 3x larger step buy the energy's
         gain sooner, or does it hack the energy (section 6 of the field notes: BLEU fell at 3e-5 from a weak start)?
-        Seed 0, the seed whose rise at lr 1e-5 was smallest (an exploration, chosen after those results)."""
+        Seed 0 ran first, alone (the seed whose rise at lr 1e-5 was smallest: an exploration, chosen after those
+        results); seeds 1 and 2 test whether its edge holds. Results of the one-seed run are moved into the curves
+        layout (`as_curves`)."""
+        stage = "still_most_fast"
+        self.as_curves(stage, "seed0")
         with self.still_encoder():
-            self.compute_curve("still_most_fast", "cmlm_most_still",
-                               self.trained("cmlm_most_still", built_by="still_most"), SHARP_FAST, seed=0,
-                               control_learning_rate=SHARP_FAST.learning_rate, checkpoints=1)
+            self.seeded_curves(stage, "cmlm_most_still", self.trained("cmlm_most_still", built_by="still_most"),
+                               SHARP_FAST, seeds=(0, 1, 2), control_learning_rate=SHARP_FAST.learning_rate,
+                               checkpoints=1)
+
+    def seeded_curves(self, stage: str, name: str, start: Path, setting: EnergySetting, seeds: tuple[int, ...],
+                      control_learning_rate: float, checkpoints: int) -> None:
+        """`compute_curve` once per seed, each a curve `seed<N>` of `stage`; the stage is finished once all are. Stops
+        before adding a seed from a start other than the one the curves so far started from (`check_start`)."""
+        for curve in (self.read(stage).get("curves", {}) if self.result_path(stage).exists() else {}).values():
+            self.check_start(stage, name, start, {"model_sha256": curve.get("start_sha256")})
+        for seed in seeds:
+            self.compute_curve(stage, name, start, setting, seed=seed, control_learning_rate=control_learning_rate,
+                               checkpoints=checkpoints, curve=f"seed{seed}")
+        self.write(stage, {"curves": self.read(stage)["curves"], "partial": False})
+
+    def as_curves(self, stage: str, curve: str) -> None:
+        """A one-curve `compute_curve` result of `stage` (and its runs) moved under the name `curve`, so that the
+        stage can hold more curves; nothing is retrained or rescored. No result, or one already in curves: nothing."""
+        if not self.result_path(stage).exists() or "curves" in (old := self.read(stage)):
+            return
+        header = self.header(stage)
+        for side in ("engine", "control"):
+            if (self.root / stage / side).exists():
+                (self.root / stage / curve).mkdir(parents=True, exist_ok=True)
+                (self.root / stage / side).rename(self.root / stage / curve / side)
+        self.write(stage, {"curves": {curve: {k: v for k, v in old.items() if k not in header}}, "partial": True})
+        print(f"[bench] {stage}: its one curve is now curves.{curve} (runs under {self.root / stage / curve})")
 
     def compute_curve(self, stage: str, name: str, start: Path, setting: EnergySetting,
                       seed: int | None = None, control_learning_rate: float = 1e-4, checkpoints: int = 4,
@@ -1779,6 +1812,11 @@ class Bench:
         Why: A's students have seen 12,000 sources about 20 times (`cmlm_long_still`), and ENGINE stays within a
         point of them; on labels 71% more sources made the first start from which ENGINE ended above its start.
         The paper's student trains on all of its corpus. Resumes where a killed run stopped."""
+        self.write("distill_all", {**self.distill_all(), "corpus": str(self.root / "distilled-all"),
+                                   "train_sha256": corpus_digest(self.root / "distilled-all")})
+
+    def distill_all(self) -> dict:
+        """`stage_distill_all`'s corpus (and `--rebuild distilled-all`'s): its sizes and seconds."""
         from engine_hf.data import load_corpus
 
         train = load_corpus("libreoffice", self.benchmark.src, self.benchmark.tgt)["train"]
@@ -1789,10 +1827,8 @@ class Bench:
         part = self.distill_sources(self.root / "distilled-rest", rest["translation"])
         seconds = time.perf_counter() - started
         base, new = self.join_corpora(self.root / "distilled-all", self.root / "distilled", part)
-        self.write("distill_all", {"base_sources": base, "sources": new, "help_train_pairs": len(train),
-                                   "num_beams": self.s["distill_beams"], "seconds": seconds,
-                                   "corpus": str(self.root / "distilled-all"),
-                                   "train_sha256": corpus_digest(self.root / "distilled-all")})
+        return {"base_sources": base, "sources": new, "help_train_pairs": len(train),
+                "num_beams": self.s["distill_beams"], "seconds": seconds}
 
     def stage_still_more(self) -> None:
         """`cmlm_long_still` + `long_steps` CE steps (`cmlm_long`'s schedule: lr 3e-4, warm-up, linear decay) on

@@ -321,8 +321,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                                                 load(f"{prefix}still_most_slow{suffix}"))
     still_most_fast = load(f"{prefix}still_most_fast{suffix}")
     if still_most_fast:
-        text += "\n\n" + section_fast(still_most_fast, (still_most_budget_seeds or {}).get("curves", {}).get(
-            f"seed{still_most_fast.get('seed')}"))
+        slower = {**({2: still_most_budget} if still_most_budget else {}),
+                  **seed_curves(still_most_budget_seeds or {})}
+        text += "\n\n" + section_fast(still_most_fast, slower, load(f"{prefix}still_most_decay{suffix}"))
     if still_more_sharp or still_most_sharp:
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
@@ -1092,27 +1093,6 @@ def section_budget(data: dict, plot: str | None, stage: str = "budget", replica:
     return text + (f"\n\n![{title}](docs/{plot})" if plot else "")
 
 
-def section_fast(data: dict, slower: dict | None) -> str:
-    """`still_most_fast`: one checkpoint of the sharp O1 at a larger learning rate against CE at that rate, beside the
-    same seed's checkpoint at lr 1e-5 (`slower`: `still_most_budget_seeds`' curve of that seed)."""
-    text = section_budget(data, None, "still_most_fast", title=f"The sharp O1 at lr {data.get('learning_rate', 0):g} "
-                          "from `cmlm_most_still`")
-    if data.get("partial") or not slower:
-        return text
-    fast, slow = data["points"][0], next(p for p in slower["points"] if p["engine_step"] == data["energy_steps"])
-    return text + (f"\n\nAt lr {slower['learning_rate']:g} the same seed's {slow['engine_step']}-step ENGINE "
-                   f"(`still_most_budget_seeds`) scored {slow['engine_bleu']:.2f} / {slow['engine_chrf']:.1f} / "
-                   f"{slow['engine_repetition']:.2f} / {slow['engine_teacher_energy']:.2f} at one iteration and "
-                   f"{slow['engine_bleu_10']:.2f} / {slow['engine_chrf_10']:.1f} at ten, its control "
-                   f"{slow['control_bleu']:.2f} / {slow['control_chrf']:.1f} after {slow['control_step']} CE steps; the "
-                   f"larger step moves ENGINE by {fast['engine_bleu'] - slow['engine_bleu']:+.2f} / "
-                   f"{fast['engine_chrf'] - slow['engine_chrf']:+.1f} at one iteration and "
-                   f"{fast['engine_bleu_10'] - slow['engine_bleu_10']:+.2f} / "
-                   f"{fast['engine_chrf_10'] - slow['engine_chrf_10']:+.1f} at ten, and its control by "
-                   f"{fast['control_bleu'] - slow['control_bleu']:+.2f} / {fast['control_chrf'] - slow['control_chrf']:+.1f}"
-                   " at one.")
-
-
 def dev_picks(data: dict) -> dict[str, dict]:
     """Each side's point of a compute curve with the best dev BLEU, the start (step 0) competing too."""
     start = {f"{who}_{m}": v for who in ("engine", "control") for m, v in data["start"].items()}
@@ -1140,6 +1120,70 @@ def dev_choice(data: dict) -> str:
             f"{engine['engine_chrf_10'] - control['control_chrf_10']:+.1f} at ten.")
 
 
+def mean_range(values: list[float], unit: str) -> str:
+    """A mean over seeds with its range: "+1.00 BLEU (from +0.52 to +1.34)"; one value alone."""
+    if len(values) == 1:
+        return f"{values[0]:+.2f} {unit}"
+    return f"{statistics.mean(values):+.2f} {unit} (from {min(values):+.2f} to {max(values):+.2f})"
+
+
+def seeds(n: int) -> str:
+    return f"{n} seed" + ("s" if n != 1 else "")
+
+
+def seed_curves(data: dict) -> dict[int, dict]:
+    """A stage's finished compute curves by seed: the `curves` layout of `seeded_curves` (`seed<N>`), or the older
+    layout of one curve with its `seed`."""
+    curves = data.get("curves") or ({f"seed{data['seed']}": data} if "points" in data else {})
+    return {int(name.removeprefix("seed")): curve for name, curve in sorted(curves.items()) if not curve.get("partial")}
+
+
+def seed_curves_table(curves: dict[int, dict]) -> str:
+    """Each seed's checkpoints, ENGINE beside its control at one and at ten iterations."""
+    rows = [[seed, p["engine_step"], f"{p['seconds']:.0f}", curve_scores(p, "engine"), p["control_step"],
+             curve_scores(p, "control"), curve_gap(p), curve_refined(p, "engine"), curve_refined(p, "control"),
+             curve_gap(p, "_10")] for seed, curve in sorted(curves.items()) for p in curve["points"]]
+    return table(["seed", "energy steps", "wall time (s)", "ENGINE, 1 it.", "CE steps", "control, 1 it.",
+                  "ENGINE - control, 1 it.", "ENGINE, 10 it.", "control, 10 it.", "ENGINE - control, 10 it."], rows)
+
+
+def seed_curves_summary(curves: dict[int, dict]) -> list[str]:
+    """Per checkpoint, the mean ENGINE - control and ENGINE - start over seeds; then each side chosen on dev."""
+    some = next(iter(curves.values()))
+    summary = []
+    for i, p in enumerate(some["points"]):
+        at = [curve["points"][i] for curve in curves.values()]
+        one = mean_range([q["engine_bleu"] - q["control_bleu"] for q in at], "BLEU")
+        ten = mean_range([q["engine_bleu_10"] - q["control_bleu_10"] for q in at], "BLEU")
+        rise = mean_range([q["engine_bleu"] - curve["start"]["bleu"] for q, curve in zip(at, curves.values(),
+                                                                                         strict=True)], "BLEU")
+        summary.append(f"- {p['engine_step']} energy steps, {'mean over ' if len(at) > 1 else ''}{seeds(len(at))}: ENGINE - control {one} at one "
+                       f"iteration and {ten} at ten; ENGINE - start {rise} at one iteration")
+    picks = {seed: dev_picks(curve) for seed, curve in sorted(curves.items())}
+    chosen = [p["engine"]["engine_bleu"] - p["control"]["control_bleu"] for p in picks.values()]
+    chosen_10 = [p["engine"]["engine_bleu_10"] - p["control"]["control_bleu_10"] for p in picks.values()]
+    summary.append("- chosen on dev BLEU (help validation, 1 iteration; the start and every checkpoint compete), ENGINE "
+                   f"- control {mean_range(chosen, 'BLEU')} at one iteration and {mean_range(chosen_10, 'BLEU')} at "
+                   "ten; picks (energy steps / CE steps): " + ", ".join(
+                       f"seed {seed} {p['engine']['engine_step'] or 'the start'} / "
+                       f"{p['control']['control_step'] or 'the start'}" for seed, p in picks.items()))
+    return summary
+
+
+def seed_curves_about(some: dict, steps: int | None = None) -> str:
+    """The setting of a stage of seeded curves and its start's scores, for the table's heading."""
+    start = some["start"]
+    scored = (f"scored every {some['checkpoint_every']}" if some["energy_steps"] != some["checkpoint_every"] else
+              "scored once")
+    return (f"O1 temperature {some['o1_temperature']:g}, lr {some['learning_rate']:g}, `ce_weight` "
+            f"{some['ce_weight']:g}, {steps or some['energy_steps']} energy steps from {some['initialised_from']}, "
+            f"{scored}; each seed's control one CE run at lr {some['control_learning_rate']:g} checkpointed at the "
+            "wall times its ENGINE reached; help test set, length beam 3; 1 iteration: BLEU / chrF / repetition / "
+            "teacher energy, 10 iterations: BLEU / chrF; the start scores "
+            f"{curve_scores({f'start_{m}': v for m, v in start.items()}, 'start')} at one iteration and "
+            f"{start['bleu_10']:.2f} / {start['chrf_10']:.1f} at ten")
+
+
 def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, slow: dict | None) -> str:
     """`still_most_budget_seeds`: the compute curve's first checkpoints over seeds. `seed_2` is `still_most_budget`
     (its first checkpoints are the same run as a shorter one: both learning rates are constant); `sharp` and `slow`
@@ -1147,46 +1191,13 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
     title = "**The sharp O1's edge from `cmlm_most_still` at 200 and 400 steps, over seeds**"
     if data.get("partial"):
         return f"{title} (`still_most_budget_seeds`): **unfinished**, the stage resumes where it stopped."
-    curves = {int(name.removeprefix("seed")): curve for name, curve in sorted(data["curves"].items())}
+    curves = seed_curves(data)
     steps = len(next(iter(curves.values()))["points"])
     if seed_2 and not seed_2.get("partial") and 2 not in curves:
         curves[2] = {**seed_2, "points": seed_2["points"][:steps]}
     some = next(iter(curves.values()))
-    start = some["start"]
-    rows = [[seed, p["engine_step"], f"{p['seconds']:.0f}", curve_scores(p, "engine"), p["control_step"],
-             curve_scores(p, "control"), curve_gap(p), curve_refined(p, "engine"), curve_refined(p, "control"),
-             curve_gap(p, "_10")] for seed, curve in sorted(curves.items()) for p in curve["points"]]
-    text = (f"{title} (`still_most_budget_seeds`: O1 temperature {some['o1_temperature']:g}, lr "
-            f"{some['learning_rate']:g}, `ce_weight` {some['ce_weight']:g}, {some['energy_steps']} energy steps from "
-            f"{some['initialised_from']}, scored every {some['checkpoint_every']}; each seed's control one CE run at lr "
-            f"{some['control_learning_rate']:g} checkpointed at the wall times its ENGINE reached; seed 2 is "
-            f"`still_most_budget`'s first {steps} checkpoints; help test set, length beam 3; 1 iteration: BLEU / chrF "
-            "/ repetition / teacher energy, 10 iterations: BLEU / chrF; the start scores "
-            f"{curve_scores({f'start_{m}': v for m, v in start.items()}, 'start')} at one iteration and "
-            f"{start['bleu_10']:.2f} / {start['chrf_10']:.1f} at ten):\n\n"
-            + table(["seed", "energy steps", "wall time (s)", "ENGINE, 1 it.", "CE steps", "control, 1 it.",
-                     "ENGINE - control, 1 it.", "ENGINE, 10 it.", "control, 10 it.", "ENGINE - control, 10 it."], rows))
-
-    def spread(values: list[float], unit: str) -> str:
-        return f"{statistics.mean(values):+.2f} {unit} (from {min(values):+.2f} to {max(values):+.2f})"
-
-    summary = []
-    for i, p in enumerate(some["points"]):
-        at = [curve["points"][i] for curve in curves.values()]
-        one = spread([q["engine_bleu"] - q["control_bleu"] for q in at], "BLEU")
-        ten = spread([q["engine_bleu_10"] - q["control_bleu_10"] for q in at], "BLEU")
-        rise = spread([q["engine_bleu"] - curve["start"]["bleu"] for q, curve in zip(at, curves.values(), strict=True)],
-                      "BLEU")
-        summary.append(f"- {p['engine_step']} energy steps, mean over {len(at)} seeds: ENGINE - control {one} at one "
-                       f"iteration and {ten} at ten; ENGINE - start {rise} at one iteration")
-    picks = {seed: dev_picks(curve) for seed, curve in sorted(curves.items())}
-    chosen = [p["engine"]["engine_bleu"] - p["control"]["control_bleu"] for p in picks.values()]
-    chosen_10 = [p["engine"]["engine_bleu_10"] - p["control"]["control_bleu_10"] for p in picks.values()]
-    summary.append("- chosen on dev BLEU (help validation, 1 iteration; the start and every checkpoint compete), ENGINE "
-                   f"- control {spread(chosen, 'BLEU')} at one iteration and {spread(chosen_10, 'BLEU')} at ten; "
-                   "picks (energy steps / CE steps): " + ", ".join(
-                       f"seed {seed} {p['engine']['engine_step'] or 'the start'} / "
-                       f"{p['control']['control_step'] or 'the start'}" for seed, p in picks.items()))
+    text = (f"{title} (`still_most_budget_seeds`: {seed_curves_about(some)}; seed 2 is `still_most_budget`'s first "
+            f"{steps} checkpoints):\n\n" + seed_curves_table(curves) + "\n\n" + "\n".join(seed_curves_summary(curves)))
     checks = []
     for seed, curve in sorted(curves.items()):
         first = curve["points"][0]
@@ -1200,10 +1211,63 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
                           + (f", control {first['control_bleu']:.2f} / {first['control_chrf']:.1f} after "
                              f"{first['control_step']} steps against `still_most_slow`'s {control['control_bleu']:.2f} / "
                              f"{control['control_chrf']:.1f} after {control['control_steps']}" if control else ""))
-    text += "\n\n" + "\n".join(summary)
     if checks:
         text += ("\n\nThe first checkpoints against the 200-step runs of the same start and seed (a wall-time stop is "
                  "not step-exact, so the controls come close rather than repeat): " + "; ".join(checks) + ".")
+    return text + "\n\n" + source(data)
+
+
+def section_fast(data: dict, slower: dict[int, dict], decay: dict | None) -> str:
+    """`still_most_fast`: the sharp O1 at a larger learning rate, one checkpoint per seed against CE at that rate,
+    beside the same seed's checkpoint of as many steps at lr 1e-5 (`slower`: seed -> its curve, from
+    `still_most_budget_seeds` and `still_most_budget`) and the decaying-lr CE control of the same start and seed
+    (`decay`: `still_most_decay`, CE at lr 1e-4 decaying to 0 over the lr-1e-5 pair's wall time)."""
+    curves = seed_curves(data)
+    some = next(iter(curves.values()), data)
+    title = f"**The sharp O1 at lr {some.get('learning_rate', 0):g} from `cmlm_most_still`, over seeds**"
+    if not curves:
+        return f"{title} (`still_most_fast`): **unfinished**, the stage resumes where it stopped."
+    unfinished = (f" — **unfinished: {seeds(len(curves))} so far**, the stage resumes where it stopped"
+                  if data.get("partial") else "")
+    text = (f"{title} (`still_most_fast`: {seed_curves_about(some)}){unfinished}:\n\n" + seed_curves_table(curves)
+            + "\n\n" + "\n".join(seed_curves_summary(curves)))
+    lines, faster, over_decay, over_decay_10 = [], [], [], []
+    for seed, curve in sorted(curves.items()):
+        fast = curve["points"][0]
+        slow = next((p for p in slower.get(seed, {}).get("points", []) if p["engine_step"] == fast["engine_step"]), None)
+        control = next((p for p in (decay or {}).get("points", []) if p["seed"] == seed), None)
+        parts = []
+        if slow:
+            faster.append(fast["engine_bleu"] - slow["engine_bleu"])
+            parts.append(f"at lr {slower[seed]['learning_rate']:g} the same seed's {slow['engine_step']}-step ENGINE "
+                         f"scored {curve_scores(slow, 'engine')} at one iteration and "
+                         f"{slow['engine_bleu_10']:.2f} / {slow['engine_chrf_10']:.1f} at ten (the larger step: "
+                         f"{fast['engine_bleu'] - slow['engine_bleu']:+.2f} / "
+                         f"{fast['engine_chrf'] - slow['engine_chrf']:+.1f} and "
+                         f"{fast['engine_bleu_10'] - slow['engine_bleu_10']:+.2f} / "
+                         f"{fast['engine_chrf_10'] - slow['engine_chrf_10']:+.1f}), its control "
+                         f"{slow['control_bleu']:.2f} / {slow['control_chrf']:.1f} after {slow['control_step']} CE steps")
+        if control:
+            over_decay.append(fast["engine_bleu"] - control["control_bleu"])
+            over_decay_10.append(fast["engine_bleu_10"] - control["control_bleu_10"])
+            parts.append(f"the decaying-lr control (`still_most_decay`: {control['control_steps']} CE steps in "
+                         f"{control['train_seconds']:.0f} s) scored {control['control_bleu']:.2f} / "
+                         f"{control['control_chrf']:.1f} and {control['control_bleu_10']:.2f} / "
+                         f"{control['control_chrf_10']:.1f}: ENGINE at lr {curve['learning_rate']:g} - it "
+                         f"{fast['engine_bleu'] - control['control_bleu']:+.2f} / "
+                         f"{fast['engine_chrf'] - control['control_chrf']:+.1f} at one iteration and "
+                         f"{fast['engine_bleu_10'] - control['control_bleu_10']:+.2f} / "
+                         f"{fast['engine_chrf_10'] - control['control_chrf_10']:+.1f} at ten")
+        if parts:
+            lines.append(f"- seed {seed}: " + "; ".join(parts))
+    if faster:
+        lines.append(f"- over {seeds(len(faster))} the larger step moves ENGINE by {mean_range(faster, 'BLEU')} at one "
+                     "iteration" + (f"; ENGINE - the decaying-lr control {mean_range(over_decay, 'BLEU')} at one "
+                                    f"iteration and {mean_range(over_decay_10, 'BLEU')} at ten" if over_decay else ""))
+    if lines:
+        text += ("\n\nBeside the same seeds at lr 1e-5 and the strongest CE use of the compute measured from this start "
+                 "(CE at lr 1e-4 decaying to 0, for the wall time of the lr-1e-5 pair of the seed):\n\n"
+                 + "\n".join(lines))
     return text + "\n\n" + source(data)
 
 

@@ -435,46 +435,80 @@ def test_the_seeds_table_sets_three_seeds_400_step_curves_side_by_side_with_seed
     assert "unfinished" in make_tables.section_budget_seeds({"partial": True}, seed_2, sharp, slow)
 
 
-def test_still_most_fast_runs_one_200_step_checkpoint_at_3e_5_against_ce_at_3e_5_and_sets_it_beside_1e_5(tmp_path,
-                                                                                                      monkeypatch):
+def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2_at_3e_5(tmp_path, monkeypatch):
     runs, controls = [], []
 
     def train_energy(out, start, steps, clock=None, **kwargs):
-        runs.append((start.name, steps, kwargs["learning_rate"], kwargs["o1_temperature"], kwargs["seed"],
-                     bench_a.encoder_dropout))
+        runs.append((out.relative_to(bench_a.root).as_posix(), start.name, steps, kwargs["learning_rate"],
+                     kwargs["o1_temperature"], kwargs["seed"], bench_a.encoder_dropout))
+        out.mkdir(parents=True)
         clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
         return steps / 100, []
 
     def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
-        controls.append((kwargs["seed"], kwargs["learning_rate"], kwargs["lr_scheduler_type"]))
+        controls.append((out.relative_to(bench_a.root).as_posix(), kwargs["seed"], kwargs["learning_rate"],
+                         kwargs["lr_scheduler_type"]))
+        out.mkdir(parents=True)
         saver, stop, clock = callbacks
         assert stop.seconds == 2.0 and saver.pending == []
-        saver.saved_steps, clock.steps, clock.seconds = [], 610, 2.0
+        saver.saved_steps, clock.steps, clock.seconds = [], 610 + kwargs["seed"], 2.0
 
     def evaluate(model, split="test", num_iterations=1, **kwargs):
         bleu = {"engine": 15.0, "control": 13.0}.get(model.name, 13.5) + num_iterations / 10
         return {"libreoffice": {"bleu": bleu, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
 
     bench_a = make_bench(tmp_path, "a", quick=False)
-    (bench_a.root / "cmlm_most_still").mkdir(parents=True)
-    (bench_a.root / "cmlm_most_still" / "config.json").write_text("{}")
+    stage = "still_most_fast"
+    start = bench_a.root / "cmlm_most_still"
+    start.mkdir(parents=True)
+    (start / "config.json").write_text("{}")
+    (start / "model.safetensors").write_bytes(b"recorded")
     for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
         monkeypatch.setattr(bench_a, attribute, fake)
-    assert bench_a.benchmark.stages.index("still_most_fast") > bench_a.benchmark.stages.index("still_most_budget_seeds")
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_budget_seeds")
+    with bench_a.still_encoder():  # the one-seed layout this stage first wrote
+        bench_a.compute_curve(stage, "cmlm_most_still", start, bench.SHARP_FAST, seed=0,
+                              control_learning_rate=3e-5, checkpoints=1)
+    one_seed = bench_a.read(stage)
+    assert "curves" not in one_seed and one_seed["points"][0]["control_step"] == 610
+    runs[:], controls[:] = [], []
     bench_a.stage_still_most_fast()
-    result = bench_a.read("still_most_fast")
-    assert runs == [("cmlm_most_still", 200, 3e-5, 0.25, 0, False)] and controls == [(0, 3e-5, "constant")]
-    assert [(p["engine_step"], p["control_step"], p["engine_bleu"]) for p in result["points"]] == [(200, 610, 15.1)]
+    result = bench_a.read(stage)
+    assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1", "seed2"]
+    assert result["curves"]["seed0"] == {k: v for k, v in one_seed.items() if k not in bench_a.header(stage)}
+    assert (bench_a.root / stage / "seed0" / "engine").is_dir() and not (bench_a.root / stage / "engine").exists()
+    assert runs == [(f"{stage}/seed{seed}/engine", "cmlm_most_still", 200, 3e-5, 0.25, seed, False) for seed in (1, 2)]
+    assert controls == [(f"{stage}/seed{seed}/control", seed, 3e-5, "constant") for seed in (1, 2)]
+    assert [result["curves"][f"seed{seed}"]["points"][0]["control_step"] for seed in (0, 1, 2)] == [610, 611, 612]
+    bench_a.as_curves(stage, "seed0")  # already in curves: nothing moves
+    assert bench_a.read(stage) == result
+    (start / "model.safetensors").write_bytes(b"rebuilt otherwise")
+    with pytest.raises(SystemExit, match=r"still_most_fast: .*cmlm_most_still \(digest \w+\) is not the cmlm_most_still "
+                                         r"its finished seeds started from .*--rebuild cmlm_most_still"):
+        bench_a.stage_still_most_fast()
+    assert bench_a.read(stage) == result
+
     slower = {"learning_rate": 1e-5, "points": [
         {"engine_step": 200, "engine_bleu": 14.55, "engine_chrf": 46.3, "engine_repetition": 0.33,
          "engine_teacher_energy": 5.28, "engine_bleu_10": 25.65, "engine_chrf_10": 56.1, "control_bleu": 14.03,
          "control_chrf": 45.6, "control_step": 871}]}
-    text = make_tables.section_fast(result, slower)
-    assert "**The sharp O1 at lr 3e-05 from `cmlm_most_still`** (`still_most_fast`: O1 temperature 0.25, lr 3e-05" in text
-    assert "| 200 | 2 | 15.10 / 46.0 / 0.30 / 5.00 | 610 | 13.10 / 46.0 / 0.30 / 5.00 | +2.00 / +0.0 |" in text
-    assert ("the larger step moves ENGINE by +0.55 / -0.3 at one iteration and -9.65 / -10.1 at ten, and its control "
-            "by -0.93 / +0.4 at one.") in text
-    assert "![" not in text  # one checkpoint: no curve to plot
+    decay = {"points": [{"seed": seed, "control_bleu": 14.0 + seed / 10, "control_chrf": 45.9, "control_bleu_10": 25.6,
+                         "control_chrf_10": 56.3, "control_steps": 879, "train_seconds": 674.2} for seed in (0, 1)]}
+    text = make_tables.section_fast(result, {0: slower, 1: {**slower, "points": [
+        {**slower["points"][0], "engine_bleu": 15.33}]}}, decay)
+    assert "**The sharp O1 at lr 3e-05 from `cmlm_most_still`, over seeds** (`still_most_fast`: O1 temperature 0.25" in text
+    assert "| 1 | 200 | 2 | 15.10 / 46.0 / 0.30 / 5.00 | 611 | 13.10 / 46.0 / 0.30 / 5.00 | +2.00 / +0.0 |" in text
+    assert "- 200 energy steps, mean over 3 seeds: ENGINE - control +2.00 BLEU (from +2.00 to +2.00)" in text
+    assert ("- seed 0: at lr 1e-05 the same seed's 200-step ENGINE scored 14.55 / 46.3 / 0.33 / 5.28 at one iteration "
+            "and 25.65 / 56.1 at ten (the larger step: +0.55 / -0.3 and -9.65 / -10.1)") in text
+    assert ("the decaying-lr control (`still_most_decay`: 879 CE steps in 674 s) scored 14.10 / 45.9 and 25.60 / 56.3: "
+            "ENGINE at lr 3e-05 - it +1.00 / +0.1 at one iteration") in text
+    assert ("- over 2 seeds the larger step moves ENGINE by +0.16 BLEU (from -0.23 to +0.55) at one iteration; ENGINE - "
+            "the decaying-lr control +1.05 BLEU (from +1.00 to +1.10) at one iteration") in text
+    assert "- seed 2:" not in text  # neither a slower run nor a decaying control of seed 2 given
+    partial = {**result, "partial": True, "curves": {**result["curves"], "seed2": {"partial": True}}}
+    assert "— **unfinished: 2 seeds so far**" in make_tables.section_fast(partial, {}, None)
+    assert "**unfinished**" in make_tables.section_fast({"curves": {"seed1": {"partial": True}}, "partial": True}, {}, None)
 
 
 def test_a_compute_curves_checkpoints_are_chosen_on_dev_and_compared_on_test():
@@ -1864,7 +1898,7 @@ def test_still_long_trains_cmlm_longs_recipe_from_cmlm_kd_still_and_its_seeds_st
 
 def test_rebuild_trains_a_gone_start_by_its_recipe_and_checks_the_recorded_digest(tmp_path, monkeypatch):
     a = make_bench(tmp_path, "a", quick=False)
-    with pytest.raises(SystemExit, match=r"no recipe for 'engine'; choose from distilled, cmlm_kd"):
+    with pytest.raises(SystemExit, match=r"no recipe for 'engine'; choose from distilled, distilled-all, cmlm_kd"):
         a.rebuild("engine")
     with pytest.raises(SystemExit, match=r"records no finished cmlm_kd_still.*--stages still_main"):
         a.rebuild("cmlm_kd_still")
@@ -1930,6 +1964,34 @@ def test_distill_records_its_corpus_digest_and_rebuild_distilled_checks_it(tmp_p
                                          r"recorded .*it is kept.*ATEN_CPU_CAPABILITY=avx2"):
         a.rebuild("distilled")
     assert '"um"' in (a.root / "distilled" / "train.jsonl").read_text()
+    assert {path.name: path.read_text() for path in a.results.iterdir()} == results  # results untouched
+
+
+def test_distill_all_records_its_corpus_digest_and_rebuild_distilled_all_checks_it(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    outputs = {"text": "dois"}
+
+    def distill_all():  # the teacher faked: a whole corpus is left as it is
+        out = a.root / "distilled-all"
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "train.jsonl").exists():
+            (out / "train.jsonl").write_text(f'{{"translation": {{"en": "two", "pt": "{outputs["text"]}"}}}}\n')
+        return {"base_sources": 1, "sources": 2, "help_train_pairs": 2, "num_beams": 1, "seconds": 3.0}
+
+    monkeypatch.setattr(a, "distill_all", distill_all)
+    a.stage_distill_all()
+    record = a.read("distill_all")
+    assert record["train_sha256"] == bench.corpus_digest(a.root / "distilled-all") and record["sources"] == 2
+    assert record["corpus"] == str(a.root / "distilled-all")
+    results = {path.name: path.read_text() for path in a.results.iterdir()}
+    shutil.rmtree(a.root / "distilled-all")
+    a.rebuild("distilled-all")  # gone: distilled again to the same text
+    outputs["text"] = "duas"
+    shutil.rmtree(a.root / "distilled-all")
+    with pytest.raises(SystemExit, match=r"--rebuild distilled-all: .*differs from the corpus .*bench_distill_all.json"):
+        a.rebuild("distilled-all")
+    with pytest.raises(SystemExit, match=r"no recipe for 'nothing'; choose from distilled, distilled-all, cmlm_kd"):
+        a.rebuild("nothing")
     assert {path.name: path.read_text() for path in a.results.iterdir()} == results  # results untouched
 
 

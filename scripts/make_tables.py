@@ -324,6 +324,14 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         slower = {**({2: still_most_budget} if still_most_budget else {}),
                   **seed_curves(still_most_budget_seeds or {})}
         text += "\n\n" + section_fast(still_most_fast, slower, load(f"{prefix}still_most_decay{suffix}"))
+    still_most_fast_budget = load(f"{prefix}still_most_fast_budget{suffix}")
+    if still_most_fast_budget:
+        first = seed_curves(still_most_fast or {}).get(still_most_fast_budget.get("seed"), {}).get("points", [None])[0]
+        text += "\n\n" + section_budget(
+            still_most_fast_budget, plot_name(prefix, suffix, "engine_still_most_fast_budget"), "still_most_fast_budget",
+            {**first, "control_steps": first["control_step"]} if first else None,
+            title=f"The sharp O1 at lr {still_most_fast_budget.get('learning_rate', 0):g} from `cmlm_most_still` as "
+                  "compute grows")
     if still_more_sharp or still_most_sharp:
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
@@ -1748,7 +1756,7 @@ def main() -> int:
             gain = load(f"{prefix}gain{suffix}")
             if gain:
                 plot_gain(gain, plot_name(prefix, suffix))
-            for stage in ("budget", "still_budget", "still_most_budget"):
+            for stage in ("budget", "still_budget", "still_most_budget", "still_most_fast_budget"):
                 budget = load(f"{prefix}{stage}{suffix}")
                 if budget and not budget.get("partial"):
                     plot_budget(budget, plot_name(prefix, suffix, f"engine_{stage}"))

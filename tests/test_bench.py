@@ -511,6 +511,40 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
     assert "**unfinished**" in make_tables.section_fast({"curves": {"seed1": {"partial": True}}, "partial": True}, {}, None)
 
 
+def test_still_most_fast_budget_runs_seed_0_at_3e_5_for_400_steps_against_ce_at_3e_5(tmp_path, monkeypatch):
+    runs, controls = [], []
+
+    def train_energy(out, start, steps, clock=None, **kwargs):
+        runs.append((out.relative_to(bench_a.root).as_posix(), steps, kwargs["save_steps"], kwargs["learning_rate"],
+                     kwargs["o1_temperature"], kwargs["seed"], bench_a.encoder_dropout))
+        clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
+        return steps / 100, []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        controls.append((out.relative_to(bench_a.root).as_posix(), kwargs["seed"], kwargs["learning_rate"],
+                         kwargs["lr_scheduler_type"]))
+        saver, stop, clock = callbacks
+        assert stop.seconds == 4.0 and saver.pending == [2.0]
+        saver.saved_steps, clock.steps, clock.seconds = [600], 1210, 4.0
+
+    def evaluate(model, split="test", num_iterations=1, **kwargs):
+        return {"libreoffice": {"bleu": 15.0, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
+
+    bench_a = make_bench(tmp_path, "a", quick=False)
+    stage = "still_most_fast_budget"
+    (bench_a.root / "cmlm_most_still").mkdir(parents=True)
+    (bench_a.root / "cmlm_most_still" / "config.json").write_text("{}")
+    for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
+        monkeypatch.setattr(bench_a, attribute, fake)
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_fast")
+    bench_a.stage_still_most_fast_budget()
+    result = bench_a.read(stage)
+    assert bench_a.done(stage) and result["seed"] == 0 and result["control_learning_rate"] == 3e-5
+    assert runs == [(f"{stage}/engine", 400, 200, 3e-5, 0.25, 0, False)]
+    assert controls == [(f"{stage}/control", 0, 3e-5, "constant")]
+    assert [(p["engine_step"], p["control_step"]) for p in result["points"]] == [(200, 600), (400, 1210)]
+
+
 def test_a_compute_curves_checkpoints_are_chosen_on_dev_and_compared_on_test():
     def point(step, control_step, engine_dev, control_dev, engine_bleu, control_bleu):
         return {"engine_step": step, "control_step": control_step, "engine_bleu_dev": engine_dev,

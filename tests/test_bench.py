@@ -235,34 +235,59 @@ def test_budget_table_pairs_each_engine_checkpoint_with_the_control_at_the_same_
     assert make_tables.plot_name("bench_", "_quick") == "engine_gain_quick.png"
 
 
-def test_budget_on_labels_runs_the_sharp_setting_from_cmlm_long_and_elsewhere_the_engine_stages(tmp_path,
-                                                                                                   monkeypatch):
-    runs = []
+def fake_curve_training(bench_run, monkeypatch, control_steps) -> list[dict]:
+    """`compute_curve`'s two trainings faked on `bench_run`: ENGINE's clock ticks 0.01 s a step; each control, told
+    to save at ENGINE's checkpoint times and stop at its last, saves at `control_steps(seed)[:-1]` and ends at the
+    last (`control_steps` may raise, as a killed run). Returns every call in order: `run` (engine or control), `out`
+    (relative to the runs folder), `start`, `dropout` (the encoder's), the recipe's keyword arguments, and for ENGINE
+    `steps`, for a control what it was told (`stop` seconds, `pending` save times)."""
+    calls = []
 
     def train_energy(out, start, steps, clock=None, **kwargs):
-        runs.append((start.name, steps, kwargs["learning_rate"], kwargs["o1_temperature"], kwargs["save_steps"]))
+        calls.append({"run": "engine", "out": out.relative_to(bench_run.root).as_posix(), "start": start.name,
+                      "steps": steps, "dropout": bench_run.encoder_dropout, **kwargs})
+        out.mkdir(parents=True, exist_ok=True)
         clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
         return steps / 100, []
 
     def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
         saver, stop, clock = callbacks
-        assert stop.seconds == 8.0 and saver.pending == [2.0, 4.0, 6.0]
-        saver.saved_steps, clock.steps, clock.seconds = [5, 10, 15], 20, 8.0
+        calls.append({"run": "control", "out": out.relative_to(bench_run.root).as_posix(),
+                      "start": Path(student_model).name, "dropout": bench_run.encoder_dropout, "stop": stop.seconds,
+                      "pending": list(saver.pending), **kwargs})
+        out.mkdir(parents=True, exist_ok=True)
+        *saver.saved_steps, clock.steps = control_steps(kwargs.get("seed"))
+        clock.seconds = stop.seconds
 
+    monkeypatch.setattr(bench_run, "train_energy", train_energy)
+    monkeypatch.setattr(bench_run, "train_cmlm", train_cmlm)
+    return calls
+
+
+def picked(calls: list[dict], run: str, *keys: str) -> list[tuple]:
+    """The given fields of each `run` call of `fake_curve_training`."""
+    return [tuple(call[key] for key in keys) for call in calls if call["run"] == run]
+
+
+def test_budget_on_labels_runs_the_sharp_setting_from_cmlm_long_and_elsewhere_the_engine_stages(tmp_path,
+                                                                                                   monkeypatch):
     def evaluate(model, **kwargs):
         return {"libreoffice": {"bleu": 1.0, "chrf": 2.0, "repetition": 0.1, "teacher_energy": 3.0}}
 
+    runs = []
     for name, start in (("labels", "cmlm_long"), ("short", "cmlm_kd")):
         bench = make_bench(tmp_path / name, name, quick=False)
         (bench.root / start).mkdir(parents=True)
         (bench.root / start / "config.json").write_text("{}")
         bench.write("engine", {"initialised_from": "cmlm_kd"})
-        for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
-            monkeypatch.setattr(bench, attribute, fake)
+        calls = fake_curve_training(bench, monkeypatch, lambda seed: [5, 10, 15, 20])
+        monkeypatch.setattr(bench, "evaluate", evaluate)
         bench.stage_budget()
         result = bench.read("budget")
         assert result["initialised_from"] == start and not result["partial"]
         assert [p["control_step"] for p in result["points"]] == [5, 10, 15, 20]
+        assert picked(calls, "control", "stop", "pending") == [(8.0, [2.0, 4.0, 6.0])]
+        runs += picked(calls, "engine", "start", "steps", "learning_rate", "o1_temperature", "save_steps")
     assert runs == [("cmlm_long", 800, 1e-5, 0.25, 200), ("cmlm_kd", 800, 1e-5, 1.0, 200)]
 
 
@@ -271,21 +296,6 @@ def test_budget_on_labels_runs_the_sharp_setting_from_cmlm_long_and_elsewhere_th
                           ("still_most_budget", "cmlm_most_still", "still_most", 1e-5)])
 def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still_encoder(tmp_path, monkeypatch, stage,
                                                                                          start, built_by, control_lr):
-    runs, controls = [], []
-
-    def train_energy(out, start, steps, clock=None, **kwargs):
-        runs.append((start.name, steps, kwargs["o1_temperature"], kwargs["save_steps"], kwargs["seed"],
-                     bench_a.encoder_dropout))
-        clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
-        return steps / 100, []
-
-    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
-        controls.append((Path(student_model).name, kwargs["seed"], kwargs["learning_rate"],
-                         kwargs["lr_scheduler_type"], bench_a.encoder_dropout))
-        saver, stop, clock = callbacks
-        assert stop.seconds == 8.0 and saver.pending == [2.0, 4.0, 6.0]
-        saver.saved_steps, clock.steps, clock.seconds = [5, 10, 15], 20, 8.0
-
     def evaluate(model, split="test", **kwargs):
         assert kwargs == {**bench.CONFIRM_TEST, "num_iterations": kwargs["num_iterations"]}
         scored.append((model.name, kwargs["num_iterations"] if split == "test" else split))
@@ -299,12 +309,15 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
         getattr(bench_a, f"stage_{stage}")()  # its start is not there yet
     (bench_a.root / start).mkdir(parents=True)
     (bench_a.root / start / "config.json").write_text("{}")
-    for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
-        monkeypatch.setattr(bench_a, attribute, fake)
+    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [5, 10, 15, 20])
+    monkeypatch.setattr(bench_a, "evaluate", evaluate)
     getattr(bench_a, f"stage_{stage}")()
     result = bench_a.read(stage)
-    assert runs == [(start, 800, 0.25, 200, 2, False)]
-    assert controls == [(start, 2, control_lr, "constant", False)] and bench_a.encoder_dropout
+    run = [(start, 800, 0.25, 200, 2, False)]
+    assert picked(calls, "engine", "start", "steps", "o1_temperature", "save_steps", "seed", "dropout") == run
+    assert picked(calls, "control", "start", "seed", "learning_rate", "lr_scheduler_type", "dropout", "stop",
+                  "pending") == [(start, 2, control_lr, "constant", False, 8.0, [2.0, 4.0, 6.0])]
+    assert bench_a.encoder_dropout
     assert result["seed"] == 2 and result["initialised_from"] == start and not result["partial"]
     assert result["control_learning_rate"] == control_lr
     assert [p["control_step"] for p in result["points"]] == [5, 10, 15, 20]
@@ -319,7 +332,7 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
     getattr(bench_a, f"stage_{stage}")()
     result = bench_a.read(stage)
     assert sorted(map(str, (n for _, n in scored))) == ["10"] * 9 + ["validation"] * 9
-    assert runs == [(start, 800, 0.25, 200, 2, False)]
+    assert picked(calls, "engine", "start", "steps", "o1_temperature", "save_steps", "seed", "dropout") == run
     assert result["start"]["bleu"] == 9.0 and result["points"][0]["engine_bleu"] == 13.0
     assert result["points"][0]["engine_bleu_10"] == 21.0 and not result["partial"]
     text = make_tables.section_budget(result, "x.png", stage)
@@ -345,22 +358,12 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
 
 
 def test_still_most_budget_seeds_runs_two_400_step_curves_one_per_seed_in_one_stage(tmp_path, monkeypatch):
-    runs, controls, scored = [], [], []
+    scored = []
 
-    def train_energy(out, start, steps, clock=None, **kwargs):
-        runs.append((out.relative_to(bench_a.root).as_posix(), start.name, steps, kwargs["o1_temperature"],
-                     kwargs["save_steps"], kwargs["seed"], bench_a.encoder_dropout))
-        clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
-        return steps / 100, []
-
-    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
-        controls.append((out.relative_to(bench_a.root).as_posix(), kwargs["seed"], kwargs["learning_rate"],
-                         kwargs["lr_scheduler_type"]))
-        saver, stop, clock = callbacks
-        assert stop.seconds == 4.0 and saver.pending == [2.0]
-        saver.saved_steps, clock.steps, clock.seconds = [7 + kwargs["seed"]], 15, 4.0
-        if kwargs["seed"] == 1 and fail_seed_1:
+    def control_steps(seed):
+        if seed == 1 and fail_seed_1:
             raise KeyboardInterrupt  # killed during seed 1's control: seed 0's curve is kept
+        return [7 + seed, 15]
 
     def evaluate(model, split="test", **kwargs):
         scored.append(model.as_posix())
@@ -371,8 +374,8 @@ def test_still_most_budget_seeds_runs_two_400_step_curves_one_per_seed_in_one_st
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_budget")
     (bench_a.root / "cmlm_most_still").mkdir(parents=True)
     (bench_a.root / "cmlm_most_still" / "config.json").write_text("{}")
-    for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
-        monkeypatch.setattr(bench_a, attribute, fake)
+    calls = fake_curve_training(bench_a, monkeypatch, control_steps)
+    monkeypatch.setattr(bench_a, "evaluate", evaluate)
     fail_seed_1 = True
     with pytest.raises(KeyboardInterrupt):
         bench_a.stage_still_most_budget_seeds()
@@ -382,10 +385,12 @@ def test_still_most_budget_seeds_runs_two_400_step_curves_one_per_seed_in_one_st
     bench_a.stage_still_most_budget_seeds()
     result = bench_a.read(stage)
     assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1"]
-    assert runs == [(f"{stage}/seed0/engine", "cmlm_most_still", 400, 0.25, 200, 0, False),
-                    (f"{stage}/seed1/engine", "cmlm_most_still", 400, 0.25, 200, 1, False)]
-    seed_1_control = (f"{stage}/seed1/control", 1, 1e-5, "constant")  # run again after the kill; seed 0's is not
-    assert controls == [(f"{stage}/seed0/control", 0, 1e-5, "constant"), seed_1_control, seed_1_control]
+    assert picked(calls, "engine", "out", "start", "steps", "o1_temperature", "save_steps", "seed", "dropout") == [
+        (f"{stage}/seed0/engine", "cmlm_most_still", 400, 0.25, 200, 0, False),
+        (f"{stage}/seed1/engine", "cmlm_most_still", 400, 0.25, 200, 1, False)]
+    seed_1_control = (f"{stage}/seed1/control", 1, 1e-5, "constant", 4.0, [2.0])  # run again after the kill
+    assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
+        (f"{stage}/seed0/control", 0, 1e-5, "constant", 4.0, [2.0]), seed_1_control, seed_1_control]
     for seed, curve in ((0, result["curves"]["seed0"]), (1, result["curves"]["seed1"])):
         assert curve["seed"] == seed and curve["energy_steps"] == 400 and curve["checkpoint_every"] == 200
         assert curve["control_learning_rate"] == 1e-5 and not curve["partial"]
@@ -436,23 +441,6 @@ def test_the_seeds_table_sets_three_seeds_400_step_curves_side_by_side_with_seed
 
 
 def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2_at_3e_5(tmp_path, monkeypatch):
-    runs, controls = [], []
-
-    def train_energy(out, start, steps, clock=None, **kwargs):
-        runs.append((out.relative_to(bench_a.root).as_posix(), start.name, steps, kwargs["learning_rate"],
-                     kwargs["o1_temperature"], kwargs["seed"], bench_a.encoder_dropout))
-        out.mkdir(parents=True)
-        clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
-        return steps / 100, []
-
-    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
-        controls.append((out.relative_to(bench_a.root).as_posix(), kwargs["seed"], kwargs["learning_rate"],
-                         kwargs["lr_scheduler_type"]))
-        out.mkdir(parents=True)
-        saver, stop, clock = callbacks
-        assert stop.seconds == 2.0 and saver.pending == []
-        saver.saved_steps, clock.steps, clock.seconds = [], 610 + kwargs["seed"], 2.0
-
     def evaluate(model, split="test", num_iterations=1, **kwargs):
         bleu = {"engine": 15.0, "control": 13.0}.get(model.name, 13.5) + num_iterations / 10
         return {"libreoffice": {"bleu": bleu, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
@@ -463,22 +451,24 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
     start.mkdir(parents=True)
     (start / "config.json").write_text("{}")
     (start / "model.safetensors").write_bytes(b"recorded")
-    for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
-        monkeypatch.setattr(bench_a, attribute, fake)
+    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [610 + seed])
+    monkeypatch.setattr(bench_a, "evaluate", evaluate)
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_budget_seeds")
     with bench_a.still_encoder():  # the one-seed layout this stage first wrote
         bench_a.compute_curve(stage, "cmlm_most_still", start, bench.SHARP_FAST, seed=0,
                               control_learning_rate=3e-5, checkpoints=1)
     one_seed = bench_a.read(stage)
     assert "curves" not in one_seed and one_seed["points"][0]["control_step"] == 610
-    runs[:], controls[:] = [], []
+    calls.clear()
     bench_a.stage_still_most_fast()
     result = bench_a.read(stage)
     assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1", "seed2"]
     assert result["curves"]["seed0"] == {k: v for k, v in one_seed.items() if k not in bench_a.header(stage)}
     assert (bench_a.root / stage / "seed0" / "engine").is_dir() and not (bench_a.root / stage / "engine").exists()
-    assert runs == [(f"{stage}/seed{seed}/engine", "cmlm_most_still", 200, 3e-5, 0.25, seed, False) for seed in (1, 2)]
-    assert controls == [(f"{stage}/seed{seed}/control", seed, 3e-5, "constant") for seed in (1, 2)]
+    assert picked(calls, "engine", "out", "start", "steps", "learning_rate", "o1_temperature", "seed", "dropout") == [
+        (f"{stage}/seed{seed}/engine", "cmlm_most_still", 200, 3e-5, 0.25, seed, False) for seed in (1, 2)]
+    assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
+        (f"{stage}/seed{seed}/control", seed, 3e-5, "constant", 2.0, []) for seed in (1, 2)]
     assert [result["curves"][f"seed{seed}"]["points"][0]["control_step"] for seed in (0, 1, 2)] == [610, 611, 612]
     bench_a.as_curves(stage, "seed0")  # already in curves: nothing moves
     assert bench_a.read(stage) == result
@@ -512,21 +502,6 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
 
 
 def test_still_most_fast_budget_runs_seed_0_at_3e_5_for_400_steps_against_ce_at_3e_5(tmp_path, monkeypatch):
-    runs, controls = [], []
-
-    def train_energy(out, start, steps, clock=None, **kwargs):
-        runs.append((out.relative_to(bench_a.root).as_posix(), steps, kwargs["save_steps"], kwargs["learning_rate"],
-                     kwargs["o1_temperature"], kwargs["seed"], bench_a.encoder_dropout))
-        clock.elapsed = {step: step / 100 for step in range(1, steps + 1)}
-        return steps / 100, []
-
-    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
-        controls.append((out.relative_to(bench_a.root).as_posix(), kwargs["seed"], kwargs["learning_rate"],
-                         kwargs["lr_scheduler_type"]))
-        saver, stop, clock = callbacks
-        assert stop.seconds == 4.0 and saver.pending == [2.0]
-        saver.saved_steps, clock.steps, clock.seconds = [600], 1210, 4.0
-
     def evaluate(model, split="test", num_iterations=1, **kwargs):
         return {"libreoffice": {"bleu": 15.0, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
 
@@ -534,14 +509,16 @@ def test_still_most_fast_budget_runs_seed_0_at_3e_5_for_400_steps_against_ce_at_
     stage = "still_most_fast_budget"
     (bench_a.root / "cmlm_most_still").mkdir(parents=True)
     (bench_a.root / "cmlm_most_still" / "config.json").write_text("{}")
-    for attribute, fake in (("train_energy", train_energy), ("train_cmlm", train_cmlm), ("evaluate", evaluate)):
-        monkeypatch.setattr(bench_a, attribute, fake)
+    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [600, 1210])
+    monkeypatch.setattr(bench_a, "evaluate", evaluate)
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_fast")
     bench_a.stage_still_most_fast_budget()
     result = bench_a.read(stage)
     assert bench_a.done(stage) and result["seed"] == 0 and result["control_learning_rate"] == 3e-5
-    assert runs == [(f"{stage}/engine", 400, 200, 3e-5, 0.25, 0, False)]
-    assert controls == [(f"{stage}/control", 0, 3e-5, "constant")]
+    assert picked(calls, "engine", "out", "steps", "save_steps", "learning_rate", "o1_temperature", "seed",
+                  "dropout") == [(f"{stage}/engine", 400, 200, 3e-5, 0.25, 0, False)]
+    assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
+        (f"{stage}/control", 0, 3e-5, "constant", 4.0, [2.0])]
     assert [(p["engine_step"], p["control_step"]) for p in result["points"]] == [(200, 600), (400, 1210)]
 
 

@@ -296,7 +296,7 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                 text += "\n\n" + section_slow_control(load(f"{prefix}{control}{suffix}"), still_more_sharp)
     still_most = load(f"{prefix}still_most{suffix}")
     if still_most:
-        text += "\n\n" + section_still_most(still_most, still_more)
+        text += "\n\n" + section_more_steps(still_most, still_more)
     still_most_sharp = load(f"{prefix}still_most_sharp{suffix}")
     if still_most_sharp:
         text += "\n\n" + section_confirm(still_most_sharp, title="The sharp O1 from `still_most`'s cmlm_most_still, "
@@ -332,10 +332,17 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
             {**first, "control_steps": first["control_step"]} if first else None,
             title=f"The sharp O1 at lr {still_most_fast_budget.get('learning_rate', 0):g} from `cmlm_most_still` as "
                   "compute grows")
+    still_max = load(f"{prefix}still_max{suffix}")
+    if still_max:
+        text += "\n\n" + section_more_steps(still_max, still_most)
+    still_max_sharp = load(f"{prefix}still_max_sharp{suffix}")
+    if still_max_sharp:
+        text += "\n\n" + section_confirm(still_max_sharp, title="The sharp O1 from `still_max`'s cmlm_max_still, "
+                                           "over seeds")
     if still_more_sharp or still_most_sharp:
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
-            "still_more_sharp", "still_most_sharp")])
+            "still_more_sharp", "still_most_sharp", "still_max_sharp")])
     budget = load(f"{prefix}budget{suffix}")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
@@ -986,11 +993,13 @@ def section_still_more(data: dict, still_long: dict | None, distill_all: dict | 
         f"{data['train_seconds'] / 60:.0f} min of training)")
 
 
-def section_still_most(data: dict, still_more: dict | None) -> str:
-    """`still_most`: cmlm_more_still trained the same schedule again on the same sources, against its start."""
+def section_more_steps(data: dict, start: dict | None) -> str:
+    """`still_most`, `still_max`: the start before trained the same schedule again on the same sources, against
+    that start (`start`, its stage's results)."""
+    name, before = Path(data["model"]).name, data["initialised_from"]
     return section_trained_further(
-        data, "cmlm_most_still", {"cmlm_more_still (its start, `still_more`)": (still_more or {}).get("length beam 5")},
-        f"**More steps on every source** (`still_most`: cmlm_more_still + {data['steps']} CE steps at lr "
+        data, name, {f"{before} (its start, `{(start or {}).get('stage')}`)": (start or {}).get("length beam 5")},
+        f"**More steps on every source** (`{data['stage']}`: {before} + {data['steps']} CE steps at lr "
         f"{data['learning_rate']:g} decaying, the still encoder, on `distilled-all`; "
         f"{data['train_seconds'] / 60:.0f} min of training)")
 

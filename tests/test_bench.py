@@ -1331,18 +1331,22 @@ def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_s
     assert "the slow control - its start" in make_tables.section_slow_control(slow, a.read(f"{line}_sharp"))
 
 
-def test_still_most_trains_cmlm_more_still_again_and_the_sharp_pairs_start_there(tmp_path, monkeypatch):
+@pytest.mark.parametrize("line, before, before_stage, model", [
+    ("still_most", "cmlm_more_still", "still_more", "cmlm_most_still"),
+    ("still_max", "cmlm_most_still", "still_most", "cmlm_max_still")])
+def test_more_steps_train_the_start_before_again_and_the_sharp_pairs_start_there(tmp_path, monkeypatch, line, before,
+                                                                                  before_stage, model):
     a = make_bench(tmp_path, "a", quick=False)
-    first = a.benchmark.stages.index("still_most")
-    assert a.benchmark.stages[first:first + 2] == ("still_most", "still_most_sharp")
-    with pytest.raises(SystemExit, match="--rebuild cmlm_more_still"):
-        a.stage_still_most()  # its start is not there
-    fake_model(a.root / "cmlm_more_still", b"more")
+    first = a.benchmark.stages.index(line)
+    assert a.benchmark.stages[first:first + 2] == (line, f"{line}_sharp")
+    with pytest.raises(SystemExit, match=f"--rebuild {before}"):
+        getattr(a, f"stage_{line}")()  # its start is not there
+    fake_model(a.root / before, b"before")
     trained, runs = [], []
-    train_cmlm = fake_further_training(a, trained, "cmlm_most_still", b"most")
+    train_cmlm = fake_further_training(a, trained, model, b"after")
 
-    def evaluate(model, num_iterations=1, length_beam=3, corpora=None, **kwargs):
-        bleu = {"engine": 15.0, "control": 14.0, "cmlm_most_still": 14.5}.get(Path(model).name, 11.0)
+    def evaluate(model_dir, num_iterations=1, length_beam=3, corpora=None, **kwargs):
+        bleu = {"engine": 15.0, "control": 14.0, model: 14.5}.get(Path(model_dir).name, 11.0)
         row = {"bleu": bleu + (7 if num_iterations == 10 else 0), "chrf": 3 * bleu, "repetition": 0.1,
                "teacher_energy": bleu / 10, "length_ratio": 0.9}
         return {corpus: row for corpus in corpora or a.benchmark.test_corpora}
@@ -1351,20 +1355,21 @@ def test_still_most_trains_cmlm_more_still_again_and_the_sharp_pairs_start_there
     monkeypatch.setattr(a, "evaluate", evaluate)
     monkeypatch.setattr(a, "train_energy", lambda out, start, steps, **kwargs: runs.append(
         (start.name, Path(kwargs["corpus"]).name, kwargs["o1_temperature"], kwargs["seed"], a.encoder_dropout)) or (70.0, []))
-    a.stage_still_most()
-    assert trained == [("cmlm_most_still", "distilled-all", 3000, "cmlm_more_still", 3e-4, 1500, False)]
-    most = a.read("still_most")
-    assert most["initialised_from"] == "cmlm_more_still" and most["model_sha256"] == hashlib.sha256(b"most").hexdigest()[:16]
-    assert a.recipes()["cmlm_most_still"][0] == "still_most" and a.encoder_dropout
-    a.stage_still_most_sharp()
-    assert runs == [("cmlm_most_still", "distilled-all", 0.25, seed, False) for seed in (2, 0, 1)]
-    assert [p["seed"] for p in a.read("still_most_sharp")["points"]] == [2, 0, 1]
-    more = {"length beam 5": {its: {"libreoffice": {"bleu": 12.0 + (7 if its == "10_iterations" else 0), "chrf": 44.0}}
-                              for its in ("1_iterations", "10_iterations")}}
-    text = make_tables.section_still_most(most, more)
-    assert ("**More steps on every source** (`still_most`: cmlm_more_still + 3000 CE steps at lr 0.0003 decaying, the "
+    getattr(a, f"stage_{line}")()
+    assert trained == [(model, "distilled-all", 3000, before, 3e-4, 1500, False)]
+    after = a.read(line)
+    assert after["initialised_from"] == before and after["model_sha256"] == hashlib.sha256(b"after").hexdigest()[:16]
+    assert a.recipes()[model][0] == line and a.encoder_dropout
+    getattr(a, f"stage_{line}_sharp")()
+    assert runs == [(model, "distilled-all", 0.25, seed, False) for seed in (2, 0, 1)]
+    assert [p["seed"] for p in a.read(f"{line}_sharp")["points"]] == [2, 0, 1]
+    start = {"stage": before_stage, "length beam 5": {
+        its: {"libreoffice": {"bleu": 12.0 + (7 if its == "10_iterations" else 0), "chrf": 44.0}}
+        for its in ("1_iterations", "10_iterations")}}
+    text = make_tables.section_more_steps(after, start)
+    assert (f"**More steps on every source** (`{line}`: {before} + 3000 CE steps at lr 0.0003 decaying, the "
             "still encoder, on `distilled-all`; 55 min of training)") in text
-    assert ("cmlm_most_still - cmlm_more_still (its start, `still_more`), length beam 5 (BLEU / chrF): 1 it: help "
+    assert (f"{model} - {before} (its start, `{before_stage}`), length beam 5 (BLEU / chrF): 1 it: help "
             "+2.50 / -0.5; 10 it: help +2.50 / -0.5") in text
 
 

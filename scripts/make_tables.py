@@ -284,26 +284,24 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                         if p["seed"] == still_budget.get("seed")), None)
         text += "\n\n" + section_budget(still_budget, plot_name(prefix, suffix, "engine_still_budget"),
                                           "still_budget", replica)
+    def sharp_pairs(line: str, title: str) -> str:
+        """`<line>_sharp`'s table over seeds, and its second controls' (`<line>_decay`, `<line>_slow`) there are."""
+        sharp = load(f"{prefix}{line}_sharp{suffix}")
+        found = [section_confirm(sharp, title=title)] if sharp else []
+        for control in (f"{line}_decay", f"{line}_slow"):
+            if sharp and (second := load(f"{prefix}{control}{suffix}")):
+                found.append(section_slow_control(second, sharp))
+        return "".join(f"\n\n{section}" for section in found)
+
     still_more = load(f"{prefix}still_more{suffix}")
     if still_more:
         text += "\n\n" + section_still_more(still_more, still_long, load(f"{prefix}distill_all{suffix}"))
-    still_more_sharp = load(f"{prefix}still_more_sharp{suffix}")
-    if still_more_sharp:
-        text += "\n\n" + section_confirm(still_more_sharp, title="The sharp O1 from the start trained on every "
-                                           "source (`still_more`'s cmlm_more_still), over seeds")
-        for control in ("still_more_decay", "still_more_slow"):
-            if load(f"{prefix}{control}{suffix}"):
-                text += "\n\n" + section_slow_control(load(f"{prefix}{control}{suffix}"), still_more_sharp)
+    text += sharp_pairs("still_more", "The sharp O1 from the start trained on every source (`still_more`'s "
+                                      "cmlm_more_still), over seeds")
     still_most = load(f"{prefix}still_most{suffix}")
     if still_most:
         text += "\n\n" + section_more_steps(still_most, still_more)
-    still_most_sharp = load(f"{prefix}still_most_sharp{suffix}")
-    if still_most_sharp:
-        text += "\n\n" + section_confirm(still_most_sharp, title="The sharp O1 from `still_most`'s cmlm_most_still, "
-                                           "over seeds")
-        for control in ("still_most_decay", "still_most_slow"):
-            if load(f"{prefix}{control}{suffix}"):
-                text += "\n\n" + section_slow_control(load(f"{prefix}{control}{suffix}"), still_most_sharp)
+    text += sharp_pairs("still_most", "The sharp O1 from `still_most`'s cmlm_most_still, over seeds")
     still_most_budget = load(f"{prefix}still_most_budget{suffix}")
     if still_most_budget:
         def same_seed(stage: str) -> dict | None:
@@ -335,11 +333,8 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     still_max = load(f"{prefix}still_max{suffix}")
     if still_max:
         text += "\n\n" + section_more_steps(still_max, still_most)
-    still_max_sharp = load(f"{prefix}still_max_sharp{suffix}")
-    if still_max_sharp:
-        text += "\n\n" + section_confirm(still_max_sharp, title="The sharp O1 from `still_max`'s cmlm_max_still, "
-                                           "over seeds")
-    if still_more_sharp or still_most_sharp:
+    text += sharp_pairs("still_max", "The sharp O1 from `still_max`'s cmlm_max_still, over seeds")
+    if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
             "still_more_sharp", "still_most_sharp", "still_max_sharp")])

@@ -107,6 +107,7 @@ The stages:
   still_max    (A) cmlm_most_still + 3000 more CE steps (the same schedule) on distilled-all: cmlm_max_still
   still_max_sharp  (A) still_most_sharp's setting and seeds from cmlm_max_still, each with its matched control: one
                more point on the edge-against-start curve
+  still_max_slow  (A) still_more_slow's control from cmlm_max_still for each still_max_sharp run
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
@@ -153,7 +154,8 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "still_long", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp", "output_chars",
           "still_budget", "distill_all", "still_more", "still_more_sharp", "still_more_decay", "still_more_slow",
           "still_most", "still_most_sharp", "still_most_decay", "still_most_slow", "still_most_budget",
-          "still_most_budget_seeds", "still_most_fast", "still_most_fast_budget", "still_max", "still_max_sharp"]
+          "still_most_budget_seeds", "still_most_fast", "still_most_fast_budget", "still_max", "still_max_sharp",
+          "still_max_slow"]
 
 
 @dataclass(frozen=True)
@@ -1928,6 +1930,13 @@ class Bench:
             self.matched_seeds("still_max_sharp", SHARP,
                                {"cmlm_max_still": self.trained("cmlm_max_still", built_by="still_max")},
                                "`still_most_sharp`'s setting, chosen before this stage", seeds=(2, 0, 1))
+
+    def stage_still_max_slow(self) -> None:
+        """`still_most_slow` for each `still_max_sharp` run: CE from `cmlm_max_still` at ENGINE's constant lr 1e-5 for
+        the run's wall time, same seed and corpus, the still encoder. Why: the matched controls (lr 1e-4) dip below the
+        start again; this is the fair control that measured ENGINE's edge from the two starts before."""
+        with self.still_encoder():
+            self.second_controls("still_max_slow", "still_max_sharp", learning_rate=1e-5, lr_scheduler_type="constant")
 
     def stage_still_most_decay(self) -> None:
         """`still_more_decay` for each `still_most_sharp` run: CE from `cmlm_most_still` at lr 1e-4 decaying linearly to

@@ -1281,15 +1281,20 @@ def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_s
             "+3.00 / -1.5; 10 it: help +3.00 / -1.5") in text
 
 
-@pytest.mark.parametrize("line, start", [("still_more", "cmlm_more_still"), ("still_most", "cmlm_most_still")])
+@pytest.mark.parametrize("line, start, decay", [("still_more", "cmlm_more_still", True),
+                                               ("still_most", "cmlm_most_still", True),
+                                               ("still_max", "cmlm_max_still", False)])
 def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_still_encoder(tmp_path, monkeypatch,
-                                                                                             line, start):
+                                                                                             line, start, decay):
     """<line>_decay: lr 1e-4 decaying over the matched control's steps; <line>_slow: 1e-5 for ENGINE's wall time; both
     on distilled-all, the encoder still, each control also measured against its start, and none before every sharp
-    pair has run."""
+    pair has run. still_max has the slow control only."""
     a = make_bench(tmp_path, "a", quick=False)
     stages = a.benchmark.stages
-    assert stages.index(f"{line}_sharp") < stages.index(f"{line}_decay") < stages.index(f"{line}_slow")
+    controls = [f"{line}_decay", f"{line}_slow"] if decay else [f"{line}_slow"]
+    assert [stages.index(stage) for stage in [f"{line}_sharp", *controls]] == sorted(
+        stages.index(stage) for stage in [f"{line}_sharp", *controls])
+    assert decay == (f"{line}_decay" in stages)
     fake_model(a.root / start, b"start")
     point = {"start": start, "seed": 2, "train_seconds": 700.0, "control_steps": 880, "engine_bleu": 13.6,
              "engine_chrf": 45.4, "engine_repetition": 0.34, "engine_teacher_energy": 5.3, "control_bleu": 12.0,
@@ -1299,8 +1304,8 @@ def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_s
                                                                                                     "chrf": 44.6}}}
     a.write(f"{line}_sharp", {**sharp, "partial": True})
     with pytest.raises(SystemExit, match=f"{line}_sharp is unfinished .* --stages {line}_sharp"):
-        getattr(a, f"stage_{line}_decay")()
-    assert not a.result_path(f"{line}_decay").exists()
+        getattr(a, f"stage_{controls[0]}")()
+    assert not a.result_path(controls[0]).exists()
     a.write(f"{line}_sharp", {**sharp, "partial": False})
     trained = []
 
@@ -1316,19 +1321,21 @@ def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_s
 
     monkeypatch.setattr(a, "train_cmlm", train_cmlm)
     monkeypatch.setattr(a, "evaluate", evaluate)
-    getattr(a, f"stage_{line}_decay")()
-    getattr(a, f"stage_{line}_slow")()
+    for stage in controls:
+        getattr(a, f"stage_{stage}")()
     getattr(a, f"stage_{line}_slow")()  # finished points are not run again
-    assert trained == [(start, "distilled-all", 880, 1e-4, "linear", None, False),
-                       (start, "distilled-all", 10**6, 1e-5, "constant", 700.0, False)]
+    slow_run = (start, "distilled-all", 10**6, 1e-5, "constant", 700.0, False)
+    assert trained == ([(start, "distilled-all", 880, 1e-4, "linear", None, False)] if decay else []) + [slow_run]
     assert a.encoder_dropout  # restored after each stage
-    decay, slow = a.read(f"{line}_decay"), a.read(f"{line}_slow")
-    assert decay["points"][0]["control_steps"] == 880 and slow["points"][0]["control_steps"] == 7000
-    text = make_tables.section_slow_control(decay, a.read(f"{line}_sharp"))
-    assert (f"- `{line}_sharp`: ENGINE - decaying control = +0.60 BLEU, +0.4 chrF, ENGINE above in chrF in 1 of 1; "
-            "at 10 iterations +0.50 / +10.5; the decaying control - its start, 1 it: +0.30 / +0.4, above it in both "
-            "in 1 of 1") in text
+    slow = a.read(f"{line}_slow")
+    assert slow["points"][0]["control_steps"] == 7000
     assert "the slow control - its start" in make_tables.section_slow_control(slow, a.read(f"{line}_sharp"))
+    if decay:
+        assert a.read(f"{line}_decay")["points"][0]["control_steps"] == 880
+        text = make_tables.section_slow_control(a.read(f"{line}_decay"), a.read(f"{line}_sharp"))
+        assert (f"- `{line}_sharp`: ENGINE - decaying control = +0.60 BLEU, +0.4 chrF, ENGINE above in chrF in 1 of 1; "
+                "at 10 iterations +0.50 / +10.5; the decaying control - its start, 1 it: +0.30 / +0.4, above it in "
+                "both in 1 of 1") in text
 
 
 @pytest.mark.parametrize("line, before, before_stage, model", [

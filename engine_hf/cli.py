@@ -206,6 +206,18 @@ COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
 }
 
 
+def _close_process_group() -> None:
+    """Destroy the process group a distributed run (`accelerate launch`) opened, once its command has succeeded.
+
+    Why: a gloo rank that exits with its group still open can abort at interpreter shutdown ("terminate called
+    without an active exception", SIGABRT) after everything was saved, and the launcher then reports the whole run as
+    failed. Only on success: a rank that failed must not wait on the others in a collective teardown."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
@@ -218,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, rest = argv[0], argv[1:]
     try:
-        return COMMANDS[command][0](rest)
+        status = COMMANDS[command][0](rest)
+        _close_process_group()
+        return status
     # RuntimeError: a corpus that cannot be fetched or built; ImportError: an optional dependency is missing.
     except (ValueError, FileNotFoundError, OSError, TypeError, RuntimeError, ImportError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -116,7 +116,11 @@ PROBE = textwrap.dedent(
 
     training.EnergyTrainer = ProbedEnergyTrainer
     sys.argv = [os.environ["TRAIN_SCRIPT"], *sys.argv[1:]]
-    runpy.run_path(os.environ["TRAIN_SCRIPT"], run_name="__main__")
+    try:
+        runpy.run_path(os.environ["TRAIN_SCRIPT"], run_name="__main__")
+    finally:  # the command closes its process group once it has succeeded (a gloo rank can abort at exit otherwise)
+        with open(os.path.join(os.environ["PROBE_DIR"], f"closed{os.environ['RANK']}.json"), "w") as handle:
+            json.dump(dist.is_initialized(), handle)
     '''
 )
 
@@ -208,6 +212,8 @@ def test_two_cpu_ranks_train_one_synchronised_student_and_leave_the_teacher_alon
         assert report["backend"] == "gloo" and report["args_world_size"] == 2, report
         assert report["global_step"] == 3, report
     rank0, rank1 = reports[0], reports[1]
+    # (0) each rank left with its process group destroyed (engine_hf.cli._close_process_group)
+    assert [json.loads((probe_dir / f"closed{rank}.json").read_text()) for rank in (0, 1)] == [False, False], log
     # The ranks read different shards of the data...
     assert rank0["first_batch"] != rank1["first_batch"], "both ranks saw the same batch: no data sharding"
     # (a) ...yet end with one bit-identical model that did move: gradients were all-reduced every step.

@@ -107,7 +107,11 @@ The stages:
   still_max    (A) cmlm_most_still + 3000 more CE steps (the same schedule) on distilled-all: cmlm_max_still
   still_max_sharp  (A) still_most_sharp's setting and seeds from cmlm_max_still, each with its matched control: one
                more point on the edge-against-start curve
+  still_max_decay  (A) still_more_decay's control from cmlm_max_still for each still_max_sharp run
   still_max_slow  (A) still_more_slow's control from cmlm_max_still for each still_max_sharp run
+  still_max_budget  (A) still_max_sharp's seeds for 400 steps, scored at 200 and 400 (test and dev), each against CE
+               at ENGINE's lr 1e-5 checkpointed at the same wall times: from the strongest start, does a longer run at
+               the paper's small lr keep rising, and does dev pick the better checkpoint?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
@@ -155,7 +159,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "still_budget", "distill_all", "still_more", "still_more_sharp", "still_more_decay", "still_more_slow",
           "still_most", "still_most_sharp", "still_most_decay", "still_most_slow", "still_most_budget",
           "still_most_budget_seeds", "still_most_fast", "still_most_fast_budget", "still_max", "still_max_sharp",
-          "still_max_slow"]
+          "still_max_decay", "still_max_slow", "still_max_budget"]
 
 
 @dataclass(frozen=True)
@@ -1931,12 +1935,35 @@ class Bench:
                                {"cmlm_max_still": self.trained("cmlm_max_still", built_by="still_max")},
                                "`still_most_sharp`'s setting, chosen before this stage", seeds=(2, 0, 1))
 
+    def stage_still_max_decay(self) -> None:
+        """`still_most_decay` for each `still_max_sharp` run: CE from `cmlm_max_still` at lr 1e-4 decaying linearly to 0
+        over the matched control's step count, same seed and corpus, the still encoder. Why: the third control of the
+        two starts before, the jolt-free way to spend the matched control's compute; it trains a fixed number of
+        steps, so unlike the wall-time controls its scores do not depend on what else the machine runs."""
+        with self.still_encoder():
+            self.second_controls("still_max_decay", "still_max_sharp", learning_rate=1e-4, lr_scheduler_type="linear")
+
     def stage_still_max_slow(self) -> None:
         """`still_most_slow` for each `still_max_sharp` run: CE from `cmlm_max_still` at ENGINE's constant lr 1e-5 for
         the run's wall time, same seed and corpus, the still encoder. Why: the matched controls (lr 1e-4) dip below the
         start again; this is the fair control that measured ENGINE's edge from the two starts before."""
         with self.still_encoder():
             self.second_controls("still_max_slow", "still_max_sharp", learning_rate=1e-5, lr_scheduler_type="constant")
+
+    def stage_still_max_budget(self) -> None:
+        """`still_max_sharp`'s runs twice as long: the sharp O1 from `cmlm_max_still` at lr 1e-5 for 400 steps, scored at
+        200 and 400 on test and dev, seeds 2, 0, 1, each against its own CE control at ENGINE's constant lr 1e-5
+        checkpointed at the same wall times (`seeded_curves`).
+
+        Why: from `cmlm_max_still` the sharp O1 rose +1.62 BLEU over its start in 200 steps on every seed, the largest
+        rise on A, and for the first time led CE at ten iterations. The paper trains ENGINE far longer at this small
+        lr and picks the checkpoint on dev; from `cmlm_most_still` 200 more steps barely moved it
+        (`still_most_budget_seeds`). Both lrs are constant, so each 200-step ENGINE checkpoint repeats
+        `still_max_sharp`'s run of its seed (a check), and each control's first comes close to `still_max_slow`'s."""
+        with self.still_encoder():
+            self.seeded_curves("still_max_budget", "cmlm_max_still",
+                               self.trained("cmlm_max_still", built_by="still_max"), SHARP, seeds=(2, 0, 1),
+                               control_learning_rate=1e-5, checkpoints=2)
 
     def stage_still_most_decay(self) -> None:
         """`still_more_decay` for each `still_most_sharp` run: CE from `cmlm_most_still` at lr 1e-4 decaying linearly to

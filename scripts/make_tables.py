@@ -334,6 +334,10 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_max:
         text += "\n\n" + section_more_steps(still_max, still_most)
     text += sharp_pairs("still_max", "The sharp O1 from `still_max`'s cmlm_max_still, over seeds")
+    still_max_budget = load(f"{prefix}still_max_budget{suffix}")
+    if still_max_budget:
+        text += "\n\n" + section_budget_seeds(still_max_budget, None, load(f"{prefix}still_max_sharp{suffix}"),
+                                                load(f"{prefix}still_max_slow{suffix}"), stage="still_max_budget")
     if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
@@ -1196,20 +1200,28 @@ def seed_curves_about(some: dict, steps: int | None = None) -> str:
             f"{start['bleu_10']:.2f} / {start['chrf_10']:.1f} at ten")
 
 
-def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, slow: dict | None) -> str:
-    """`still_most_budget_seeds`: the compute curve's first checkpoints over seeds. `seed_2` is `still_most_budget`
-    (its first checkpoints are the same run as a shorter one: both learning rates are constant); `sharp` and `slow`
-    the 200-step pairs and slow controls of the same start and seeds, which each curve's first checkpoint repeats."""
-    title = "**The sharp O1's edge from `cmlm_most_still` at 200 and 400 steps, over seeds**"
-    if data.get("partial"):
-        return f"{title} (`still_most_budget_seeds`): **unfinished**, the stage resumes where it stopped."
+def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, slow: dict | None,
+                         stage: str = "still_most_budget_seeds") -> str:
+    """A stage of 400-step compute curves over seeds (`still_most_budget_seeds`, `still_max_budget`). `seed_2`, where
+    given, is `still_most_budget` (its first checkpoints are the same run as a shorter one: both learning rates are
+    constant); `sharp` and `slow` the 200-step pairs and slow controls of the same start and seeds, which each curve's
+    first checkpoint repeats (named after the start's line: `still_most_sharp` for `cmlm_most_still`)."""
     curves = seed_curves(data)
-    steps = len(next(iter(curves.values()))["points"])
+    some = next(iter(curves.values()), {})
+    start = some.get("initialised_from")
+    line = {"cmlm_most_still": "still_most", "cmlm_max_still": "still_max"}.get(start, "")
+    title = f"**The sharp O1's edge from {f'`{start}`' if start else 'its start'} at 200 and 400 steps, over seeds**"
+    if not curves:
+        return f"{title} (`{stage}`): **unfinished**, the stage resumes where it stopped."
+    unfinished = (f" — **unfinished: {seeds(len(curves))} so far**, the stage resumes where it stopped"
+                  if data.get("partial") else "")
+    steps = len(some["points"])
+    from_seed_2 = ""
     if seed_2 and not seed_2.get("partial") and 2 not in curves:
         curves[2] = {**seed_2, "points": seed_2["points"][:steps]}
-    some = next(iter(curves.values()))
-    text = (f"{title} (`still_most_budget_seeds`: {seed_curves_about(some)}; seed 2 is `still_most_budget`'s first "
-            f"{steps} checkpoints):\n\n" + seed_curves_table(curves) + "\n\n" + "\n".join(seed_curves_summary(curves)))
+        from_seed_2 = f"; seed 2 is `still_most_budget`'s first {steps} checkpoints"
+    text = (f"{title} (`{stage}`: {seed_curves_about(some)}{from_seed_2}){unfinished}:\n\n" + seed_curves_table(curves)
+            + "\n\n" + "\n".join(seed_curves_summary(curves)))
     checks = []
     for seed, curve in sorted(curves.items()):
         first = curve["points"][0]
@@ -1218,10 +1230,10 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
         if pair:
             same = (first["engine_bleu"], first["engine_chrf"]) == (pair["engine_bleu"], pair["engine_chrf"])
             checks.append(f"seed {seed}: ENGINE {first['engine_bleu']:.2f} / {first['engine_chrf']:.1f} against "
-                          f"`still_most_sharp`'s {pair['engine_bleu']:.2f} / {pair['engine_chrf']:.1f} "
+                          f"`{line}_sharp`'s {pair['engine_bleu']:.2f} / {pair['engine_chrf']:.1f} "
                           f"({'the same run again' if same else 'not the same: the run did not repeat'})"
                           + (f", control {first['control_bleu']:.2f} / {first['control_chrf']:.1f} after "
-                             f"{first['control_step']} steps against `still_most_slow`'s {control['control_bleu']:.2f} / "
+                             f"{first['control_step']} steps against `{line}_slow`'s {control['control_bleu']:.2f} / "
                              f"{control['control_chrf']:.1f} after {control['control_steps']}" if control else ""))
     if checks:
         text += ("\n\nThe first checkpoints against the 200-step runs of the same start and seed (a wall-time stop is "

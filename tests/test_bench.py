@@ -357,12 +357,20 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
     assert make_tables.plot_name("bench_", "", f"engine_{stage}") == f"engine_{stage}.png"
 
 
-def test_still_most_budget_seeds_runs_two_400_step_curves_one_per_seed_in_one_stage(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stage, after, start, seeds", [
+    ("still_most_budget_seeds", "still_most_budget", "cmlm_most_still", (0, 1)),
+    ("still_max_budget", "still_max_slow", "cmlm_max_still", (2, 0, 1))])
+def test_budget_seeds_stages_run_one_400_step_curve_per_seed_in_one_stage(tmp_path, monkeypatch, stage, after, start,
+                                                                          seeds):
+    """Each seed: ENGINE (sharp O1, lr 1e-5) for 400 steps saved every 200, then its CE control at lr 1e-5 told to
+    save at ENGINE's 200-step time and stop at its 400-step one; a kill during the last seed's control keeps the
+    finished curves and reruns only that control."""
     scored = []
+    last = seeds[-1]
 
     def control_steps(seed):
-        if seed == 1 and fail_seed_1:
-            raise KeyboardInterrupt  # killed during seed 1's control: seed 0's curve is kept
+        if seed == last and fail_last:
+            raise KeyboardInterrupt  # killed during the last seed's control: the earlier curves are kept
         return [7 + seed, 15]
 
     def evaluate(model, split="test", **kwargs):
@@ -370,47 +378,58 @@ def test_still_most_budget_seeds_runs_two_400_step_curves_one_per_seed_in_one_st
         return {"libreoffice": {"bleu": 11.0, "chrf": 41.0, "repetition": 0.1, "teacher_energy": 3.0}}
 
     bench_a = make_bench(tmp_path, "a", quick=False)
-    stage = "still_most_budget_seeds"
-    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_budget")
-    (bench_a.root / "cmlm_most_still").mkdir(parents=True)
-    (bench_a.root / "cmlm_most_still" / "config.json").write_text("{}")
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(after)
+    (bench_a.root / start).mkdir(parents=True)
+    (bench_a.root / start / "config.json").write_text("{}")
     calls = fake_curve_training(bench_a, monkeypatch, control_steps)
     monkeypatch.setattr(bench_a, "evaluate", evaluate)
-    fail_seed_1 = True
+    fail_last = True
     with pytest.raises(KeyboardInterrupt):
-        bench_a.stage_still_most_budget_seeds()
-    assert bench_a.read(stage)["partial"] and not bench_a.done(stage)
-    assert not bench_a.read(stage)["curves"]["seed0"]["partial"] and bench_a.read(stage)["curves"]["seed1"]["partial"]
-    fail_seed_1, scored[:] = False, []
-    bench_a.stage_still_most_budget_seeds()
+        getattr(bench_a, f"stage_{stage}")()
     result = bench_a.read(stage)
-    assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1"]
+    assert result["partial"] and not bench_a.done(stage)
+    assert [result["curves"][f"seed{seed}"]["partial"] for seed in seeds] == [False] * (len(seeds) - 1) + [True]
+    fail_last, scored[:] = False, []
+    getattr(bench_a, f"stage_{stage}")()
+    result = bench_a.read(stage)
+    assert bench_a.done(stage) and sorted(result["curves"]) == sorted(f"seed{seed}" for seed in seeds)
     assert picked(calls, "engine", "out", "start", "steps", "o1_temperature", "save_steps", "seed", "dropout") == [
-        (f"{stage}/seed0/engine", "cmlm_most_still", 400, 0.25, 200, 0, False),
-        (f"{stage}/seed1/engine", "cmlm_most_still", 400, 0.25, 200, 1, False)]
-    seed_1_control = (f"{stage}/seed1/control", 1, 1e-5, "constant", 4.0, [2.0])  # run again after the kill
+        (f"{stage}/seed{seed}/engine", start, 400, 0.25, 200, seed, False) for seed in seeds]
+    last_control = (f"{stage}/seed{last}/control", last, 1e-5, "constant", 4.0, [2.0])  # run again after the kill
     assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
-        (f"{stage}/seed0/control", 0, 1e-5, "constant", 4.0, [2.0]), seed_1_control, seed_1_control]
-    for seed, curve in ((0, result["curves"]["seed0"]), (1, result["curves"]["seed1"])):
+        *((f"{stage}/seed{seed}/control", seed, 1e-5, "constant", 4.0, [2.0]) for seed in seeds[:-1]),
+        last_control, last_control]
+    for seed in seeds:
+        curve = result["curves"][f"seed{seed}"]
         assert curve["seed"] == seed and curve["energy_steps"] == 400 and curve["checkpoint_every"] == 200
-        assert curve["control_learning_rate"] == 1e-5 and not curve["partial"]
+        assert curve["control_learning_rate"] == 1e-5 and not curve["partial"] and curve["initialised_from"] == start
         assert [(p["engine_step"], p["control_step"]) for p in curve["points"]] == [(200, 7 + seed), (400, 15)]
-    assert f"{stage}/seed1/control/checkpoint-8" in "".join(scored) and f"{stage}/seed0" not in "".join(scored)
+    rescored = "".join(scored)
+    assert f"{stage}/seed{last}/control/checkpoint-{7 + last}" in rescored
+    assert not any(f"{stage}/seed{seed}/" in rescored for seed in seeds[:-1])
+
+
+def point(step, control_step, engine_bleu, control_bleu, engine_dev=10.0, control_dev=10.0):
+    """One checkpoint of a compute curve as `compute_curve` records it (chrF 45, ten iterations 25 + BLEU / 10)."""
+    return {"engine_step": step, "seconds": step * 3.2, "control_step": control_step,
+            **{f"{who}_{m}{suffix}": value for who, bleu in (("engine", engine_bleu), ("control", control_bleu))
+               for suffix, m, value in (("", "bleu", bleu), ("", "chrf", 45.0), ("", "repetition", 0.33),
+                                        ("", "teacher_energy", 5.2), ("_10", "bleu", 25.0 + bleu / 10),
+                                        ("_10", "chrf", 56.0), ("_dev", "bleu", 0.0))},
+            "engine_bleu_dev": engine_dev, "control_bleu_dev": control_dev}
+
+
+def curve_about(initialised_from):
+    """A 400-step sharp-O1 curve's setting and its start's scores (13.5 BLEU at one pass, 11.0 on dev)."""
+    start = {"bleu": 13.5, "chrf": 45.3, "repetition": 0.35, "teacher_energy": 5.64, "bleu_10": 25.64, "chrf_10": 56.7,
+             "bleu_dev": 11.0}
+    return {"o1_temperature": 0.25, "learning_rate": 1e-5, "ce_weight": 1.0, "energy_steps": 400,
+            "checkpoint_every": 200, "initialised_from": initialised_from, "control_learning_rate": 1e-5,
+            "start": start}
 
 
 def test_the_seeds_table_sets_three_seeds_400_step_curves_side_by_side_with_seed_2_from_still_most_budget():
-    def point(step, control_step, engine_bleu, control_bleu, engine_dev=10.0, control_dev=10.0):
-        return {"engine_step": step, "seconds": step * 3.2, "control_step": control_step,
-                **{f"{who}_{m}{suffix}": value for who, bleu in (("engine", engine_bleu), ("control", control_bleu))
-                   for suffix, m, value in (("", "bleu", bleu), ("", "chrf", 45.0), ("", "repetition", 0.33),
-                                            ("", "teacher_energy", 5.2), ("_10", "bleu", 25.0 + bleu / 10),
-                                            ("_10", "chrf", 56.0), ("_dev", "bleu", 0.0))},
-                "engine_bleu_dev": engine_dev, "control_bleu_dev": control_dev}
-
-    start = {"bleu": 13.5, "chrf": 45.3, "repetition": 0.35, "teacher_energy": 5.64, "bleu_10": 25.64, "chrf_10": 56.7,
-             "bleu_dev": 11.0}
-    about = {"o1_temperature": 0.25, "learning_rate": 1e-5, "ce_weight": 1.0, "energy_steps": 400, "checkpoint_every": 200,
-             "initialised_from": "cmlm_most_still", "control_learning_rate": 1e-5, "start": start}
+    about = curve_about("cmlm_most_still")
     data = {"command": "python scripts/bench.py --stages still_most_budget_seeds", "partial": False, "curves": {
         "seed1": {**about, "seed": 1, "points": [point(200, 800, 15.0, 14.0), point(400, 1600, 15.5, 14.5, 12.0)]},
         "seed0": {**about, "seed": 0, "points": [point(200, 870, 14.5, 14.0, 11.5), point(400, 1700, 14.0, 14.5)]}}}
@@ -438,6 +457,33 @@ def test_the_seeds_table_sets_three_seeds_400_step_curves_side_by_side_with_seed
     assert "seed 1: ENGINE 15.00 / 45.0 against `still_most_sharp`'s 15.10 / 45.0 (not the same" in text
     assert text.endswith("*Command: `python scripts/bench.py --stages still_most_budget_seeds`. Hardware: ?, ? thread(s).*")
     assert "unfinished" in make_tables.section_budget_seeds({"partial": True}, seed_2, sharp, slow)
+
+
+def test_the_seeds_table_of_still_max_budget_names_its_own_start_and_200_step_runs_and_borrows_no_seed():
+    about = curve_about("cmlm_max_still")
+    data = {"command": "python scripts/bench.py --stages still_max_budget", "partial": False, "curves": {
+        f"seed{seed}": {**about, "seed": seed, "points": [point(200, 660, 15.0 + seed / 10, 14.0),
+                                                          point(400, 1320, 15.2, 14.2, 12.0)]} for seed in (2, 0)}}
+    sharp = {"points": [{"seed": s, "engine_bleu": 15.0 + s / 10, "engine_chrf": 45.0} for s in (0, 1, 2)]}
+    slow = {"points": [{"seed": s, "control_bleu": 14.1, "control_chrf": 45.1, "control_steps": 655} for s in (0, 1, 2)]}
+    text = make_tables.section_budget_seeds(data, None, sharp, slow, stage="still_max_budget")
+    assert text.startswith("**The sharp O1's edge from `cmlm_max_still` at 200 and 400 steps, over seeds** "
+                           "(`still_max_budget`: O1 temperature 0.25")
+    assert "still_most" not in text and "seed 2 is" not in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    assert [line.split(" | ")[:2] for line in rows] == [["| 0", "200"], ["| 0", "400"], ["| 2", "200"], ["| 2", "400"]]
+    assert "- 400 energy steps, mean over 2 seeds: ENGINE - control +1.00 BLEU (from +1.00 to +1.00)" in text
+    assert ("seed 2: ENGINE 15.20 / 45.0 against `still_max_sharp`'s 15.20 / 45.0 (the same run again), control "
+            "14.00 / 45.0 after 660 steps against `still_max_slow`'s 14.10 / 45.1 after 655") in text
+    assert "picks (energy steps / CE steps): seed 0 400 / the start, seed 2 400 / the start" in text
+    assert text.endswith("*Command: `python scripts/bench.py --stages still_max_budget`. Hardware: ?, ? thread(s).*")
+    assert make_tables.section_budget_seeds({"partial": True}, None, sharp, slow, stage="still_max_budget") == (
+        "**The sharp O1's edge from its start at 200 and 400 steps, over seeds** (`still_max_budget`): **unfinished**, "
+        "the stage resumes where it stopped.")
+    one_so_far = {**data, "partial": True, "curves": {**data["curves"], "seed1": {"partial": True}}}
+    text = make_tables.section_budget_seeds(one_so_far, None, sharp, slow, stage="still_max_budget")
+    assert "; the start scores 13.50" in text and " — **unfinished: 2 seeds so far**, the stage resumes" in text
+    assert "| 1 | 200" not in text and "mean over 2 seeds" in text
 
 
 def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2_at_3e_5(tmp_path, monkeypatch):
@@ -1281,20 +1327,18 @@ def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_s
             "+3.00 / -1.5; 10 it: help +3.00 / -1.5") in text
 
 
-@pytest.mark.parametrize("line, start, decay", [("still_more", "cmlm_more_still", True),
-                                               ("still_most", "cmlm_most_still", True),
-                                               ("still_max", "cmlm_max_still", False)])
+@pytest.mark.parametrize("line, start", [("still_more", "cmlm_more_still"), ("still_most", "cmlm_most_still"),
+                                         ("still_max", "cmlm_max_still")])
 def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_still_encoder(tmp_path, monkeypatch,
-                                                                                             line, start, decay):
+                                                                                             line, start):
     """<line>_decay: lr 1e-4 decaying over the matched control's steps; <line>_slow: 1e-5 for ENGINE's wall time; both
     on distilled-all, the encoder still, each control also measured against its start, and none before every sharp
-    pair has run. still_max has the slow control only."""
+    pair has run."""
     a = make_bench(tmp_path, "a", quick=False)
     stages = a.benchmark.stages
-    controls = [f"{line}_decay", f"{line}_slow"] if decay else [f"{line}_slow"]
+    controls = [f"{line}_decay", f"{line}_slow"]
     assert [stages.index(stage) for stage in [f"{line}_sharp", *controls]] == sorted(
         stages.index(stage) for stage in [f"{line}_sharp", *controls])
-    assert decay == (f"{line}_decay" in stages)
     fake_model(a.root / start, b"start")
     point = {"start": start, "seed": 2, "train_seconds": 700.0, "control_steps": 880, "engine_bleu": 13.6,
              "engine_chrf": 45.4, "engine_repetition": 0.34, "engine_teacher_energy": 5.3, "control_bleu": 12.0,
@@ -1325,17 +1369,16 @@ def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_s
         getattr(a, f"stage_{stage}")()
     getattr(a, f"stage_{line}_slow")()  # finished points are not run again
     slow_run = (start, "distilled-all", 10**6, 1e-5, "constant", 700.0, False)
-    assert trained == ([(start, "distilled-all", 880, 1e-4, "linear", None, False)] if decay else []) + [slow_run]
+    assert trained == [(start, "distilled-all", 880, 1e-4, "linear", None, False), slow_run]
     assert a.encoder_dropout  # restored after each stage
     slow = a.read(f"{line}_slow")
     assert slow["points"][0]["control_steps"] == 7000
     assert "the slow control - its start" in make_tables.section_slow_control(slow, a.read(f"{line}_sharp"))
-    if decay:
-        assert a.read(f"{line}_decay")["points"][0]["control_steps"] == 880
-        text = make_tables.section_slow_control(a.read(f"{line}_decay"), a.read(f"{line}_sharp"))
-        assert (f"- `{line}_sharp`: ENGINE - decaying control = +0.60 BLEU, +0.4 chrF, ENGINE above in chrF in 1 of 1; "
-                "at 10 iterations +0.50 / +10.5; the decaying control - its start, 1 it: +0.30 / +0.4, above it in "
-                "both in 1 of 1") in text
+    assert a.read(f"{line}_decay")["points"][0]["control_steps"] == 880
+    text = make_tables.section_slow_control(a.read(f"{line}_decay"), a.read(f"{line}_sharp"))
+    assert (f"- `{line}_sharp`: ENGINE - decaying control = +0.60 BLEU, +0.4 chrF, ENGINE above in chrF in 1 of 1; "
+            "at 10 iterations +0.50 / +10.5; the decaying control - its start, 1 it: +0.30 / +0.4, above it in "
+            "both in 1 of 1") in text
 
 
 @pytest.mark.parametrize("line, before, before_stage, model", [

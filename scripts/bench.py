@@ -112,6 +112,8 @@ The stages:
   still_max_budget  (A) still_max_sharp's seeds for 400 steps, scored at 200 and 400 (test and dev), each against CE
                at ENGINE's lr 1e-5 checkpointed at the same wall times: from the strongest start, does a longer run at
                the paper's small lr keep rising, and does dev pick the better checkpoint?
+  still_max_long  (A) still_max_budget's seed 2 for 600 steps, scored every 200, against CE at lr 1e-5 checkpointed
+               at the same wall times: does the rise go on past 400 steps (from cmlm_most_still it peaked there)?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
@@ -159,7 +161,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "still_budget", "distill_all", "still_more", "still_more_sharp", "still_more_decay", "still_more_slow",
           "still_most", "still_most_sharp", "still_most_decay", "still_most_slow", "still_most_budget",
           "still_most_budget_seeds", "still_most_fast", "still_most_fast_budget", "still_max", "still_max_sharp",
-          "still_max_decay", "still_max_slow", "still_max_budget"]
+          "still_max_decay", "still_max_slow", "still_max_budget", "still_max_long"]
 
 
 @dataclass(frozen=True)
@@ -1934,6 +1936,18 @@ class Bench:
             self.matched_seeds("still_max_sharp", SHARP,
                                {"cmlm_max_still": self.trained("cmlm_max_still", built_by="still_max")},
                                "`still_most_sharp`'s setting, chosen before this stage", seeds=(2, 0, 1))
+
+    def stage_still_max_long(self) -> None:
+        """`still_max_budget`'s seed-2 curve for 600 steps, scored every 200, against one CE control at ENGINE's constant
+        lr 1e-5 checkpointed at the same wall times (`compute_curve`).
+
+        Why: from `cmlm_max_still` ENGINE rose on every seed from 200 to 400 steps (+0.44 BLEU on average) while from
+        `cmlm_most_still` its one longer run peaked at 400 of 800 (`still_most_budget`). Does the rise go on? One
+        seed, as long as a session allows; the lr is constant, so the first two checkpoints repeat the seed's curve."""
+        with self.still_encoder():
+            self.compute_curve("still_max_long", "cmlm_max_still",
+                               self.trained("cmlm_max_still", built_by="still_max"), SHARP, seed=2,
+                               control_learning_rate=1e-5, checkpoints=3)
 
     def stage_still_max_decay(self) -> None:
         """`still_most_decay` for each `still_max_sharp` run: CE from `cmlm_max_still` at lr 1e-4 decaying linearly to 0

@@ -302,16 +302,25 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_most:
         text += "\n\n" + section_more_steps(still_most, still_more)
     text += sharp_pairs("still_most", "The sharp O1 from `still_most`'s cmlm_most_still, over seeds")
-    still_most_budget = load(f"{prefix}still_most_budget{suffix}")
-    if still_most_budget:
-        def same_seed(stage: str) -> dict | None:
-            return next((p for p in (load(f"{prefix}{stage}{suffix}") or {}).get("points", [])
-                         if p["seed"] == still_most_budget.get("seed")), None)
 
-        slow = same_seed("still_most_slow")
-        text += "\n\n" + section_budget(still_most_budget, plot_name(prefix, suffix, "engine_still_most_budget"),
-                                          "still_most_budget", same_seed("still_most_sharp"),
-                                          ("still_most_slow", slow) if slow else None)
+    def longer_run(line: str, title: str) -> str:
+        """`<line>`'s one longer curve (`budget` stage) beside the same seed's 200-step pair and slow control."""
+        stage = {"still_most": "still_most_budget", "still_max": "still_max_long"}[line]
+        curve = load(f"{prefix}{stage}{suffix}")
+        if not curve:
+            return ""
+
+        def same_seed(of: str) -> dict | None:
+            return next((p for p in (load(f"{prefix}{of}{suffix}") or {}).get("points", [])
+                         if p["seed"] == curve.get("seed")), None)
+
+        slow = same_seed(f"{line}_slow")
+        return "\n\n" + section_budget(curve, plot_name(prefix, suffix, f"engine_{stage}"), stage,
+                                         same_seed(f"{line}_sharp"), (f"{line}_slow", slow) if slow else None,
+                                         **({"title": title} if title else {}))
+
+    still_most_budget = load(f"{prefix}still_most_budget{suffix}")
+    text += longer_run("still_most", "")
     still_most_budget_seeds = load(f"{prefix}still_most_budget_seeds{suffix}")
     if still_most_budget_seeds:
         text += "\n\n" + section_budget_seeds(still_most_budget_seeds, still_most_budget,
@@ -338,6 +347,7 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_max_budget:
         text += "\n\n" + section_budget_seeds(still_max_budget, None, load(f"{prefix}still_max_sharp{suffix}"),
                                                 load(f"{prefix}still_max_slow{suffix}"), stage="still_max_budget")
+    text += longer_run("still_max", "The sharp O1 from `cmlm_max_still` as compute grows")
     if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
         text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
@@ -1772,7 +1782,7 @@ def main() -> int:
             gain = load(f"{prefix}gain{suffix}")
             if gain:
                 plot_gain(gain, plot_name(prefix, suffix))
-            for stage in ("budget", "still_budget", "still_most_budget", "still_most_fast_budget"):
+            for stage in ("budget", "still_budget", "still_most_budget", "still_most_fast_budget", "still_max_long"):
                 budget = load(f"{prefix}{stage}{suffix}")
                 if budget and not budget.get("partial"):
                     plot_budget(budget, plot_name(prefix, suffix, f"engine_{stage}"))

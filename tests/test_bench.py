@@ -547,25 +547,33 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
     assert "**unfinished**" in make_tables.section_fast({"curves": {"seed1": {"partial": True}}, "partial": True}, {}, None)
 
 
-def test_still_most_fast_budget_runs_seed_0_at_3e_5_for_400_steps_against_ce_at_3e_5(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stage, after, start, lr, seed, control_steps", [
+    ("still_most_fast_budget", "still_most_fast", "cmlm_most_still", 3e-5, 0, [600, 1210]),
+    ("still_max_long", "still_max_budget", "cmlm_max_still", 1e-5, 2, [670, 1340, 2010])])
+def test_one_seed_longer_curves_run_the_sharp_o1_against_ce_at_the_same_lr(tmp_path, monkeypatch, stage, after, start,
+                                                                          lr, seed, control_steps):
+    """still_most_fast_budget: seed 0 at 3e-5 for 400 steps; still_max_long: seed 2 at 1e-5 for 600; each control at
+    ENGINE's lr, told to save at ENGINE's checkpoint times (0.01 s a step here) and stop at its last."""
     def evaluate(model, split="test", num_iterations=1, **kwargs):
         return {"libreoffice": {"bleu": 15.0, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
 
     bench_a = make_bench(tmp_path, "a", quick=False)
-    stage = "still_most_fast_budget"
-    (bench_a.root / "cmlm_most_still").mkdir(parents=True)
-    (bench_a.root / "cmlm_most_still" / "config.json").write_text("{}")
-    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [600, 1210])
+    (bench_a.root / start).mkdir(parents=True)
+    (bench_a.root / start / "config.json").write_text("{}")
+    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: control_steps)
     monkeypatch.setattr(bench_a, "evaluate", evaluate)
-    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_fast")
-    bench_a.stage_still_most_fast_budget()
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(after)
+    getattr(bench_a, f"stage_{stage}")()
     result = bench_a.read(stage)
-    assert bench_a.done(stage) and result["seed"] == 0 and result["control_learning_rate"] == 3e-5
+    steps = 200 * len(control_steps)
+    assert bench_a.done(stage) and result["seed"] == seed and result["control_learning_rate"] == lr
+    assert result["initialised_from"] == start
     assert picked(calls, "engine", "out", "steps", "save_steps", "learning_rate", "o1_temperature", "seed",
-                  "dropout") == [(f"{stage}/engine", 400, 200, 3e-5, 0.25, 0, False)]
+                  "dropout") == [(f"{stage}/engine", steps, 200, lr, 0.25, seed, False)]
     assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
-        (f"{stage}/control", 0, 3e-5, "constant", 4.0, [2.0])]
-    assert [(p["engine_step"], p["control_step"]) for p in result["points"]] == [(200, 600), (400, 1210)]
+        (f"{stage}/control", seed, lr, "constant", steps / 100, [2.0 * i for i in range(1, len(control_steps))])]
+    assert [(p["engine_step"], p["control_step"]) for p in result["points"]] == list(
+        zip(range(200, steps + 1, 200), control_steps, strict=True))
 
 
 def test_a_compute_curves_checkpoints_are_chosen_on_dev_and_compared_on_test():

@@ -359,7 +359,8 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
 
 @pytest.mark.parametrize("stage, after, start, seeds", [
     ("still_most_budget_seeds", "still_most_budget", "cmlm_most_still", (0, 1)),
-    ("still_max_budget", "still_max_slow", "cmlm_max_still", (2, 0, 1))])
+    ("still_max_budget", "still_max_slow", "cmlm_max_still", (2, 0, 1)),
+    ("still_peak_budget", "still_peak", "cmlm_peak_still", (2, 0, 1))])
 def test_budget_seeds_stages_run_one_400_step_curve_per_seed_in_one_stage(tmp_path, monkeypatch, stage, after, start,
                                                                           seeds):
     """Each seed: ENGINE (sharp O1, lr 1e-5) for 400 steps saved every 200, then its CE control at lr 1e-5 told to
@@ -484,6 +485,56 @@ def test_the_seeds_table_of_still_max_budget_names_its_own_start_and_200_step_ru
     text = make_tables.section_budget_seeds(one_so_far, None, sharp, slow, stage="still_max_budget")
     assert "; the start scores 13.50" in text and " — **unfinished: 2 seeds so far**, the stage resumes" in text
     assert "| 1 | 200" not in text and "mean over 2 seeds" in text
+
+
+def test_the_rise_by_start_takes_200_step_pairs_first_and_only_the_curves_checkpoints_they_lack(tmp_path, monkeypatch):
+    """200 steps: the sharp pairs beside their slow controls (none for `still_long_sharp`); 400 steps, and 200 where no
+    pair ran (`cmlm_peak_still`): the curves; a curve's 200-step point never doubles a pair's, nor 600 steps count."""
+    def pair(start, seed, engine):
+        return {"start": start, "seed": seed, "engine_bleu": engine, "engine_chrf": 45.0, "engine_bleu_10": 26.0,
+                "control_bleu": 0.0, "control_chrf": 0.0, "control_bleu_10": 0.0}  # the matched lr-1e-4 control: unused
+
+    def sharp(line, start, start_bleu, engines):
+        return {"stage": f"{line}_sharp", "command": f"python scripts/bench.py --stages {line}_sharp", "energy_steps": 200,
+                "starts": {start: {"bleu": start_bleu, "chrf": 45.3}},
+                "points": [pair(start, seed, bleu) for seed, bleu in engines.items()]}
+
+    def curves(stage, start, start_bleu, points):
+        about = {**curve_about(start), "start": {**curve_about(start)["start"], "bleu": start_bleu}}
+        return {"command": f"python scripts/bench.py --stages {stage}", "partial": False,
+                "curves": {f"seed{seed}": {**about, "seed": seed, "points": ps} for seed, ps in points.items()}}
+
+    stages = {
+        "still_long_sharp": sharp("still_long", "cmlm_long_still", 11.0, {2: 11.5, 0: 11.3}),
+        "still_max_sharp": sharp("still_max", "cmlm_max_still", 13.8, {2: 15.5, 0: 15.3}),
+        "still_max_slow": {"points": [{"seed": 2, "control_bleu": 14.0, "control_chrf": 46.0, "control_bleu_10": 26.5}]},
+        "still_max_budget": curves("still_max_budget", "cmlm_max_still", 13.8, {
+            seed: [point(200, 670, 99.0, 99.0), point(400, 1340, 16.0 + seed / 10, 14.5)] for seed in (2, 0)}),
+        "still_peak_budget": curves("still_peak_budget", "cmlm_peak_still", 14.2, {
+            2: [point(200, 670, 15.7, 14.7), point(400, 1340, 16.7, 14.9), point(600, 2010, 99.0, 0.0)]}),
+        "still_more_sharp": None}
+    points = make_tables.rise_points(stages)
+    assert sorted((q["start"], q["steps"], q["seed"], q["engine_bleu"], q.get("control_bleu")) for q in points) == [
+        ("cmlm_long_still", 200, 0, 11.3, None), ("cmlm_long_still", 200, 2, 11.5, None),
+        ("cmlm_max_still", 200, 0, 15.3, None), ("cmlm_max_still", 200, 2, 15.5, 14.0),
+        ("cmlm_max_still", 400, 0, 16.0, 14.5), ("cmlm_max_still", 400, 2, 16.2, 14.5),
+        ("cmlm_peak_still", 200, 2, 15.7, 14.7), ("cmlm_peak_still", 400, 2, 16.7, 14.9)]
+    text = make_tables.section_rise_by_start(points, "engine_rise_by_start.png")
+    rows = [line for line in text.splitlines() if line.startswith("| cmlm")]
+    assert [row.split(" | ")[:4] for row in rows] == [
+        ["| cmlm_long_still", "11.00 / 45.3", "200", "0, 2"], ["| cmlm_max_still", "13.80 / 45.3", "200", "0, 2"],
+        ["| cmlm_max_still", "13.80 / 45.3", "400", "0, 2"], ["| cmlm_peak_still", "14.20 / 45.3", "200", "2"],
+        ["| cmlm_peak_still", "14.20 / 45.3", "400", "2"]]
+    assert rows[0].endswith("| 11.40 / 45.0 | +0.40 / -0.3 (+0.30 to +0.50, 2 of 2 seeds) | - | - |")
+    assert rows[1].endswith("| +1.60 / -0.3 (+1.50 to +1.70, 2 of 2 seeds) | +1.50 / -1.0 (1 of 2 seeds) | -0.50 (1 of 2 seeds) |")
+    assert rows[4].endswith("| 16.70 / 45.0 | +2.50 / -0.3 | +1.80 / +0.0 | +0.18 |")
+    assert "the issue's +3" not in text and "The issue asks for +3 BLEU" in text
+    assert text.endswith("*Commands: `python scripts/bench.py --stages still_long_sharp`, `python scripts/bench.py "
+                         "--stages still_max_budget`, `python scripts/bench.py --stages still_max_sharp`, `python "
+                         "scripts/bench.py --stages still_peak_budget`.*")
+    monkeypatch.setattr(make_tables, "DOCS", tmp_path)
+    make_tables.plot_rise_by_start(points, "rise.png")
+    assert (tmp_path / "rise.png").read_bytes().startswith(b"\x89PNG")
 
 
 def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2_at_3e_5(tmp_path, monkeypatch):
@@ -841,6 +892,23 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
     assert rows[1] == "| ENGINE >= CMLM (cmlm_kd) + 3 BLEU, 1 iteration | 1.00 vs 2.00 (-1.00) | **no** | 9.60 vs 5.00 (+4.60) | yes |"
     assert rows[3].endswith("| 9.60 vs 9.00 (+0.60) | yes |")  # above its control
     assert rows[4].endswith("| 9.6 vs 10.0 (96%) | yes |")  # the CMLM at length beam 5, the rest at 3
+    # The strongest start with three seeds and fair controls, at its most steps: cmlm_max_still's 400-step curves,
+    # not the stronger cmlm_peak_still (two seeds) nor cmlm_max_still's 200-step pairs.
+    def curves(stage, start, start_bleu, engines):
+        about = {**curve_about(start), "start": {**curve_about(start)["start"], "bleu": start_bleu}}
+        return {"command": stage, "partial": False, "curves": {f"seed{seed}": {**about, "seed": seed, "points": [
+            point(200, 670, bleu - 1, 8.0), point(400, 1340, bleu, 8.5)]} for seed, bleu in engines.items()}}
+
+    for stage, data in (("still_max_budget", curves("still_max_budget", "cmlm_max_still", 6.0, {2: 9.0, 0: 9.5, 1: 10.0})),
+                        ("still_peak_budget", curves("still_peak_budget", "cmlm_peak_still", 7.0, {2: 11.0, 0: 11.0}))):
+        (tmp_path / f"bench_{stage}.json").write_text(json.dumps(data))
+    text = make_tables.section_targets("bench_", "")
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert "one seed, the strongest start's columns a mean over seeds" in text
+    assert rows[0].endswith("| strongest start (`cmlm_max_still`, sharp O1, 400 steps, mean of 3 seeds; its start is the "
+                            "CMLM, its control CE at lr 1e-5) | met |")
+    assert rows[1].endswith("| 9.50 vs 6.00 (+3.50) | yes |") and rows[3].endswith("| 9.50 vs 8.50 (+1.00) | yes |")
+    assert rows[4].endswith("| 9.5 vs 10.0 (95%) | yes |")
 
 
 def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
@@ -1391,12 +1459,16 @@ def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_s
 
 @pytest.mark.parametrize("line, before, before_stage, model", [
     ("still_most", "cmlm_more_still", "still_more", "cmlm_most_still"),
-    ("still_max", "cmlm_most_still", "still_most", "cmlm_max_still")])
+    ("still_max", "cmlm_most_still", "still_most", "cmlm_max_still"),
+    ("still_peak", "cmlm_max_still", "still_max", "cmlm_peak_still")])
 def test_more_steps_train_the_start_before_again_and_the_sharp_pairs_start_there(tmp_path, monkeypatch, line, before,
                                                                                   before_stage, model):
+    """The next start: the one before + 3000 CE steps; then the stage that runs the sharp O1 from it (the 200-step
+    pairs `<line>_sharp`; from `cmlm_peak_still` the 400-step curves of `still_peak_budget`, tested above)."""
     a = make_bench(tmp_path, "a", quick=False)
     first = a.benchmark.stages.index(line)
-    assert a.benchmark.stages[first:first + 2] == (line, f"{line}_sharp")
+    after = f"{line}_sharp" if f"{line}_sharp" in a.benchmark.stages else f"{line}_budget"
+    assert a.benchmark.stages[first:first + 2] == (line, after)
     with pytest.raises(SystemExit, match=f"--rebuild {before}"):
         getattr(a, f"stage_{line}")()  # its start is not there
     fake_model(a.root / before, b"before")
@@ -1417,10 +1489,11 @@ def test_more_steps_train_the_start_before_again_and_the_sharp_pairs_start_there
     assert trained == [(model, "distilled-all", 3000, before, 3e-4, 1500, False)]
     after = a.read(line)
     assert after["initialised_from"] == before and after["model_sha256"] == hashlib.sha256(b"after").hexdigest()[:16]
-    assert a.recipes()[model][0] == line and a.encoder_dropout
-    getattr(a, f"stage_{line}_sharp")()
-    assert runs == [(model, "distilled-all", 0.25, seed, False) for seed in (2, 0, 1)]
-    assert [p["seed"] for p in a.read(f"{line}_sharp")["points"]] == [2, 0, 1]
+    assert a.recipes()[model][0] == line and a.encoder_dropout and a.corpus_of(model).endswith("distilled-all")
+    if after == f"{line}_sharp":
+        getattr(a, f"stage_{line}_sharp")()
+        assert runs == [(model, "distilled-all", 0.25, seed, False) for seed in (2, 0, 1)]
+        assert [p["seed"] for p in a.read(f"{line}_sharp")["points"]] == [2, 0, 1]
     start = {"stage": before_stage, "length beam 5": {
         its: {"libreoffice": {"bleu": 12.0 + (7 if its == "10_iterations" else 0), "chrf": 44.0}}
         for its in ("1_iterations", "10_iterations")}}

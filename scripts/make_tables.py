@@ -1359,10 +1359,16 @@ def plot_rise_by_start(points: list[dict], name: str) -> None:
                      for b in starts]
             ax.plot(starts, means, style + "-", color=color, label=f"{steps} energy steps (mean over seeds)")
     axes[0].axhline(3, color="grey", ls="--", lw=0.8, label="the issue's +3")
-    for ax, label in zip(axes, ("ENGINE - start", "ENGINE - CE at lr 1e-5"), strict=True):
+    save_gain_axes(fig, axes, "starting CMLM BLEU (help test, 1 it.)",
+                   ("ENGINE - start, BLEU", "ENGINE - CE at lr 1e-5, BLEU"), name)
+
+
+def save_gain_axes(fig: object, axes: list, xlabel: str, ylabels: tuple[str, str], name: str) -> None:
+    """The two-panel gain plots' common finish: a zero line, the labels, the legend on the left, saved under docs/."""
+    for ax, ylabel in zip(axes, ylabels, strict=True):
         ax.axhline(0, color="grey", lw=0.5)
-        ax.set_xlabel("starting CMLM BLEU (help test, 1 it.)")
-        ax.set_ylabel(f"{label}, BLEU")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     DOCS.mkdir(exist_ok=True)
@@ -1781,14 +1787,8 @@ def plot_gain_all(points: list[dict]) -> None:
         for ax, metric in zip(axes, ("bleu", "chrf"), strict=True):
             ax.plot([100 * p["start_share"] for p in mine],
                     [p[f"engine_{metric}"] - p[f"control_{metric}"] for p in mine], style, label=name)
-    for ax, metric in zip(axes, ("BLEU", "chrF"), strict=True):
-        ax.axhline(0, color="grey", lw=0.5)
-        ax.set_xlabel("starting CMLM BLEU, % of teacher greedy BLEU")
-        ax.set_ylabel(f"ENGINE - control, {metric}")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    DOCS.mkdir(exist_ok=True)
-    fig.savefig(DOCS / "engine_gain_all.png", dpi=120)
+    save_gain_axes(fig, axes, "starting CMLM BLEU, % of teacher greedy BLEU",
+                   ("ENGINE - control, BLEU", "ENGINE - control, chrF"), "engine_gain_all.png")
 
 
 def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> str | None:

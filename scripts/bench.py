@@ -117,6 +117,10 @@ The stages:
   still_peak   (A) cmlm_max_still + 3000 more CE steps (the same schedule) on distilled-all: cmlm_peak_still
   still_peak_budget  (A) still_max_budget from cmlm_peak_still (seeds 2, 0, 1, 400 steps, scored at 200 and 400,
                each against CE at lr 1e-5 at the same wall times): one more point on the rise-against-start curve
+  still_peak_pure  (A) still_peak_budget without the CE term (ce_weight 0, the paper's pure energy): does the CE
+               term hold ENGINE back from a strong start, or does pure energy hack it (field notes, section 6)?
+  still_peak_decay  (A) still_max_decay for each still_peak_budget seed at 200 steps: CE at lr 1e-4 decaying to 0
+               over the steps its lr-1e-5 control took by then, the strongest CE use of that compute
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
@@ -164,7 +168,8 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "still_budget", "distill_all", "still_more", "still_more_sharp", "still_more_decay", "still_more_slow",
           "still_most", "still_most_sharp", "still_most_decay", "still_most_slow", "still_most_budget",
           "still_most_budget_seeds", "still_most_fast", "still_most_fast_budget", "still_max", "still_max_sharp",
-          "still_max_decay", "still_max_slow", "still_max_budget", "still_max_long", "still_peak", "still_peak_budget"]
+          "still_max_decay", "still_max_slow", "still_max_budget", "still_max_long", "still_peak", "still_peak_budget",
+          "still_peak_pure", "still_peak_decay"]
 
 
 @dataclass(frozen=True)
@@ -204,6 +209,9 @@ SHARP = EnergySetting(1e-5, 1.0, o1_temperature=0.25)
 SHARPER = EnergySetting(1e-5, 1.0, o1_temperature=0.1)
 # The `still_most_fast` stage: the sharp setting at 3x the learning rate, chosen after `still_most_budget_seeds`.
 SHARP_FAST = EnergySetting(3e-5, 1.0, o1_temperature=0.25)
+# The `still_peak_pure` stage: the sharp setting without the CE term (the paper's pure energy), chosen after
+# `still_peak_budget`, the one knob the issue names that no still-encoder start had tried.
+SHARP_PURE = EnergySetting(1e-5, 0.0, o1_temperature=0.25)
 # The `descent` stage's searches: (O1, O1 temperature), O2 = ST; Adam on the logits, learning rate and checkpoints.
 DESCENT = (("sx", 1.0), ("sx", 0.25), ("stl", 1.0))
 DESCENT_LEARNING_RATE, DESCENT_STEPS = 0.05, (0, 15, 30, 60)
@@ -1207,9 +1215,10 @@ class Bench:
 
         runs = self.read(against)
         if runs.get("partial"):
-            raise SystemExit(f"{stage}: {against} is unfinished ({len(runs['points'])} run(s) so far), and each of its "
-                             f"runs needs its control here. Finish it first: python scripts/bench.py {self.flags}"
-                             f"--stages {against}")
+            raise SystemExit(f"{stage}: {against} is unfinished ({len(runs.get('points', runs.get('curves', [])))} "
+                             f"run(s) so far), and each of its runs needs its control here. Finish it first: python "
+                             f"scripts/bench.py {self.flags}--stages {against}")
+        runs = first_checkpoints(runs)
         done = {p["seed"]: p for p in self.read(stage)["points"]} if self.result_path(stage).exists() else {}
         about = {"learning_rate": learning_rate, "lr_scheduler_type": lr_scheduler_type, "against": against,
                  "starts": runs["starts"]}
@@ -1233,6 +1242,14 @@ class Bench:
                                    **{f"control_{m}_10": scores[10][m] for m in ("bleu", "chrf")}}
             self.write(stage, {**about, "points": list(done.values()), "partial": True})
         self.write(stage, {**about, "points": list(done.values()), "partial": False})
+
+    def stage_still_peak_decay(self) -> None:
+        """`still_max_decay` for each `still_peak_budget` curve at its first checkpoint: CE from `cmlm_peak_still` at lr
+        1e-4 decaying linearly to 0 over as many steps as the curve's control took by ENGINE's 200-step wall time, same
+        seed and corpus, the still encoder. Why: the strongest of the three CE controls from `cmlm_max_still` (+0.82
+        BLEU over its start where CE at lr 1e-5 gained +0.48); `cmlm_peak_still` had only the lr-1e-5 one."""
+        with self.still_encoder():
+            self.second_controls("still_peak_decay", "still_peak_budget", learning_rate=1e-4, lr_scheduler_type="linear")
 
     def check_start(self, stage: str, name: str, start_dir: Path, recorded: dict) -> None:
         """Stop before adding seeds to `stage` from a start whose weights are not those its finished seeds started
@@ -2008,6 +2025,20 @@ class Bench:
                                self.trained("cmlm_peak_still", built_by="still_peak"), SHARP, seeds=(2, 0, 1),
                                control_learning_rate=1e-5, checkpoints=2)
 
+    def stage_still_peak_pure(self) -> None:
+        """`still_peak_budget` without the CE term (`SHARP_PURE`: `ce_weight` 0, the paper's pure energy): the sharp O1
+        from `cmlm_peak_still` at lr 1e-5 for 400 steps, scored at 200 and 400 on test and dev, seeds 2, 0, 1, each
+        against its own CE control at lr 1e-5 checkpointed at the same wall times (`seeded_curves`).
+
+        Why: from `cmlm_peak_still` the mixed energy rose +1.37 BLEU over its start against +2.06 from the start before;
+        the CE term (weight 1, on the same distilled sources the start learned from) pulls back toward the start. The
+        field notes saw pure energy hack a weak student; from a 14.8-BLEU start it has not been tried. The energy
+        steps are cheaper without the CE pass, so each control gets fewer CE steps than `still_peak_budget`'s."""
+        with self.still_encoder():
+            self.seeded_curves("still_peak_pure", "cmlm_peak_still",
+                               self.trained("cmlm_peak_still", built_by="still_peak"), SHARP_PURE, seeds=(2, 0, 1),
+                               control_learning_rate=1e-5, checkpoints=2)
+
     def stage_still_most_decay(self) -> None:
         """`still_more_decay` for each `still_most_sharp` run: CE from `cmlm_most_still` at lr 1e-4 decaying linearly to
         0 over the matched control's step count, same seed and corpus, the still encoder.
@@ -2244,6 +2275,19 @@ def file_digest(path: Path) -> str | None:
     """The first 16 hex digits of a file's SHA-256, None if there is no file."""
     path = Path(path)
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else None
+
+
+def first_checkpoints(runs: dict) -> dict:
+    """A stage's ENGINE runs as `second_controls` reads them: matched pairs as they are; seeded curves (`curves`) as
+    one run per seed at the first checkpoint, with ENGINE's wall time there and the CE steps its control took by
+    then (what a matched pair of that many energy steps records)."""
+    if "curves" not in runs:
+        return runs
+    curves = list(runs["curves"].values())
+    return {"starts": {curve["initialised_from"]: curve["start"] for curve in curves},
+            "points": [{"start": curve["initialised_from"], "seed": curve["seed"],
+                        "control_steps": curve["control_steps_at"][0],
+                        "train_seconds": float(next(iter(curve["engine_seconds_at"].values())))} for curve in curves]}
 
 
 def weights_digest(model_dir: Path) -> str | None:

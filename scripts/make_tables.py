@@ -354,6 +354,14 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     still_peak_budget = load(f"{prefix}still_peak_budget{suffix}")
     if still_peak_budget:
         text += "\n\n" + section_budget_seeds(still_peak_budget, None, None, None, stage="still_peak_budget")
+    still_peak_decay = load(f"{prefix}still_peak_decay{suffix}")
+    if still_peak_budget and still_peak_decay:
+        text += "\n\n" + section_slow_control(still_peak_decay, first_checkpoint_pairs(still_peak_budget,
+                                                                                        "still_peak_budget"))
+    still_peak_pure = load(f"{prefix}still_peak_pure{suffix}")
+    if still_peak_pure:
+        text += "\n\n" + section_budget_seeds(still_peak_pure, None, None, None, stage="still_peak_pure",
+                                                mixed=(still_peak_budget, "still_peak_budget"))
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
     if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
@@ -725,7 +733,7 @@ def section_slow_control(slow: dict, *engines: dict | None) -> str:
         return (f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f} / "
                 f"{point[f'{who}_teacher_energy']:.2f}")
 
-    rows, summary = [], []
+    rows, summary, usual = [], [], {stage.get("control_learning_rate", 1e-4) for stage in filter(None, engines)}
     for stage in filter(None, engines):
         points = {(p["start"], p["seed"]): p for p in stage["points"]}
         pairs = sorted(((points[p["start"], p["seed"]], p) for p in slow["points"] if (p["start"], p["seed"]) in points),
@@ -752,9 +760,22 @@ def section_slow_control(slow: dict, *engines: dict | None) -> str:
             f"{slow['learning_rate']:g} for each ENGINE run's wall time")
     return (f"{what}, from the same start, same seed; BLEU / chrF / repetition / teacher energy, help test set, "
             f"1 iteration, length beam 3){partial_note(slow)}:\n\n"
-            + table(["ENGINE run", "seed", "ENGINE", "control, constant lr 1e-4", name, f"ENGINE - {name}",
+            + table(["ENGINE run", "seed", "ENGINE", "control, constant lr " + " or ".join(
+                f"{lr:.0e}".replace("e-0", "e-") for lr in sorted(usual)), name, f"ENGINE - {name}",
                      f"ENGINE - {name}, 10 it."], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in summary))
+
+
+def first_checkpoint_pairs(data: dict, stage: str) -> dict:
+    """A stage of seeded curves as a stage of matched pairs (`section_slow_control`'s `engines`): each seed's first
+    checkpoint, ENGINE beside the control checkpointed at its wall time; a second control ran against those."""
+    curves = seed_curves(data)
+    some = next(iter(curves.values()), {})
+    return {"stage": stage, "o1_temperature": some.get("o1_temperature"),
+            "control_learning_rate": some.get("control_learning_rate"),
+            "starts": {curve["initialised_from"]: curve["start"] for curve in curves.values()},
+            "points": [{"start": curve["initialised_from"], "seed": seed, **curve["points"][0]}
+                       for seed, curve in curves.items()]}
 
 
 def against_start(starts: dict, controls: list[dict], name: str) -> str:
@@ -1154,11 +1175,12 @@ def dev_choice(data: dict) -> str:
             f"{engine['engine_chrf_10'] - control['control_chrf_10']:+.1f} at ten.")
 
 
-def mean_range(values: list[float], unit: str) -> str:
+def mean_range(values: list[float], unit: str, digits: int = 2) -> str:
     """A mean over seeds with its range: "+1.00 BLEU (from +0.52 to +1.34)"; one value alone."""
     if len(values) == 1:
-        return f"{values[0]:+.2f} {unit}"
-    return f"{statistics.mean(values):+.2f} {unit} (from {min(values):+.2f} to {max(values):+.2f})"
+        return f"{values[0]:+.{digits}f} {unit}"
+    return (f"{statistics.mean(values):+.{digits}f} {unit} (from {min(values):+.{digits}f} to "
+            f"{max(values):+.{digits}f})")
 
 
 def seeds(n: int) -> str:
@@ -1219,16 +1241,18 @@ def seed_curves_about(some: dict, steps: int | None = None) -> str:
 
 
 def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, slow: dict | None,
-                         stage: str = "still_most_budget_seeds") -> str:
+                         stage: str = "still_most_budget_seeds", mixed: tuple[dict | None, str] | None = None) -> str:
     """A stage of 400-step compute curves over seeds (`still_most_budget_seeds`, `still_max_budget`). `seed_2`, where
     given, is `still_most_budget` (its first checkpoints are the same run as a shorter one: both learning rates are
     constant); `sharp` and `slow` the 200-step pairs and slow controls of the same start and seeds, which each curve's
-    first checkpoint repeats (named after the start's line: `still_most_sharp` for `cmlm_most_still`)."""
+    first checkpoint repeats (named after the start's line: `still_most_sharp` for `cmlm_most_still`). `mixed`, for a
+    pure-energy stage, is the mixed-energy stage of the same start and seeds with its name (`pure_against_mixed`)."""
     curves = seed_curves(data)
     some = next(iter(curves.values()), {})
     start = some.get("initialised_from")
     line = {"cmlm_most_still": "still_most", "cmlm_max_still": "still_max", "cmlm_peak_still": "still_peak"}.get(start, "")
-    title = f"**The sharp O1's edge from {f'`{start}`' if start else 'its start'} at 200 and 400 steps, over seeds**"
+    what = "Pure energy (`ce_weight` 0) with the sharp O1" if mixed else "The sharp O1's edge"
+    title = f"**{what} from {f'`{start}`' if start else 'its start'} at 200 and 400 steps, over seeds**"
     if not curves:
         return f"{title} (`{stage}`): **unfinished**, the stage resumes where it stopped."
     unfinished = (f" — **unfinished: {seeds(len(curves))} so far**, the stage resumes where it stopped"
@@ -1256,7 +1280,39 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
     if checks:
         text += ("\n\nThe first checkpoints against the 200-step runs of the same start and seed (a wall-time stop is "
                  "not step-exact, so the controls come close rather than repeat): " + "; ".join(checks) + ".")
+    if mixed and (against := pure_against_mixed(curves, seed_curves(mixed[0] or {}), mixed[1])):
+        text += "\n\n" + against
     return text + "\n\n" + source(data)
+
+
+def pure_against_mixed(pure: dict[int, dict], mixed: dict[int, dict], stage: str) -> str:
+    """Pure energy against the mixed energy (`ce_weight` 1) of `stage` at each checkpoint, over the seeds both ran from
+    the same start: does dropping the CE term let ENGINE rise further, or hack the energy (lower energy, worse BLEU,
+    more repetition)? The controls differ in steps only: pure steps are cheaper, so its controls get fewer."""
+    both = sorted(seed for seed in pure if seed in mixed
+                  and pure[seed]["start_sha256"] == mixed[seed]["start_sha256"])
+    if not both:
+        return ""
+
+    def against(at: list[tuple[dict, dict]], key: str, digits: int = 2) -> str:
+        """The mean of `key` over the seeds' (pure, mixed) checkpoints, pure against mixed."""
+        pure_mean, mixed_mean = (statistics.mean(pair[side][key] for pair in at) for side in (0, 1))
+        return f"{pure_mean:.{digits}f} against {mixed_mean:.{digits}f}"
+
+    lines = []
+    for i, p in enumerate(pure[both[0]]["points"]):
+        at = [(pure[seed]["points"][i], mixed[seed]["points"][i]) for seed in both]
+        if any(q["engine_step"] != m["engine_step"] for q, m in at):
+            break
+        lines.append(
+            f"- {p['engine_step']} energy steps: pure - mixed "
+            f"{mean_range([q['engine_bleu'] - m['engine_bleu'] for q, m in at], 'BLEU')} / "
+            f"{mean_range([q['engine_chrf'] - m['engine_chrf'] for q, m in at], 'chrF', 1)} at one iteration, "
+            f"{mean_range([q['engine_bleu_10'] - m['engine_bleu_10'] for q, m in at], 'BLEU')} at ten; teacher energy "
+            f"{against(at, 'engine_teacher_energy')}, repetition {against(at, 'engine_repetition')}; the controls "
+            f"reached {against(at, 'control_step', 0)} CE steps")
+    return (f"Against the mixed energy (`{stage}`: the same start, lr, O1 and steps with `ce_weight` 1), mean over "
+            f"{seeds(len(both))} ({', '.join(map(str, both))}):\n\n" + "\n".join(lines))
 
 
 RISE_LINES = ("still_rebuilt", "still_long", "still_more", "still_most", "still_max", "still_peak")

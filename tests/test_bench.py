@@ -360,7 +360,8 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
 @pytest.mark.parametrize("stage, after, start, seeds", [
     ("still_most_budget_seeds", "still_most_budget", "cmlm_most_still", (0, 1)),
     ("still_max_budget", "still_max_slow", "cmlm_max_still", (2, 0, 1)),
-    ("still_peak_budget", "still_peak", "cmlm_peak_still", (2, 0, 1))])
+    ("still_peak_budget", "still_peak", "cmlm_peak_still", (2, 0, 1)),
+    ("still_peak_pure", "still_peak_budget", "cmlm_peak_still", (2, 0, 1))])
 def test_budget_seeds_stages_run_one_400_step_curve_per_seed_in_one_stage(tmp_path, monkeypatch, stage, after, start,
                                                                           seeds):
     """Each seed: ENGINE (sharp O1, lr 1e-5) for 400 steps saved every 200, then its CE control at lr 1e-5 told to
@@ -394,8 +395,10 @@ def test_budget_seeds_stages_run_one_400_step_curve_per_seed_in_one_stage(tmp_pa
     getattr(bench_a, f"stage_{stage}")()
     result = bench_a.read(stage)
     assert bench_a.done(stage) and sorted(result["curves"]) == sorted(f"seed{seed}" for seed in seeds)
-    assert picked(calls, "engine", "out", "start", "steps", "o1_temperature", "save_steps", "seed", "dropout") == [
-        (f"{stage}/seed{seed}/engine", start, 400, 0.25, 200, seed, False) for seed in seeds]
+    ce_weight = 0.0 if stage == "still_peak_pure" else 1.0  # the paper's pure energy against the mixed one
+    assert picked(calls, "engine", "out", "start", "steps", "o1_temperature", "ce_weight", "learning_rate", "save_steps",
+                  "seed", "dropout") == [
+        (f"{stage}/seed{seed}/engine", start, 400, 0.25, ce_weight, 1e-5, 200, seed, False) for seed in seeds]
     last_control = (f"{stage}/seed{last}/control", last, 1e-5, "constant", 4.0, [2.0])  # run again after the kill
     assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
         *((f"{stage}/seed{seed}/control", seed, 1e-5, "constant", 4.0, [2.0]) for seed in seeds[:-1]),
@@ -485,6 +488,36 @@ def test_the_seeds_table_of_still_max_budget_names_its_own_start_and_200_step_ru
     text = make_tables.section_budget_seeds(one_so_far, None, sharp, slow, stage="still_max_budget")
     assert "; the start scores 13.50" in text and " — **unfinished: 2 seeds so far**, the stage resumes" in text
     assert "| 1 | 200" not in text and "mean over 2 seeds" in text
+
+
+def test_the_pure_energy_seeds_table_sets_each_checkpoint_against_the_mixed_energy_of_the_same_start_and_seeds():
+    """`still_peak_pure` beside `still_peak_budget`: pure - mixed per checkpoint over the seeds both ran from the same
+    weights (a mixed seed from other weights, or one pure lacks, is left out), energies, repetition and CE steps."""
+    def stage(ce_weight, bleus, control_steps, energy, digest="d1"):
+        return {"command": f"python scripts/bench.py --stages s{ce_weight:g}", "partial": False, "curves": {
+            f"seed{seed}": {**curve_about("cmlm_peak_still"), "ce_weight": ce_weight, "seed": seed, "start_sha256": digest,
+                            "points": [{**point(200 * k, steps * k, bleu + k, 14.0), "engine_teacher_energy": energy / k}
+                                       for k in (1, 2)]}
+            for seed, bleu, steps in zip((2, 0, 1), bleus, control_steps, strict=False)}}
+
+    pure = stage(0.0, (15.0, 16.0), (600, 620), 4.0)
+    mixed = stage(1.0, (14.5, 15.0, 15.5), (680, 680, 680), 5.0)
+    mixed["curves"]["seed0"]["start_sha256"] = "other"  # a rebuilt start: not the same weights, not compared
+    text = make_tables.section_budget_seeds(pure, None, None, None, stage="still_peak_pure",
+                                            mixed=(mixed, "still_peak_budget"))
+    assert text.startswith("**Pure energy (`ce_weight` 0) with the sharp O1 from `cmlm_peak_still` at 200 and 400 "
+                           "steps, over seeds** (`still_peak_pure`: O1 temperature 0.25, lr 1e-05, `ce_weight` 0,")
+    assert ("Against the mixed energy (`still_peak_budget`: the same start, lr, O1 and steps with `ce_weight` 1), mean "
+            "over 1 seed (2):\n\n- 200 energy steps: pure - mixed +0.50 BLEU / +0.0 chrF at one iteration, +0.05 BLEU "
+            "at ten; teacher energy 4.00 against 5.00, repetition 0.33 against 0.33; the controls reached 600 against "
+            "680 CE steps\n- 400 energy steps: pure - mixed +0.50 BLEU / +0.0 chrF at one iteration, +0.05 BLEU at ten; "
+            "teacher energy 2.00 against 2.50") in text
+    assert text.endswith("*Command: `python scripts/bench.py --stages s0`. Hardware: ?, ? thread(s).*")
+    assert "Against the mixed" not in make_tables.section_budget_seeds(pure, None, None, None, stage="still_peak_pure",
+                                                                         mixed=(None, "still_peak_budget"))
+    assert make_tables.section_budget_seeds({"partial": True}, None, None, None, stage="still_peak_pure",
+                                            mixed=(mixed, "still_peak_budget")).startswith(
+        "**Pure energy (`ce_weight` 0) with the sharp O1 from its start")
 
 
 def test_the_rise_by_start_takes_200_step_pairs_first_and_only_the_curves_checkpoints_they_lack(tmp_path, monkeypatch):
@@ -1455,6 +1488,46 @@ def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_s
     assert (f"- `{line}_sharp`: ENGINE - decaying control = +0.60 BLEU, +0.4 chrF, ENGINE above in chrF in 1 of 1; "
             "at 10 iterations +0.50 / +10.5; the decaying control - its start, 1 it: +0.30 / +0.4, above it in "
             "both in 1 of 1") in text
+
+
+def test_the_decaying_control_of_still_peak_budget_trains_from_each_curves_first_checkpoint(tmp_path, monkeypatch):
+    """`still_peak_decay`: for each seed's 400-step curve, CE from its start at lr 1e-4 decaying over the CE steps its
+    lr-1e-5 control took by ENGINE's first (200-step) wall time; the table sets it beside that first checkpoint and
+    names the curve's own control lr."""
+    a = make_bench(tmp_path, "a", quick=False)
+    assert a.benchmark.stages.index("still_peak_decay") > a.benchmark.stages.index("still_peak_budget")
+    fake_model(a.root / "cmlm_peak_still", b"start")
+    about = curve_about("cmlm_peak_still")
+    budget = {"command": "python scripts/bench.py --stages still_peak_budget", "curves": {
+        f"seed{seed}": {**about, "seed": seed, "engine_seconds_at": {"200": 400.0 + seed, "400": 800.0},
+                        "control_steps_at": [680 + seed, 1360], "points": [point(200, 680 + seed, 15.0, 14.0),
+                                                                            point(400, 1360, 15.5, 14.5)]}
+        for seed in (2, 0)}}
+    a.write("still_peak_budget", {**budget, "partial": True})
+    with pytest.raises(SystemExit, match="still_peak_budget is unfinished .* --stages still_peak_budget"):
+        a.stage_still_peak_decay()
+    a.write("still_peak_budget", {**budget, "partial": False})
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        trained.append((out.relative_to(a.root).as_posix(), Path(student_model).name, Path(corpus).name, steps,
+                        kwargs["learning_rate"], kwargs["lr_scheduler_type"], kwargs["seed"], a.encoder_dropout))
+        callbacks[-1].seconds, callbacks[-1].steps = 300.0, steps
+
+    monkeypatch.setattr(a, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(a, "evaluate", lambda model, num_iterations, **kwargs: {"libreoffice": {
+        "bleu": 14.2 if num_iterations == 1 else 26.0, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}})
+    a.stage_still_peak_decay()
+    assert trained == [(f"still_peak_decay/cmlm_peak_still-seed{seed}/control", "cmlm_peak_still", "distilled-all",
+                        680 + seed, 1e-4, "linear", seed, False) for seed in (2, 0)]
+    decay = a.read("still_peak_decay")
+    assert not decay["partial"] and [p["control_steps"] for p in decay["points"]] == [682, 680]
+    pairs = make_tables.first_checkpoint_pairs(a.read("still_peak_budget"), "still_peak_budget")
+    assert [(p["seed"], p["engine_bleu"], p["control_step"]) for p in pairs["points"]] == [(0, 15.0, 680), (2, 15.0, 682)]
+    text = make_tables.section_slow_control(decay, pairs)
+    assert "| ENGINE run | seed | ENGINE | control, constant lr 1e-5 | decaying control |" in text
+    assert ("- `still_peak_budget`: ENGINE - decaying control = +0.80 BLEU, -1.0 chrF, ENGINE above in chrF in 0 of 2; "
+            "at 10 iterations +0.50 / +10.0; the decaying control - its start, 1 it: +0.70 / +0.7") in text
 
 
 @pytest.mark.parametrize("line, before, before_stage, model", [

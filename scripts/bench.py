@@ -121,6 +121,8 @@ The stages:
                term hold ENGINE back from a strong start, or does pure energy hack it (field notes, section 6)?
   still_peak_decay  (A) still_max_decay for each still_peak_budget seed at 200 steps: CE at lr 1e-4 decaying to 0
                over the steps its lr-1e-5 control took by then, the strongest CE use of that compute
+  still_peak_pure_fast  (A) still_peak_pure's seed 2 at lr 3e-5 against CE at lr 3e-5 at the same wall times: does
+               pure energy at 3x the lr hack the energy from a strong start?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
@@ -169,7 +171,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "still_most", "still_most_sharp", "still_most_decay", "still_most_slow", "still_most_budget",
           "still_most_budget_seeds", "still_most_fast", "still_most_fast_budget", "still_max", "still_max_sharp",
           "still_max_decay", "still_max_slow", "still_max_budget", "still_max_long", "still_peak", "still_peak_budget",
-          "still_peak_pure", "still_peak_decay"]
+          "still_peak_pure", "still_peak_decay", "still_peak_pure_fast"]
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,8 @@ SHARP_FAST = EnergySetting(3e-5, 1.0, o1_temperature=0.25)
 # The `still_peak_pure` stage: the sharp setting without the CE term (the paper's pure energy), chosen after
 # `still_peak_budget`, the one knob the issue names that no still-encoder start had tried.
 SHARP_PURE = EnergySetting(1e-5, 0.0, o1_temperature=0.25)
+# The `still_peak_pure_fast` stage: the same at 3x the lr (`SHARP_FAST`'s), chosen after `still_peak_pure` showed no hacking.
+SHARP_PURE_FAST = EnergySetting(3e-5, 0.0, o1_temperature=0.25)
 # The `descent` stage's searches: (O1, O1 temperature), O2 = ST; Adam on the logits, learning rate and checkpoints.
 DESCENT = (("sx", 1.0), ("sx", 0.25), ("stl", 1.0))
 DESCENT_LEARNING_RATE, DESCENT_STEPS = 0.05, (0, 15, 30, 60)
@@ -1250,6 +1254,18 @@ class Bench:
         BLEU over its start where CE at lr 1e-5 gained +0.48); `cmlm_peak_still` had only the lr-1e-5 one."""
         with self.still_encoder():
             self.second_controls("still_peak_decay", "still_peak_budget", learning_rate=1e-4, lr_scheduler_type="linear")
+
+    def stage_still_peak_pure_fast(self) -> None:
+        """`still_peak_pure`'s seed 2 at 3x the lr (`SHARP_PURE_FAST`: pure energy, lr 3e-5) for 400 steps, scored at
+        200 and 400, against one CE control at lr 3e-5 checkpointed at the same wall times (`compute_curve`).
+
+        Why: at lr 1e-5 pure energy neither gained over the mixed energy nor hacked the teacher from `cmlm_peak_still`;
+        the field notes' hacking came at 3e-5 and 1e-4 from a weak start. Is the strong start's safety the start's
+        or the small lr's? One seed, as a session's remaining time allowed."""
+        with self.still_encoder():
+            self.compute_curve("still_peak_pure_fast", "cmlm_peak_still",
+                               self.trained("cmlm_peak_still", built_by="still_peak"), SHARP_PURE_FAST, seed=2,
+                               control_learning_rate=SHARP_PURE_FAST.learning_rate, checkpoints=2)
 
     def check_start(self, stage: str, name: str, start_dir: Path, recorded: dict) -> None:
         """Stop before adding seeds to `stage` from a start whose weights are not those its finished seeds started

@@ -362,6 +362,12 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_peak_pure:
         text += "\n\n" + section_budget_seeds(still_peak_pure, None, None, None, stage="still_peak_pure",
                                                 mixed=(still_peak_budget, "still_peak_budget"))
+    still_peak_pure_fast = load(f"{prefix}still_peak_pure_fast{suffix}")
+    if still_peak_pure_fast:
+        text += "\n\n" + section_budget(
+            still_peak_pure_fast, plot_name(prefix, suffix, "engine_still_peak_pure_fast"), "still_peak_pure_fast",
+            title=f"Pure energy at lr {still_peak_pure_fast.get('learning_rate', 0):g} from `cmlm_peak_still` as "
+                  "compute grows")
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
     if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
@@ -1980,7 +1986,8 @@ def main() -> int:
             gain = load(f"{prefix}gain{suffix}")
             if gain:
                 plot_gain(gain, plot_name(prefix, suffix))
-            for stage in ("budget", "still_budget", "still_most_budget", "still_most_fast_budget", "still_max_long"):
+            for stage in ("budget", "still_budget", "still_most_budget", "still_most_fast_budget", "still_max_long",
+                          "still_peak_pure_fast"):
                 budget = load(f"{prefix}{stage}{suffix}")
                 if budget and not budget.get("partial"):
                     plot_budget(budget, plot_name(prefix, suffix, f"engine_{stage}"))

@@ -633,7 +633,8 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
 
 @pytest.mark.parametrize("stage, after, start, lr, seed, control_steps", [
     ("still_most_fast_budget", "still_most_fast", "cmlm_most_still", 3e-5, 0, [600, 1210]),
-    ("still_max_long", "still_max_budget", "cmlm_max_still", 1e-5, 2, [670, 1340, 2010])])
+    ("still_max_long", "still_max_budget", "cmlm_max_still", 1e-5, 2, [670, 1340, 2010]),
+    ("still_peak_pure_fast", "still_peak_pure", "cmlm_peak_still", 3e-5, 2, [560, 1150])])
 def test_one_seed_longer_curves_run_the_sharp_o1_against_ce_at_the_same_lr(tmp_path, monkeypatch, stage, after, start,
                                                                           lr, seed, control_steps):
     """still_most_fast_budget: seed 0 at 3e-5 for 400 steps; still_max_long: seed 2 at 1e-5 for 600; each control at
@@ -652,8 +653,8 @@ def test_one_seed_longer_curves_run_the_sharp_o1_against_ce_at_the_same_lr(tmp_p
     steps = 200 * len(control_steps)
     assert bench_a.done(stage) and result["seed"] == seed and result["control_learning_rate"] == lr
     assert result["initialised_from"] == start
-    assert picked(calls, "engine", "out", "steps", "save_steps", "learning_rate", "o1_temperature", "seed",
-                  "dropout") == [(f"{stage}/engine", steps, 200, lr, 0.25, seed, False)]
+    assert picked(calls, "engine", "out", "steps", "save_steps", "learning_rate", "o1_temperature", "seed", "dropout",
+                  "ce_weight") == [(f"{stage}/engine", steps, 200, lr, 0.25, seed, False, 0.0 if "pure" in stage else 1.0)]
     assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
         (f"{stage}/control", seed, lr, "constant", steps / 100, [2.0 * i for i in range(1, len(control_steps))])]
     assert [(p["engine_step"], p["control_step"]) for p in result["points"]] == list(

@@ -361,12 +361,16 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     still_peak_pure = load(f"{prefix}still_peak_pure{suffix}")
     if still_peak_pure:
         text += "\n\n" + section_budget_seeds(still_peak_pure, None, None, None, stage="still_peak_pure",
-                                                mixed=(still_peak_budget, "still_peak_budget"))
+                                                against=(still_peak_budget, "still_peak_budget"))
     still_peak_pure_fast = load(f"{prefix}still_peak_pure_fast{suffix}")
     if still_peak_pure_fast:
+        text += "\n\n" + section_budget_seeds(still_peak_pure_fast, None, None, None, stage="still_peak_pure_fast",
+                                                against=(still_peak_pure, "still_peak_pure"))
+    still_peak_pure_faster = load(f"{prefix}still_peak_pure_faster{suffix}")
+    if still_peak_pure_faster:
         text += "\n\n" + section_budget(
-            still_peak_pure_fast, plot_name(prefix, suffix, "engine_still_peak_pure_fast"), "still_peak_pure_fast",
-            title=f"Pure energy at lr {still_peak_pure_fast.get('learning_rate', 0):g} from `cmlm_peak_still` as "
+            still_peak_pure_faster, plot_name(prefix, suffix, "engine_still_peak_pure_faster"), "still_peak_pure_faster",
+            title=f"Pure energy at lr {still_peak_pure_faster.get('learning_rate', 0):g} from `cmlm_peak_still` as "
                   "compute grows")
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
@@ -1247,17 +1251,19 @@ def seed_curves_about(some: dict, steps: int | None = None) -> str:
 
 
 def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, slow: dict | None,
-                         stage: str = "still_most_budget_seeds", mixed: tuple[dict | None, str] | None = None) -> str:
+                         stage: str = "still_most_budget_seeds", against: tuple[dict | None, str] | None = None) -> str:
     """A stage of 400-step compute curves over seeds (`still_most_budget_seeds`, `still_max_budget`). `seed_2`, where
     given, is `still_most_budget` (its first checkpoints are the same run as a shorter one: both learning rates are
     constant); `sharp` and `slow` the 200-step pairs and slow controls of the same start and seeds, which each curve's
-    first checkpoint repeats (named after the start's line: `still_most_sharp` for `cmlm_most_still`). `mixed`, for a
-    pure-energy stage, is the mixed-energy stage of the same start and seeds with its name (`pure_against_mixed`)."""
+    first checkpoint repeats (named after the start's line: `still_most_sharp` for `cmlm_most_still`). `against` is
+    another curves stage of the same start and seeds with its name, in one setting other (`curves_against`): the
+    mixed energy beside a pure-energy stage, a smaller lr beside a larger one."""
     curves = seed_curves(data)
     some = next(iter(curves.values()), {})
     start = some.get("initialised_from")
     line = {"cmlm_most_still": "still_most", "cmlm_max_still": "still_max", "cmlm_peak_still": "still_peak"}.get(start, "")
-    what = "Pure energy (`ce_weight` 0) with the sharp O1" if mixed else "The sharp O1's edge"
+    what = ("Pure energy (`ce_weight` 0) with the sharp O1" if some.get("ce_weight") == 0 else "The sharp O1's edge") + (
+        f" at lr {some['learning_rate']:g}" if "learning_rate" in some else "")
     title = f"**{what} from {f'`{start}`' if start else 'its start'} at 200 and 400 steps, over seeds**"
     if not curves:
         return f"{title} (`{stage}`): **unfinished**, the stage resumes where it stopped."
@@ -1286,39 +1292,43 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
     if checks:
         text += ("\n\nThe first checkpoints against the 200-step runs of the same start and seed (a wall-time stop is "
                  "not step-exact, so the controls come close rather than repeat): " + "; ".join(checks) + ".")
-    if mixed and (against := pure_against_mixed(curves, seed_curves(mixed[0] or {}), mixed[1])):
-        text += "\n\n" + against
+    if against and (beside := curves_against(curves, seed_curves(against[0] or {}), against[1])):
+        text += "\n\n" + beside
     return text + "\n\n" + source(data)
 
 
-def pure_against_mixed(pure: dict[int, dict], mixed: dict[int, dict], stage: str) -> str:
-    """Pure energy against the mixed energy (`ce_weight` 1) of `stage` at each checkpoint, over the seeds both ran from
-    the same start: does dropping the CE term let ENGINE rise further, or hack the energy (lower energy, worse BLEU,
-    more repetition)? The controls differ in steps only: pure steps are cheaper, so its controls get fewer."""
-    both = sorted(seed for seed in pure if seed in mixed
-                  and pure[seed]["start_sha256"] == mixed[seed]["start_sha256"])
+def curves_against(ours: dict[int, dict], theirs: dict[int, dict], stage: str) -> str:
+    """Each checkpoint of one curves stage against `stage`'s, over the seeds both ran from the same start, where the two
+    differ in `ce_weight` or lr only: does dropping the CE term (or a larger step) let ENGINE rise further, or hack the
+    energy (lower energy, worse BLEU, more repetition)? The controls differ in steps only: pure steps are cheaper, so
+    a pure stage's controls get fewer."""
+    both = sorted(seed for seed in ours if seed in theirs
+                  and ours[seed]["start_sha256"] == theirs[seed]["start_sha256"])
     if not both:
         return ""
+    here, there = ours[both[0]], theirs[both[0]]
+    differ = [f"{label} {there[key]:g} where this stage has {here[key]:g}"
+              for key, label in (("learning_rate", "lr"), ("ce_weight", "`ce_weight`")) if here[key] != there[key]]
 
     def against(at: list[tuple[dict, dict]], key: str, digits: int = 2) -> str:
-        """The mean of `key` over the seeds' (pure, mixed) checkpoints, pure against mixed."""
-        pure_mean, mixed_mean = (statistics.mean(pair[side][key] for pair in at) for side in (0, 1))
-        return f"{pure_mean:.{digits}f} against {mixed_mean:.{digits}f}"
+        """The mean of `key` over the seeds' (ours, theirs) checkpoints, ours against theirs."""
+        our_mean, their_mean = (statistics.mean(pair[side][key] for pair in at) for side in (0, 1))
+        return f"{our_mean:.{digits}f} against {their_mean:.{digits}f}"
 
     lines = []
-    for i, p in enumerate(pure[both[0]]["points"]):
-        at = [(pure[seed]["points"][i], mixed[seed]["points"][i]) for seed in both]
+    for i, p in enumerate(here["points"]):
+        at = [(ours[seed]["points"][i], theirs[seed]["points"][i]) for seed in both]
         if any(q["engine_step"] != m["engine_step"] for q, m in at):
             break
         lines.append(
-            f"- {p['engine_step']} energy steps: pure - mixed "
+            f"- {p['engine_step']} energy steps: this stage - `{stage}` "
             f"{mean_range([q['engine_bleu'] - m['engine_bleu'] for q, m in at], 'BLEU')} / "
             f"{mean_range([q['engine_chrf'] - m['engine_chrf'] for q, m in at], 'chrF', 1)} at one iteration, "
             f"{mean_range([q['engine_bleu_10'] - m['engine_bleu_10'] for q, m in at], 'BLEU')} at ten; teacher energy "
             f"{against(at, 'engine_teacher_energy')}, repetition {against(at, 'engine_repetition')}; the controls "
             f"reached {against(at, 'control_step', 0)} CE steps")
-    return (f"Against the mixed energy (`{stage}`: the same start, lr, O1 and steps with `ce_weight` 1), mean over "
-            f"{seeds(len(both))} ({', '.join(map(str, both))}):\n\n" + "\n".join(lines))
+    return (f"Against `{stage}` (the same start, O1 and steps; {' and '.join(differ) or 'the same setting'}), mean "
+            f"over {seeds(len(both))} ({', '.join(map(str, both))}):\n\n" + "\n".join(lines))
 
 
 RISE_LINES = ("still_rebuilt", "still_long", "still_more", "still_most", "still_max", "still_peak")
@@ -1987,7 +1997,7 @@ def main() -> int:
             if gain:
                 plot_gain(gain, plot_name(prefix, suffix))
             for stage in ("budget", "still_budget", "still_most_budget", "still_most_fast_budget", "still_max_long",
-                          "still_peak_pure_fast"):
+                          "still_peak_pure_faster"):
                 budget = load(f"{prefix}{stage}{suffix}")
                 if budget and not budget.get("partial"):
                     plot_budget(budget, plot_name(prefix, suffix, f"engine_{stage}"))

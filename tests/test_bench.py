@@ -471,7 +471,7 @@ def test_the_seeds_table_of_still_max_budget_names_its_own_start_and_200_step_ru
     sharp = {"points": [{"seed": s, "engine_bleu": 15.0 + s / 10, "engine_chrf": 45.0} for s in (0, 1, 2)]}
     slow = {"points": [{"seed": s, "control_bleu": 14.1, "control_chrf": 45.1, "control_steps": 655} for s in (0, 1, 2)]}
     text = make_tables.section_budget_seeds(data, None, sharp, slow, stage="still_max_budget")
-    assert text.startswith("**The sharp O1's edge from `cmlm_max_still` at 200 and 400 steps, over seeds** "
+    assert text.startswith("**The sharp O1's edge at lr 1e-05 from `cmlm_max_still` at 200 and 400 steps, over seeds** "
                            "(`still_max_budget`: O1 temperature 0.25")
     assert "still_most" not in text and "seed 2 is" not in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
@@ -504,20 +504,29 @@ def test_the_pure_energy_seeds_table_sets_each_checkpoint_against_the_mixed_ener
     mixed = stage(1.0, (14.5, 15.0, 15.5), (680, 680, 680), 5.0)
     mixed["curves"]["seed0"]["start_sha256"] = "other"  # a rebuilt start: not the same weights, not compared
     text = make_tables.section_budget_seeds(pure, None, None, None, stage="still_peak_pure",
-                                            mixed=(mixed, "still_peak_budget"))
-    assert text.startswith("**Pure energy (`ce_weight` 0) with the sharp O1 from `cmlm_peak_still` at 200 and 400 "
-                           "steps, over seeds** (`still_peak_pure`: O1 temperature 0.25, lr 1e-05, `ce_weight` 0,")
-    assert ("Against the mixed energy (`still_peak_budget`: the same start, lr, O1 and steps with `ce_weight` 1), mean "
-            "over 1 seed (2):\n\n- 200 energy steps: pure - mixed +0.50 BLEU / +0.0 chrF at one iteration, +0.05 BLEU "
-            "at ten; teacher energy 4.00 against 5.00, repetition 0.33 against 0.33; the controls reached 600 against "
-            "680 CE steps\n- 400 energy steps: pure - mixed +0.50 BLEU / +0.0 chrF at one iteration, +0.05 BLEU at ten; "
-            "teacher energy 2.00 against 2.50") in text
+                                            against=(mixed, "still_peak_budget"))
+    assert text.startswith("**Pure energy (`ce_weight` 0) with the sharp O1 at lr 1e-05 from `cmlm_peak_still` at 200 "
+                           "and 400 steps, over seeds** (`still_peak_pure`: O1 temperature 0.25, lr 1e-05, `ce_weight` 0,")
+    assert ("Against `still_peak_budget` (the same start, O1 and steps; `ce_weight` 1 where this stage has 0), mean "
+            "over 1 seed (2):\n\n- 200 energy steps: this stage - `still_peak_budget` +0.50 BLEU / +0.0 chrF at one "
+            "iteration, +0.05 BLEU at ten; teacher energy 4.00 against 5.00, repetition 0.33 against 0.33; the controls "
+            "reached 600 against 680 CE steps\n- 400 energy steps: this stage - `still_peak_budget` +0.50 BLEU / +0.0 "
+            "chrF at one iteration, +0.05 BLEU at ten; teacher energy 2.00 against 2.50") in text
     assert text.endswith("*Command: `python scripts/bench.py --stages s0`. Hardware: ?, ? thread(s).*")
-    assert "Against the mixed" not in make_tables.section_budget_seeds(pure, None, None, None, stage="still_peak_pure",
-                                                                         mixed=(None, "still_peak_budget"))
+    assert "Against `" not in make_tables.section_budget_seeds(pure, None, None, None, stage="still_peak_pure",
+                                                               against=(None, "still_peak_budget"))
     assert make_tables.section_budget_seeds({"partial": True}, None, None, None, stage="still_peak_pure",
-                                            mixed=(mixed, "still_peak_budget")).startswith(
-        "**Pure energy (`ce_weight` 0) with the sharp O1 from its start")
+                                            against=(mixed, "still_peak_budget")).startswith(
+        "**The sharp O1's edge from its start at 200 and 400 steps, over seeds** (`still_peak_pure`): **unfinished**")
+    # A larger lr beside a smaller one, both pure: the lr is what differs.
+    fast = stage(0.0, (15.5,), (650,), 3.0)
+    for curve in fast["curves"].values():
+        curve["learning_rate"] = 3e-5
+    text = make_tables.section_budget_seeds(fast, None, None, None, stage="still_peak_pure_fast",
+                                            against=(pure, "still_peak_pure"))
+    assert text.startswith("**Pure energy (`ce_weight` 0) with the sharp O1 at lr 3e-05 from `cmlm_peak_still`")
+    assert ("Against `still_peak_pure` (the same start, O1 and steps; lr 1e-05 where this stage has 3e-05), mean over 1 "
+            "seed (2):\n\n- 200 energy steps: this stage - `still_peak_pure` +0.50 BLEU / +0.0 chrF at one iteration") in text
 
 
 def test_the_rise_by_start_takes_200_step_pairs_first_and_only_the_curves_checkpoints_they_lack(tmp_path, monkeypatch):
@@ -631,10 +640,42 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
     assert "**unfinished**" in make_tables.section_fast({"curves": {"seed1": {"partial": True}}, "partial": True}, {}, None)
 
 
+def test_still_peak_pure_fast_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_and_1(tmp_path, monkeypatch):
+    """Seed 2's 400-step curve (pure energy at lr 3e-5) ran alone first; the stage keeps it, untouched, as `seed2` and
+    runs seeds 0 and 1 in the same setting, each against CE at lr 3e-5 saved at ENGINE's 200-step time."""
+    def evaluate(model, split="test", num_iterations=1, **kwargs):
+        return {"libreoffice": {"bleu": 15.0, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
+
+    bench_a = make_bench(tmp_path, "a", quick=False)
+    stage = "still_peak_pure_fast"
+    start = bench_a.root / "cmlm_peak_still"
+    start.mkdir(parents=True)
+    (start / "config.json").write_text("{}")
+    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [560 + seed, 1150])
+    monkeypatch.setattr(bench_a, "evaluate", evaluate)
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_peak_pure")
+    with bench_a.still_encoder():  # the one-seed layout this stage first wrote
+        bench_a.compute_curve(stage, "cmlm_peak_still", start, bench.SHARP_PURE_FAST, seed=2,
+                              control_learning_rate=3e-5, checkpoints=2)
+    one_seed = bench_a.read(stage)
+    calls.clear()
+    bench_a.stage_still_peak_pure_fast()
+    result = bench_a.read(stage)
+    assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1", "seed2"]
+    assert result["curves"]["seed2"] == {k: v for k, v in one_seed.items() if k not in bench_a.header(stage)}
+    assert (bench_a.root / stage / "seed2" / "engine").is_dir() and not (bench_a.root / stage / "engine").exists()
+    assert picked(calls, "engine", "out", "steps", "save_steps", "learning_rate", "ce_weight", "o1_temperature",
+                  "seed") == [(f"{stage}/seed{seed}/engine", 400, 200, 3e-5, 0.0, 0.25, seed) for seed in (0, 1)]
+    assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
+        (f"{stage}/seed{seed}/control", seed, 3e-5, "constant", 4.0, [2.0]) for seed in (0, 1)]
+    assert [[p["control_step"] for p in result["curves"][f"seed{seed}"]["points"]] for seed in (2, 0, 1)] == [
+        [562, 1150], [560, 1150], [561, 1150]]
+
+
 @pytest.mark.parametrize("stage, after, start, lr, seed, control_steps", [
     ("still_most_fast_budget", "still_most_fast", "cmlm_most_still", 3e-5, 0, [600, 1210]),
     ("still_max_long", "still_max_budget", "cmlm_max_still", 1e-5, 2, [670, 1340, 2010]),
-    ("still_peak_pure_fast", "still_peak_pure", "cmlm_peak_still", 3e-5, 2, [560, 1150])])
+    ("still_peak_pure_faster", "still_peak_pure_fast", "cmlm_peak_still", 1e-4, 2, [590, 1180])])
 def test_one_seed_longer_curves_run_the_sharp_o1_against_ce_at_the_same_lr(tmp_path, monkeypatch, stage, after, start,
                                                                           lr, seed, control_steps):
     """still_most_fast_budget: seed 0 at 3e-5 for 400 steps; still_max_long: seed 2 at 1e-5 for 600; each control at

@@ -675,7 +675,8 @@ def test_still_peak_pure_fast_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_
 @pytest.mark.parametrize("stage, after, start, lr, seed, control_steps", [
     ("still_most_fast_budget", "still_most_fast", "cmlm_most_still", 3e-5, 0, [600, 1210]),
     ("still_max_long", "still_max_budget", "cmlm_max_still", 1e-5, 2, [670, 1340, 2010]),
-    ("still_peak_pure_faster", "still_peak_pure_fast", "cmlm_peak_still", 1e-4, 2, [590, 1180])])
+    ("still_peak_pure_faster", "still_peak_pure_fast", "cmlm_peak_still", 1e-4, 2, [590, 1180]),
+    ("still_peak_pure_long", "still_peak_pure_faster", "cmlm_peak_still", 3e-5, 2, [600, 1200, 1800])])
 def test_one_seed_longer_curves_run_the_sharp_o1_against_ce_at_the_same_lr(tmp_path, monkeypatch, stage, after, start,
                                                                           lr, seed, control_steps):
     """still_most_fast_budget: seed 0 at 3e-5 for 400 steps; still_max_long: seed 2 at 1e-5 for 600; each control at
@@ -984,6 +985,19 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
                             "CMLM, its control CE at lr 1e-5) | met |")
     assert rows[1].endswith("| 9.50 vs 6.00 (+3.50) | yes |") and rows[3].endswith("| 9.50 vs 8.50 (+1.00) | yes |")
     assert rows[4].endswith("| 9.5 vs 10.0 (95%) | yes |")
+    # A setting found after the fact gets its own columns, labelled as such, once three seeds finished.
+    fast = curves("still_peak_pure_fast", "cmlm_peak_still", 7.0, {2: 8.0, 0: 9.0})
+    for curve in fast["curves"].values():
+        curve.update(ce_weight=0.0, learning_rate=3e-5, control_learning_rate=3e-5)
+    (tmp_path / "bench_still_peak_pure_fast.json").write_text(json.dumps(fast))
+    assert "after the fact" not in make_tables.section_targets("bench_", "")  # two seeds
+    fast["curves"]["seed1"] = {**fast["curves"]["seed0"], "seed": 1}
+    (tmp_path / "bench_still_peak_pure_fast.json").write_text(json.dumps(fast))
+    rows = [line for line in make_tables.section_targets("bench_", "").splitlines() if line.startswith("| ")]
+    assert rows[0].endswith("| setting found after the fact (`still_peak_pure_fast`: pure energy, lr 3e-05, sharp O1, "
+                            "400 steps from `cmlm_peak_still`, mean of 3 seeds; its control CE at lr 3e-05) | met |")
+    assert rows[1].endswith("| 9.50 vs 6.00 (+3.50) | yes | 8.67 vs 7.00 (+1.67) | **no** |")
+    assert rows[3].endswith("| 8.67 vs 8.50 (+0.17) | yes |")
 
 
 def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):

@@ -331,14 +331,19 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         slower = {**({2: still_most_budget} if still_most_budget else {}),
                   **seed_curves(still_most_budget_seeds or {})}
         text += "\n\n" + section_fast(still_most_fast, slower, load(f"{prefix}still_most_decay{suffix}"))
-    still_most_fast_budget = load(f"{prefix}still_most_fast_budget{suffix}")
-    if still_most_fast_budget:
-        first = seed_curves(still_most_fast or {}).get(still_most_fast_budget.get("seed"), {}).get("points", [None])[0]
-        text += "\n\n" + section_budget(
-            still_most_fast_budget, plot_name(prefix, suffix, "engine_still_most_fast_budget"), "still_most_fast_budget",
-            {**first, "control_steps": first["control_step"]} if first else None,
-            title=f"The sharp O1 at lr {still_most_fast_budget.get('learning_rate', 0):g} from `cmlm_most_still` as "
-                  "compute grows")
+    def one_curve(stage: str, title: str, repeats: dict | None = None) -> str:
+        """`stage`'s one-seed compute curve (`section_budget`, with its plot; `{lr}` in `title` is its lr); `repeats`
+        is a seeded-curves stage whose same-seed curve its first checkpoint repeats (both lrs constant)."""
+        data = load(f"{prefix}{stage}{suffix}")
+        if not data:
+            return ""
+        first = seed_curves(repeats or {}).get(data.get("seed"), {}).get("points", [None])[0]
+        return "\n\n" + section_budget(data, plot_name(prefix, suffix, f"engine_{stage}"), stage,
+                                         {**first, "control_steps": first["control_step"]} if first else None,
+                                         title=title.format(lr=data.get("learning_rate", 0)))
+
+    text += one_curve("still_most_fast_budget", "The sharp O1 at lr {lr:g} from `cmlm_most_still` as compute grows",
+                      still_most_fast)
     still_max = load(f"{prefix}still_max{suffix}")
     if still_max:
         text += "\n\n" + section_more_steps(still_max, still_most)
@@ -366,20 +371,10 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_peak_pure_fast:
         text += "\n\n" + section_budget_seeds(still_peak_pure_fast, None, None, None, stage="still_peak_pure_fast",
                                                 against=(still_peak_pure, "still_peak_pure"))
-    still_peak_pure_faster = load(f"{prefix}still_peak_pure_faster{suffix}")
-    if still_peak_pure_faster:
-        text += "\n\n" + section_budget(
-            still_peak_pure_faster, plot_name(prefix, suffix, "engine_still_peak_pure_faster"), "still_peak_pure_faster",
-            title=f"Pure energy at lr {still_peak_pure_faster.get('learning_rate', 0):g} from `cmlm_peak_still` as "
-                  "compute grows")
-    still_peak_pure_long = load(f"{prefix}still_peak_pure_long{suffix}")
-    if still_peak_pure_long:
-        first = seed_curves(still_peak_pure_fast or {}).get(still_peak_pure_long.get("seed"), {}).get("points", [None])[0]
-        text += "\n\n" + section_budget(
-            still_peak_pure_long, plot_name(prefix, suffix, "engine_still_peak_pure_long"), "still_peak_pure_long",
-            {**first, "control_steps": first["control_step"]} if first else None,
-            title=f"Pure energy at lr {still_peak_pure_long.get('learning_rate', 0):g} from `cmlm_peak_still`, one seed "
-                  "for 600 steps")
+    text += one_curve("still_peak_pure_faster", "Pure energy at lr {lr:g} from `cmlm_peak_still` as compute grows")
+    text += one_curve("still_peak_pure_long", "Pure energy at lr {lr:g} from `cmlm_peak_still`, one seed for 600 steps",
+                      still_peak_pure_fast)
+    text += one_curve("still_max_pure_fast", "Pure energy at lr {lr:g} from `cmlm_max_still` as compute grows")
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
     if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
@@ -2027,7 +2022,7 @@ def main() -> int:
             if gain:
                 plot_gain(gain, plot_name(prefix, suffix))
             for stage in ("budget", "still_budget", "still_most_budget", "still_most_fast_budget", "still_max_long",
-                          "still_peak_pure_faster", "still_peak_pure_long"):
+                          "still_peak_pure_faster", "still_peak_pure_long", "still_max_pure_fast"):
                 budget = load(f"{prefix}{stage}{suffix}")
                 if budget and not budget.get("partial"):
                     plot_budget(budget, plot_name(prefix, suffix, f"engine_{stage}"))

@@ -579,6 +579,22 @@ def test_the_rise_by_start_takes_200_step_pairs_first_and_only_the_curves_checkp
     assert (tmp_path / "rise.png").read_bytes().startswith(b"\x89PNG")
 
 
+def one_seed_first(bench_a, monkeypatch, stage: str, start_name: str, setting, seed: int, control_steps, evaluate):
+    """A stage that first ran one seed's curve alone (`compute_curve`, the one-curve layout) from a fake start `start_name`
+    whose weights are recorded: the start's folder, the training calls (cleared) and that one-seed result."""
+    start = bench_a.root / start_name
+    start.mkdir(parents=True)
+    (start / "config.json").write_text("{}")
+    (start / "model.safetensors").write_bytes(b"recorded")
+    calls = fake_curve_training(bench_a, monkeypatch, control_steps)
+    monkeypatch.setattr(bench_a, "evaluate", evaluate)
+    with bench_a.still_encoder():
+        bench_a.compute_curve(stage, start_name, start, setting, seed=seed, control_learning_rate=setting.learning_rate,
+                              checkpoints=len(control_steps(seed)))
+    calls.clear()
+    return start, calls, bench_a.read(stage)
+
+
 def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2_at_3e_5(tmp_path, monkeypatch):
     def evaluate(model, split="test", num_iterations=1, **kwargs):
         bleu = {"engine": 15.0, "control": 13.0}.get(model.name, 13.5) + num_iterations / 10
@@ -586,19 +602,10 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
 
     bench_a = make_bench(tmp_path, "a", quick=False)
     stage = "still_most_fast"
-    start = bench_a.root / "cmlm_most_still"
-    start.mkdir(parents=True)
-    (start / "config.json").write_text("{}")
-    (start / "model.safetensors").write_bytes(b"recorded")
-    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [610 + seed])
-    monkeypatch.setattr(bench_a, "evaluate", evaluate)
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_budget_seeds")
-    with bench_a.still_encoder():  # the one-seed layout this stage first wrote
-        bench_a.compute_curve(stage, "cmlm_most_still", start, bench.SHARP_FAST, seed=0,
-                              control_learning_rate=3e-5, checkpoints=1)
-    one_seed = bench_a.read(stage)
+    start, calls, one_seed = one_seed_first(bench_a, monkeypatch, stage, "cmlm_most_still", bench.SHARP_FAST, 0,
+                                            lambda seed: [610 + seed], evaluate)
     assert "curves" not in one_seed and one_seed["points"][0]["control_step"] == 610
-    calls.clear()
     bench_a.stage_still_most_fast()
     result = bench_a.read(stage)
     assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1", "seed2"]
@@ -648,17 +655,9 @@ def test_still_peak_pure_fast_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_
 
     bench_a = make_bench(tmp_path, "a", quick=False)
     stage = "still_peak_pure_fast"
-    start = bench_a.root / "cmlm_peak_still"
-    start.mkdir(parents=True)
-    (start / "config.json").write_text("{}")
-    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [560 + seed, 1150])
-    monkeypatch.setattr(bench_a, "evaluate", evaluate)
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_peak_pure")
-    with bench_a.still_encoder():  # the one-seed layout this stage first wrote
-        bench_a.compute_curve(stage, "cmlm_peak_still", start, bench.SHARP_PURE_FAST, seed=2,
-                              control_learning_rate=3e-5, checkpoints=2)
-    one_seed = bench_a.read(stage)
-    calls.clear()
+    _, calls, one_seed = one_seed_first(bench_a, monkeypatch, stage, "cmlm_peak_still", bench.SHARP_PURE_FAST, 2,
+                                        lambda seed: [560 + seed, 1150], evaluate)
     bench_a.stage_still_peak_pure_fast()
     result = bench_a.read(stage)
     assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1", "seed2"]
@@ -676,7 +675,8 @@ def test_still_peak_pure_fast_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_
     ("still_most_fast_budget", "still_most_fast", "cmlm_most_still", 3e-5, 0, [600, 1210]),
     ("still_max_long", "still_max_budget", "cmlm_max_still", 1e-5, 2, [670, 1340, 2010]),
     ("still_peak_pure_faster", "still_peak_pure_fast", "cmlm_peak_still", 1e-4, 2, [590, 1180]),
-    ("still_peak_pure_long", "still_peak_pure_faster", "cmlm_peak_still", 3e-5, 2, [600, 1200, 1800])])
+    ("still_peak_pure_long", "still_peak_pure_faster", "cmlm_peak_still", 3e-5, 2, [600, 1200, 1800]),
+    ("still_max_pure_fast", "still_peak_pure_long", "cmlm_max_still", 3e-5, 2, [600, 1200])])
 def test_one_seed_longer_curves_run_the_sharp_o1_against_ce_at_the_same_lr(tmp_path, monkeypatch, stage, after, start,
                                                                           lr, seed, control_steps):
     """still_most_fast_budget: seed 0 at 3e-5 for 400 steps; still_max_long: seed 2 at 1e-5 for 600; each control at

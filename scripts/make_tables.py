@@ -374,7 +374,10 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     text += one_curve("still_peak_pure_faster", "Pure energy at lr {lr:g} from `cmlm_peak_still` as compute grows")
     text += one_curve("still_peak_pure_long", "Pure energy at lr {lr:g} from `cmlm_peak_still`, one seed for 600 steps",
                       still_peak_pure_fast)
-    text += one_curve("still_max_pure_fast", "Pure energy at lr {lr:g} from `cmlm_max_still` as compute grows")
+    still_max_pure_fast = load(f"{prefix}still_max_pure_fast{suffix}")
+    if still_max_pure_fast:
+        text += "\n\n" + section_budget_seeds(still_max_pure_fast, None, None, None, stage="still_max_pure_fast",
+                                                against=(still_max_budget, "still_max_budget"))
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
     if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
@@ -2022,7 +2025,7 @@ def main() -> int:
             if gain:
                 plot_gain(gain, plot_name(prefix, suffix))
             for stage in ("budget", "still_budget", "still_most_budget", "still_most_fast_budget", "still_max_long",
-                          "still_peak_pure_faster", "still_peak_pure_long", "still_max_pure_fast"):
+                          "still_peak_pure_faster", "still_peak_pure_long"):
                 budget = load(f"{prefix}{stage}{suffix}")
                 if budget and not budget.get("partial"):
                     plot_budget(budget, plot_name(prefix, suffix, f"engine_{stage}"))

@@ -647,18 +647,20 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
     assert "**unfinished**" in make_tables.section_fast({"curves": {"seed1": {"partial": True}}, "partial": True}, {}, None)
 
 
-def test_still_peak_pure_fast_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_and_1(tmp_path, monkeypatch):
+@pytest.mark.parametrize("stage, after, start", [("still_peak_pure_fast", "still_peak_pure", "cmlm_peak_still"),
+                                                 ("still_max_pure_fast", "still_peak_pure_long", "cmlm_max_still")])
+def test_pure_energy_at_3e_5_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_and_1(tmp_path, monkeypatch, stage,
+                                                                                     after, start):
     """Seed 2's 400-step curve (pure energy at lr 3e-5) ran alone first; the stage keeps it, untouched, as `seed2` and
     runs seeds 0 and 1 in the same setting, each against CE at lr 3e-5 saved at ENGINE's 200-step time."""
     def evaluate(model, split="test", num_iterations=1, **kwargs):
         return {"libreoffice": {"bleu": 15.0, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
 
     bench_a = make_bench(tmp_path, "a", quick=False)
-    stage = "still_peak_pure_fast"
-    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_peak_pure")
-    _, calls, one_seed = one_seed_first(bench_a, monkeypatch, stage, "cmlm_peak_still", bench.SHARP_PURE_FAST, 2,
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(after)
+    _, calls, one_seed = one_seed_first(bench_a, monkeypatch, stage, start, bench.SHARP_PURE_FAST, 2,
                                         lambda seed: [560 + seed, 1150], evaluate)
-    bench_a.stage_still_peak_pure_fast()
+    getattr(bench_a, f"stage_{stage}")()
     result = bench_a.read(stage)
     assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1", "seed2"]
     assert result["curves"]["seed2"] == {k: v for k, v in one_seed.items() if k not in bench_a.header(stage)}
@@ -675,8 +677,7 @@ def test_still_peak_pure_fast_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_
     ("still_most_fast_budget", "still_most_fast", "cmlm_most_still", 3e-5, 0, [600, 1210]),
     ("still_max_long", "still_max_budget", "cmlm_max_still", 1e-5, 2, [670, 1340, 2010]),
     ("still_peak_pure_faster", "still_peak_pure_fast", "cmlm_peak_still", 1e-4, 2, [590, 1180]),
-    ("still_peak_pure_long", "still_peak_pure_faster", "cmlm_peak_still", 3e-5, 2, [600, 1200, 1800]),
-    ("still_max_pure_fast", "still_peak_pure_long", "cmlm_max_still", 3e-5, 2, [600, 1200])])
+    ("still_peak_pure_long", "still_peak_pure_faster", "cmlm_peak_still", 3e-5, 2, [600, 1200, 1800])])
 def test_one_seed_longer_curves_run_the_sharp_o1_against_ce_at_the_same_lr(tmp_path, monkeypatch, stage, after, start,
                                                                           lr, seed, control_steps):
     """still_most_fast_budget: seed 0 at 3e-5 for 400 steps; still_max_long: seed 2 at 1e-5 for 600; each control at

@@ -13,7 +13,7 @@ from .configuration_cmlm import CMLMConfig
 from .data_collator import DataCollatorForCMLM
 from .descent import minimize_energy
 from .energy import EnergyOutput, discrete_energy, energy
-from .metrics import build_compute_metrics, corpus_scores, repetition_rate
+from .metrics import build_compute_metrics, corpus_scores, paired_bootstrap, repetition_rate
 from .modeling_bergamot import BergamotForConditionalGeneration, register_bergamot
 from .modeling_cmlm import CMLMForConditionalGeneration, CMLMGenerateOutput, CMLMModel, CMLMOutput
 from .operators import OPERATORS, get_operator
@@ -59,6 +59,7 @@ __all__ = [
     "get_operator",
     "load_teacher",
     "minimize_energy",
+    "paired_bootstrap",
     "repetition_rate",
     "teacher_energy_of_outputs",
 ]

@@ -378,6 +378,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_max_pure_fast:
         text += "\n\n" + section_budget_seeds(still_max_pure_fast, None, None, None, stage="still_max_pure_fast",
                                                 against=(still_max_budget, "still_max_budget"))
+    significance = load(f"{prefix}significance{suffix}")
+    if significance:
+        text += "\n\n" + section_significance(significance)
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
     if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
@@ -391,6 +394,73 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if unfrozen:
         text += "\n\n" + section_unfrozen(unfrozen, load(f"{prefix}engine{suffix}"), load(f"{prefix}control{suffix}"))
     return text
+
+
+def section_significance(data: dict) -> str:
+    """Each targets-table seed's ENGINE - start and ENGINE - control with the paired bootstrap's 95% interval on the
+    test sentences A's tables score and on the rest of the test split, each stage's mean over its seeds on the same
+    resamples, and what the intervals over the whole split say about the targets."""
+    def gap(test: dict, metric: str) -> str:
+        found = test[metric]
+        return f"{found['difference']:+.2f} [{found['low']:+.2f}, {found['high']:+.2f}], p {found['p_not_better']:.3f}"
+
+    def cells(tests: dict) -> list[str]:
+        return [gap(tests[test], metric) for test in ("engine_vs_start", "engine_vs_control") for metric in ("bleu", "chrf")]
+
+    def redecoded(row: dict) -> str:
+        worst = max(abs(row["redecoded_bleu"][who] - row["recorded_bleu"][who]) for who in row["recorded_bleu"])
+        return "yes" if worst < 0.005 else f"**no** (up to {worst:.2f} BLEU apart)"
+
+    def clear(found: dict) -> str:
+        return "clear of 0" if found["low"] > 0 else "**not** clear of 0"
+
+    stages = list(dict.fromkeys(row["stage"] for row in data["rows"]))
+    header = ["stage", "start", "seed", "ENGINE - start, BLEU", "ENGINE - start, chrF", "ENGINE - control, BLEU",
+              "ENGINE - control, chrF"]
+    tables = {}
+    for cut in ("scored", "unseen", "all"):
+        rows = []
+        for stage in stages:
+            group = [row for row in data["rows"] if row["stage"] == stage]
+            if cut != "all":  # the whole split's seeds are in the JSON; its means are what the targets need
+                rows += [[f"`{stage}`", f"`{row['start']}`", row["seed"], *cells(row["slices"][cut]),
+                          *([redecoded(row)] if cut == "scored" else [])] for row in group]
+            if stage in data["means"]:
+                mean = data["means"][stage]
+                rows.append([f"`{stage}`", f"`{group[0]['start']}`", f"**mean of {mean['seeds']}**",
+                             *cells(mean["slices"][cut]), *([""] if cut == "scored" else [])])
+        tables[cut] = table(header + (["redecoded"] if cut == "scored" else []), rows)
+    summary = []
+    for stage, mean in data["means"].items():
+        whole, scored, unseen = (mean["slices"][cut] for cut in ("all", "scored", "unseen"))
+        rise, over = whole["engine_vs_start"]["bleu"], whole["engine_vs_control"]["bleu"]
+        summary.append(
+            f"`{stage}`, all {data['sentences']['all']} sentences: the mean rise over the start, "
+            f"{rise['difference']:+.2f} BLEU [{rise['low']:+.2f}, {rise['high']:+.2f}], is {clear(rise)} and "
+            f"{'holds' if rise['low'] <= 3 <= rise['high'] else 'excludes'} +3; the lead over the control, "
+            f"{over['difference']:+.2f} BLEU / {whole['engine_vs_control']['chrf']['difference']:+.2f} chrF, is "
+            f"{clear(over)} in BLEU and {clear(whole['engine_vs_control']['chrf'])} in chrF; on the unseen sentences "
+            f"the rise is {unseen['engine_vs_start']['bleu']['difference']:+.2f} and the lead "
+            f"{unseen['engine_vs_control']['bleu']['difference']:+.2f} BLEU (scored: "
+            f"{scored['engine_vs_start']['bleu']['difference']:+.2f} and "
+            f"{scored['engine_vs_control']['bleu']['difference']:+.2f})")
+    gone = f" Seeds whose models were gone or unfinished: {'; '.join(data['gone'])}." if data["gone"] else ""
+    sentences = data["sentences"]
+    return (f"**How much of each gap the test set can tell from noise** (`significance`: each seed of "
+            f"{', '.join(f'`{stage}`' for stage in data['stages'])} whose models were on disk, its ENGINE at the "
+            "curve's last checkpoint and its control at the same wall time decoded again as they were scored: help "
+            "test split, 1 iteration, length beam 3. Each cell: the difference, its 95% interval over "
+            f"{data['resamples']:,} paired bootstrap resamples of the sentences (Koehn 2004; all systems scored on the "
+            "same resamples), and p = the share of resamples in which ENGINE is not ahead; the mean rows average the "
+            "seeds' differences on each resample, so their interval keeps the noise of the sentences, which more seeds "
+            f"do not remove.{gone}\n\n"
+            f"The {sentences['scored']} test sentences every table of A scores (redecoded = the BLEU of all three "
+            "systems within 0.005 of what their stage recorded):\n\n" + tables["scored"]
+            + f"\n\nThe other {sentences['unseen']} sentences of the same held-out help files, which no model of A was "
+            "scored on before (so no setting was chosen on them):\n\n" + tables["unseen"]
+            + f"\n\nAll {sentences['all']} test sentences, means over seeds:\n\n" + tables["all"]
+            + ("\n\n" + "\n".join(f"- {line}" for line in summary) if summary else "")
+            + "\n\n" + source(data))
 
 
 def section_still_rebuilt(data: dict, still_long_seeds: dict | None) -> str:
@@ -1628,6 +1698,9 @@ def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float]] | None:
              "control": statistics.mean(point["control_bleu"] for point in group)})
 
 
+FOUND_STAGES = ("still_peak_pure_fast", "still_max_pure_fast")  # the found setting (pure energy, lr 3e-5) by start
+
+
 def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float]] | None:
     """The students of `stage`, a finished curves stage of three or more seeds whose setting was chosen after the
     pre-registered one's results (an exploration, so labelled as one), at its last checkpoint, as (label, help BLEU by
@@ -1666,11 +1739,13 @@ def section_targets(prefix: str, suffix: str) -> str | None:
         label, bleu = strongest
         header += [f"strongest start ({label}; its start is the CMLM, its control CE at lr 1e-5)", "met"]
         rows = [row + more[1:] for row, more in zip(rows, target_rows(bleu, "cmlm_kd", greedy), strict=True)]
-    found = best_found(load(f"{prefix}still_peak_pure_fast{suffix}"), "still_peak_pure_fast") if strongest else None
-    if found:
-        label, bleu = found
-        header += [label, "met"]
-        rows = [row + more[1:] for row, more in zip(rows, target_rows(bleu, "cmlm_kd", greedy), strict=True)]
+    # The setting found after the fact, from each start it was run from (never only the start where it did best).
+    for stage in FOUND_STAGES if strongest else ():
+        found = best_found(load(f"{prefix}{stage}{suffix}"), stage)
+        if found:
+            label, bleu = found
+            header += [label, "met"]
+            rows = [row + more[1:] for row, more in zip(rows, target_rows(bleu, "cmlm_kd", greedy), strict=True)]
     # Each full benchmark's speed file measures its own student and teacher on its own test sentences.
     speed_file = {"bench_": "speed", "bench_b_": "speed_b", "bench_short_": "speed_short"}.get(prefix)
     speed = load(speed_file) if speed_file else None

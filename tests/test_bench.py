@@ -999,6 +999,94 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
                             "400 steps from `cmlm_peak_still`, mean of 3 seeds; its control CE at lr 3e-05) | met |")
     assert rows[1].endswith("| 9.50 vs 6.00 (+3.50) | yes | 8.67 vs 7.00 (+1.67) | **no** |")
     assert rows[3].endswith("| 8.67 vs 8.50 (+0.17) | yes |")
+    # The same setting from another start gets its own columns beside it, not in place of the weaker one.
+    other = curves("still_max_pure_fast", "cmlm_max_still", 6.0, {2: 9.5, 0: 8.0, 1: 8.0})
+    for curve in other["curves"].values():
+        curve.update(ce_weight=0.0, learning_rate=3e-5, control_learning_rate=3e-5)
+    (tmp_path / "bench_still_max_pure_fast.json").write_text(json.dumps(other))
+    rows = [line for line in make_tables.section_targets("bench_", "").splitlines() if line.startswith("| ")]
+    assert "(`still_peak_pure_fast`: pure energy" in rows[0] and rows[0].endswith(
+        "| setting found after the fact (`still_max_pure_fast`: pure energy, lr 3e-05, sharp O1, 400 steps from "
+        "`cmlm_max_still`, mean of 3 seeds; its control CE at lr 3e-05) | met |")
+    assert rows[1].endswith("| 8.67 vs 7.00 (+1.67) | **no** | 8.50 vs 6.00 (+2.50) | **no** |")
+
+
+def test_significance_redecodes_each_finished_seed_and_bootstraps_its_gaps(tmp_path, monkeypatch):
+    import engine_hf.inference
+    import engine_hf.training
+    from engine_hf import corpus_scores
+    from engine_hf.inference import Decoded
+
+    a = make_bench(tmp_path, "a", quick=False)
+    assert a.benchmark.stages[-1] == "significance"
+    with pytest.raises(SystemExit, match=r"significance: no finished seed of still_max_budget, .*none run"):
+        a.stage_significance()
+    monkeypatch.setitem(a.s, "eval_sentences", 8)  # the tables score the first 8 of 12 test pairs
+    references = [f"Inserir {i} células abaixo da seleção" for i in range(12)]
+    outputs = {"cmlm_peak_still": [f"Inserir {i} células" for i in range(12)],
+               "engine": [f"Inserir {i} células abaixo" for i in range(12)],
+               "control": [f"Inserir {i} células abaixo da" if i in (0, 9) else f"Inserir {i} células" for i in range(12)]}
+    start = a.root / "cmlm_peak_still"
+    for folder in (start, *(a.root / "still_peak_pure_fast" / f"seed{seed}" / side
+                            for seed in (2, 0, 1) for side in ("engine", "control"))):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+    (start / "model.safetensors").write_bytes(b"weights")
+    shutil.rmtree(a.root / "still_peak_pure_fast" / "seed0" / "control")  # seed 0's control is gone
+    bleu = {who: corpus_scores(hyps[:8], references[:8])["bleu"] for who, hyps in outputs.items()}
+
+    def curve(seed: int, engine_bleu: float, partial: bool = False) -> dict:
+        return {"seed": seed, "initialised_from": "cmlm_peak_still", "start_sha256": bench.weights_digest(start),
+                "partial": partial, "start": {"bleu": bleu["cmlm_peak_still"]}, "points": [
+                    {"engine_step": 400, "control_step": 1197, "engine_bleu": engine_bleu, "control_bleu": bleu["control"]}]}
+
+    a.write("still_peak_pure_fast", {"curves": {"seed2": curve(2, bleu["engine"] + 0.5), "seed0": curve(0, 1.0),
+                                                "seed1": curve(1, bleu["engine"]), "seed3": curve(3, 1.0, partial=True)}})
+    monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": [
+        {"en": f"source {i}", "pt": r} for i, r in enumerate(references)][: data.max_eval_samples]}})
+    monkeypatch.setattr(engine_hf.inference, "load_model", lambda path: (Path(path).name, None))
+    monkeypatch.setattr(engine_hf.inference, "generation_kwargs", lambda model, n, beam, beams: {"n": n, "beam": beam})
+    decoded = []
+
+    def decode(model, tokenizer, sources, teacher=None, batch_size=32, **kwargs):
+        decoded.append((model, len(sources), kwargs))
+        hyps = [outputs[model][int(source.split()[1])] for source in sources]
+        return Decoded(hyps, [[1]] * len(sources), None)
+
+    monkeypatch.setattr(engine_hf.inference, "decode", decode)
+    a.stage_significance()
+    # Each model decodes the scored 8 alone (as its curve did) and the unseen 4; the start only once for both seeds.
+    assert decoded[:4] == [("cmlm_peak_still", 8, {"n": 1, "beam": 3}), ("cmlm_peak_still", 4, {"n": 1, "beam": 3}),
+                           ("engine", 8, {"n": 1, "beam": 3}), ("engine", 4, {"n": 1, "beam": 3})]
+    assert len(decoded) == 10
+    result = a.read("significance")
+    assert result["sentences"] == {"scored": 8, "unseen": 4, "all": 12}
+    assert result["gone"] == ["still_peak_pure_fast, seed0", "still_peak_pure_fast, seed3"]
+    row, _ = result["rows"]
+    assert [row["seed"] for row in result["rows"]] == [2, 1]
+    assert (row["stage"], row["seed"], row["engine_step"], row["control_step"]) == ("still_peak_pure_fast", 2, 400, 1197)
+    assert row["redecoded_bleu"] == pytest.approx({"start": bleu["cmlm_peak_still"], "engine": bleu["engine"],
+                                                   "control": bleu["control"]})
+    rise = row["slices"]["scored"]["engine_vs_start"]["bleu"]
+    assert rise["difference"] == pytest.approx(bleu["engine"] - bleu["cmlm_peak_still"]) and rise["low"] > 0
+    assert rise["p_not_better"] == 0.0  # ahead on every sentence
+    over = row["slices"]["scored"]["engine_vs_control"]["bleu"]  # ahead on 7 of the 8 sentences, behind on 1
+    assert over["difference"] == pytest.approx(bleu["engine"] - bleu["control"]) and over["low"] < over["difference"]
+    everything = row["slices"]["all"]["engine_vs_control"]["bleu"]
+    assert everything["difference"] == pytest.approx(corpus_scores(outputs["engine"], references)["bleu"]
+                                                     - corpus_scores(outputs["control"], references)["bleu"])
+    # Both seeds decoded the same outputs here, so their mean on the shared resamples is each seed's test.
+    assert result["means"] == {"still_peak_pure_fast": {"seeds": 2, "slices": row["slices"]}}
+    text = make_tables.section_significance(result)
+    assert "Seeds whose models were gone or unfinished: still_peak_pure_fast, seed0; still_peak_pure_fast, seed3." in text
+    assert f"| `still_peak_pure_fast` | `cmlm_peak_still` | 2 | {rise['difference']:+.2f} [" in text
+    assert text.count("| **no** (up to 0.50 BLEU apart) |") == 1  # seed 2's engine BLEU recorded 0.5 above
+    assert "The other 4 sentences of the same held-out help files" in text and "All 12 test sentences" in text
+    assert text.count("| `still_peak_pure_fast` | `cmlm_peak_still` | **mean of 2** | ") == 3  # one per slice
+    assert text.count("| `still_peak_pure_fast` | `cmlm_peak_still` | 1 | ") == 2  # seeds: scored and unseen only
+    whole = row["slices"]["all"]["engine_vs_start"]["bleu"]
+    assert (f"- `still_peak_pure_fast`, all 12 sentences: the mean rise over the start, {whole['difference']:+.2f} "
+            f"BLEU [{whole['low']:+.2f}, {whole['high']:+.2f}], is clear of 0 and excludes +3") in text
 
 
 def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):

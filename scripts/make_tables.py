@@ -381,6 +381,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     significance = load(f"{prefix}significance{suffix}")
     if significance:
         text += "\n\n" + section_significance(significance)
+    lengths_targets = load(f"{prefix}lengths_targets{suffix}")
+    if lengths_targets:
+        text += "\n\n" + section_lengths_targets(lengths_targets)
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
     if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
@@ -461,6 +464,55 @@ def section_significance(data: dict) -> str:
             + f"\n\nAll {sentences['all']} test sentences, means over seeds:\n\n" + tables["all"]
             + ("\n\n" + "\n".join(f"- {line}" for line in summary) if summary else "")
             + "\n\n" + source(data))
+
+
+def section_lengths_targets(data: dict) -> str:
+    """`lengths_targets`: the targets table's seeds and their starts at the predicted lengths and at the reference
+    lengths on the same sentences, means over seeds, and ENGINE's rise and lead under both: tokens, or lengths?"""
+    def mean(rows: list[dict], metric: str, *keys: str) -> float:
+        def value(row: dict) -> float:
+            for key in keys:
+                row = row[key]
+            return row[metric]
+        return statistics.mean(value(row) for row in rows)
+
+    predicted, reference = ("oracle_lengths", "predicted"), ("oracle_lengths",)
+    rows, lines = [], []
+    for stage in dict.fromkeys(row["stage"] for row in data["rows"]):
+        systems = {who: [row for row in data["rows"] if row["stage"] == stage and row["system"] == who]
+                   for who in ("start", "engine", "control")}
+        for who, group in systems.items():
+            rows.append([f"`{stage}`", f"`{group[0]['start']}`" if who == "start" else who, len(group),
+                         f"{mean(group, 'bleu', 'predicted_lengths'):.2f} / {mean(group, 'chrf', 'predicted_lengths'):.1f}",
+                         f"{mean(group, 'bleu', *predicted):.2f} / {mean(group, 'chrf', *predicted):.1f} / "
+                         f"{mean(group, 'length_ratio', *predicted):.2f}",
+                         f"{mean(group, 'bleu', *reference):.2f} / {mean(group, 'chrf', *reference):.1f} / "
+                         f"{mean(group, 'length_ratio', *reference):.2f}",
+                         f"{mean(group, 'bleu', *reference) - mean(group, 'bleu', *predicted):+.2f}",
+                         f"{mean(group, 'length_head_offset', *reference):+.2f} / "
+                         f"{100 * mean(group, 'length_head_exact', *reference):.0f}%"])
+
+        def gap(other: str, keys: tuple[str, ...], metric: str = "bleu", systems: dict = systems) -> str:
+            return f"{mean(systems['engine'], metric, *keys) - mean(systems[other], metric, *keys):+.2f}"
+
+        lines.append(f"`{stage}`: ENGINE - start {gap('start', predicted)} BLEU / {gap('start', predicted, 'chrf')} "
+                     f"chrF at the predicted lengths, {gap('start', reference)} / {gap('start', reference, 'chrf')} at "
+                     f"the reference lengths; ENGINE - control {gap('control', predicted)} / "
+                     f"{gap('control', predicted, 'chrf')} and {gap('control', reference)} / "
+                     f"{gap('control', reference, 'chrf')}")
+    gone = f" Seeds whose models were gone or unfinished: {'; '.join(data['gone'])}." if data["gone"] else ""
+    sentences = data["rows"][0]["oracle_lengths"]["sentences"]
+    return ("**Better tokens or better lengths?** (`lengths_targets`: the seeds of the targets table's curves and their "
+            "starts, means over seeds; help test set, one pass. Recorded = the scores their stage recorded on the "
+            "200 test sentences (length beam 3: the student's own choice among its three likeliest lengths); then, on "
+            f"the {sentences} of those whose reference fits the student, one pass at the predicted lengths (length beam "
+            "3 again) and one candidate at each reference's length (`oracle_length_scores`); length head = its "
+            f"likeliest length minus the reference's, in tokens, and how often it is exact).{gone}\n\n"
+            + table(["stage", "system", "seeds", "recorded: BLEU / chrF",
+                     f"predicted lengths ({sentences}): BLEU / chrF / length ratio",
+                     f"reference lengths ({sentences}): BLEU / chrF / length ratio", "reference - predicted, BLEU",
+                     "length head: offset / exact"], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n" + source(data))
 
 
 def section_still_rebuilt(data: dict, still_long_seeds: dict | None) -> str:

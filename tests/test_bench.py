@@ -1011,6 +1011,64 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
     assert rows[1].endswith("| 8.67 vs 7.00 (+1.67) | **no** | 8.50 vs 6.00 (+2.50) | **no** |")
 
 
+def write_target_curves(a, bleu: dict[str, float], chrf: float = 50.0) -> None:
+    """`still_peak_pure_fast` as `significance` and `lengths_targets` read it: seeds 2 and 1 finished with their models
+    and start on disk (seed 2's ENGINE recorded 0.5 BLEU above `bleu`), seed 0's control gone, seed 3 unfinished."""
+    start = a.root / "cmlm_peak_still"
+    for folder in (start, *(a.root / "still_peak_pure_fast" / f"seed{seed}" / side
+                            for seed in (2, 0, 1) for side in ("engine", "control"))):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+    (start / "model.safetensors").write_bytes(b"weights")
+    shutil.rmtree(a.root / "still_peak_pure_fast" / "seed0" / "control")
+
+    def curve(seed: int, engine_bleu: float, partial: bool = False) -> dict:
+        return {"seed": seed, "initialised_from": "cmlm_peak_still", "start_sha256": bench.weights_digest(start),
+                "partial": partial, "start": {"bleu": bleu["start"], "chrf": chrf}, "points": [
+                    {"engine_step": 400, "control_step": 1197, "engine_bleu": engine_bleu, "engine_chrf": chrf + 1,
+                     "control_bleu": bleu["control"], "control_chrf": chrf}]}
+
+    a.write("still_peak_pure_fast", {"curves": {"seed2": curve(2, bleu["engine"] + 0.5), "seed0": curve(0, 1.0),
+                                                "seed1": curve(1, bleu["engine"]), "seed3": curve(3, 1.0, partial=True)}})
+
+
+def test_lengths_targets_scores_each_finished_seed_at_the_reference_lengths(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    with pytest.raises(SystemExit, match=r"lengths_targets: no finished seed of still_max_budget, .*none run"):
+        a.stage_lengths_targets()
+    write_target_curves(a, {"start": 14.0, "engine": 16.0, "control": 15.0})
+    at_reference = {"cmlm_peak_still": 16.5, "engine": 17.0, "control": 16.8}
+    scored = []
+
+    at_predicted = {"cmlm_peak_still": 14.2, "engine": 16.1, "control": 15.1}
+
+    def oracle(model, teacher, data, split="validation", length_beam=None):
+        scored.append((Path(model).relative_to(a.root).as_posix(), split, length_beam))
+        name = Path(model).name
+        return {"bleu": at_reference[name], "chrf": 52.0, "length_ratio": 1.02, "length_head_offset": -1.5,
+                "length_head_exact": 0.2, "sentences": 195,
+                "predicted": {"bleu": at_predicted[name], "chrf": 50.0, "length_ratio": 0.95}}
+
+    monkeypatch.setattr(bench, "oracle_length_scores", oracle)
+    monkeypatch.setattr(bench.Bench, "teacher_dir", tmp_path / "teacher")
+    a.stage_lengths_targets()
+    assert scored == [(folder, "test", 3) for folder in (  # the start once, seed 0 (its control gone) never
+        "cmlm_peak_still", "still_peak_pure_fast/seed2/engine", "still_peak_pure_fast/seed2/control",
+        "still_peak_pure_fast/seed1/engine", "still_peak_pure_fast/seed1/control")]
+    result = a.read("lengths_targets")
+    assert result["gone"] == ["still_peak_pure_fast, seed0", "still_peak_pure_fast, seed3"]
+    engine = [row for row in result["rows"] if row["system"] == "engine"]
+    assert [(row["seed"], row["predicted_lengths"]["bleu"]) for row in engine] == [(2, 16.5), (1, 16.0)]
+    text = make_tables.section_lengths_targets(result)
+    assert "on the 195 of those whose reference fits the student" in text
+    assert ("| `still_peak_pure_fast` | `cmlm_peak_still` | 2 | 14.00 / 50.0 | 14.20 / 50.0 / 0.95 | 16.50 / 52.0 / 1.02 "
+            "| +2.30 | -1.50 / 20% |") in text
+    assert ("| `still_peak_pure_fast` | engine | 2 | 16.25 / 51.0 | 16.10 / 50.0 / 0.95 | 17.00 / 52.0 / 1.02 | +0.90 "
+            "| -1.50 / 20% |") in text  # recorded: seed 2 0.5 above seed 1
+    assert ("- `still_peak_pure_fast`: ENGINE - start +1.90 BLEU / +0.00 chrF at the predicted lengths, +0.50 / +0.00 at "
+            "the reference lengths; ENGINE - control +1.00 / +0.00 and +0.20 / +0.00") in text
+
+
 def test_significance_redecodes_each_finished_seed_and_bootstraps_its_gaps(tmp_path, monkeypatch):
     import engine_hf.inference
     import engine_hf.training
@@ -1018,7 +1076,7 @@ def test_significance_redecodes_each_finished_seed_and_bootstraps_its_gaps(tmp_p
     from engine_hf.inference import Decoded
 
     a = make_bench(tmp_path, "a", quick=False)
-    assert a.benchmark.stages[-1] == "significance"
+    assert {"significance", "lengths_targets"} <= set(a.benchmark.stages)
     with pytest.raises(SystemExit, match=r"significance: no finished seed of still_max_budget, .*none run"):
         a.stage_significance()
     monkeypatch.setitem(a.s, "eval_sentences", 8)  # the tables score the first 8 of 12 test pairs
@@ -1026,22 +1084,8 @@ def test_significance_redecodes_each_finished_seed_and_bootstraps_its_gaps(tmp_p
     outputs = {"cmlm_peak_still": [f"Inserir {i} células" for i in range(12)],
                "engine": [f"Inserir {i} células abaixo" for i in range(12)],
                "control": [f"Inserir {i} células abaixo da" if i in (0, 9) else f"Inserir {i} células" for i in range(12)]}
-    start = a.root / "cmlm_peak_still"
-    for folder in (start, *(a.root / "still_peak_pure_fast" / f"seed{seed}" / side
-                            for seed in (2, 0, 1) for side in ("engine", "control"))):
-        folder.mkdir(parents=True)
-        (folder / "config.json").write_text("{}")
-    (start / "model.safetensors").write_bytes(b"weights")
-    shutil.rmtree(a.root / "still_peak_pure_fast" / "seed0" / "control")  # seed 0's control is gone
     bleu = {who: corpus_scores(hyps[:8], references[:8])["bleu"] for who, hyps in outputs.items()}
-
-    def curve(seed: int, engine_bleu: float, partial: bool = False) -> dict:
-        return {"seed": seed, "initialised_from": "cmlm_peak_still", "start_sha256": bench.weights_digest(start),
-                "partial": partial, "start": {"bleu": bleu["cmlm_peak_still"]}, "points": [
-                    {"engine_step": 400, "control_step": 1197, "engine_bleu": engine_bleu, "control_bleu": bleu["control"]}]}
-
-    a.write("still_peak_pure_fast", {"curves": {"seed2": curve(2, bleu["engine"] + 0.5), "seed0": curve(0, 1.0),
-                                                "seed1": curve(1, bleu["engine"]), "seed3": curve(3, 1.0, partial=True)}})
+    write_target_curves(a, {"start": bleu["cmlm_peak_still"], "engine": bleu["engine"], "control": bleu["control"]})
     monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": [
         {"en": f"source {i}", "pt": r} for i, r in enumerate(references)][: data.max_eval_samples]}})
     monkeypatch.setattr(engine_hf.inference, "load_model", lambda path: (Path(path).name, None))

@@ -371,6 +371,11 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_peak_pure_fast:
         text += "\n\n" + section_budget_seeds(still_peak_pure_fast, None, None, None, stage="still_peak_pure_fast",
                                                 against=(still_peak_pure, "still_peak_pure"))
+    still_peak_pure_predicted = load(f"{prefix}still_peak_pure_predicted{suffix}")
+    if still_peak_pure_predicted:
+        text += "\n\n" + section_budget_seeds(still_peak_pure_predicted, None, None, None,
+                                                stage="still_peak_pure_predicted",
+                                                against=(still_peak_pure_fast, "still_peak_pure_fast"))
     text += one_curve("still_peak_pure_faster", "Pure energy at lr {lr:g} from `cmlm_peak_still` as compute grows")
     text += one_curve("still_peak_pure_long", "Pure energy at lr {lr:g} from `cmlm_peak_still`, one seed for 600 steps",
                       still_peak_pure_fast)
@@ -1369,8 +1374,10 @@ def seed_curves_about(some: dict, steps: int | None = None) -> str:
     start = some["start"]
     scored = (f"scored every {some['checkpoint_every']}" if some["energy_steps"] != some["checkpoint_every"] else
               "scored once")
+    lengths = (f", the energy at the {some['energy_length']} lengths" if some.get("energy_length", "oracle") != "oracle"
+               else "")
     return (f"O1 temperature {some['o1_temperature']:g}, lr {some['learning_rate']:g}, `ce_weight` "
-            f"{some['ce_weight']:g}, {steps or some['energy_steps']} energy steps from {some['initialised_from']}, "
+            f"{some['ce_weight']:g}{lengths}, {steps or some['energy_steps']} energy steps from {some['initialised_from']}, "
             f"{scored}; each seed's control one CE run at lr {some['control_learning_rate']:g} checkpointed at the "
             "wall times its ENGINE reached; help test set, length beam 3; 1 iteration: BLEU / chrF / repetition / "
             "teacher energy, 10 iterations: BLEU / chrF; the start scores "
@@ -1391,7 +1398,8 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
     start = some.get("initialised_from")
     line = {"cmlm_most_still": "still_most", "cmlm_max_still": "still_max", "cmlm_peak_still": "still_peak"}.get(start, "")
     what = ("Pure energy (`ce_weight` 0) with the sharp O1" if some.get("ce_weight") == 0 else "The sharp O1's edge") + (
-        f" at lr {some['learning_rate']:g}" if "learning_rate" in some else "")
+        f" at lr {some['learning_rate']:g}" if "learning_rate" in some else "") + (
+        f", at the {some['energy_length']} lengths" if some.get("energy_length", "oracle") != "oracle" else "")
     title = f"**{what} from {f'`{start}`' if start else 'its start'} at 200 and 400 steps, over seeds**"
     if not curves:
         return f"{title} (`{stage}`): **unfinished**, the stage resumes where it stopped."
@@ -1427,8 +1435,9 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
 
 def curves_against(ours: dict[int, dict], theirs: dict[int, dict], stage: str) -> str:
     """Each checkpoint of one curves stage against `stage`'s, over the seeds both ran from the same start, where the two
-    differ in `ce_weight` or lr only: does dropping the CE term (or a larger step) let ENGINE rise further, or hack the
-    energy (lower energy, worse BLEU, more repetition)? The controls differ in steps only: pure steps are cheaper, so
+    differ in `ce_weight`, lr or the lengths the energy is taken at only: does dropping the CE term (or a larger step,
+    or training at the predicted lengths) let ENGINE rise further, or hack the energy (lower energy, worse BLEU, more
+    repetition)? The controls differ in steps only: pure steps are cheaper, so
     a pure stage's controls get fewer."""
     both = sorted(seed for seed in ours if seed in theirs
                   and ours[seed]["start_sha256"] == theirs[seed]["start_sha256"])
@@ -1437,6 +1446,10 @@ def curves_against(ours: dict[int, dict], theirs: dict[int, dict], stage: str) -
     here, there = ours[both[0]], theirs[both[0]]
     differ = [f"{label} {there[key]:g} where this stage has {here[key]:g}"
               for key, label in (("learning_rate", "lr"), ("ce_weight", "`ce_weight`")) if here[key] != there[key]]
+    lengths = [curve.get("energy_length", "oracle") for curve in (there, here)]
+    if lengths[0] != lengths[1]:
+        differ.append("the energy at the {} lengths where this stage takes it at the {} ones".format(
+            *("reference" if length == "oracle" else length for length in lengths)))
 
     def against(at: list[tuple[dict, dict]], key: str, digits: int = 2) -> str:
         """The mean of `key` over the seeds' (ours, theirs) checkpoints, ours against theirs."""
@@ -1750,7 +1763,8 @@ def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float]] | None:
              "control": statistics.mean(point["control_bleu"] for point in group)})
 
 
-FOUND_STAGES = ("still_peak_pure_fast", "still_max_pure_fast")  # the found setting (pure energy, lr 3e-5) by start
+# The settings found after the fact: pure energy at lr 3e-5 from each start, then at the predicted lengths.
+FOUND_STAGES = ("still_peak_pure_fast", "still_max_pure_fast", "still_peak_pure_predicted")
 
 
 def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float]] | None:
@@ -1763,6 +1777,7 @@ def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float]] | 
     some = next(iter(curves.values()))
     last = [curve["points"][-1] for curve in curves.values()]
     what = "pure energy" if some["ce_weight"] == 0 else f"`ce_weight` {some['ce_weight']:g}"
+    what += f" at the {some['energy_length']} lengths" if some.get("energy_length", "oracle") != "oracle" else ""
     return (f"setting found after the fact (`{stage}`: {what}, lr {some['learning_rate']:g}, sharp O1, "
             f"{last[0]['engine_step']} steps from `{some['initialised_from']}`, mean of {len(last)} seeds; its "
             f"control CE at lr {some['control_learning_rate']:g})",

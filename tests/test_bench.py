@@ -673,6 +673,42 @@ def test_pure_energy_at_3e_5_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_a
         [562, 1150], [560, 1150], [561, 1150]]
 
 
+def test_pure_energy_at_the_predicted_lengths_runs_three_seeds_and_is_set_against_the_reference_lengths(tmp_path,
+                                                                                                        monkeypatch):
+    def evaluate(model, split="test", num_iterations=1, **kwargs):
+        bleu = {"engine": 16.0, "control": 15.0}.get(model.name, 14.8 if "checkpoint" in model.name else 14.0)
+        return {"libreoffice": {"bleu": bleu, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
+
+    bench_a = make_bench(tmp_path, "a", quick=False)
+    stage = "still_peak_pure_predicted"
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("lengths_targets")
+    assert bench.SHARP_PURE_PREDICTED.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0, predicted lengths)"
+    assert bench.SHARP_PURE_PREDICTED.folder == "lr3e-05-ce0-t0.25-predicted"
+    assert bench.SHARP_PURE_FAST.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0)"  # names kept
+    (bench_a.root / "cmlm_peak_still").mkdir(parents=True)
+    (bench_a.root / "cmlm_peak_still" / "config.json").write_text("{}")
+    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [560 + seed, 1150])
+    monkeypatch.setattr(bench_a, "evaluate", evaluate)
+    bench_a.stage_still_peak_pure_predicted()
+    assert picked(calls, "engine", "out", "learning_rate", "ce_weight", "o1_temperature", "energy_length", "seed",
+                  "dropout") == [(f"{stage}/seed{seed}/engine", 3e-5, 0.0, 0.25, "predicted", seed, False)
+                                 for seed in (2, 0, 1)]
+    assert picked(calls, "control", "seed", "learning_rate", "lr_scheduler_type") == [
+        (seed, 3e-5, "constant") for seed in (2, 0, 1)]
+    result = bench_a.read(stage)
+    assert bench_a.done(stage) and {curve["energy_length"] for curve in result["curves"].values()} == {"predicted"}
+    at_reference = {"curves": {name: {k: v for k, v in curve.items() if k != "energy_length"}
+                               for name, curve in result["curves"].items()}}
+    text = make_tables.section_budget_seeds(result, None, None, None, stage=stage,
+                                            against=(at_reference, "still_peak_pure_fast"))
+    assert text.startswith("**Pure energy (`ce_weight` 0) with the sharp O1 at lr 3e-05, at the predicted lengths from "
+                           "`cmlm_peak_still` at 200 and 400 steps, over seeds** (`still_peak_pure_predicted`: O1 "
+                           "temperature 0.25, lr 3e-05, `ce_weight` 0, the energy at the predicted lengths, 400 energy "
+                           "steps from cmlm_peak_still,")
+    assert ("Against `still_peak_pure_fast` (the same start, O1 and steps; the energy at the reference lengths where "
+            "this stage takes it at the predicted ones), mean over 3 seeds (0, 1, 2):") in text
+
+
 @pytest.mark.parametrize("stage, after, start, lr, seed, control_steps", [
     ("still_most_fast_budget", "still_most_fast", "cmlm_most_still", 3e-5, 0, [600, 1210]),
     ("still_max_long", "still_max_budget", "cmlm_max_still", 1e-5, 2, [670, 1340, 2010]),
@@ -1009,6 +1045,15 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
         "| setting found after the fact (`still_max_pure_fast`: pure energy, lr 3e-05, sharp O1, 400 steps from "
         "`cmlm_max_still`, mean of 3 seeds; its control CE at lr 3e-05) | met |")
     assert rows[1].endswith("| 8.67 vs 7.00 (+1.67) | **no** | 8.50 vs 6.00 (+2.50) | **no** |")
+    predicted = curves("still_peak_pure_predicted", "cmlm_peak_still", 7.0, {2: 10.0, 0: 10.0, 1: 10.0})
+    for curve in predicted["curves"].values():
+        curve.update(ce_weight=0.0, learning_rate=3e-5, control_learning_rate=3e-5, energy_length="predicted")
+    (tmp_path / "bench_still_peak_pure_predicted.json").write_text(json.dumps(predicted))
+    rows = [line for line in make_tables.section_targets("bench_", "").splitlines() if line.startswith("| ")]
+    assert rows[0].endswith("| setting found after the fact (`still_peak_pure_predicted`: pure energy at the predicted "
+                            "lengths, lr 3e-05, sharp O1, 400 steps from `cmlm_peak_still`, mean of 3 seeds; its "
+                            "control CE at lr 3e-05) | met |")
+    assert rows[1].endswith("| 8.50 vs 6.00 (+2.50) | **no** | 10.00 vs 7.00 (+3.00) | yes |")
 
 
 def write_target_curves(a, bleu: dict[str, float], chrf: float = 50.0) -> None:

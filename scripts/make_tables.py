@@ -383,12 +383,9 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_max_pure_fast:
         text += "\n\n" + section_budget_seeds(still_max_pure_fast, None, None, None, stage="still_max_pure_fast",
                                                 against=(still_max_budget, "still_max_budget"))
-    significance = load(f"{prefix}significance{suffix}")
-    if significance:
-        text += "\n\n" + section_significance(significance)
-    lengths_targets = load(f"{prefix}lengths_targets{suffix}")
-    if lengths_targets:
-        text += "\n\n" + section_lengths_targets(lengths_targets)
+    for stage, section in (("significance", section_significance), ("lengths_targets", section_lengths_targets)):
+        if found := load(f"{prefix}{stage}{suffix}"):  # the decoding-only checks of the targets table's seeds
+            text += "\n\n" + section(found)
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
     if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):

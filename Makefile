@@ -27,7 +27,7 @@ test: $(STAMP)
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
-# Hours on 2 CPU cores; every stage is resumable and writes results/*.json, then the README tables are rebuilt.
+# Hours on 2 CPU cores; every stage is resumable and writes results/*.json, then docs/RESULTS.md and the README summary are rebuilt.
 bench: $(STAMP)
 	$(PY) scripts/bench.py
 	$(PY) scripts/bench_speed.py --student runs/bench/engine --teacher runs/bench/teacher-en-pt

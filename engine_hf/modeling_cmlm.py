@@ -518,7 +518,7 @@ class CMLMForConditionalGeneration(CMLMPreTrainedModel, GenerationMixin):
 
         `vocabulary_major=True` computes the same product the other way round, (W h^T)^T, for decoding: with the
         few positions of a batch-1 parallel pass, CPU GEMM runs it about twice as fast as `nn.Linear`'s h W^T
-        (README, speed section). Training keeps `nn.Linear`'s kernel, so recorded models rebuild bit for bit; an
+        (docs/RESULTS.md, speed sections). Training keeps `nn.Linear`'s kernel, so recorded models rebuild bit for bit; an
         output layer that is not a plain `nn.Linear` (a shortlist, a quantised layer) is always called as it is.
         """
         if vocabulary_major and type(self.lm_head) is nn.Linear:

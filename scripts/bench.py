@@ -121,8 +121,8 @@ The stages:
                term hold ENGINE back from a strong start, or does pure energy hack it (field notes, section 6)?
   still_peak_decay  (A) still_max_decay for each still_peak_budget seed at 200 steps: CE at lr 1e-4 decaying to 0
                over the steps its lr-1e-5 control took by then, the strongest CE use of that compute
-  still_peak_pure_fast  (A) still_peak_pure's seeds at lr 3e-5, each against CE at lr 3e-5 at the same wall times:
-               does pure energy at 3x the lr hack the energy from a strong start, or rise further?
+  still_peak_pure_fast  (A) still_peak_pure's seeds at lr 3e-5 (then seeds 3 and 4), each against CE at lr 3e-5
+               at the same wall times: does pure energy at 3x the lr hack the energy from a strong start, or rise?
   still_peak_pure_faster  (A) still_peak_pure_fast's seed 2 at lr 1e-4 (the field notes' worst lr) against CE at lr
                1e-4 at the same wall times: where does the strong start stop keeping pure energy honest?
   still_peak_pure_long  (A) still_peak_pure_fast's seed 2 for 600 steps, scored every 200, against CE at lr 3e-5
@@ -135,7 +135,9 @@ The stages:
   lengths_targets  (A) the same seeds, and their starts, at the reference lengths beside their recorded scores at
                the predicted ones: how much of ENGINE's rise is better tokens (decoding only)
   still_peak_pure_predicted  (A) still_peak_pure_fast with the energy at the student's predicted lengths (seeds
-               2, 0, 1, each against CE at lr 3e-5): trained where its gain shows, does ENGINE gain more?
+               2, 0, 1, 3, 4, each against CE at lr 3e-5): trained where its gain shows, does ENGINE gain more?
+  examples_targets  (A) side-by-side translations from the targets table's students: teacher, start, CE control
+               and ENGINE of still_peak_pure_fast's median seed (decoding only)
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
@@ -186,7 +188,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "still_max_decay", "still_max_slow", "still_max_budget", "still_max_long", "still_peak", "still_peak_budget",
           "still_peak_pure", "still_peak_decay", "still_peak_pure_fast", "still_peak_pure_faster",
           "still_peak_pure_long", "still_max_pure_fast", "significance", "lengths_targets",
-          "still_peak_pure_predicted"]
+          "still_peak_pure_predicted", "examples_targets"]
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,9 @@ OUTPUT_CHARS_STAGES = ("still_long_seeds", "still_rebuilt", "still_long_sharp", 
 # found after the fact), with the pre-registered setting from the start before for comparison.
 SIGNIFICANCE_STAGES = ("still_max_budget", "still_peak_budget", "still_peak_pure_fast", "still_max_pure_fast",
                        "still_peak_pure_predicted")
+# The examples_targets stage's students: the setting found after the fact from the strongest start, at the reference
+# lengths (the paper's energy).
+EXAMPLES_STAGE = "still_peak_pure_fast"
 # The length_choice stage: the teacher picks among the student's 5 likeliest lengths after one pass (rescoring's
 # best beam on labels), and the head is refitted by Adam over the training sources' encoder summaries; scored on the
 # help test slice.
@@ -1292,19 +1297,22 @@ class Bench:
         the field notes' hacking came at 3e-5 and 1e-4 from a weak start. Is the strong start's safety the start's
         or the small lr's? Seed 2 ran first, alone (as a session's remaining time allowed); its 400-step checkpoint
         was A's best one-pass model (+2.17 BLEU over the start) after a 1.87-BLEU jump from 200 steps, so seeds 0 and
-        1 test whether it holds (`seeded_curves`; seed 2's one-curve result is moved into that layout, `as_curves`)."""
+        1 test whether it holds (`seeded_curves`; seed 2's one-curve result is moved into that layout, `as_curves`).
+        Seeds 3 and 4 came later, with `still_peak_pure_predicted`'s: three seeds spread over 2.6 BLEU, so a three-seed
+        mean carries about 0.8 BLEU of seed noise, as much as the gaps the targets are read from."""
         stage = "still_peak_pure_fast"
         self.as_curves(stage, "seed2")
         with self.still_encoder():
             self.seeded_curves(stage, "cmlm_peak_still", self.trained("cmlm_peak_still", built_by="still_peak"),
-                               SHARP_PURE_FAST, seeds=(2, 0, 1), control_learning_rate=SHARP_PURE_FAST.learning_rate,
-                               checkpoints=2)
+                               SHARP_PURE_FAST, seeds=(2, 0, 1, 3, 4),
+                               control_learning_rate=SHARP_PURE_FAST.learning_rate, checkpoints=2)
 
     def stage_still_peak_pure_predicted(self) -> None:
         """`still_peak_pure_fast` with the energy taken at the lengths the student predicts (`SHARP_PURE_PREDICTED`:
         `energy_length="predicted"`, its likeliest length, where `still_peak_pure_fast` used the references'), from
-        `cmlm_peak_still`, seeds 2, 0, 1, 400 steps scored at 200 and 400, each against CE at lr 3e-5 checkpointed at
-        the same wall times (`seeded_curves`).
+        `cmlm_peak_still`, seeds 2, 0, 1 (then 3 and 4, with `still_peak_pure_fast`'s, so the two stay paired seed by
+        seed), 400 steps scored at 200 and 400, each against CE at lr 3e-5 checkpointed at the same wall times
+        (`seeded_curves`).
 
         Why: `lengths_targets` found ENGINE's BLEU rise to be mostly at the lengths the student predicts (+2.50 over
         the start on 195 test sentences) and small at the reference lengths (+1.06), although it was trained at the
@@ -1314,7 +1322,7 @@ class Bench:
         with self.still_encoder():
             self.seeded_curves("still_peak_pure_predicted", "cmlm_peak_still",
                                self.trained("cmlm_peak_still", built_by="still_peak"), SHARP_PURE_PREDICTED,
-                               seeds=(2, 0, 1), control_learning_rate=SHARP_PURE_PREDICTED.learning_rate, checkpoints=2)
+                               seeds=(2, 0, 1, 3, 4), control_learning_rate=SHARP_PURE_PREDICTED.learning_rate, checkpoints=2)
 
     def stage_still_peak_pure_faster(self) -> None:
         """`still_peak_pure_fast`'s seed 2 at lr 1e-4 (`SHARP_PURE_FASTER`) for 400 steps, scored at 200 and 400,
@@ -2314,6 +2322,39 @@ class Bench:
                           "predicted_lengths": predicted[who], "oracle_lengths": at_reference_lengths(path)}
                          for who, path in systems.items()]
         self.write("lengths_targets", {"split": "test", "decoding": CONFIRM_TEST, "rows": rows, "gone": gone})
+
+    def stage_examples_targets(self) -> None:
+        """`examples` for the targets table's students: the same six help test sources side by side from the teacher
+        (greedy), the start, the CE control and ENGINE (one and ten iterations) of `EXAMPLES_STAGE`'s median seed by
+        the BLEU its stage recorded (chosen by rank, never by these outputs). Decoding only; no training.
+
+        Why: `examples` shows the first recipe's models, whose ENGINE (1.19 BLEU) had hacked the energy; the targets
+        are read from students some 15 BLEU stronger, and what their outputs look like is part of the result."""
+        from engine_hf.inference import translate
+        from engine_hf.training import load_corpus_splits
+
+        finished, _ = self.finished_seeds("examples_targets", (EXAMPLES_STAGE,))
+        ranked = sorted(finished[EXAMPLES_STAGE], key=lambda seed: seed[0]["points"][-1]["engine_bleu"])
+        curve, systems = ranked[len(ranked) // 2]
+        test = load_corpus_splits(self.data())["test"]["translation"]
+        picks = [test[i] for i in range(0, len(test), max(1, len(test) // 6))][:6]  # `examples`' six
+        src, tgt = self.benchmark.src, self.benchmark.tgt
+        sources = [pair[src] for pair in picks]
+        decodings = {"teacher (greedy)": dict(model=self.teacher_dir, num_beams=1),
+                     f"start ({curve['initialised_from']}), 1 it.": dict(model=systems["start"], num_iterations=1,
+                                                                        length_beam=3),
+                     "CE control, 1 it.": dict(model=systems["control"], num_iterations=1, length_beam=3),
+                     "ENGINE, 1 it.": dict(model=systems["engine"], num_iterations=1, length_beam=3),
+                     "ENGINE, 10 it.": dict(model=systems["engine"], num_iterations=10, length_beam=3)}
+        outputs = {name: list(translate(str(kw.pop("model")), sources, **kw)) for name, kw in decodings.items()}
+        rows = [{"source": pair[src], "reference": pair[tgt], **{name: out[i] for name, out in outputs.items()}}
+                for i, pair in enumerate(picks)]
+        last = curve["points"][-1]
+        self.write("examples_targets", {
+            "from_stage": EXAMPLES_STAGE, "seed": curve["seed"], "seeds": [seed[0]["seed"] for seed in ranked],
+            "engine_step": last["engine_step"], "control_step": last["control_step"],
+            "recorded_bleu": {"start": curve["start"]["bleu"], "engine": last["engine_bleu"],
+                              "control": last["control_bleu"]}, "examples": rows})
 
     def stage_significance(self) -> None:
         """How much of each targets-table gap the help test sentences can tell from noise, and whether it holds on

@@ -67,7 +67,7 @@ def main() -> int:
         student_config="decoder_layers=3,decoder_attention_heads=4,decoder_ffn_dim=1024,length_prediction=mean_pool,"
         "max_source_positions=128,max_target_positions=64,dropout=0.1",
         # The frozen (teacher's) encoder also runs without dropout: nothing in it learns, and its noise would teach the
-        # decoder and the length head from states it never sees at inference (README, "First, a flaw found late").
+        # decoder and the length head from states it never sees at inference (docs/RESULTS.md, "First, a flaw found late").
         freeze_encoder=True,
     )
     if not (cmlm_dir / "model.safetensors").exists():
@@ -99,7 +99,7 @@ def main() -> int:
               "hardware": hardware_description()}
     text = json.dumps(report, indent=2, ensure_ascii=False)
     (out / "demo_results.json").write_text(text)
-    if out == Path("runs/demo"):  # the default run is the one the README's table is generated from
+    if out == Path("runs/demo"):  # the default run is the one docs/RESULTS.md's `make demo` table is generated from
         Path("results").mkdir(exist_ok=True)
         Path("results/demo.json").write_text(text)
     print_report(report, out)
@@ -153,7 +153,7 @@ def print_report(report: dict, out: Path) -> None:
         print()
     print(f"models: {out}/teacher-en-pt, {out}/cmlm, {out}/engine; results: {out}/demo_results.json "
           f"({report['minutes']:.1f} min)")
-    print("A 20-minute CPU budget gives a weak student; see the README's results for longer runs.")
+    print("A 20-minute CPU budget gives a weak student; see docs/RESULTS.md for longer runs.")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Regenerate the README's results section (and docs/*.png) from results/*.json. Nothing is typed by hand.
+"""Regenerate the results from results/*.json: every table and plot of docs/RESULTS.md (and docs/*.png), and the
+README's summary table. Nothing is typed by hand.
 
     python scripts/make_tables.py
 """
@@ -10,11 +11,13 @@ import re
 import statistics
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
 README = ROOT / "README.md"
 DOCS = ROOT / "docs"
+RESULTS_DOC = DOCS / "RESULTS.md"
 
 
 def load(name: str) -> dict | None:
@@ -63,7 +66,7 @@ def section_teacher_de_en() -> str | None:
             f"{training['wall_seconds_total'] / 60:.0f} min on {data['hardware']['torch_threads']} thread(s). "
             + ("Below the 30-BLEU aim; see the issue notes.\n\n" if test["beam4"]["bleu"] < 30 else "\n\n")
             + teacher_curve(training["sessions"])
-            + ("![teacher learning curve](docs/teacher_de_en_curve.png)\n\n" if curve_points(training["sessions"]) else "")
+            + ("![teacher learning curve](teacher_de_en_curve.png)\n\n" if curve_points(training["sessions"]) else "")
             + f"*Command: `{data['command']}` (resumes the run from `{data['output_dir']}` when that folder is there, else trains it again from the "
             "start: the minutes above; `--max-steps N` stops at step N and scores). A run started over does not give "
             "the same scores: `tokenizers`' Unigram training is not deterministic, so it trains another vocabulary.*")
@@ -201,7 +204,7 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                  f"for ENGINE's wall time, both from the start checkpoint){partial_note(gain)}:\n\n"
                  + table(["start CMLM", "start BLEU / chrF / rep.", "ENGINE BLEU / chrF / rep.",
                           "matched CE control BLEU / chrF / rep."], rows3))
-        text += f"\n\n![ENGINE gain](docs/{plot_name(prefix, suffix)})"
+        text += f"\n\n![ENGINE gain]({plot_name(prefix, suffix)})"
     confirm = load(f"{prefix}confirm{suffix}")
     if confirm:
         text += "\n\n" + section_confirm(confirm)
@@ -383,7 +386,8 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     if still_max_pure_fast:
         text += "\n\n" + section_budget_seeds(still_max_pure_fast, None, None, None, stage="still_max_pure_fast",
                                                 against=(still_max_budget, "still_max_budget"))
-    for stage, section in (("significance", section_significance), ("lengths_targets", section_lengths_targets)):
+    for stage, section in (("significance", section_significance), ("lengths_targets", section_lengths_targets),
+                           ("examples_targets", section_examples_targets)):
         if found := load(f"{prefix}{stage}{suffix}"):  # the decoding-only checks of the targets table's seeds
             text += "\n\n" + section(found)
     if rise := rise_points(rise_stages(prefix, suffix)):
@@ -515,6 +519,21 @@ def section_lengths_targets(data: dict) -> str:
                      f"reference lengths ({sentences}): BLEU / chrF / length ratio", "reference - predicted, BLEU",
                      "length head: offset / exact"], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n" + source(data))
+
+
+def section_examples_targets(data: dict) -> str:
+    """`examples_targets`: the targets table's students side by side, as `section_setup` lists `examples`."""
+    recorded = data["recorded_bleu"]
+    examples = []
+    for row in data["examples"]:
+        examples.append(f"- **source:** {row['source']}\n  - reference: {row['reference']}")
+        examples += [f"  - {name}: {output}" for name, output in row.items() if name not in ("source", "reference")]
+    return (f"**What the targets table's students write** (`examples_targets`: `{data['from_stage']}`'s seed "
+            f"{data['seed']}, the median of seeds {', '.join(map(str, data['seeds']))} ranked by the one-pass BLEU their "
+            f"stage recorded: ENGINE {recorded['engine']:.2f} after {data['engine_step']} energy steps, its start "
+            f"{recorded['start']:.2f}, its CE control {recorded['control']:.2f} after {data['control_step']} steps; "
+            "the six help test sources of `examples` above; the students at length beam 3):\n\n"
+            + "\n".join(examples) + "\n\n" + source(data))
 
 
 def section_still_rebuilt(data: dict, still_long_seeds: dict | None) -> str:
@@ -1285,7 +1304,7 @@ def section_budget(data: dict, plot: str | None, stage: str = "budget", replica:
                  f"{data['control_learning_rate']:g}) scores {first['control_bleu']:.2f} / {first['control_chrf']:.1f}; "
                  f"`{control_stage}`'s control of the same start, seed and lr scored {point['control_bleu']:.2f} / "
                  f"{point['control_chrf']:.1f} after {point['control_steps']} steps in its pair's wall time.")
-    return text + (f"\n\n![{title}](docs/{plot})" if plot else "")
+    return text + (f"\n\n![{title}]({plot})" if plot else "")
 
 
 def dev_picks(data: dict) -> dict[str, dict]:
@@ -1494,7 +1513,7 @@ def rise_points(stages: dict[str, dict | None]) -> list[dict]:
                 "start": q["start"], "start_bleu": start["bleu"], "start_chrf": start["chrf"],
                 **{key: q[key] for key in ("engine_bleu", "engine_chrf", "engine_bleu_10")},
                 **({key: fair[key] for key in ("control_bleu", "control_chrf", "control_bleu_10")} if fair else {}),
-                "command": sharp["command"]}
+                "command": sharp["command"], "stage": f"{line}_sharp"}
     for stage in RISE_CURVES:
         for seed, curve in seed_curves(stages.get(stage) or {}).items():
             for q in curve["points"]:
@@ -1504,7 +1523,7 @@ def rise_points(stages: dict[str, dict | None]) -> list[dict]:
                                    "start_chrf": curve["start"]["chrf"],
                                    **{k: q[k] for k in ("engine_bleu", "engine_chrf", "engine_bleu_10", "control_bleu",
                                                         "control_chrf", "control_bleu_10")},
-                                   "command": stages[stage]["command"]}
+                                   "command": stages[stage]["command"], "stage": stage}
     return [{**point, "steps": steps, "seed": seed} for (_, steps, seed), point in points.items()]
 
 
@@ -1543,7 +1562,7 @@ def section_rise_by_start(points: list[dict], plot: str) -> str:
             + table(["start", "start BLEU / chrF (1 it.)", "energy steps", "seeds", "ENGINE, 1 it. (BLEU / chrF)",
                      "ENGINE - start, 1 it.", "ENGINE - CE at lr 1e-5, 1 it.", "ENGINE - CE at lr 1e-5, 10 it. (BLEU)"],
                     rows)
-            + f"\n\n![The sharp O1's rise by start](docs/{plot})\n\n"
+            + f"\n\n![The sharp O1's rise by start]({plot})\n\n"
             + f"*Commands: {', '.join(f'`{c}`' for c in commands)}.*")
 
 
@@ -1743,10 +1762,10 @@ def still_main_bleu(prefix: str, suffix: str) -> dict[str, float] | None:
     return {name: data["rows"][row][beam]["1_iterations"]["libreoffice"]["bleu"] for name, (row, beam) in beams.items()}
 
 
-def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float]] | None:
+def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float], int, str] | None:
     """The students the targets are also checked on: the sharp O1 from the strongest start that has three or more
     seeds with a fair control, at its most energy steps (`rise_points`), as (label, help BLEU by `target_rows`'s
-    names). Chosen by the start and the steps, never by ENGINE's score."""
+    names, seeds, the stage that trained them). Chosen by the start and the steps, never by ENGINE's score."""
     groups: dict[tuple[float, int, str], list[dict]] = {}
     for point in points:
         groups.setdefault((point["start_bleu"], point["steps"], point["start"]), []).append(point)
@@ -1757,17 +1776,17 @@ def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float]] | None:
     (start_bleu, steps, start), group = max(full, key=lambda item: item[0])
     return (f"`{start}`, sharp O1, {steps} steps, mean of {len(group)} seeds",
             {"cmlm_kd": start_bleu, "engine": statistics.mean(point["engine_bleu"] for point in group),
-             "control": statistics.mean(point["control_bleu"] for point in group)})
+             "control": statistics.mean(point["control_bleu"] for point in group)}, len(group), group[0]["stage"])
 
 
 # The settings found after the fact: pure energy at lr 3e-5 from each start, then at the predicted lengths.
 FOUND_STAGES = ("still_peak_pure_fast", "still_max_pure_fast", "still_peak_pure_predicted")
 
 
-def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float]] | None:
+def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float], str, str, int, str] | None:
     """The students of `stage`, a finished curves stage of three or more seeds whose setting was chosen after the
-    pre-registered one's results (an exploration, so labelled as one), at its last checkpoint, as (label, help BLEU by
-    `target_rows`'s names). The last checkpoint is fixed by the stage, not picked by test score."""
+    pre-registered one's results (an exploration, so labelled as one), at its last checkpoint, as `Students`' fields.
+    The last checkpoint is fixed by the stage, not picked by test score."""
     curves = seed_curves(data or {})
     if (data or {}).get("partial") or len(curves) < 3:
         return None
@@ -1779,51 +1798,73 @@ def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float]] | 
             f"{last[0]['engine_step']} steps from `{some['initialised_from']}`, mean of {len(last)} seeds; its "
             f"control CE at lr {some['control_learning_rate']:g})",
             {"cmlm_kd": some["start"]["bleu"], "engine": statistics.mean(point["engine_bleu"] for point in last),
-             "control": statistics.mean(point["control_bleu"] for point in last)})
+             "control": statistics.mean(point["control_bleu"] for point in last)}, "cmlm_kd", stage, len(last),
+            some["initialised_from"])
 
 
-def section_targets(prefix: str, suffix: str) -> str | None:
-    """The issue's targets, checked against the numbers (never typed in); on A also against `still_main`'s
-    students, trained with the frozen encoder in eval mode."""
+class Students(NamedTuple):
+    """One set of students the issue's targets are checked on: a targets-table column, a row of the README summary."""
+
+    label: str  # the targets table's column heading
+    bleu: dict[str, float]  # help BLEU at one iteration by `target_rows`'s names (the start, cmlm_kd, engine, control)
+    start: str  # which of those names is the start
+    stage: str  # the stage that trained ENGINE (its results JSON holds the command)
+    seeds: int
+    initialised_from: str  # the start's model name
+
+
+def target_students(prefix: str, suffix: str) -> tuple[float, list[Students]] | None:
+    """Teacher-greedy help BLEU and the students the issue's targets are checked on, in the targets table's order:
+    the benchmark's `engine` stage; on A also `still_main`'s students (the frozen encoder in eval mode), the sharp O1
+    from the strongest start (`strongest_rise`) and each setting found after the fact (`FOUND_STAGES`)."""
     teacher, engine = load(f"{prefix}teacher{suffix}"), load(f"{prefix}engine{suffix}")
     if not (teacher and engine):
         return None
+    greedy = teacher["greedy"]["libreoffice"]["bleu"]
     help_bleu = {name: load(f"{prefix}{name}{suffix}")["1_iterations"]["libreoffice"]["bleu"]
                  for name in ("cmlm_ref", "cmlm_kd", "engine", "control") if load(f"{prefix}{name}{suffix}")}
     start = engine["initialised_from"]
-    greedy = teacher["greedy"]["libreoffice"]["bleu"]
-    rows = target_rows(help_bleu, start, greedy)
-    header = ["target", "measured", "met"]
+    students = [Students("measured", help_bleu, start, "engine", 1, start)]
     still = still_main_bleu(prefix, suffix)
-    if still and start == "cmlm_kd":
-        header += ["still encoder (`still_main`)", "met"]
-        rows = [row + still_row[1:] for row, still_row in zip(rows, target_rows(still, start, greedy), strict=True)]
-    strongest = strongest_rise(rise_points(rise_stages(prefix, suffix))) if len(header) > 3 else None
-    if strongest:
-        label, bleu = strongest
-        header += [f"strongest start ({label}; its start is the CMLM, its control CE at lr 1e-5)", "met"]
-        rows = [row + more[1:] for row, more in zip(rows, target_rows(bleu, "cmlm_kd", greedy), strict=True)]
-    # The setting found after the fact, from each start it was run from (never only the start where it did best).
-    for stage in FOUND_STAGES if strongest else ():
-        found = best_found(load(f"{prefix}{stage}{suffix}"), stage)
-        if found:
-            label, bleu = found
-            header += [label, "met"]
-            rows = [row + more[1:] for row, more in zip(rows, target_rows(bleu, "cmlm_kd", greedy), strict=True)]
+    if not (still and start == "cmlm_kd"):
+        return greedy, students
+    students.append(Students("still encoder (`still_main`)", still, start, "still_main", 1, f"{start}_still"))
+    if strongest := strongest_rise(rise_points(rise_stages(prefix, suffix))):
+        label, bleu, seeds, stage = strongest
+        students.append(Students(f"strongest start ({label}; its start is the CMLM, its control CE at lr 1e-5)", bleu,
+                                 "cmlm_kd", stage, seeds, label.split("`")[1]))
+        # The setting found after the fact, from each start it was run from (never only the start where it did best).
+        for stage in FOUND_STAGES:
+            if found := best_found(load(f"{prefix}{stage}{suffix}"), stage):
+                students.append(Students(*found))
+    return greedy, students
+
+
+def section_targets(prefix: str, suffix: str) -> str | None:
+    """The issue's targets, checked against the numbers (never typed in), one column pair per `target_students`."""
+    found = target_students(prefix, suffix)
+    if not found:
+        return None
+    greedy, students = found
+    header, rows = ["target"], []
+    for students_ in students:
+        header += [students_.label, "met"]
+        more = target_rows(students_.bleu, students_.start, greedy)
+        rows = [row + add[1:] for row, add in zip(rows, more, strict=True)] if rows else more
     # Each full benchmark's speed file measures its own student and teacher on its own test sentences.
     speed_file = {"bench_": "speed", "bench_b_": "speed_b", "bench_short_": "speed_short"}.get(prefix)
     speed = load(speed_file) if speed_file else None
     if speed and not suffix:
         ratio = batch1_ratio(speed)
         row = [">= 5x faster than teacher greedy at batch 1 (CPU)", f"{ratio:.2f}x", verdict(ratio >= 5)]
-        if len(header) > 3:  # the still-encoder students are timed in `speed_still` (a newer generate(), another run)
+        if len(students) > 1:  # the still-encoder students are timed in `speed_still` (a newer generate(), another run)
             still_speed = load("speed_still") if prefix == "bench_" else None
             still_ratio = batch1_ratio(still_speed) if still_speed else None
-            for _ in range((len(header) - 3) // 2):  # the strongest start's students have the same architecture too
+            for _ in students[1:]:  # the strongest start's students have the same architecture too
                 row += ([f"{still_ratio:.2f}x (`speed_still`)", verdict(still_ratio >= 5)] if still_ratio
                         else ["(same architecture)", "-"])
         rows.append(row)
-    seeds_said = "one seed" + (", the strongest start's columns a mean over seeds" if strongest else "")
+    seeds_said = "one seed" + (", the strongest start's columns a mean over seeds" if len(students) > 2 else "")
     return f"**Targets (this benchmark's help test set; {seeds_said}):**\n\n" + table(header, rows)
 
 
@@ -2004,7 +2045,7 @@ def section_gain_all() -> str | None:
             + table(["benchmark", "start CMLM", "start BLEU / chrF", "start / teacher greedy BLEU", "ENGINE - start",
                      "control - start",
                      "ENGINE - control", "ENGINE - control, 10 it."], rows)
-            + "\n\n![ENGINE gain, all benchmarks](docs/engine_gain_all.png)\n\n"
+            + "\n\n![ENGINE gain, all benchmarks](engine_gain_all.png)\n\n"
             + f"*Commands: {', '.join(f'`{c}`' for c in commands)}.*")
 
 
@@ -2093,7 +2134,7 @@ def recorded_seconds(data: dict) -> float:
 
 
 def section_compute() -> str | None:
-    """How long `make bench` has taken here, summed from what the results record: the README's time line."""
+    """How long `make bench` has taken here, summed from what the results record."""
     benchmarks = {"bench_": "A", "bench_short_": "A on short segments", "bench_labels_": "A on labels", "bench_b_": "B"}
     seconds: dict[str, dict[str, float]] = {prefix: {} for prefix in benchmarks}
     for path in sorted(RESULTS.glob("bench_*.json")):
@@ -2121,8 +2162,57 @@ def section_compute() -> str | None:
             "`lengths`, `examples`, ...), so each total is a floor. B's teacher trained separately "
             "(`results/teacher_de_en.json`). Regenerated with `python scripts/make_tables.py`.")
 
+def summary_rows(prefix: str, name: str) -> list[list[str]]:
+    """One README summary row per `target_students` of a benchmark (full budget): ENGINE at one iteration against its
+    start, the rise's 95% interval over the whole test split where `significance` measured it, the matched CE control
+    and teacher greedy, and the command of the stage that trained it."""
+    found = target_students(prefix, "")
+    if not found:
+        return []
+    greedy, students = found
+    significance = load(f"{prefix}significance") or {}
+    rows = []
+    for who in students:
+        bleu, stage = who.bleu, load(f"{prefix}{who.stage}")
+        rise = bleu["engine"] - bleu[who.start]
+        whole = significance.get("means", {}).get(who.stage, {}).get("slices", {}).get("all")
+        interval = whole["engine_vs_start"]["bleu"] if whole else None
+        rows.append([f"{name}: `{who.stage}` from `{who.initialised_from}`", who.seeds, f"{bleu['engine']:.2f}",
+                     f"{bleu[who.start]:.2f}", verdict(rise > 0), f"{rise:+.2f} ({verdict(rise >= 3)})",
+                     f"{interval['difference']:+.2f} [{interval['low']:+.2f}, {interval['high']:+.2f}]" if interval
+                     else "-", f"{bleu['engine'] - bleu['control']:+.2f}" if "control" in bleu else "-",
+                     f"{100 * bleu['engine'] / greedy:.0f}% of {greedy:.2f} ({verdict(bleu['engine'] >= 0.95 * greedy)})",
+                     f"`{stage['command']}`"])
+    return rows
+
+
+def render_summary() -> str:
+    """The README's results summary: the issue's targets for every set of students the targets table checks, one
+    row each, then the speed target; the full tables are docs/RESULTS.md's."""
+    rows = summary_rows("bench_", "A") + summary_rows("bench_b_", "B")
+    if not rows:
+        return "(no results yet: run `make bench`, then `python scripts/make_tables.py`)"
+    significance = load("bench_significance")
+    whole = (f"rise over all {significance['sentences']['all']} test sentences, mean over seeds "
+             "[95% interval] (`python scripts/bench.py --stages significance`)") if significance else "rise, whole split"
+    text = ("**The issue's targets** (help test set, first 200 pairs; ENGINE and its control at one iteration, length "
+            "beam 3; several seeds: their mean):\n\n"
+            + table(["students", "seeds", "ENGINE BLEU", "start BLEU (a CMLM trained on distilled outputs)",
+                     "ENGINE above its start", "rise (target >= +3)", whole,
+                     "ENGINE - CE control at matched compute", "share of teacher greedy (target >= 95%)",
+                     "command"], rows))
+    speed = load("speed_still")
+    if speed:
+        ratio = batch1_ratio(speed)
+        text += (f"\n\nSpeed (target: one parallel pass >= 5x faster than teacher greedy at batch 1 on CPU): "
+                 f"**{ratio:.2f}x** ({verdict(ratio >= 5)}), A's still-encoder ENGINE against its teacher on the same "
+                 f"sentences and threads, median of {speed['repeats']} repeats ({speed['hardware']}): "
+                 f"`{speed['command']}`.")
+    return text + "\n\nRegenerated from `results/*.json` by `python scripts/make_tables.py`."
+
+
 def render() -> str:
-    """The README's results section, from results/*.json alone (no side effects)."""
+    """docs/RESULTS.md's tables and plots, from results/*.json alone (no side effects)."""
     sections = [section_demo(), section_fidelity(), section_teacher_de_en(),
                 section_bench("bench_", "", "Benchmark A: EN->PT, Firefox Translations teacher (full budget)"),
                 section_bench("bench_", "_quick", "Benchmark A, `--quick` slice (pipeline check, not a result)"),
@@ -2147,12 +2237,36 @@ def render() -> str:
                               "teacher on its test slice, with teacher rescoring)"),
                 section_speed("speed_demo", "Decoding speed, help sentences with teacher rescoring (CPU; `make demo`'s "
                               "ENGINE and teacher, run after it)"), section_train_step(), section_compute()]
-    return "\n\n".join(s for s in sections if s) or "(no results yet)"
+    body = "\n\n".join(s for s in sections if s)
+    return contents(body) + "\n\n" + body if body else "(no results yet)"
 
 
-def readme_section(text: str) -> str:
-    """What stands between the results markers of the README."""
-    return re.search(r"<!-- results:start -->\n(.*)\n<!-- results:end -->", text, flags=re.S).group(1)
+def contents(body: str) -> str:
+    """A linked list of `body`'s `###` sections, with the anchors GitHub gives their headings (lower case, spaces to
+    hyphens, other punctuation dropped; a repeated heading gets -1, -2, ...)."""
+    seen: dict[str, int] = {}
+    lines = []
+    for heading in re.findall(r"^### (.+)$", body, flags=re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        anchor = slug + (f"-{seen[slug]}" if seen.get(slug) else "")
+        seen[slug] = seen.get(slug, 0) + 1
+        lines.append(f"- [{heading}](#{anchor})")
+    return "**Sections:**\n\n" + "\n".join(lines)
+
+
+def region(text: str, name: str) -> str:
+    """What stands between a document's `<!-- name:start -->` and `<!-- name:end -->` markers."""
+    return re.search(rf"<!-- {name}:start -->\n(.*)\n<!-- {name}:end -->", text, flags=re.S).group(1)
+
+
+def write_region(path: Path, name: str, body: str) -> None:
+    """Replace what stands between `path`'s `name` markers with `body`; the hand-written text around it stays."""
+    text = path.read_text(encoding="utf-8")
+    if f"<!-- {name}:start -->" not in text:
+        raise SystemExit(f"{path} has no `<!-- {name}:start -->` / `<!-- {name}:end -->` markers to write between")
+    path.write_text(re.sub(rf"<!-- {name}:start -->.*<!-- {name}:end -->",
+                           lambda _: f"<!-- {name}:start -->\n{body}\n<!-- {name}:end -->", text, flags=re.S),
+                    encoding="utf-8")
 
 
 def main() -> int:
@@ -2174,11 +2288,9 @@ def main() -> int:
     if teacher and curve_points(teacher.get("training", {}).get("sessions", [])):
         plot_teacher_curve(teacher["training"]["sessions"])
     body = render()
-    text = README.read_text(encoding="utf-8")
-    new = re.sub(r"<!-- results:start -->.*<!-- results:end -->",
-                 lambda _: f"<!-- results:start -->\n{body}\n<!-- results:end -->", text, flags=re.S)
-    README.write_text(new, encoding="utf-8")
-    print(f"README results section: {body.count('### ')} tables")
+    write_region(RESULTS_DOC, "results", body)
+    write_region(README, "summary", render_summary())
+    print(f"{RESULTS_DOC.relative_to(ROOT)}: {body.count('### ')} sections; README: the summary table")
     return 0
 
 

@@ -226,7 +226,7 @@ def test_budget_table_pairs_each_engine_checkpoint_with_the_control_at_the_same_
     assert "| 0 | 0 | 2.00 / 16.0 / 0.40 / 3.97 | 0 | 2.00 / 16.0 / 0.40 / 3.97 | - |" in text
     assert "| 200 | 347 | 2.36 / 4.7 / 0.50 / 3.50 | 468 | 2.25 / 4.5 / 0.50 / 3.50 | +0.11 / +0.2 |" in text
     assert "| 400 | 695 | 2.00 / 4.0 / 0.50 / 3.50 | 940 | 2.50 / 5.0 / 0.50 / 3.50 | -0.50 / -1.0 |" in text
-    assert "(docs/engine_budget_b.png)" in text
+    assert "](engine_budget_b.png)" in text
     assert "the engine stage's settings, lr 1e-05" in text
     assert "(`budget`: O1 temperature 0.25, lr 1e-05" in make_tables.section_budget(
         {**data, "o1_temperature": 0.25}, "x.png")
@@ -647,12 +647,14 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
     assert "**unfinished**" in make_tables.section_fast({"curves": {"seed1": {"partial": True}}, "partial": True}, {}, None)
 
 
-@pytest.mark.parametrize("stage, after, start", [("still_peak_pure_fast", "still_peak_pure", "cmlm_peak_still"),
-                                                 ("still_max_pure_fast", "still_peak_pure_long", "cmlm_max_still")])
-def test_pure_energy_at_3e_5_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_and_1(tmp_path, monkeypatch, stage,
-                                                                                     after, start):
+@pytest.mark.parametrize("stage, after, start, added", [
+    ("still_peak_pure_fast", "still_peak_pure", "cmlm_peak_still", (0, 1, 3, 4)),
+    ("still_max_pure_fast", "still_peak_pure_long", "cmlm_max_still", (0, 1))])
+def test_pure_energy_at_3e_5_keeps_its_one_seed_run_as_seed_2_and_adds_seeds(tmp_path, monkeypatch, stage, after, start,
+                                                                             added):
     """Seed 2's 400-step curve (pure energy at lr 3e-5) ran alone first; the stage keeps it, untouched, as `seed2` and
-    runs seeds 0 and 1 in the same setting, each against CE at lr 3e-5 saved at ENGINE's 200-step time."""
+    runs seeds 0 and 1 (from `cmlm_peak_still` also 3 and 4) in the same setting, each against CE at lr 3e-5 saved at
+    ENGINE's 200-step time."""
     def evaluate(model, split="test", num_iterations=1, **kwargs):
         return {"libreoffice": {"bleu": 15.0, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
 
@@ -662,19 +664,19 @@ def test_pure_energy_at_3e_5_keeps_its_one_seed_run_as_seed_2_and_adds_seeds_0_a
                                         lambda seed: [560 + seed, 1150], evaluate)
     getattr(bench_a, f"stage_{stage}")()
     result = bench_a.read(stage)
-    assert bench_a.done(stage) and sorted(result["curves"]) == ["seed0", "seed1", "seed2"]
+    assert bench_a.done(stage) and sorted(result["curves"]) == sorted(f"seed{seed}" for seed in (2, *added))
     assert result["curves"]["seed2"] == {k: v for k, v in one_seed.items() if k not in bench_a.header(stage)}
     assert (bench_a.root / stage / "seed2" / "engine").is_dir() and not (bench_a.root / stage / "engine").exists()
     assert picked(calls, "engine", "out", "steps", "save_steps", "learning_rate", "ce_weight", "o1_temperature",
-                  "seed") == [(f"{stage}/seed{seed}/engine", 400, 200, 3e-5, 0.0, 0.25, seed) for seed in (0, 1)]
+                  "seed") == [(f"{stage}/seed{seed}/engine", 400, 200, 3e-5, 0.0, 0.25, seed) for seed in added]
     assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
-        (f"{stage}/seed{seed}/control", seed, 3e-5, "constant", 4.0, [2.0]) for seed in (0, 1)]
-    assert [[p["control_step"] for p in result["curves"][f"seed{seed}"]["points"]] for seed in (2, 0, 1)] == [
-        [562, 1150], [560, 1150], [561, 1150]]
+        (f"{stage}/seed{seed}/control", seed, 3e-5, "constant", 4.0, [2.0]) for seed in added]
+    assert [[p["control_step"] for p in result["curves"][f"seed{seed}"]["points"]] for seed in (2, *added)] == [
+        [562, 1150], *([560 + seed, 1150] for seed in added)]
 
 
-def test_pure_energy_at_the_predicted_lengths_runs_three_seeds_and_is_set_against_the_reference_lengths(tmp_path,
-                                                                                                        monkeypatch):
+def test_pure_energy_at_the_predicted_lengths_runs_five_seeds_and_is_set_against_the_reference_lengths(tmp_path,
+                                                                                                       monkeypatch):
     def evaluate(model, split="test", num_iterations=1, **kwargs):
         bleu = {"engine": 16.0, "control": 15.0}.get(model.name, 14.8 if "checkpoint" in model.name else 14.0)
         return {"libreoffice": {"bleu": bleu, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
@@ -692,9 +694,9 @@ def test_pure_energy_at_the_predicted_lengths_runs_three_seeds_and_is_set_agains
     bench_a.stage_still_peak_pure_predicted()
     assert picked(calls, "engine", "out", "learning_rate", "ce_weight", "o1_temperature", "energy_length", "seed",
                   "dropout") == [(f"{stage}/seed{seed}/engine", 3e-5, 0.0, 0.25, "predicted", seed, False)
-                                 for seed in (2, 0, 1)]
+                                 for seed in (2, 0, 1, 3, 4)]
     assert picked(calls, "control", "seed", "learning_rate", "lr_scheduler_type") == [
-        (seed, 3e-5, "constant") for seed in (2, 0, 1)]
+        (seed, 3e-5, "constant") for seed in (2, 0, 1, 3, 4)]
     result = bench_a.read(stage)
     assert bench_a.done(stage) and {curve["energy_length"] for curve in result["curves"].values()} == {"predicted"}
     at_reference = {"curves": {name: {k: v for k, v in curve.items() if k != "energy_length"}
@@ -706,7 +708,7 @@ def test_pure_energy_at_the_predicted_lengths_runs_three_seeds_and_is_set_agains
                            "temperature 0.25, lr 3e-05, `ce_weight` 0, the energy at the predicted lengths, 400 energy "
                            "steps from cmlm_peak_still,")
     assert ("Against `still_peak_pure_fast` (the same start, O1 and steps; the energy at the reference lengths where "
-            "this stage takes it at the predicted ones), mean over 3 seeds (0, 1, 2):") in text
+            "this stage takes it at the predicted ones), mean over 5 seeds (0, 1, 2, 3, 4):") in text
 
 
 @pytest.mark.parametrize("stage, after, start, lr, seed, control_steps", [
@@ -1056,6 +1058,34 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
     assert rows[1].endswith("| 8.50 vs 6.00 (+2.50) | **no** | 10.00 vs 7.00 (+3.00) | yes |")
 
 
+def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_command(tmp_path, monkeypatch):
+    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+    assert make_tables.render_summary().startswith("(no results yet")
+
+    def one_pass(bleu: float, command: str = "") -> dict:
+        return {"1_iterations": {"libreoffice": {"bleu": bleu}}, "command": command}
+
+    (tmp_path / "bench_teacher.json").write_text(json.dumps({"greedy": {"libreoffice": {"bleu": 10.0}}}))
+    (tmp_path / "bench_engine.json").write_text(json.dumps({"initialised_from": "cmlm_kd",
+                                                            **one_pass(9.6, "python scripts/bench.py --stages engine")}))
+    (tmp_path / "bench_cmlm_kd.json").write_text(json.dumps(one_pass(6.0)))
+    (tmp_path / "bench_control.json").write_text(json.dumps(one_pass(9.0)))
+    interval = {"difference": 3.5, "low": 2.25, "high": 4.75}
+    (tmp_path / "bench_significance.json").write_text(json.dumps({"sentences": {"all": 446}, "means": {
+        "engine": {"slices": {"all": {"engine_vs_start": {"bleu": interval}}}}}}))
+    text = make_tables.render_summary()
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert "rise over all 446 test sentences, mean over seeds [95% interval]" in rows[0]
+    assert rows[1] == ("| A: `engine` from `cmlm_kd` | 1 | 9.60 | 6.00 | yes | +3.60 (yes) | +3.50 [+2.25, +4.75] | +0.60 "
+                       "| 96% of 10.00 (yes) | `python scripts/bench.py --stages engine` |")
+    assert "Speed" not in text  # until speed_still is measured
+    (tmp_path / "speed_still.json").write_text(json.dumps({"command": "python scripts/bench_speed.py", "repeats": 5,
+                                                           "hardware": "2 CPU cores", "results": {"batch_1": {
+                                                               "NAT 1 iteration, length beam 1": {
+                                                                   "speedup_vs_teacher_greedy": 4.9}}}}))
+    assert "**4.90x** (**no**), A's still-encoder ENGINE" in make_tables.render_summary()
+
+
 def write_target_curves(a, bleu: dict[str, float], chrf: float = 50.0) -> None:
     """`still_peak_pure_fast` as `significance` and `lengths_targets` read it: seeds 2 and 1 finished with their models
     and start on disk (seed 2's ENGINE recorded 0.5 BLEU above `bleu`), seed 0's control gone, seed 3 unfinished."""
@@ -1112,6 +1142,48 @@ def test_lengths_targets_scores_each_finished_seed_at_the_reference_lengths(tmp_
             "| -1.50 / 20% |") in text  # recorded: seed 2 0.5 above seed 1
     assert ("- `still_peak_pure_fast`: ENGINE - start +1.90 BLEU / +0.00 chrF at the predicted lengths, +0.50 / +0.00 at "
             "the reference lengths; ENGINE - control +1.00 / +0.00 and +0.20 / +0.00") in text
+
+
+def test_examples_targets_sets_the_median_seed_beside_its_start_control_and_teacher(tmp_path, monkeypatch):
+    import engine_hf.inference
+    import engine_hf.training
+
+    a = make_bench(tmp_path, "a", quick=False)
+    assert a.benchmark.stages[-1] == "examples_targets"
+    write_target_curves(a, {"start": 14.0, "engine": 16.0, "control": 15.0})
+    a.write("still_peak_pure_fast", {"curves": {**a.read("still_peak_pure_fast")["curves"], "seed4": {
+        **a.read("still_peak_pure_fast")["curves"]["seed1"], "seed": 4}}})  # 16.0 too; its folders are missing
+    for side in ("engine", "control"):
+        (a.root / "still_peak_pure_fast" / "seed4" / side).mkdir(parents=True)
+        (a.root / "still_peak_pure_fast" / "seed4" / side / "config.json").write_text("{}")
+    # Seeds by recorded BLEU: 1 and 4 (16.0), 2 (16.5); the median is seed 4, whatever its outputs.
+    test = [{"en": f"source {i}", "pt": f"alvo {i}"} for i in range(12)]
+    monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": test}})
+    monkeypatch.setattr(bench.Bench, "teacher_dir", tmp_path / "teacher")
+    calls = []
+
+    def translate(model, sources, **kwargs):
+        calls.append((Path(model).relative_to(tmp_path).as_posix(), kwargs))
+        return iter(f"{Path(model).name} {kwargs.get('num_iterations', 'greedy')} {s}" for s in sources)
+
+    monkeypatch.setattr(engine_hf.inference, "translate", translate)
+    a.stage_examples_targets()
+    result = a.read("examples_targets")
+    assert (result["seed"], result["seeds"], result["recorded_bleu"]) == (
+        4, [1, 4, 2], {"start": 14.0, "engine": 16.0, "control": 15.0})
+    assert calls == [("teacher", {"num_beams": 1}),
+                     ("runs/bench/cmlm_peak_still", {"num_iterations": 1, "length_beam": 3}),
+                     ("runs/bench/still_peak_pure_fast/seed4/control", {"num_iterations": 1, "length_beam": 3}),
+                     ("runs/bench/still_peak_pure_fast/seed4/engine", {"num_iterations": 1, "length_beam": 3}),
+                     ("runs/bench/still_peak_pure_fast/seed4/engine", {"num_iterations": 10, "length_beam": 3})]
+    assert [row["source"] for row in result["examples"]] == [f"source {i}" for i in (0, 2, 4, 6, 8, 10)]
+    assert result["examples"][1] == {"source": "source 2", "reference": "alvo 2", "teacher (greedy)": "teacher greedy source 2",
+                                     "start (cmlm_peak_still), 1 it.": "cmlm_peak_still 1 source 2",
+                                     "CE control, 1 it.": "control 1 source 2", "ENGINE, 1 it.": "engine 1 source 2",
+                                     "ENGINE, 10 it.": "engine 10 source 2"}
+    text = make_tables.section_examples_targets(result)
+    assert "`still_peak_pure_fast`'s seed 4, the median of seeds 1, 4, 2 ranked by" in text
+    assert "- **source:** source 2\n  - reference: alvo 2\n  - teacher (greedy): teacher greedy source 2\n" in text
 
 
 def test_significance_redecodes_each_finished_seed_and_bootstraps_its_gaps(tmp_path, monkeypatch):

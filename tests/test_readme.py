@@ -25,17 +25,30 @@ def test_readme_states_both_setup_commands():
     assert "make demo" in text and "make test" in text
 
 
-def test_readme_results_are_generated_from_results_json():
-    """Every number in the results section comes from results/*.json: regenerating it changes nothing."""
+def test_results_are_generated_from_results_json():
+    """Every number in docs/RESULTS.md's tables and in the README's summary comes from results/*.json: regenerating
+    them changes nothing."""
     import importlib.util
 
     path = README.parent / "scripts" / "make_tables.py"
     spec = importlib.util.spec_from_file_location("make_tables", path)
     make_tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_tables)
-    assert make_tables.readme_section(README.read_text(encoding="utf-8")) == make_tables.render(), (
-        "README results section is stale or hand-edited: run `python scripts/make_tables.py`"
-    )
+    stale = "is stale or hand-edited: run `python scripts/make_tables.py`"
+    results = make_tables.RESULTS_DOC.read_text(encoding="utf-8")
+    assert make_tables.region(results, "results") == make_tables.render(), f"docs/RESULTS.md {stale}"
+    summary = make_tables.region(README.read_text(encoding="utf-8"), "summary")
+    assert summary == make_tables.render_summary(), f"the README's summary {stale}"
+    assert "| A: `engine` from `cmlm_kd` |" in summary and "docs/RESULTS.md" in README.read_text(encoding="utf-8")
+
+
+def test_results_plots_are_linked_beside_the_results_doc():
+    """docs/RESULTS.md links its plots relative to docs/, and every plot it links is committed."""
+    text = (README.parent / "docs" / "RESULTS.md").read_text(encoding="utf-8")
+    plots = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert plots and all(not plot.startswith("docs/") for plot in plots)
+    missing = [plot for plot in plots if not (README.parent / "docs" / plot).exists()]
+    assert not missing, f"docs/RESULTS.md links plots that are not in docs/: {missing}"
 
 
 def test_readme_energy_trainer_example_runs_on_tiny_models(tokenizer, pairs, tmp_path, monkeypatch):
@@ -66,3 +79,15 @@ def test_readme_energy_trainer_example_runs_on_tiny_models(tokenizer, pairs, tmp
     saved = tmp_path / "runs" / "engine"
     assert (saved / "model.safetensors").exists() and (saved / "tokenizer.json").exists()
     assert "teachers/en-pt" in (saved / "README.md").read_text(encoding="utf-8")
+
+
+def test_results_contents_link_github_anchors():
+    """The generated list of sections links each heading by the anchor GitHub gives it, repeats numbered."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_tables", README.parent / "scripts" / "make_tables.py")
+    make_tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make_tables)
+    listed = make_tables.contents("### Speed, A's `generate()` (EN->PT)\n\ntext\n\n### Speed, A's `generate()` (EN->PT)")
+    assert listed.splitlines()[2:] == ["- [Speed, A's `generate()` (EN->PT)](#speed-as-generate-en-pt)",
+                                       "- [Speed, A's `generate()` (EN->PT)](#speed-as-generate-en-pt-1)"]

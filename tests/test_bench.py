@@ -6,12 +6,20 @@ import argparse
 import hashlib
 import importlib.util
 import json
+import re
 import shutil
 import sys
+import time
 from pathlib import Path
 from unittest import mock
 
 import pytest
+from transformers import TrainerControl, TrainerState
+
+import bench_stages as bench
+from bench_stages import first_recipe, settings
+from bench_stages import labels as labels_stages
+from bench_stages import targets as target_stages
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -24,7 +32,7 @@ def load_script(name: str):
     return module
 
 
-bench = load_script("bench")
+bench_script = load_script("bench")
 make_tables = load_script("make_tables")
 
 
@@ -33,6 +41,14 @@ def make_bench(tmp_path: Path, benchmark: str, quick: bool = True):
                               results_dir=str(tmp_path / "results"), teacher=None)
     return bench.Bench(args)
 
+
+
+def test_the_script_describes_every_stage_and_bench_runs_it():
+    """`python scripts/bench.py --help` prints the script's docstring: each stage of STAGES is named there, and
+    `Bench` has the method the script calls for it."""
+    for stage in bench_script.STAGES:
+        assert callable(getattr(bench_script.Bench, f"stage_{stage}", None)), stage
+        assert re.search(rf"^  {stage}\b|, {stage}\b", bench_script.__doc__, re.M), stage
 
 def test_each_benchmark_has_its_own_runs_and_results(tmp_path):
     a, b = make_bench(tmp_path, "a", quick=False), make_bench(tmp_path, "b")
@@ -74,7 +90,7 @@ def test_dev_curve_has_one_point_per_step_including_the_start():
 def test_log_history_is_read_at_the_end_of_training_and_times_the_training_loop(monkeypatch):
     callback = bench.LogHistory()
     clock = iter([100.0, 142.5])
-    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
     callback.on_train_begin(None, None, None)
     callback.on_train_end(None, argparse.Namespace(log_history=HISTORY, global_step=37), None)
     assert callback.history == HISTORY and callback.history is not HISTORY
@@ -297,7 +313,7 @@ def test_budget_on_labels_runs_the_sharp_setting_from_cmlm_long_and_elsewhere_th
 def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still_encoder(tmp_path, monkeypatch, stage,
                                                                                          start, built_by, control_lr):
     def evaluate(model, split="test", **kwargs):
-        assert kwargs == {**bench.CONFIRM_TEST, "num_iterations": kwargs["num_iterations"]}
+        assert kwargs == {**settings.CONFIRM_TEST, "num_iterations": kwargs["num_iterations"]}
         scored.append((model.name, kwargs["num_iterations"] if split == "test" else split))
         return {"libreoffice": {"bleu": 11.0 + kwargs["num_iterations"], "chrf": 41.0, "repetition": 0.1,
                                 "teacher_energy": 3.0}}
@@ -603,7 +619,7 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
     bench_a = make_bench(tmp_path, "a", quick=False)
     stage = "still_most_fast"
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("still_most_budget_seeds")
-    start, calls, one_seed = one_seed_first(bench_a, monkeypatch, stage, "cmlm_most_still", bench.SHARP_FAST, 0,
+    start, calls, one_seed = one_seed_first(bench_a, monkeypatch, stage, "cmlm_most_still", settings.SHARP_FAST, 0,
                                             lambda seed: [610 + seed], evaluate)
     assert "curves" not in one_seed and one_seed["points"][0]["control_step"] == 610
     bench_a.stage_still_most_fast()
@@ -660,7 +676,7 @@ def test_pure_energy_at_3e_5_keeps_its_one_seed_run_as_seed_2_and_adds_seeds(tmp
 
     bench_a = make_bench(tmp_path, "a", quick=False)
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(after)
-    _, calls, one_seed = one_seed_first(bench_a, monkeypatch, stage, start, bench.SHARP_PURE_FAST, 2,
+    _, calls, one_seed = one_seed_first(bench_a, monkeypatch, stage, start, settings.SHARP_PURE_FAST, 2,
                                         lambda seed: [560 + seed, 1150], evaluate)
     getattr(bench_a, f"stage_{stage}")()
     result = bench_a.read(stage)
@@ -684,9 +700,9 @@ def test_pure_energy_at_the_predicted_lengths_runs_five_seeds_and_is_set_against
     bench_a = make_bench(tmp_path, "a", quick=False)
     stage = "still_peak_pure_predicted"
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("lengths_targets")
-    assert bench.SHARP_PURE_PREDICTED.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0, predicted lengths)"
-    assert bench.SHARP_PURE_PREDICTED.folder == "lr3e-05-ce0-t0.25-predicted"
-    assert bench.SHARP_PURE_FAST.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0)"  # names kept
+    assert settings.SHARP_PURE_PREDICTED.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0, predicted lengths)"
+    assert settings.SHARP_PURE_PREDICTED.folder == "lr3e-05-ce0-t0.25-predicted"
+    assert settings.SHARP_PURE_FAST.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0)"  # names kept
     (bench_a.root / "cmlm_peak_still").mkdir(parents=True)
     (bench_a.root / "cmlm_peak_still" / "config.json").write_text("{}")
     calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [560 + seed, 1150])
@@ -777,10 +793,10 @@ def test_unfrozen_table_sets_the_frozen_stages_beside_the_unfrozen_ones():
 
 def test_save_at_seconds_saves_once_per_time_passed():
     saver = bench.SaveAtSeconds([10.0, 20.0, 21.0])
-    control = bench.TrainerControl()
-    state = bench.TrainerState()
+    control = TrainerControl()
+    state = TrainerState()
     clock = iter([0.0, 5.0, 12.0, 25.0, 30.0])
-    with mock.patch.object(bench.time, "perf_counter", lambda: next(clock)):
+    with mock.patch.object(time, "perf_counter", lambda: next(clock)):
         saver.on_train_begin(None, state, control)
         for step in (1, 2, 3, 4):
             state.global_step, control.should_save = step, False
@@ -1124,7 +1140,7 @@ def test_lengths_targets_scores_each_finished_seed_at_the_reference_lengths(tmp_
                 "length_head_exact": 0.2, "sentences": 195,
                 "predicted": {"bleu": at_predicted[name], "chrf": 50.0, "length_ratio": 0.95}}
 
-    monkeypatch.setattr(bench, "oracle_length_scores", oracle)
+    monkeypatch.setattr(target_stages, "oracle_length_scores", oracle)
     monkeypatch.setattr(bench.Bench, "teacher_dir", tmp_path / "teacher")
     a.stage_lengths_targets()
     assert scored == [(folder, "test", 3) for folder in (  # the start once, seed 0 (its control gone) never
@@ -1270,7 +1286,7 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
     short.write("engine", {"initialised_from": "cmlm_kd"})
     short.write("cmlm_long", {})
     rows = {"cmlm (start)": {"bleu": 2.0}, "control (CE, lr 0.0001)": {"bleu": 9.0},  # not an ENGINE setting
-            bench.ENGINE.key: {"bleu": 2.5}, bench.EnergySetting(3e-5, 0.0).key: {"bleu": 4.0},
+            settings.ENGINE.key: {"bleu": 2.5}, bench.EnergySetting(3e-5, 0.0).key: {"bleu": 4.0},
             bench.EnergySetting(1e-5, 0.0, "stl").key: {"bleu": 3.0}}
     short.write("sweep", {"rows": rows})
     energy_runs, control_runs = [], []
@@ -1358,7 +1374,7 @@ def test_confirm_on_a_benchmark_without_the_sweep_runs_the_engine_setting_from_t
             for p in result["points"]] == [(2.0, 2.0, 7.0, 6.0)] * 2
     text = make_tables.section_confirm(result)
     assert "| +0.00 / +0.0 | +1.00 / +0.0 |" in text and "at 10 iterations +1.00 BLEU" in text
-    assert result["setting"] == bench.ENGINE.key and "no sweep" in result["selected_on"]
+    assert result["setting"] == settings.ENGINE.key and "no sweep" in result["selected_on"]
     assert list(result["starts"]) == ["cmlm_kd"] and not result["partial"]
     assert "Confirming the `engine` setting over seeds" in make_tables.section_confirm(result)
 
@@ -1573,8 +1589,8 @@ def test_descent_stage_starts_from_the_cmlms_own_output_and_scores_each_search_s
     DatasetDict({"train": split, "validation": split, "test": split}).save_to_disk(
         str(labels.root / "libreoffice-max4words"))
     labels.s["eval_sentences"] = 6
-    monkeypatch.setattr(bench, "DESCENT_STEPS", (0, 2, 4))
-    monkeypatch.setattr(bench, "DESCENT_LEARNING_RATE", 0.5)
+    monkeypatch.setattr(first_recipe, "DESCENT_STEPS", (0, 2, 4))
+    monkeypatch.setattr(first_recipe, "DESCENT_LEARNING_RATE", 0.5)
     labels.stage_descent()
     result = labels.read("descent")
     assert list(result["rows"]) == ["O1 SX, temperature 1", "O1 SX, temperature 0.25", "O1 STL, temperature 1"]
@@ -2074,7 +2090,7 @@ def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_leng
                 "length_head_offset": -0.5, "length_head_exact": 0.25}
 
     monkeypatch.setattr(labels, "evaluate", evaluate)
-    monkeypatch.setattr(bench, "oracle_length_scores", oracle)
+    monkeypatch.setattr(labels_stages, "oracle_length_scores", oracle)
     labels.stage_lengths_strong()
     labels.stage_lengths_strong()  # scored rows are kept, not scored again
     assert len(scored) == 5 and labels.read("lengths_strong")["partial"] is False  # the start at 10 it. too
@@ -2188,7 +2204,7 @@ def test_still_encoder_trains_both_recipes_without_encoder_dropout_once_and_sets
         bleu = 10.0 + 2 * model.name.endswith("_still") + 5 * ("long" in model.name)
         scores = {"bleu": bleu, "chrf": 40.0 + bleu, "repetition": 0.1}
         return {"model": str(model), "model_sha256": bench.weights_digest(model),
-                **{f"{n} it, length beam {beam}": scores for n, beam in bench.STILL_DECODING},
+                **{f"{n} it, length beam {beam}": scores for n, beam in settings.STILL_DECODING},
                 "reference lengths": {**scores, "length_head_exact": 0.4, "length_head_offset": -0.5}}
 
     measured = []
@@ -2338,8 +2354,8 @@ def test_still_seeds_repeats_still_mains_pair_with_seeds_1_and_2_and_tables_them
     monkeypatch.setattr(a, "matched_pair", matched_pair)
     monkeypatch.setattr(a, "evaluate", lambda model, **kw: {"libreoffice": {"bleu": 8.2, "chrf": 36.0, "repetition": 0.42}})
     a.stage_still_seeds()
-    assert pairs == [("cmlm_kd_still-seed1", "cmlm_kd_still", "distilled", 1, bench.ENGINE, False),
-                     ("cmlm_kd_still-seed2", "cmlm_kd_still", "distilled", 2, bench.ENGINE, False)]
+    assert pairs == [("cmlm_kd_still-seed1", "cmlm_kd_still", "distilled", 1, settings.ENGINE, False),
+                     ("cmlm_kd_still-seed2", "cmlm_kd_still", "distilled", 2, settings.ENGINE, False)]
     assert a.encoder_dropout
     text = make_tables.section_confirm(a.read("still_seeds"), title="t")
     assert "| cmlm_kd_still | 1 | 8.20 / 36.0 / 0.42 | 9.00 / 33.0 / 0.40 | 9.00 / 37.0 / 0.40 | +0.00 / -4.0 |" in text
@@ -2401,15 +2417,15 @@ def test_still_long_trains_cmlm_longs_recipe_from_cmlm_kd_still_and_its_seeds_st
     monkeypatch.setattr(a, "matched_pair", matched_pair)
     monkeypatch.setattr(a, "evaluate", lambda model, **kw: {"libreoffice": {"bleu": 15.0, "chrf": 41.5}})
     a.stage_still_long_seeds()
-    assert pairs == [(f"cmlm_long_still-seed{seed}", "cmlm_long_still", "distilled", seed, bench.ENGINE, False)
+    assert pairs == [(f"cmlm_long_still-seed{seed}", "cmlm_long_still", "distilled", seed, settings.ENGINE, False)
                      for seed in (0, 1, 2)]
     assert a.encoder_dropout
     assert [p["seed"] for p in a.read("still_long_seeds")["points"]] == [0, 1, 2]
     # still_long_sharp: the sharp O1 from the same start, seed 2 first (the seed output_chars counted), own controls
     a.stage_still_long_sharp()
-    assert pairs[3:] == [(f"cmlm_long_still-seed{seed}", "cmlm_long_still", "distilled", seed, bench.SHARP, False)
+    assert pairs[3:] == [(f"cmlm_long_still-seed{seed}", "cmlm_long_still", "distilled", seed, settings.SHARP, False)
                          for seed in (2, 0, 1)]
-    assert a.read("still_long_sharp")["setting"] == bench.SHARP.key and a.encoder_dropout
+    assert a.read("still_long_sharp")["setting"] == settings.SHARP.key and a.encoder_dropout
     del pairs[3:]
     # a start rebuilt with other weights cannot add seeds beside the finished ones
     finished = a.read("still_long_seeds")
@@ -2527,7 +2543,7 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     assert "still_rebuilt" in a.benchmark.stages
     recorded = {"bleu": 11.0, "chrf": 42.0, "teacher_energy": 6.1, "repetition": 0.3, "model_sha256": "be07f873aaaa"}
     a.write("still_seeds", {"starts": {"cmlm_kd_still": {**recorded, "bleu": 8.0, "model_sha256": "efc21fdabbbb"}}})
-    a.write("still_long_seeds", {**{"setting": bench.ENGINE.key, "selected_on": "x", "energy_steps": 200},
+    a.write("still_long_seeds", {**{"setting": settings.ENGINE.key, "selected_on": "x", "energy_steps": 200},
                                  "starts": {"cmlm_long_still": recorded},
                                  "points": [{"start": "cmlm_long_still", "seed": seed, "engine_bleu": 11.0 + seed,
                                              "control_bleu": 10.0, "engine_chrf": 40.0, "control_chrf": 41.0,
@@ -2583,12 +2599,12 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     assert "(4 pairs: seeds 0, 1, 2 from cmlm_long_still; seed 2 from cmlm_long_still_rebuilt)" in text
 
     # still_rebuilt_sharp: the sharp O1 from the same rebuilt start, seed 2, and only from those weights
-    assert "still_rebuilt_sharp" in a.benchmark.stages and "still_rebuilt_sharp" in bench.OUTPUT_CHARS_STAGES
+    assert "still_rebuilt_sharp" in a.benchmark.stages and "still_rebuilt_sharp" in settings.OUTPUT_CHARS_STAGES
     a.stage_still_rebuilt_sharp()
     assert pairs[1:] == [(f"still_rebuilt_sharp/cmlm_long_still_rebuilt-seed{seed}", "rebuilt/cmlm_long_still", seed,
                           False) for seed in (2, 0, 1)]
     sharp = a.read("still_rebuilt_sharp")
-    assert sharp["setting"] == bench.SHARP.key and not sharp["partial"]
+    assert sharp["setting"] == settings.SHARP.key and not sharp["partial"]
     assert sharp["starts"]["cmlm_long_still_rebuilt"]["model_sha256"] == rebuilt["model_sha256"]
     (a.root / "rebuilt" / "cmlm_long_still" / "model.safetensors").write_bytes(b"trained again, otherwise")
     a.result_path("still_rebuilt_sharp").unlink()

@@ -116,7 +116,7 @@ def scores(bleu: float) -> dict:
 
 
 def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
     common = {"scale": {"cmlm_steps": 30}, "hardware": "2 CPU cores, no GPU"}
     files = {
         "bench_b_teacher": {"greedy": {"libreoffice": scores(30.0)}, "beam4": {"libreoffice": scores(31.0)}},
@@ -136,7 +136,7 @@ def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_pat
 
 
 def test_compute_table_sums_recorded_training_time_per_benchmark_without_double_counting(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
     files = {
         "bench_distill": {"seconds": 1800.0},
         "bench_cmlm_kd": {"train_seconds": 3600.0, "1_iterations": {"libreoffice": scores(10.0)}},
@@ -590,7 +590,7 @@ def test_the_rise_by_start_takes_200_step_pairs_first_and_only_the_curves_checkp
     assert text.endswith("*Commands: `python scripts/bench.py --stages still_long_sharp`, `python scripts/bench.py "
                          "--stages still_max_budget`, `python scripts/bench.py --stages still_max_sharp`, `python "
                          "scripts/bench.py --stages still_peak_budget`.*")
-    monkeypatch.setattr(make_tables, "DOCS", tmp_path)
+    monkeypatch.setattr(make_tables.common, "DOCS", tmp_path)
     make_tables.plot_rise_by_start(points, "rise.png")
     assert (tmp_path / "rise.png").read_bytes().startswith(b"\x89PNG")
 
@@ -935,8 +935,8 @@ def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monke
 
 
 def test_gain_table_of_all_benchmarks_orders_points_by_start_and_shows_engine_minus_control(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
-    monkeypatch.setattr(make_tables, "DOCS", tmp_path / "docs")
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
+    monkeypatch.setattr(make_tables.common, "DOCS", tmp_path / "docs")
     assert make_tables.section_gain_all() is None  # no gain stage has run
 
     def point(name: str, start: float, engine: float, control: float) -> dict:
@@ -964,8 +964,8 @@ def test_gain_table_of_all_benchmarks_orders_points_by_start_and_shows_engine_mi
 
 
 def test_gain_table_of_all_benchmarks_adds_the_still_encoder_points_under_their_own_name(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
-    monkeypatch.setattr(make_tables, "DOCS", tmp_path / "docs")
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
+    monkeypatch.setattr(make_tables.common, "DOCS", tmp_path / "docs")
     for prefix in ("bench_", "bench_labels_"):
         (tmp_path / f"{prefix}teacher.json").write_text(json.dumps({"greedy": {"libreoffice": {"bleu": 40.0}}}))
 
@@ -1005,7 +1005,7 @@ def test_gain_table_of_all_benchmarks_adds_the_still_encoder_points_under_their_
 
 
 def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_rows(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
 
     def one_pass(bleu: float) -> dict:
         return {"1_iterations": {"libreoffice": {"bleu": bleu}}}
@@ -1075,7 +1075,7 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
 
 
 def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path)
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
     assert make_tables.render_summary().startswith("(no results yet")
 
     def one_pass(bleu: float, command: str = "") -> dict:
@@ -1711,7 +1711,7 @@ def fake_further_training(bench_a, trained: list, model: str, weights: bytes):
 
 
 def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_start_there(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path / "results")
     a = make_bench(tmp_path, "a", quick=False)
     first = a.benchmark.stages.index("distill_all")
     assert a.benchmark.stages[first:first + 3] == ("distill_all", "still_more", "still_more_sharp")
@@ -1929,7 +1929,7 @@ def test_distill_wide_adds_longer_help_and_new_ui_sources_after_distilled_more(t
 
 def test_wide_start_trains_on_from_cmlm_more_and_runs_the_engine_setting_with_its_decaying_control(tmp_path,
                                                                                                   monkeypatch):
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path / "results")
     labels = make_bench(tmp_path, "labels", quick=False)
     for name in ("cmlm_more", "cmlm_wide"):
         (labels.root / name).mkdir(parents=True)
@@ -1977,7 +1977,7 @@ def test_wide_start_trains_on_from_cmlm_more_and_runs_the_engine_setting_with_it
 def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabulates_the_edge_by_start(tmp_path,
                                                                                                      monkeypatch):
     """`stronger_sx` (the engine setting) is read beside it; the edge table sorts by temperature, then start."""
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path / "results")
     labels = make_bench(tmp_path, "labels", quick=False)
     (labels.root / "cmlm_more").mkdir(parents=True)
     (labels.root / "cmlm_more" / "config.json").write_text("{}")
@@ -2063,7 +2063,7 @@ def test_slow_and_decaying_controls_train_ce_beside_each_stronger_run(tmp_path, 
 
 
 def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_lengths_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path / "results")
     labels = make_bench(tmp_path, "labels", quick=False)
     folders = [labels.root / "cmlm_more"] + [labels.root / stage / "cmlm_more-seed0" / system
                                              for stage, system in (("stronger", "engine"), ("stronger", "control"),

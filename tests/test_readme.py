@@ -35,7 +35,7 @@ def test_results_are_generated_from_results_json():
     make_tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(make_tables)
     stale = "is stale or hand-edited: run `python scripts/make_tables.py`"
-    results = make_tables.RESULTS_DOC.read_text(encoding="utf-8")
+    results = make_tables.common.RESULTS_DOC.read_text(encoding="utf-8")
     assert make_tables.region(results, "results") == make_tables.render(), f"docs/RESULTS.md {stale}"
     summary = make_tables.region(README.read_text(encoding="utf-8"), "summary")
     assert summary == make_tables.render_summary(), f"the README's summary {stale}"

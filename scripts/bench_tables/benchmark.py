@@ -1,0 +1,373 @@
+"""One benchmark's part of docs/RESULTS.md (`section_bench`): its main table, its targets and setup, then each stage
+that has run, in the order the stages were added; each stage is drawn by the module of its topic."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .common import cells, load, partial_note, table
+from .curves import section_budget, section_budget_seeds, section_fast, seed_curves
+from .decoding import (
+    section_length_choice,
+    section_lengths_strong,
+    section_output_chars,
+    section_ranking,
+    section_rescoring,
+)
+from .engine_settings import (
+    first_checkpoint_pairs,
+    section_confirm,
+    section_descent,
+    section_edge_by_start,
+    section_sharp,
+    section_slow_control,
+    section_stronger,
+    section_unfrozen,
+    section_wide,
+)
+from .plots import plot_name
+from .still_encoder import (
+    pooled_pairs,
+    rise_points,
+    rise_stages,
+    section_more_steps,
+    section_rise_by_start,
+    section_still_encoder,
+    section_still_long,
+    section_still_main,
+    section_still_more,
+    section_still_rebuilt,
+)
+from .targets import section_examples_targets, section_lengths_targets, section_significance, section_targets
+
+
+def bench_rows(prefix: str, suffix: str) -> list[list] | None:
+    names = {"teacher": None, "cmlm_ref": "CMLM (references)", "cmlm_kd": "CMLM (distilled)",
+             "cmlm_long": "CMLM (distilled, +CE steps)", "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE",
+             "engine_selected": "ENGINE (SX/ST), lowest dev energy"}
+    selected = load(f"{prefix}engine_selected{suffix}")
+    if selected:  # at step 0 the "selected ENGINE" is the starting CMLM itself: say which step it is
+        names["engine_selected"] += f" (step {selected['selected_step']})"
+    rows = []
+    teacher = load(f"{prefix}teacher{suffix}")
+    if teacher:
+        for label, key in (("teacher greedy", "greedy"), ("teacher beam 4", "beam4")):
+            s = teacher[key]
+            rows.append([label, "-", *cells(s)])
+    for stage, label in names.items():
+        data = load(f"{prefix}{stage}{suffix}")
+        if not data or label is None:
+            continue
+        for iterations in ("1_iterations", "10_iterations"):
+            rows.append([label, iterations.split("_")[0], *cells(data[iterations])])
+    return rows or None
+
+
+def section_setup(prefix: str, suffix: str) -> str | None:
+    data = load(f"{prefix}examples{suffix}")
+    if not data:
+        return None
+    sizes = [[Path(corpus).name, *(n.get(split, "-") for split in ("train", "validation", "test"))]
+             for corpus, n in data["corpus_sizes"].items()]
+    params = [[name, f"{p['total'] / 1e6:.1f}M", *(p["config"].get(k) for k in ("encoder_layers", "decoder_layers",
+                                                                               "d_model", "vocab_size"))]
+              for name, p in data["parameters"].items()]
+    text = ("**Setup.** Corpus sizes (pairs; test scores use the first "
+            f"{data['scale']['eval_sentences']} pairs of each test split):\n\n"
+            + table(["corpus", "train", "validation", "test"], sizes) + "\n\nModels:\n\n"
+            + table(["model", "parameters", "encoder layers", "decoder layers", "d_model", "vocabulary"], params)
+            + f"\n\nStudent: `{data['student_config']}`, the teacher's encoder copied and frozen (with the token "
+            "embeddings, which the decoder input and output layer share). Seed 0 everywhere.")
+    systems = [k for k in data["examples"][0] if k not in ("source", "reference")]
+    examples = []
+    for row in data["examples"]:
+        examples.append(f"- **source:** {row['source']}\n  - reference: {row['reference']}")
+        examples += [f"  - {name}: {row[name]}" for name in systems]
+    return text + "\n\n**Example translations** (help test set):\n\n" + "\n".join(examples)
+
+
+def section_dev_curve(data: dict) -> str:
+    """ENGINE's two energies side by side: the relaxed one it minimises and the discrete one it is selected on."""
+    train = {row["step"]: row for row in data["train_log"]}
+    rows = [[point["step"], f"{point['dev_discrete_energy']:.3f}",
+             *(f"{train[point['step']][k]:.3f}" if point["step"] in train and k in train[point["step"]] else "-"
+               for k in ("energy", "ce_loss"))]
+            for point in data["dev_curve"]]
+    return ("**ENGINE's energies during training** (`engine_selected`: the engine stage's settings, evaluated every "
+            f"{data['scale']['logging_steps']} steps; step 0 is the starting CMLM). Dev discrete energy = the "
+            "teacher's energy of the argmax outputs at reference lengths (the paper's selection criterion), as the "
+            "Trainer's evaluation computes it (per-token mean of each batch, averaged over batches: long sentences "
+            "weigh more, so it is not on the scale of the per-sentence averages in the Table 2 and lengths tables); "
+            "relaxed energy and "
+            "CE = the training batches' averages since the previous row. "
+            f"Selected: step {data['selected_step']}.\n\n"
+            + table(["step", "dev discrete energy", "training energy (relaxed, SX/ST)", "training CE"], rows))
+
+
+def section_bench(prefix: str, suffix: str, title: str) -> str | None:
+    """One benchmark's tables: `prefix` is `bench_` (A) or `bench_b_` (B), `suffix` `_quick` for the quick slice."""
+    rows = bench_rows(prefix, suffix)
+    if not rows:
+        return None
+    any_stage = next(load(f"{prefix}{s}{suffix}") for s in ("teacher", "cmlm_ref", "engine") if load(f"{prefix}{s}{suffix}"))
+    header = ["system", "iterations", "help BLEU", "help chrF", "help repetition", "help teacher energy",
+              "Bible BLEU", "Bible chrF"][: len(rows[0])]
+    text = f"### {title}\n\n" + table(header, rows)
+    for extra in (section_targets(prefix, suffix), section_setup(prefix, suffix)):
+        if extra:
+            text += "\n\n" + extra
+    stages = any_stage.get("benchmark_stages") or ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control",
+                                                   "examples", "table2", "gain", "sweep", "cmlm_long", "lengths",
+                                                   "engine_selected")
+    missing = [stage for stage in stages
+               if not load(f"{prefix}{stage}{suffix}") or load(f"{prefix}{stage}{suffix}").get("partial")]
+    if missing:
+        text += f"\n\n**Not run yet, or unfinished, at this budget:** {', '.join(missing)} (see the issue notes)."
+    flags = "" if prefix == "bench_" else f"--benchmark {prefix.removeprefix('bench_').rstrip('_')} "
+    text += f"\n\n*Budgets: {json.dumps(any_stage['scale'])}. Each stage: `python scripts/bench.py {flags}--stages STAGE"
+    text += " --quick" if suffix else ""
+    text += f"`. Hardware: {any_stage['hardware']}.*"
+    if "teacher" in any_stage:  # benchmark B: its own teacher, frozen when the benchmark first used it
+        teacher = any_stage["teacher"]
+        at = f" taken at training step {teacher['steps']}" if teacher.get("steps") is not None else ""
+        text += f" *Teacher: a copy of `{teacher['source']}`{at}.*"
+    table2 = load(f"{prefix}table2{suffix}")
+    if table2:
+        rows2 = [[k, f"{v['discrete_energy']:.3f}", v["bleu"], v["chrf"], f"{v['repetition']:.2f}"]
+                 for k, v in table2["rows"].items()]
+        text += ("\n\n**Table 2 at small scale** (dev set, oracle lengths, one pass; each pair trained "
+                 f"{table2['steps_per_pair']} steps from the same CMLM){partial_note(table2, 25)}:\n\n"
+                 + table(["O1/O2", "discrete energy", "BLEU", "chrF", "repetition"], rows2))
+    sweep = load(f"{prefix}sweep{suffix}")
+    if sweep:
+        rows4 = [[k, v["bleu"], v["chrf"], f"{v['repetition']:.2f}", f"{v['teacher_energy']:.2f}"]
+                 for k, v in sweep["rows"].items()]
+        text += ("\n\n**Which ENGINE settings help?** Dev set (help), 1 iteration, length beam 3; every ENGINE row "
+                 f"is {sweep['steps']} energy steps from the same CMLM ({sweep['initialised_from']}), the control is CE "
+                 f"for the same wall time{partial_note(sweep)}:\n\n"
+                 + table(["system", "dev BLEU", "dev chrF", "repetition", "teacher energy"], rows4))
+    lengths = load(f"{prefix}lengths{suffix}")
+    if lengths:
+        rows5 = [[name, *(f"{r[kind]['bleu']:.2f} / {r[kind]['chrf']:.1f} / {r[kind]['length_ratio']:.2f} / "
+                          f"{r[kind]['repetition']:.2f}" for kind in ("predicted_lengths", "oracle_lengths"))]
+                 + [f"{r['predicted_lengths']['teacher_energy']:.2f}", f"{r['oracle_lengths']['discrete_energy']:.2f}"]
+                 for name, r in lengths["rows"].items()]
+        text += ("\n\n**Length head or tokens?** Dev set (help), one pass: at the lengths the model predicts (length "
+                 "beam 3) and at the reference lengths. Length ratio = output/reference length in sacrebleu's 13a "
+                 "tokens; energies in nats per token, lower = the teacher likes the output more:\n\n"
+                 + table(["system", "predicted lengths: BLEU / chrF / length ratio / rep.",
+                          "oracle lengths: BLEU / chrF / length ratio / rep.", "teacher energy (predicted)",
+                          "discrete energy (oracle)"], rows5))
+    selected = load(f"{prefix}engine_selected{suffix}")
+    if selected:
+        text += "\n\n" + section_dev_curve(selected)
+    gain = load(f"{prefix}gain{suffix}")
+    if gain:
+        rows3 = [[p["checkpoint"], *(f"{p[f'{who}_bleu']:.2f} / {p.get(f'{who}_chrf', float('nan')):.1f} / "
+                                     f"{p[f'{who}_repetition']:.2f}" for who in ("start", "engine", "control"))]
+                 for p in sorted(gain["points"], key=lambda p: p["start_bleu"])]
+        text += ("\n\n**ENGINE gain against the starting CMLM** (help test set, 1 iteration, length beam 3; "
+                 f"ENGINE = {gain.get('energy_steps', '')} energy steps with the `engine` stage's settings, control = CE "
+                 f"for ENGINE's wall time, both from the start checkpoint){partial_note(gain)}:\n\n"
+                 + table(["start CMLM", "start BLEU / chrF / rep.", "ENGINE BLEU / chrF / rep.",
+                          "matched CE control BLEU / chrF / rep."], rows3))
+        text += f"\n\n![ENGINE gain]({plot_name(prefix, suffix)})"
+    confirm = load(f"{prefix}confirm{suffix}")
+    if confirm:
+        text += "\n\n" + section_confirm(confirm)
+    ranking = load(f"{prefix}ranking{suffix}")
+    if ranking:
+        text += "\n\n" + section_ranking(ranking)
+    rescoring = load(f"{prefix}rescoring{suffix}")
+    if rescoring:
+        text += "\n\n" + section_rescoring(rescoring)
+    descent = load(f"{prefix}descent{suffix}")
+    if descent:
+        text += "\n\n" + section_descent(descent)
+    sharp = load(f"{prefix}sharp{suffix}")
+    if sharp:
+        text += "\n\n" + section_sharp(sharp, {"confirm": confirm})
+    sharper = load(f"{prefix}sharper{suffix}")
+    if sharper:
+        text += "\n\n" + section_sharp(sharper, {"confirm": confirm, "sharp": sharp})
+    stronger, stronger_sx = load(f"{prefix}stronger{suffix}"), load(f"{prefix}stronger_sx{suffix}")
+    if stronger:
+        text += "\n\n" + section_stronger(load(f"{prefix}distill_ui{suffix}"), load(f"{prefix}cmlm_more{suffix}"),
+                                          stronger, stronger_sx,
+                                          tuple(filter(None, (load(f"{prefix}{c}{suffix}")
+                                                              for c in ("slow_control", "decay_control")))))
+    wide_sx = load(f"{prefix}wide_sx{suffix}")
+    if wide_sx:
+        text += "\n\n" + section_wide(load(f"{prefix}distill_wide{suffix}"), load(f"{prefix}cmlm_wide{suffix}"),
+                                      wide_sx, load(f"{prefix}wide_decay_control{suffix}"))
+    if stronger:
+        text += "\n\n" + section_edge_by_start([confirm, sharp, stronger, stronger_sx, wide_sx])
+    lengths_strong = load(f"{prefix}lengths_strong{suffix}")
+    if lengths_strong:
+        text += "\n\n" + section_lengths_strong(lengths_strong)
+    rescoring_strong = load(f"{prefix}rescoring_strong{suffix}")
+    if rescoring_strong:
+        text += "\n\n" + section_rescoring(rescoring_strong)
+    length_choice = load(f"{prefix}length_choice{suffix}")
+    if length_choice:
+        text += "\n\n" + section_length_choice(length_choice)
+    still_encoder = load(f"{prefix}still_encoder{suffix}")
+    if still_encoder:
+        text += "\n\n" + section_still_encoder(still_encoder)
+    def confirm(stage: str, title: str) -> str:
+        data = load(f"{prefix}{stage}{suffix}")
+        return "\n\n" + section_confirm(data, title=title) if data else ""
+
+    text += confirm("still_confirm", "ENGINE from a student trained with a still encoder, over seeds (every run with "
+                                     "the still encoder too)")
+    still_main = load(f"{prefix}still_main{suffix}")
+    if still_main:
+        text += "\n\n" + section_still_main(still_main, load(f"{prefix}teacher{suffix}"),
+                                              {name: load(f"{prefix}{name}{suffix}") for name in ("cmlm_kd", "engine", "control")},
+                                              load(f"{prefix}still_sharp{suffix}"))
+    text += confirm("still_seeds", "The still-encoder main pair over more seeds (seeds 1-2; seed 0 is `still_main`'s "
+                                   "pair)")
+    still_long = load(f"{prefix}still_long{suffix}")
+    if still_long:
+        text += "\n\n" + section_still_long(still_long, load(f"{prefix}still_main{suffix}"),
+                                              load(f"{prefix}cmlm_long{suffix}"))
+    still_long_seeds = load(f"{prefix}still_long_seeds{suffix}")
+    if still_long_seeds:
+        text += "\n\n" + section_confirm(still_long_seeds, title="ENGINE from the stronger still-encoder start "
+                                                                   "(`still_long`'s cmlm_long_still), over seeds")
+    still_rebuilt = load(f"{prefix}still_rebuilt{suffix}")
+    if still_rebuilt:
+        text += "\n\n" + section_still_rebuilt(still_rebuilt, still_long_seeds)
+    text += confirm("still_long_sharp", "The sharp O1 (softmax(z / 0.25)) from cmlm_long_still, over seeds")
+    still_rebuilt_sharp = load(f"{prefix}still_rebuilt_sharp{suffix}")
+    if still_rebuilt_sharp:
+        text += "\n\n" + section_confirm(still_rebuilt_sharp, title="The sharp O1 from the rebuilt cmlm_long_still "
+                                           "(a second start; `still_rebuilt`'s pair is the same seed at O1 temperature 1)")
+        text += pooled_pairs((load(f"{prefix}still_long_sharp{suffix}") or {}).get("points", [])
+                             + still_rebuilt_sharp["points"], "`still_long_sharp`")
+    output_chars = load(f"{prefix}output_chars{suffix}")
+    if output_chars:
+        text += "\n\n" + section_output_chars(output_chars)
+    still_budget = load(f"{prefix}still_budget{suffix}")
+    if still_budget:
+        replica = next((p for p in (load(f"{prefix}still_long_sharp{suffix}") or {}).get("points", [])
+                        if p["seed"] == still_budget.get("seed")), None)
+        text += "\n\n" + section_budget(still_budget, plot_name(prefix, suffix, "engine_still_budget"),
+                                          "still_budget", replica)
+    def sharp_pairs(line: str, title: str) -> str:
+        """`<line>_sharp`'s table over seeds, and its second controls' (`<line>_decay`, `<line>_slow`) there are."""
+        sharp = load(f"{prefix}{line}_sharp{suffix}")
+        found = [section_confirm(sharp, title=title)] if sharp else []
+        for control in (f"{line}_decay", f"{line}_slow"):
+            if sharp and (second := load(f"{prefix}{control}{suffix}")):
+                found.append(section_slow_control(second, sharp))
+        return "".join(f"\n\n{section}" for section in found)
+
+    still_more = load(f"{prefix}still_more{suffix}")
+    if still_more:
+        text += "\n\n" + section_still_more(still_more, still_long, load(f"{prefix}distill_all{suffix}"))
+    text += sharp_pairs("still_more", "The sharp O1 from the start trained on every source (`still_more`'s "
+                                      "cmlm_more_still), over seeds")
+    still_most = load(f"{prefix}still_most{suffix}")
+    if still_most:
+        text += "\n\n" + section_more_steps(still_most, still_more)
+    text += sharp_pairs("still_most", "The sharp O1 from `still_most`'s cmlm_most_still, over seeds")
+
+    def longer_run(line: str, title: str) -> str:
+        """`<line>`'s one longer curve (`budget` stage) beside the same seed's 200-step pair and slow control."""
+        stage = {"still_most": "still_most_budget", "still_max": "still_max_long"}[line]
+        curve = load(f"{prefix}{stage}{suffix}")
+        if not curve:
+            return ""
+
+        def same_seed(of: str) -> dict | None:
+            return next((p for p in (load(f"{prefix}{of}{suffix}") or {}).get("points", [])
+                         if p["seed"] == curve.get("seed")), None)
+
+        slow = same_seed(f"{line}_slow")
+        return "\n\n" + section_budget(curve, plot_name(prefix, suffix, f"engine_{stage}"), stage,
+                                         same_seed(f"{line}_sharp"), (f"{line}_slow", slow) if slow else None,
+                                         **({"title": title} if title else {}))
+
+    still_most_budget = load(f"{prefix}still_most_budget{suffix}")
+    text += longer_run("still_most", "")
+    still_most_budget_seeds = load(f"{prefix}still_most_budget_seeds{suffix}")
+    if still_most_budget_seeds:
+        text += "\n\n" + section_budget_seeds(still_most_budget_seeds, still_most_budget,
+                                                load(f"{prefix}still_most_sharp{suffix}"),
+                                                load(f"{prefix}still_most_slow{suffix}"))
+    still_most_fast = load(f"{prefix}still_most_fast{suffix}")
+    if still_most_fast:
+        slower = {**({2: still_most_budget} if still_most_budget else {}),
+                  **seed_curves(still_most_budget_seeds or {})}
+        text += "\n\n" + section_fast(still_most_fast, slower, load(f"{prefix}still_most_decay{suffix}"))
+    def one_curve(stage: str, title: str, repeats: dict | None = None) -> str:
+        """`stage`'s one-seed compute curve (`section_budget`, with its plot; `{lr}` in `title` is its lr); `repeats`
+        is a seeded-curves stage whose same-seed curve its first checkpoint repeats (both lrs constant)."""
+        data = load(f"{prefix}{stage}{suffix}")
+        if not data:
+            return ""
+        first = seed_curves(repeats or {}).get(data.get("seed"), {}).get("points", [None])[0]
+        return "\n\n" + section_budget(data, plot_name(prefix, suffix, f"engine_{stage}"), stage,
+                                         {**first, "control_steps": first["control_step"]} if first else None,
+                                         title=title.format(lr=data.get("learning_rate", 0)))
+
+    text += one_curve("still_most_fast_budget", "The sharp O1 at lr {lr:g} from `cmlm_most_still` as compute grows",
+                      still_most_fast)
+    still_max = load(f"{prefix}still_max{suffix}")
+    if still_max:
+        text += "\n\n" + section_more_steps(still_max, still_most)
+    text += sharp_pairs("still_max", "The sharp O1 from `still_max`'s cmlm_max_still, over seeds")
+    still_max_budget = load(f"{prefix}still_max_budget{suffix}")
+    if still_max_budget:
+        text += "\n\n" + section_budget_seeds(still_max_budget, None, load(f"{prefix}still_max_sharp{suffix}"),
+                                                load(f"{prefix}still_max_slow{suffix}"), stage="still_max_budget")
+    text += longer_run("still_max", "The sharp O1 from `cmlm_max_still` as compute grows")
+    still_peak = load(f"{prefix}still_peak{suffix}")
+    if still_peak:
+        text += "\n\n" + section_more_steps(still_peak, still_max)
+    still_peak_budget = load(f"{prefix}still_peak_budget{suffix}")
+    if still_peak_budget:
+        text += "\n\n" + section_budget_seeds(still_peak_budget, None, None, None, stage="still_peak_budget")
+    still_peak_decay = load(f"{prefix}still_peak_decay{suffix}")
+    if still_peak_budget and still_peak_decay:
+        text += "\n\n" + section_slow_control(still_peak_decay, first_checkpoint_pairs(still_peak_budget,
+                                                                                        "still_peak_budget"))
+    still_peak_pure = load(f"{prefix}still_peak_pure{suffix}")
+    if still_peak_pure:
+        text += "\n\n" + section_budget_seeds(still_peak_pure, None, None, None, stage="still_peak_pure",
+                                                against=(still_peak_budget, "still_peak_budget"))
+    still_peak_pure_fast = load(f"{prefix}still_peak_pure_fast{suffix}")
+    if still_peak_pure_fast:
+        text += "\n\n" + section_budget_seeds(still_peak_pure_fast, None, None, None, stage="still_peak_pure_fast",
+                                                against=(still_peak_pure, "still_peak_pure"))
+    still_peak_pure_predicted = load(f"{prefix}still_peak_pure_predicted{suffix}")
+    if still_peak_pure_predicted:
+        text += "\n\n" + section_budget_seeds(still_peak_pure_predicted, None, None, None,
+                                                stage="still_peak_pure_predicted",
+                                                against=(still_peak_pure_fast, "still_peak_pure_fast"))
+    text += one_curve("still_peak_pure_faster", "Pure energy at lr {lr:g} from `cmlm_peak_still` as compute grows")
+    text += one_curve("still_peak_pure_long", "Pure energy at lr {lr:g} from `cmlm_peak_still`, one seed for 600 steps",
+                      still_peak_pure_fast)
+    still_max_pure_fast = load(f"{prefix}still_max_pure_fast{suffix}")
+    if still_max_pure_fast:
+        text += "\n\n" + section_budget_seeds(still_max_pure_fast, None, None, None, stage="still_max_pure_fast",
+                                                against=(still_max_budget, "still_max_budget"))
+    for stage, section in (("significance", section_significance), ("lengths_targets", section_lengths_targets),
+                           ("examples_targets", section_examples_targets)):
+        if found := load(f"{prefix}{stage}{suffix}"):  # the decoding-only checks of the targets table's seeds
+            text += "\n\n" + section(found)
+    if rise := rise_points(rise_stages(prefix, suffix)):
+        text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
+    if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
+        text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
+            "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
+            "still_more_sharp", "still_most_sharp", "still_max_sharp")])
+    budget = load(f"{prefix}budget{suffix}")
+    if budget:
+        text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
+    unfrozen = load(f"{prefix}unfrozen{suffix}")
+    if unfrozen:
+        text += "\n\n" + section_unfrozen(unfrozen, load(f"{prefix}engine{suffix}"), load(f"{prefix}control{suffix}"))
+    return text

@@ -1,0 +1,75 @@
+"""What every section shares: where the results and the documents are, one stage's results (`load`), the Markdown
+table, and the small formatting helpers several topics use.
+
+Other modules read the paths at call time as `common.RESULTS`, `common.DOCS`, ... and never import them by name, so
+a test that points `common.RESULTS` at a folder of its own moves every section with it."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "results"
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+RESULTS_DOC = DOCS / "RESULTS.md"
+
+
+def load(name: str) -> dict | None:
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    def cell(value) -> str:
+        return f"{value:.1f}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def source(data: dict) -> str:
+    return f"*Command: `{data['command']}`. Hardware: {data.get('hardware', '?')}, {data.get('threads', '?')} thread(s).*"
+
+
+def cells(scores: dict) -> list:
+    """Help BLEU, chrF, repetition, teacher energy; then BLEU and chrF on the Bible where the benchmark has it."""
+    lo = scores["libreoffice"]
+    row = [lo["bleu"], lo["chrf"], f"{lo['repetition']:.2f}", f"{lo['teacher_energy']:.2f}"]
+    return row + ([scores["bible"]["bleu"], scores["bible"]["chrf"]] if "bible" in scores else [])
+
+
+def partial_note(data: dict, expected: int | None = None) -> str:
+    """Stages of many short runs write their results after each run; say so while they are unfinished."""
+    if not data.get("partial"):
+        return ""
+    of = f" of {expected}" if expected else ""
+    done = len(data.get("rows", data.get("points", [])))
+    return f" — **unfinished: {done}{of} rows so far**, the stage resumes where it stopped"
+
+
+def short_digest(sha: str | None) -> str:
+    return sha[:8] if sha else "not recorded"
+
+
+def mean_range(values: list[float], unit: str, digits: int = 2) -> str:
+    """A mean over seeds with its range: "+1.00 BLEU (from +0.52 to +1.34)"; one value alone."""
+    if len(values) == 1:
+        return f"{values[0]:+.{digits}f} {unit}"
+    return (f"{statistics.mean(values):+.{digits}f} {unit} (from {min(values):+.{digits}f} to "
+            f"{max(values):+.{digits}f})")
+
+
+def seeds(n: int) -> str:
+    return f"{n} seed" + ("s" if n != 1 else "")
+
+
+def refined_gap(point: dict) -> str:
+    """ENGINE minus control at 10 iterations (BLEU / chrF) for a gain or confirm point that has those scores."""
+    if "engine_bleu_10" not in point:
+        return "-"
+    return (f"{point['engine_bleu_10'] - point['control_bleu_10']:+.2f} / "
+            f"{point['engine_chrf_10'] - point['control_chrf_10']:+.1f}")

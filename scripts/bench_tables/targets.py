@@ -1,0 +1,340 @@
+"""The issue's targets: the students they are checked on (`target_students`, one place, so the targets table and the
+README summary cannot disagree), the targets table, the decoding-only checks of its seeds (significance, lengths,
+examples), and the README's summary rows."""
+
+from __future__ import annotations
+
+import statistics
+from typing import NamedTuple
+
+from .common import load, source, table
+from .curves import seed_curves
+from .still_encoder import rise_points, rise_stages
+
+
+def verdict(met: bool) -> str:
+    return "yes" if met else "**no**"
+
+
+def target_rows(help_bleu: dict[str, float], start: str, greedy: float) -> list[list[str]]:
+    """The issue's BLEU targets for one set of students (help BLEU at one iteration by name: the start, cmlm_kd,
+    engine, control), as [target, measured, met] rows."""
+    def versus(other: str) -> str:  # two decimals and the margin: a 0.02 BLEU "win" must look like one
+        return f"{help_bleu['engine']:.2f} vs {help_bleu[other]:.2f} ({help_bleu['engine'] - help_bleu[other]:+.2f})"
+
+    rows = [[f"ENGINE >= CMLM ({start}) + 3 BLEU, 1 iteration", versus(start),
+             verdict(help_bleu["engine"] >= help_bleu[start] + 3)]]
+    if "cmlm_kd" in help_bleu:
+        rows.append(["ENGINE above the distilled CMLM, 1 iteration", versus("cmlm_kd"),
+                     verdict(help_bleu["engine"] > help_bleu["cmlm_kd"])])
+    if "control" in help_bleu:
+        rows.append(["ENGINE above the matched-compute CE control, 1 iteration", versus("control"),
+                     verdict(help_bleu["engine"] > help_bleu["control"])])
+    share = f" ({100 * help_bleu['engine'] / greedy:.0f}%)" if greedy > 0 else ""
+    rows.append([">= 95% of teacher-greedy BLEU", f"{help_bleu['engine']:.1f} vs {greedy:.1f}{share}",
+                 verdict(greedy > 0 and help_bleu["engine"] >= 0.95 * greedy)])
+    return rows
+
+
+def batch1_ratio(speed: dict) -> float:
+    """A speed file's batch-1 ratio to teacher greedy for one parallel pass with one length candidate."""
+    batch1 = speed["results"]["batch_1"]
+    return batch1[next(k for k in batch1 if k.startswith("NAT 1 iteration, length beam 1") and "nn.Linear" not in k)][
+        "speedup_vs_teacher_greedy"]
+
+
+def still_main_bleu(prefix: str, suffix: str) -> dict[str, float] | None:
+    """Help BLEU at one iteration of A's `still_main` students under the main table's names, each at the main
+    table's length beam (the CMLM at 5, ENGINE and the control at 3); None until that stage has finished."""
+    data = load(f"{prefix}still_main{suffix}") if prefix == "bench_" else None
+    if not data or data.get("partial"):
+        return None
+    beams = {"cmlm_kd": ("cmlm_kd_still", "length beam 5"), "engine": ("engine_still", "length beam 3"),
+             "control": ("control_still", "length beam 3")}
+    return {name: data["rows"][row][beam]["1_iterations"]["libreoffice"]["bleu"] for name, (row, beam) in beams.items()}
+
+
+def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float], int, str] | None:
+    """The students the targets are also checked on: the sharp O1 from the strongest start that has three or more
+    seeds with a fair control, at its most energy steps (`rise_points`), as (label, help BLEU by `target_rows`'s
+    names, seeds, the stage that trained them). Chosen by the start and the steps, never by ENGINE's score."""
+    groups: dict[tuple[float, int, str], list[dict]] = {}
+    for point in points:
+        groups.setdefault((point["start_bleu"], point["steps"], point["start"]), []).append(point)
+    full = [(key, group) for key, group in groups.items()
+            if len(group) >= 3 and all("control_bleu" in point for point in group)]
+    if not full:
+        return None
+    (start_bleu, steps, start), group = max(full, key=lambda item: item[0])
+    return (f"`{start}`, sharp O1, {steps} steps, mean of {len(group)} seeds",
+            {"cmlm_kd": start_bleu, "engine": statistics.mean(point["engine_bleu"] for point in group),
+             "control": statistics.mean(point["control_bleu"] for point in group)}, len(group), group[0]["stage"])
+
+
+# The settings found after the fact: pure energy at lr 3e-5 from each start, then at the predicted lengths.
+FOUND_STAGES = ("still_peak_pure_fast", "still_max_pure_fast", "still_peak_pure_predicted")
+
+
+def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float], str, str, int, str] | None:
+    """The students of `stage`, a finished curves stage of three or more seeds whose setting was chosen after the
+    pre-registered one's results (an exploration, so labelled as one), at its last checkpoint, as `Students`' fields.
+    The last checkpoint is fixed by the stage, not picked by test score."""
+    curves = seed_curves(data or {})
+    if (data or {}).get("partial") or len(curves) < 3:
+        return None
+    some = next(iter(curves.values()))
+    last = [curve["points"][-1] for curve in curves.values()]
+    what = "pure energy" if some["ce_weight"] == 0 else f"`ce_weight` {some['ce_weight']:g}"
+    what += f" at the {some['energy_length']} lengths" if some.get("energy_length", "oracle") != "oracle" else ""
+    return (f"setting found after the fact (`{stage}`: {what}, lr {some['learning_rate']:g}, sharp O1, "
+            f"{last[0]['engine_step']} steps from `{some['initialised_from']}`, mean of {len(last)} seeds; its "
+            f"control CE at lr {some['control_learning_rate']:g})",
+            {"cmlm_kd": some["start"]["bleu"], "engine": statistics.mean(point["engine_bleu"] for point in last),
+             "control": statistics.mean(point["control_bleu"] for point in last)}, "cmlm_kd", stage, len(last),
+            some["initialised_from"])
+
+
+class Students(NamedTuple):
+    """One set of students the issue's targets are checked on: a targets-table column, a row of the README summary."""
+
+    label: str  # the targets table's column heading
+    bleu: dict[str, float]  # help BLEU at one iteration by `target_rows`'s names (the start, cmlm_kd, engine, control)
+    start: str  # which of those names is the start
+    stage: str  # the stage that trained ENGINE (its results JSON holds the command)
+    seeds: int
+    initialised_from: str  # the start's model name
+
+
+def target_students(prefix: str, suffix: str) -> tuple[float, list[Students]] | None:
+    """Teacher-greedy help BLEU and the students the issue's targets are checked on, in the targets table's order:
+    the benchmark's `engine` stage; on A also `still_main`'s students (the frozen encoder in eval mode), the sharp O1
+    from the strongest start (`strongest_rise`) and each setting found after the fact (`FOUND_STAGES`)."""
+    teacher, engine = load(f"{prefix}teacher{suffix}"), load(f"{prefix}engine{suffix}")
+    if not (teacher and engine):
+        return None
+    greedy = teacher["greedy"]["libreoffice"]["bleu"]
+    help_bleu = {name: load(f"{prefix}{name}{suffix}")["1_iterations"]["libreoffice"]["bleu"]
+                 for name in ("cmlm_ref", "cmlm_kd", "engine", "control") if load(f"{prefix}{name}{suffix}")}
+    start = engine["initialised_from"]
+    students = [Students("measured", help_bleu, start, "engine", 1, start)]
+    still = still_main_bleu(prefix, suffix)
+    if not (still and start == "cmlm_kd"):
+        return greedy, students
+    students.append(Students("still encoder (`still_main`)", still, start, "still_main", 1, f"{start}_still"))
+    if strongest := strongest_rise(rise_points(rise_stages(prefix, suffix))):
+        label, bleu, seeds, stage = strongest
+        students.append(Students(f"strongest start ({label}; its start is the CMLM, its control CE at lr 1e-5)", bleu,
+                                 "cmlm_kd", stage, seeds, label.split("`")[1]))
+        # The setting found after the fact, from each start it was run from (never only the start where it did best).
+        for stage in FOUND_STAGES:
+            if found := best_found(load(f"{prefix}{stage}{suffix}"), stage):
+                students.append(Students(*found))
+    return greedy, students
+
+
+def section_targets(prefix: str, suffix: str) -> str | None:
+    """The issue's targets, checked against the numbers (never typed in), one column pair per `target_students`."""
+    found = target_students(prefix, suffix)
+    if not found:
+        return None
+    greedy, students = found
+    header, rows = ["target"], []
+    for students_ in students:
+        header += [students_.label, "met"]
+        more = target_rows(students_.bleu, students_.start, greedy)
+        rows = [row + add[1:] for row, add in zip(rows, more, strict=True)] if rows else more
+    # Each full benchmark's speed file measures its own student and teacher on its own test sentences.
+    speed_file = {"bench_": "speed", "bench_b_": "speed_b", "bench_short_": "speed_short"}.get(prefix)
+    speed = load(speed_file) if speed_file else None
+    if speed and not suffix:
+        ratio = batch1_ratio(speed)
+        row = [">= 5x faster than teacher greedy at batch 1 (CPU)", f"{ratio:.2f}x", verdict(ratio >= 5)]
+        if len(students) > 1:  # the still-encoder students are timed in `speed_still` (a newer generate(), another run)
+            still_speed = load("speed_still") if prefix == "bench_" else None
+            still_ratio = batch1_ratio(still_speed) if still_speed else None
+            for _ in students[1:]:  # the strongest start's students have the same architecture too
+                row += ([f"{still_ratio:.2f}x (`speed_still`)", verdict(still_ratio >= 5)] if still_ratio
+                        else ["(same architecture)", "-"])
+        rows.append(row)
+    seeds_said = "one seed" + (", the strongest start's columns a mean over seeds" if len(students) > 2 else "")
+    return f"**Targets (this benchmark's help test set; {seeds_said}):**\n\n" + table(header, rows)
+
+
+def section_significance(data: dict) -> str:
+    """Each targets-table seed's ENGINE - start and ENGINE - control with the paired bootstrap's 95% interval on the
+    test sentences A's tables score and on the rest of the test split, each stage's mean over its seeds on the same
+    resamples, and what the intervals over the whole split say about the targets."""
+    def gap(test: dict, metric: str) -> str:
+        found = test[metric]
+        return f"{found['difference']:+.2f} [{found['low']:+.2f}, {found['high']:+.2f}], p {found['p_not_better']:.3f}"
+
+    def cells(tests: dict) -> list[str]:
+        return [gap(tests[test], metric) for test in ("engine_vs_start", "engine_vs_control") for metric in ("bleu", "chrf")]
+
+    def redecoded(row: dict) -> str:
+        worst = max(abs(row["redecoded_bleu"][who] - row["recorded_bleu"][who]) for who in row["recorded_bleu"])
+        return "yes" if worst < 0.005 else f"**no** (up to {worst:.2f} BLEU apart)"
+
+    def clear(found: dict) -> str:
+        return "clear of 0" if found["low"] > 0 else "**not** clear of 0"
+
+    stages = list(dict.fromkeys(row["stage"] for row in data["rows"]))
+    header = ["stage", "start", "seed", "ENGINE - start, BLEU", "ENGINE - start, chrF", "ENGINE - control, BLEU",
+              "ENGINE - control, chrF"]
+    tables = {}
+    for cut in ("scored", "unseen", "all"):
+        rows = []
+        for stage in stages:
+            group = [row for row in data["rows"] if row["stage"] == stage]
+            if cut != "all":  # the whole split's seeds are in the JSON; its means are what the targets need
+                rows += [[f"`{stage}`", f"`{row['start']}`", row["seed"], *cells(row["slices"][cut]),
+                          *([redecoded(row)] if cut == "scored" else [])] for row in group]
+            if stage in data["means"]:
+                mean = data["means"][stage]
+                rows.append([f"`{stage}`", f"`{group[0]['start']}`", f"**mean of {mean['seeds']}**",
+                             *cells(mean["slices"][cut]), *([""] if cut == "scored" else [])])
+        tables[cut] = table(header + (["redecoded"] if cut == "scored" else []), rows)
+    summary = []
+    for stage, mean in data["means"].items():
+        whole, scored, unseen = (mean["slices"][cut] for cut in ("all", "scored", "unseen"))
+        rise, over = whole["engine_vs_start"]["bleu"], whole["engine_vs_control"]["bleu"]
+        summary.append(
+            f"`{stage}`, all {data['sentences']['all']} sentences: the mean rise over the start, "
+            f"{rise['difference']:+.2f} BLEU [{rise['low']:+.2f}, {rise['high']:+.2f}], is {clear(rise)} and "
+            f"{'holds' if rise['low'] <= 3 <= rise['high'] else 'excludes'} +3; the lead over the control, "
+            f"{over['difference']:+.2f} BLEU / {whole['engine_vs_control']['chrf']['difference']:+.2f} chrF, is "
+            f"{clear(over)} in BLEU and {clear(whole['engine_vs_control']['chrf'])} in chrF; on the unseen sentences "
+            f"the rise is {unseen['engine_vs_start']['bleu']['difference']:+.2f} and the lead "
+            f"{unseen['engine_vs_control']['bleu']['difference']:+.2f} BLEU (scored: "
+            f"{scored['engine_vs_start']['bleu']['difference']:+.2f} and "
+            f"{scored['engine_vs_control']['bleu']['difference']:+.2f})")
+    gone = f" Seeds whose models were gone or unfinished: {'; '.join(data['gone'])}." if data["gone"] else ""
+    sentences = data["sentences"]
+    return (f"**How much of each gap the test set can tell from noise** (`significance`: each seed of "
+            f"{', '.join(f'`{stage}`' for stage in data['stages'])} whose models were on disk, its ENGINE at the "
+            "curve's last checkpoint and its control at the same wall time decoded again as they were scored: help "
+            "test split, 1 iteration, length beam 3. Each cell: the difference, its 95% interval over "
+            f"{data['resamples']:,} paired bootstrap resamples of the sentences (Koehn 2004; all systems scored on the "
+            "same resamples), and p = the share of resamples in which ENGINE is not ahead; the mean rows average the "
+            "seeds' differences on each resample, so their interval keeps the noise of the sentences, which more seeds "
+            f"do not remove.{gone}\n\n"
+            f"The {sentences['scored']} test sentences every table of A scores (redecoded = the BLEU of all three "
+            "systems within 0.005 of what their stage recorded):\n\n" + tables["scored"]
+            + f"\n\nThe other {sentences['unseen']} sentences of the same held-out help files, which no model of A was "
+            "scored on before (so no setting was chosen on them):\n\n" + tables["unseen"]
+            + f"\n\nAll {sentences['all']} test sentences, means over seeds:\n\n" + tables["all"]
+            + ("\n\n" + "\n".join(f"- {line}" for line in summary) if summary else "")
+            + "\n\n" + source(data))
+
+
+def section_lengths_targets(data: dict) -> str:
+    """`lengths_targets`: the targets table's seeds and their starts at the predicted lengths and at the reference
+    lengths on the same sentences, means over seeds, and ENGINE's rise and lead under both: tokens, or lengths?"""
+    def mean(rows: list[dict], metric: str, *keys: str) -> float:
+        def value(row: dict) -> float:
+            for key in keys:
+                row = row[key]
+            return row[metric]
+        return statistics.mean(value(row) for row in rows)
+
+    predicted, reference = ("oracle_lengths", "predicted"), ("oracle_lengths",)
+    rows, lines = [], []
+    for stage in dict.fromkeys(row["stage"] for row in data["rows"]):
+        systems = {who: [row for row in data["rows"] if row["stage"] == stage and row["system"] == who]
+                   for who in ("start", "engine", "control")}
+        for who, group in systems.items():
+            rows.append([f"`{stage}`", f"`{group[0]['start']}`" if who == "start" else who, len(group),
+                         f"{mean(group, 'bleu', 'predicted_lengths'):.2f} / {mean(group, 'chrf', 'predicted_lengths'):.1f}",
+                         f"{mean(group, 'bleu', *predicted):.2f} / {mean(group, 'chrf', *predicted):.1f} / "
+                         f"{mean(group, 'length_ratio', *predicted):.2f}",
+                         f"{mean(group, 'bleu', *reference):.2f} / {mean(group, 'chrf', *reference):.1f} / "
+                         f"{mean(group, 'length_ratio', *reference):.2f}",
+                         f"{mean(group, 'bleu', *reference) - mean(group, 'bleu', *predicted):+.2f}",
+                         f"{mean(group, 'length_head_offset', *reference):+.2f} / "
+                         f"{100 * mean(group, 'length_head_exact', *reference):.0f}%"])
+
+        def gap(other: str, keys: tuple[str, ...], metric: str = "bleu", systems: dict = systems) -> str:
+            return f"{mean(systems['engine'], metric, *keys) - mean(systems[other], metric, *keys):+.2f}"
+
+        lines.append(f"`{stage}`: ENGINE - start {gap('start', predicted)} BLEU / {gap('start', predicted, 'chrf')} "
+                     f"chrF at the predicted lengths, {gap('start', reference)} / {gap('start', reference, 'chrf')} at "
+                     f"the reference lengths; ENGINE - control {gap('control', predicted)} / "
+                     f"{gap('control', predicted, 'chrf')} and {gap('control', reference)} / "
+                     f"{gap('control', reference, 'chrf')}")
+    gone = f" Seeds whose models were gone or unfinished: {'; '.join(data['gone'])}." if data["gone"] else ""
+    sentences = data["rows"][0]["oracle_lengths"]["sentences"]
+    return ("**Better tokens or better lengths?** (`lengths_targets`: the seeds of the targets table's curves and their "
+            "starts, means over seeds; help test set, one pass. Recorded = the scores their stage recorded on the "
+            "200 test sentences (length beam 3: the student's own choice among its three likeliest lengths); then, on "
+            f"the {sentences} of those whose reference fits the student, one pass at the predicted lengths (length beam "
+            "3 again) and one candidate at each reference's length (`oracle_length_scores`); length head = its "
+            f"likeliest length minus the reference's, in tokens, and how often it is exact).{gone}\n\n"
+            + table(["stage", "system", "seeds", "recorded: BLEU / chrF",
+                     f"predicted lengths ({sentences}): BLEU / chrF / length ratio",
+                     f"reference lengths ({sentences}): BLEU / chrF / length ratio", "reference - predicted, BLEU",
+                     "length head: offset / exact"], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n" + source(data))
+
+
+def section_examples_targets(data: dict) -> str:
+    """`examples_targets`: the targets table's students side by side, as `section_setup` lists `examples`."""
+    recorded = data["recorded_bleu"]
+    examples = []
+    for row in data["examples"]:
+        examples.append(f"- **source:** {row['source']}\n  - reference: {row['reference']}")
+        examples += [f"  - {name}: {output}" for name, output in row.items() if name not in ("source", "reference")]
+    return (f"**What the targets table's students write** (`examples_targets`: `{data['from_stage']}`'s seed "
+            f"{data['seed']}, the median of seeds {', '.join(map(str, data['seeds']))} ranked by the one-pass BLEU their "
+            f"stage recorded: ENGINE {recorded['engine']:.2f} after {data['engine_step']} energy steps, its start "
+            f"{recorded['start']:.2f}, its CE control {recorded['control']:.2f} after {data['control_step']} steps; "
+            "the six help test sources of `examples` above; the students at length beam 3):\n\n"
+            + "\n".join(examples) + "\n\n" + source(data))
+
+
+def summary_rows(prefix: str, name: str) -> list[list[str]]:
+    """One README summary row per `target_students` of a benchmark (full budget): ENGINE at one iteration against its
+    start, the rise's 95% interval over the whole test split where `significance` measured it, the matched CE control
+    and teacher greedy, and the command of the stage that trained it."""
+    found = target_students(prefix, "")
+    if not found:
+        return []
+    greedy, students = found
+    significance = load(f"{prefix}significance") or {}
+    rows = []
+    for who in students:
+        bleu, stage = who.bleu, load(f"{prefix}{who.stage}")
+        rise = bleu["engine"] - bleu[who.start]
+        whole = significance.get("means", {}).get(who.stage, {}).get("slices", {}).get("all")
+        interval = whole["engine_vs_start"]["bleu"] if whole else None
+        rows.append([f"{name}: `{who.stage}` from `{who.initialised_from}`", who.seeds, f"{bleu['engine']:.2f}",
+                     f"{bleu[who.start]:.2f}", verdict(rise > 0), f"{rise:+.2f} ({verdict(rise >= 3)})",
+                     f"{interval['difference']:+.2f} [{interval['low']:+.2f}, {interval['high']:+.2f}]" if interval
+                     else "-", f"{bleu['engine'] - bleu['control']:+.2f}" if "control" in bleu else "-",
+                     f"{100 * bleu['engine'] / greedy:.0f}% of {greedy:.2f} ({verdict(bleu['engine'] >= 0.95 * greedy)})",
+                     f"`{stage['command']}`"])
+    return rows
+
+
+def render_summary() -> str:
+    """The README's results summary: the issue's targets for every set of students the targets table checks, one
+    row each, then the speed target; the full tables are docs/RESULTS.md's."""
+    rows = summary_rows("bench_", "A") + summary_rows("bench_b_", "B")
+    if not rows:
+        return "(no results yet: run `make bench`, then `python scripts/make_tables.py`)"
+    significance = load("bench_significance")
+    whole = (f"rise over all {significance['sentences']['all']} test sentences, mean over seeds "
+             "[95% interval] (`python scripts/bench.py --stages significance`)") if significance else "rise, whole split"
+    text = ("**The issue's targets** (help test set, first 200 pairs; ENGINE and its control at one iteration, length "
+            "beam 3; several seeds: their mean):\n\n"
+            + table(["students", "seeds", "ENGINE BLEU", "start BLEU (a CMLM trained on distilled outputs)",
+                     "ENGINE above its start", "rise (target >= +3)", whole,
+                     "ENGINE - CE control at matched compute", "share of teacher greedy (target >= 95%)",
+                     "command"], rows))
+    speed = load("speed_still")
+    if speed:
+        ratio = batch1_ratio(speed)
+        text += (f"\n\nSpeed (target: one parallel pass >= 5x faster than teacher greedy at batch 1 on CPU): "
+                 f"**{ratio:.2f}x** ({verdict(ratio >= 5)}), A's still-encoder ENGINE against its teacher on the same "
+                 f"sentences and threads, median of {speed['repeats']} repeats ({speed['hardware']}): "
+                 f"`{speed['command']}`.")
+    return text + "\n\nRegenerated from `results/*.json` by `python scripts/make_tables.py`."

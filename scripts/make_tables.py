@@ -86,8 +86,9 @@ __all__ = [
 
 
 def main() -> int:
-    if gain_points_all():
-        plot_gain_all(gain_points_all())
+    gain_points = gain_points_all()
+    if gain_points:
+        plot_gain_all(gain_points)
     for prefix in GAIN_BENCHMARKS + ("bench_b_",):
         for suffix in ("", "_quick"):
             gain = load(f"{prefix}gain{suffix}")

@@ -67,9 +67,12 @@ def seeds(n: int) -> str:
     return f"{n} seed" + ("s" if n != 1 else "")
 
 
+def curve_gap(point: dict, suffix: str = "") -> str:
+    """ENGINE - control at a compute-curve point, BLEU / chrF (`suffix` "_10": at ten iterations)."""
+    return (f"{point[f'engine_bleu{suffix}'] - point[f'control_bleu{suffix}']:+.2f} / "
+            f"{point[f'engine_chrf{suffix}'] - point[f'control_chrf{suffix}']:+.1f}")
+
+
 def refined_gap(point: dict) -> str:
     """ENGINE minus control at 10 iterations (BLEU / chrF) for a gain or confirm point that has those scores."""
-    if "engine_bleu_10" not in point:
-        return "-"
-    return (f"{point['engine_bleu_10'] - point['control_bleu_10']:+.2f} / "
-            f"{point['engine_chrf_10'] - point['control_chrf_10']:+.1f}")
+    return curve_gap(point, "_10") if "engine_bleu_10" in point else "-"

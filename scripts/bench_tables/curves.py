@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import statistics
 
-from .common import mean_range, partial_note, seeds, source, table
+from .common import curve_gap, mean_range, partial_note, seeds, source, table
 
 
 def curve_scores(point: dict, who: str) -> str:
     """One side of a compute-curve point at one iteration: BLEU / chrF / repetition / teacher energy."""
     return (f"{point[f'{who}_bleu']:.2f} / {point[f'{who}_chrf']:.1f} / {point[f'{who}_repetition']:.2f} / "
             f"{point[f'{who}_teacher_energy']:.2f}")
-
-
-def curve_gap(point: dict, suffix: str = "") -> str:
-    """ENGINE - control at a compute-curve point, BLEU / chrF (`suffix` "_10": at ten iterations)."""
-    return (f"{point[f'engine_bleu{suffix}'] - point[f'control_bleu{suffix}']:+.2f} / "
-            f"{point[f'engine_chrf{suffix}'] - point[f'control_chrf{suffix}']:+.1f}")
 
 
 def curve_refined(point: dict, who: str) -> str:

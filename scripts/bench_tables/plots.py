@@ -10,6 +10,23 @@ from .gain import GAIN_NAMES, STILL_NAMES
 from .measurements import curve_points
 
 
+def pyplot() -> object:
+    """matplotlib's pyplot on the file-only Agg backend (no display on a build machine)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig: object, name: str) -> None:
+    """Every figure's finish: a tight layout, saved as docs/<name> at 120 dpi."""
+    fig.tight_layout()
+    common.DOCS.mkdir(exist_ok=True)
+    fig.savefig(common.DOCS / name, dpi=120)
+
+
 def plot_name(prefix: str, suffix: str, kind: str = "engine_gain") -> str:
     """docs/ file of a benchmark's plot: e.g. engine_gain.png (A), engine_gain_b.png (B), engine_gain_short.png,
     `_quick` for the slices."""
@@ -24,17 +41,11 @@ def save_gain_axes(fig: object, axes: list, xlabel: str, ylabels: tuple[str, str
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
     axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    common.DOCS.mkdir(exist_ok=True)
-    fig.savefig(common.DOCS / name, dpi=120)
+    save(fig, name)
 
 
 def plot_gain(gain: dict, name: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     points = sorted(gain["points"], key=lambda p: p["start_bleu"])
     start = [p["start_bleu"] for p in points]
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -44,19 +55,13 @@ def plot_gain(gain: dict, name: str) -> None:
     ax.set_xlabel("starting CMLM BLEU")
     ax.set_ylabel("BLEU change")
     ax.legend()
-    fig.tight_layout()
-    common.DOCS.mkdir(exist_ok=True)
-    fig.savefig(common.DOCS / name, dpi=120)
+    save(fig, name)
 
 
 def plot_gain_all(points: list[dict]) -> None:
     """docs/engine_gain_all.png: ENGINE minus control (BLEU and chrF) against the start's share of the teacher's
     BLEU, one marker per benchmark."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     styles = {**dict(zip(GAIN_NAMES.values(), ("o-", "s-", "^-"), strict=True)),
               **dict(zip(STILL_NAMES.values(), ("D", "v"), strict=True))}  # still-encoder points: no line, other starts
@@ -73,11 +78,7 @@ def plot_gain_all(points: list[dict]) -> None:
 
 def plot_budget(data: dict, name: str) -> None:
     """BLEU, chrF and teacher energy of ENGINE and its control against wall time (the budget stage)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     seconds = [0.0] + [p["seconds"] for p in data["points"]]
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(11, 3.2))
     for axis, metric, label in ((left, "bleu", "test BLEU (1 it.)"), (middle, "chrf", "test chrF (1 it.)"),
@@ -88,19 +89,13 @@ def plot_budget(data: dict, name: str) -> None:
         axis.set_xlabel("training wall time (s)")
         axis.set_ylabel(label)
     left.legend()
-    fig.tight_layout()
-    common.DOCS.mkdir(exist_ok=True)
-    fig.savefig(common.DOCS / name, dpi=120)
+    save(fig, name)
 
 
 def plot_rise_by_start(points: list[dict], name: str) -> None:
     """ENGINE - start and ENGINE - CE at lr 1e-5 (BLEU, one iteration) against the start's BLEU: each seed a small
     marker, the mean over seeds a large one, 200 and 400 energy steps apart; the issue's +3 as a dashed line."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
     for steps, style, color in ((200, "o", "C0"), (400, "s", "C1")):
         mine = [q for q in points if q["steps"] == steps]
@@ -121,11 +116,7 @@ def plot_rise_by_start(points: list[dict], name: str) -> None:
 
 def plot_teacher_curve(sessions: list[dict]) -> None:
     """docs/teacher_de_en_curve.png: the DE->EN teacher's test BLEU after each training session, against the aim."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     points = curve_points(sessions)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for key, label, style in (("greedy_bleu", "greedy", "o-"), ("beam4_bleu", "beam 4", "s--")):
@@ -134,6 +125,4 @@ def plot_teacher_curve(sessions: list[dict]) -> None:
     ax.set_xlabel("training steps")
     ax.set_ylabel("test BLEU (LibreOffice help)")
     ax.legend()
-    fig.tight_layout()
-    common.DOCS.mkdir(exist_ok=True)
-    fig.savefig(common.DOCS / "teacher_de_en_curve.png", dpi=120)
+    save(fig, "teacher_de_en_curve.png")

@@ -4,6 +4,7 @@ that has run, in the order the stages were added; each stage is drawn by the mod
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from .common import cells, load, partial_note, table
@@ -105,12 +106,27 @@ def section_dev_curve(data: dict) -> str:
             + table(["step", "dev discrete energy", "training energy (relaxed, SX/ST)", "training CE"], rows))
 
 
+def stage_loader(prefix: str, suffix: str) -> Callable[[str], dict | None]:
+    """`stage(name)`: that stage's results JSON of one benchmark and slice (None where it has not run)."""
+    return lambda name: load(f"{prefix}{name}{suffix}")
+
+
 def section_bench(prefix: str, suffix: str, title: str) -> str | None:
-    """One benchmark's tables: `prefix` is `bench_` (A) or `bench_b_` (B), `suffix` `_quick` for the quick slice."""
+    """One benchmark's tables: `prefix` is `bench_` (A) or `bench_b_` (B), `suffix` `_quick` for the quick slice.
+
+    The main table, targets and setup, then each line of work in the order it ran (`bench_stages`' modules):
+    the first recipe, labels' stronger starts, A's still-encoder line, and the checks on the targets' seeds."""
     rows = bench_rows(prefix, suffix)
     if not rows:
         return None
-    any_stage = next(load(f"{prefix}{s}{suffix}") for s in ("teacher", "cmlm_ref", "engine") if load(f"{prefix}{s}{suffix}"))
+    return (main_tables(prefix, suffix, title, rows) + first_recipe_sections(prefix, suffix)
+            + labels_sections(prefix, suffix) + still_sections(prefix, suffix) + closing_sections(prefix, suffix))
+
+
+def main_tables(prefix: str, suffix: str, title: str, rows: list[list]) -> str:
+    """The issue's table, the targets, the setup, what has not run, and the budgets and hardware it ran with."""
+    stage = stage_loader(prefix, suffix)
+    any_stage = next(stage(s) for s in ("teacher", "cmlm_ref", "engine") if stage(s))
     header = ["system", "iterations", "help BLEU", "help chrF", "help repetition", "help teacher energy",
               "Bible BLEU", "Bible chrF"][: len(rows[0])]
     text = f"### {title}\n\n" + table(header, rows)
@@ -120,8 +136,7 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
     stages = any_stage.get("benchmark_stages") or ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control",
                                                    "examples", "table2", "gain", "sweep", "cmlm_long", "lengths",
                                                    "engine_selected")
-    missing = [stage for stage in stages
-               if not load(f"{prefix}{stage}{suffix}") or load(f"{prefix}{stage}{suffix}").get("partial")]
+    missing = [name for name in stages if not stage(name) or stage(name).get("partial")]
     if missing:
         text += f"\n\n**Not run yet, or unfinished, at this budget:** {', '.join(missing)} (see the issue notes)."
     flags = "" if prefix == "bench_" else f"--benchmark {prefix.removeprefix('bench_').rstrip('_')} "
@@ -132,14 +147,21 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
         teacher = any_stage["teacher"]
         at = f" taken at training step {teacher['steps']}" if teacher.get("steps") is not None else ""
         text += f" *Teacher: a copy of `{teacher['source']}`{at}.*"
-    table2 = load(f"{prefix}table2{suffix}")
+    return text
+
+
+def first_recipe_sections(prefix: str, suffix: str) -> str:
+    """Table 2, the sweep, the lengths, the dev curve, the gain plot, and the first recipe's studies."""
+    stage = stage_loader(prefix, suffix)
+    text = ""
+    table2 = stage("table2")
     if table2:
         rows2 = [[k, f"{v['discrete_energy']:.3f}", v["bleu"], v["chrf"], f"{v['repetition']:.2f}"]
                  for k, v in table2["rows"].items()]
         text += ("\n\n**Table 2 at small scale** (dev set, oracle lengths, one pass; each pair trained "
                  f"{table2['steps_per_pair']} steps from the same CMLM){partial_note(table2, 25)}:\n\n"
                  + table(["O1/O2", "discrete energy", "BLEU", "chrF", "repetition"], rows2))
-    sweep = load(f"{prefix}sweep{suffix}")
+    sweep = stage("sweep")
     if sweep:
         rows4 = [[k, v["bleu"], v["chrf"], f"{v['repetition']:.2f}", f"{v['teacher_energy']:.2f}"]
                  for k, v in sweep["rows"].items()]
@@ -147,7 +169,7 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                  f"is {sweep['steps']} energy steps from the same CMLM ({sweep['initialised_from']}), the control is CE "
                  f"for the same wall time{partial_note(sweep)}:\n\n"
                  + table(["system", "dev BLEU", "dev chrF", "repetition", "teacher energy"], rows4))
-    lengths = load(f"{prefix}lengths{suffix}")
+    lengths = stage("lengths")
     if lengths:
         rows5 = [[name, *(f"{r[kind]['bleu']:.2f} / {r[kind]['chrf']:.1f} / {r[kind]['length_ratio']:.2f} / "
                           f"{r[kind]['repetition']:.2f}" for kind in ("predicted_lengths", "oracle_lengths"))]
@@ -159,10 +181,10 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                  + table(["system", "predicted lengths: BLEU / chrF / length ratio / rep.",
                           "oracle lengths: BLEU / chrF / length ratio / rep.", "teacher energy (predicted)",
                           "discrete energy (oracle)"], rows5))
-    selected = load(f"{prefix}engine_selected{suffix}")
+    selected = stage("engine_selected")
     if selected:
         text += "\n\n" + section_dev_curve(selected)
-    gain = load(f"{prefix}gain{suffix}")
+    gain = stage("gain")
     if gain:
         rows3 = [[p["checkpoint"], *(f"{p[f'{who}_bleu']:.2f} / {p.get(f'{who}_chrf', float('nan')):.1f} / "
                                      f"{p[f'{who}_repetition']:.2f}" for who in ("start", "engine", "control"))]
@@ -173,201 +195,197 @@ def section_bench(prefix: str, suffix: str, title: str) -> str | None:
                  + table(["start CMLM", "start BLEU / chrF / rep.", "ENGINE BLEU / chrF / rep.",
                           "matched CE control BLEU / chrF / rep."], rows3))
         text += f"\n\n![ENGINE gain]({plot_name(prefix, suffix)})"
-    confirm = load(f"{prefix}confirm{suffix}")
-    if confirm:
-        text += "\n\n" + section_confirm(confirm)
-    ranking = load(f"{prefix}ranking{suffix}")
-    if ranking:
-        text += "\n\n" + section_ranking(ranking)
-    rescoring = load(f"{prefix}rescoring{suffix}")
-    if rescoring:
-        text += "\n\n" + section_rescoring(rescoring)
-    descent = load(f"{prefix}descent{suffix}")
-    if descent:
-        text += "\n\n" + section_descent(descent)
-    sharp = load(f"{prefix}sharp{suffix}")
+    for name, section in (("confirm", section_confirm), ("ranking", section_ranking), ("rescoring", section_rescoring),
+                          ("descent", section_descent)):
+        if found := stage(name):
+            text += "\n\n" + section(found)
+    confirm, sharp = stage("confirm"), stage("sharp")
     if sharp:
         text += "\n\n" + section_sharp(sharp, {"confirm": confirm})
-    sharper = load(f"{prefix}sharper{suffix}")
+    sharper = stage("sharper")
     if sharper:
         text += "\n\n" + section_sharp(sharper, {"confirm": confirm, "sharp": sharp})
-    stronger, stronger_sx = load(f"{prefix}stronger{suffix}"), load(f"{prefix}stronger_sx{suffix}")
-    if stronger:
-        text += "\n\n" + section_stronger(load(f"{prefix}distill_ui{suffix}"), load(f"{prefix}cmlm_more{suffix}"),
-                                          stronger, stronger_sx,
-                                          tuple(filter(None, (load(f"{prefix}{c}{suffix}")
-                                                              for c in ("slow_control", "decay_control")))))
-    wide_sx = load(f"{prefix}wide_sx{suffix}")
-    if wide_sx:
-        text += "\n\n" + section_wide(load(f"{prefix}distill_wide{suffix}"), load(f"{prefix}cmlm_wide{suffix}"),
-                                      wide_sx, load(f"{prefix}wide_decay_control{suffix}"))
-    if stronger:
-        text += "\n\n" + section_edge_by_start([confirm, sharp, stronger, stronger_sx, wide_sx])
-    lengths_strong = load(f"{prefix}lengths_strong{suffix}")
-    if lengths_strong:
-        text += "\n\n" + section_lengths_strong(lengths_strong)
-    rescoring_strong = load(f"{prefix}rescoring_strong{suffix}")
-    if rescoring_strong:
-        text += "\n\n" + section_rescoring(rescoring_strong)
-    length_choice = load(f"{prefix}length_choice{suffix}")
-    if length_choice:
-        text += "\n\n" + section_length_choice(length_choice)
-    still_encoder = load(f"{prefix}still_encoder{suffix}")
-    if still_encoder:
-        text += "\n\n" + section_still_encoder(still_encoder)
-    def confirm(stage: str, title: str) -> str:
-        data = load(f"{prefix}{stage}{suffix}")
-        return "\n\n" + section_confirm(data, title=title) if data else ""
+    return text
 
-    text += confirm("still_confirm", "ENGINE from a student trained with a still encoder, over seeds (every run with "
-                                     "the still encoder too)")
-    still_main = load(f"{prefix}still_main{suffix}")
+
+def confirm_section(stage: Callable[[str], dict | None], name: str, title: str) -> str:
+    """`name`'s pairs over seeds (`section_confirm`) under `title`, where that stage has run."""
+    data = stage(name)
+    return "\n\n" + section_confirm(data, title=title) if data else ""
+
+
+def labels_sections(prefix: str, suffix: str) -> str:
+    """Labels' stronger starts and their ENGINE runs, lengths and rescoring from them, the learnt length choice,
+    and the still encoder."""
+    stage = stage_loader(prefix, suffix)
+    text = ""
+    stronger, stronger_sx = stage("stronger"), stage("stronger_sx")
+    if stronger:
+        text += "\n\n" + section_stronger(stage("distill_ui"), stage("cmlm_more"), stronger, stronger_sx,
+                                          tuple(filter(None, (stage(c) for c in ("slow_control", "decay_control")))))
+    wide_sx = stage("wide_sx")
+    if wide_sx:
+        text += "\n\n" + section_wide(stage("distill_wide"), stage("cmlm_wide"), wide_sx, stage("wide_decay_control"))
+    if stronger:
+        text += "\n\n" + section_edge_by_start([stage("confirm"), stage("sharp"), stronger, stronger_sx, wide_sx])
+    for name, section in (("lengths_strong", section_lengths_strong), ("rescoring_strong", section_rescoring),
+                          ("length_choice", section_length_choice), ("still_encoder", section_still_encoder)):
+        if found := stage(name):
+            text += "\n\n" + section(found)
+    return text + confirm_section(stage, "still_confirm", "ENGINE from a student trained with a still encoder, over "
+                                                          "seeds (every run with the still encoder too)")
+
+
+def still_sections(prefix: str, suffix: str) -> str:
+    """Benchmark A's still-encoder line: each start of the chain, ENGINE from it against its controls over seeds,
+    and the compute curves, in the order the stages ran."""
+    stage = stage_loader(prefix, suffix)
+    text = ""
+    still_main = stage("still_main")
     if still_main:
-        text += "\n\n" + section_still_main(still_main, load(f"{prefix}teacher{suffix}"),
-                                              {name: load(f"{prefix}{name}{suffix}") for name in ("cmlm_kd", "engine", "control")},
-                                              load(f"{prefix}still_sharp{suffix}"))
-    text += confirm("still_seeds", "The still-encoder main pair over more seeds (seeds 1-2; seed 0 is `still_main`'s "
-                                   "pair)")
-    still_long = load(f"{prefix}still_long{suffix}")
+        text += "\n\n" + section_still_main(still_main, stage("teacher"),
+                                              {name: stage(name) for name in ("cmlm_kd", "engine", "control")},
+                                              stage("still_sharp"))
+    text += confirm_section(stage, "still_seeds", "The still-encoder main pair over more seeds (seeds 1-2; seed 0 is "
+                                                  "`still_main`'s pair)")
+    still_long = stage("still_long")
     if still_long:
-        text += "\n\n" + section_still_long(still_long, load(f"{prefix}still_main{suffix}"),
-                                              load(f"{prefix}cmlm_long{suffix}"))
-    still_long_seeds = load(f"{prefix}still_long_seeds{suffix}")
+        text += "\n\n" + section_still_long(still_long, stage("still_main"), stage("cmlm_long"))
+    still_long_seeds = stage("still_long_seeds")
     if still_long_seeds:
         text += "\n\n" + section_confirm(still_long_seeds, title="ENGINE from the stronger still-encoder start "
                                                                    "(`still_long`'s cmlm_long_still), over seeds")
-    still_rebuilt = load(f"{prefix}still_rebuilt{suffix}")
+    still_rebuilt = stage("still_rebuilt")
     if still_rebuilt:
         text += "\n\n" + section_still_rebuilt(still_rebuilt, still_long_seeds)
-    text += confirm("still_long_sharp", "The sharp O1 (softmax(z / 0.25)) from cmlm_long_still, over seeds")
-    still_rebuilt_sharp = load(f"{prefix}still_rebuilt_sharp{suffix}")
+    text += confirm_section(stage, "still_long_sharp", "The sharp O1 (softmax(z / 0.25)) from cmlm_long_still, over seeds")
+    still_rebuilt_sharp = stage("still_rebuilt_sharp")
     if still_rebuilt_sharp:
         text += "\n\n" + section_confirm(still_rebuilt_sharp, title="The sharp O1 from the rebuilt cmlm_long_still "
                                            "(a second start; `still_rebuilt`'s pair is the same seed at O1 temperature 1)")
-        text += pooled_pairs((load(f"{prefix}still_long_sharp{suffix}") or {}).get("points", [])
+        text += pooled_pairs((stage("still_long_sharp") or {}).get("points", [])
                              + still_rebuilt_sharp["points"], "`still_long_sharp`")
-    output_chars = load(f"{prefix}output_chars{suffix}")
+    output_chars = stage("output_chars")
     if output_chars:
         text += "\n\n" + section_output_chars(output_chars)
-    still_budget = load(f"{prefix}still_budget{suffix}")
+    still_budget = stage("still_budget")
     if still_budget:
-        replica = next((p for p in (load(f"{prefix}still_long_sharp{suffix}") or {}).get("points", [])
+        replica = next((p for p in (stage("still_long_sharp") or {}).get("points", [])
                         if p["seed"] == still_budget.get("seed")), None)
         text += "\n\n" + section_budget(still_budget, plot_name(prefix, suffix, "engine_still_budget"),
                                           "still_budget", replica)
+
     def sharp_pairs(line: str, title: str) -> str:
         """`<line>_sharp`'s table over seeds, and its second controls' (`<line>_decay`, `<line>_slow`) there are."""
-        sharp = load(f"{prefix}{line}_sharp{suffix}")
+        sharp = stage(f"{line}_sharp")
         found = [section_confirm(sharp, title=title)] if sharp else []
         for control in (f"{line}_decay", f"{line}_slow"):
-            if sharp and (second := load(f"{prefix}{control}{suffix}")):
+            if sharp and (second := stage(control)):
                 found.append(section_slow_control(second, sharp))
         return "".join(f"\n\n{section}" for section in found)
 
-    still_more = load(f"{prefix}still_more{suffix}")
+    still_more = stage("still_more")
     if still_more:
-        text += "\n\n" + section_still_more(still_more, still_long, load(f"{prefix}distill_all{suffix}"))
+        text += "\n\n" + section_still_more(still_more, still_long, stage("distill_all"))
     text += sharp_pairs("still_more", "The sharp O1 from the start trained on every source (`still_more`'s "
                                       "cmlm_more_still), over seeds")
-    still_most = load(f"{prefix}still_most{suffix}")
+    still_most = stage("still_most")
     if still_most:
         text += "\n\n" + section_more_steps(still_most, still_more)
     text += sharp_pairs("still_most", "The sharp O1 from `still_most`'s cmlm_most_still, over seeds")
 
     def longer_run(line: str, title: str) -> str:
         """`<line>`'s one longer curve (`budget` stage) beside the same seed's 200-step pair and slow control."""
-        stage = {"still_most": "still_most_budget", "still_max": "still_max_long"}[line]
-        curve = load(f"{prefix}{stage}{suffix}")
+        name = {"still_most": "still_most_budget", "still_max": "still_max_long"}[line]
+        curve = stage(name)
         if not curve:
             return ""
 
         def same_seed(of: str) -> dict | None:
-            return next((p for p in (load(f"{prefix}{of}{suffix}") or {}).get("points", [])
-                         if p["seed"] == curve.get("seed")), None)
+            return next((p for p in (stage(of) or {}).get("points", []) if p["seed"] == curve.get("seed")), None)
 
         slow = same_seed(f"{line}_slow")
-        return "\n\n" + section_budget(curve, plot_name(prefix, suffix, f"engine_{stage}"), stage,
+        return "\n\n" + section_budget(curve, plot_name(prefix, suffix, f"engine_{name}"), name,
                                          same_seed(f"{line}_sharp"), (f"{line}_slow", slow) if slow else None,
                                          **({"title": title} if title else {}))
 
-    still_most_budget = load(f"{prefix}still_most_budget{suffix}")
+    still_most_budget = stage("still_most_budget")
     text += longer_run("still_most", "")
-    still_most_budget_seeds = load(f"{prefix}still_most_budget_seeds{suffix}")
+    still_most_budget_seeds = stage("still_most_budget_seeds")
     if still_most_budget_seeds:
-        text += "\n\n" + section_budget_seeds(still_most_budget_seeds, still_most_budget,
-                                                load(f"{prefix}still_most_sharp{suffix}"),
-                                                load(f"{prefix}still_most_slow{suffix}"))
-    still_most_fast = load(f"{prefix}still_most_fast{suffix}")
+        text += "\n\n" + section_budget_seeds(still_most_budget_seeds, still_most_budget, stage("still_most_sharp"),
+                                                stage("still_most_slow"))
+    still_most_fast = stage("still_most_fast")
     if still_most_fast:
         slower = {**({2: still_most_budget} if still_most_budget else {}),
                   **seed_curves(still_most_budget_seeds or {})}
-        text += "\n\n" + section_fast(still_most_fast, slower, load(f"{prefix}still_most_decay{suffix}"))
-    def one_curve(stage: str, title: str, repeats: dict | None = None) -> str:
-        """`stage`'s one-seed compute curve (`section_budget`, with its plot; `{lr}` in `title` is its lr); `repeats`
+        text += "\n\n" + section_fast(still_most_fast, slower, stage("still_most_decay"))
+
+    def one_curve(name: str, title: str, repeats: dict | None = None) -> str:
+        """`name`'s one-seed compute curve (`section_budget`, with its plot; `{lr}` in `title` is its lr); `repeats`
         is a seeded-curves stage whose same-seed curve its first checkpoint repeats (both lrs constant)."""
-        data = load(f"{prefix}{stage}{suffix}")
+        data = stage(name)
         if not data:
             return ""
         first = seed_curves(repeats or {}).get(data.get("seed"), {}).get("points", [None])[0]
-        return "\n\n" + section_budget(data, plot_name(prefix, suffix, f"engine_{stage}"), stage,
+        return "\n\n" + section_budget(data, plot_name(prefix, suffix, f"engine_{name}"), name,
                                          {**first, "control_steps": first["control_step"]} if first else None,
                                          title=title.format(lr=data.get("learning_rate", 0)))
 
     text += one_curve("still_most_fast_budget", "The sharp O1 at lr {lr:g} from `cmlm_most_still` as compute grows",
                       still_most_fast)
-    still_max = load(f"{prefix}still_max{suffix}")
+    still_max = stage("still_max")
     if still_max:
         text += "\n\n" + section_more_steps(still_max, still_most)
     text += sharp_pairs("still_max", "The sharp O1 from `still_max`'s cmlm_max_still, over seeds")
-    still_max_budget = load(f"{prefix}still_max_budget{suffix}")
+    still_max_budget = stage("still_max_budget")
     if still_max_budget:
-        text += "\n\n" + section_budget_seeds(still_max_budget, None, load(f"{prefix}still_max_sharp{suffix}"),
-                                                load(f"{prefix}still_max_slow{suffix}"), stage="still_max_budget")
+        text += "\n\n" + section_budget_seeds(still_max_budget, None, stage("still_max_sharp"), stage("still_max_slow"),
+                                                stage="still_max_budget")
     text += longer_run("still_max", "The sharp O1 from `cmlm_max_still` as compute grows")
-    still_peak = load(f"{prefix}still_peak{suffix}")
+    still_peak = stage("still_peak")
     if still_peak:
         text += "\n\n" + section_more_steps(still_peak, still_max)
-    still_peak_budget = load(f"{prefix}still_peak_budget{suffix}")
+    still_peak_budget = stage("still_peak_budget")
     if still_peak_budget:
         text += "\n\n" + section_budget_seeds(still_peak_budget, None, None, None, stage="still_peak_budget")
-    still_peak_decay = load(f"{prefix}still_peak_decay{suffix}")
+    still_peak_decay = stage("still_peak_decay")
     if still_peak_budget and still_peak_decay:
         text += "\n\n" + section_slow_control(still_peak_decay, first_checkpoint_pairs(still_peak_budget,
                                                                                         "still_peak_budget"))
-    still_peak_pure = load(f"{prefix}still_peak_pure{suffix}")
-    if still_peak_pure:
-        text += "\n\n" + section_budget_seeds(still_peak_pure, None, None, None, stage="still_peak_pure",
-                                                against=(still_peak_budget, "still_peak_budget"))
-    still_peak_pure_fast = load(f"{prefix}still_peak_pure_fast{suffix}")
-    if still_peak_pure_fast:
-        text += "\n\n" + section_budget_seeds(still_peak_pure_fast, None, None, None, stage="still_peak_pure_fast",
-                                                against=(still_peak_pure, "still_peak_pure"))
-    still_peak_pure_predicted = load(f"{prefix}still_peak_pure_predicted{suffix}")
-    if still_peak_pure_predicted:
-        text += "\n\n" + section_budget_seeds(still_peak_pure_predicted, None, None, None,
-                                                stage="still_peak_pure_predicted",
-                                                against=(still_peak_pure_fast, "still_peak_pure_fast"))
+    # Each found setting's seeds against the setting it was found from.
+    for name, against in (("still_peak_pure", "still_peak_budget"), ("still_peak_pure_fast", "still_peak_pure"),
+                          ("still_peak_pure_predicted", "still_peak_pure_fast")):
+        if found := stage(name):
+            text += "\n\n" + section_budget_seeds(found, None, None, None, stage=name, against=(stage(against), against))
     text += one_curve("still_peak_pure_faster", "Pure energy at lr {lr:g} from `cmlm_peak_still` as compute grows")
     text += one_curve("still_peak_pure_long", "Pure energy at lr {lr:g} from `cmlm_peak_still`, one seed for 600 steps",
-                      still_peak_pure_fast)
-    still_max_pure_fast = load(f"{prefix}still_max_pure_fast{suffix}")
-    if still_max_pure_fast:
-        text += "\n\n" + section_budget_seeds(still_max_pure_fast, None, None, None, stage="still_max_pure_fast",
+                      stage("still_peak_pure_fast"))
+    if found := stage("still_max_pure_fast"):
+        text += "\n\n" + section_budget_seeds(found, None, None, None, stage="still_max_pure_fast",
                                                 against=(still_max_budget, "still_max_budget"))
-    for stage, section in (("significance", section_significance), ("lengths_targets", section_lengths_targets),
-                           ("examples_targets", section_examples_targets)):
-        if found := load(f"{prefix}{stage}{suffix}"):  # the decoding-only checks of the targets table's seeds
+    return text
+
+
+def closing_sections(prefix: str, suffix: str) -> str:
+    """The decoding-only checks on the targets' seeds, ENGINE's rise and edge against the start's strength, and the
+    first recipe's longer run and unfrozen student."""
+    stage = stage_loader(prefix, suffix)
+    text = ""
+    for name, section in (("significance", section_significance), ("lengths_targets", section_lengths_targets),
+                          ("examples_targets", section_examples_targets)):
+        if found := stage(name):  # the decoding-only checks of the targets table's seeds
             text += "\n\n" + section(found)
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
-    if any(load(f"{prefix}{line}_sharp{suffix}") for line in ("still_more", "still_most")):
-        text += "\n\n" + section_edge_by_start([load(f"{prefix}{stage}{suffix}") for stage in (
+    if any(stage(f"{line}_sharp") for line in ("still_more", "still_most")):
+        text += "\n\n" + section_edge_by_start([stage(name) for name in (
             "still_seeds", "still_long_seeds", "still_rebuilt", "still_long_sharp", "still_rebuilt_sharp",
             "still_more_sharp", "still_most_sharp", "still_max_sharp")])
-    budget = load(f"{prefix}budget{suffix}")
+    budget = stage("budget")
     if budget:
         text += "\n\n" + section_budget(budget, plot_name(prefix, suffix, "engine_budget"))
-    unfrozen = load(f"{prefix}unfrozen{suffix}")
+    unfrozen = stage("unfrozen")
     if unfrozen:
-        text += "\n\n" + section_unfrozen(unfrozen, load(f"{prefix}engine{suffix}"), load(f"{prefix}control{suffix}"))
+        text += "\n\n" + section_unfrozen(unfrozen, stage("engine"), stage("control"))
     return text

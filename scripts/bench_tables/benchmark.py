@@ -44,6 +44,7 @@ from .targets import section_examples_targets, section_lengths_targets, section_
 
 
 def bench_rows(prefix: str, suffix: str) -> list[list] | None:
+    """The issue's main table: each system of items 1-5 that has run, at 1 and 10 iterations, on both test corpora."""
     names = {"teacher": None, "cmlm_ref": "CMLM (references)", "cmlm_kd": "CMLM (distilled)",
              "cmlm_long": "CMLM (distilled, +CE steps)", "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE",
              "engine_selected": "ENGINE (SX/ST), lowest dev energy"}
@@ -66,6 +67,7 @@ def bench_rows(prefix: str, suffix: str) -> list[list] | None:
 
 
 def section_setup(prefix: str, suffix: str) -> str | None:
+    """Corpus sizes, parameter counts and side-by-side translations, from the `examples` stage."""
     data = load(f"{prefix}examples{suffix}")
     if not data:
         return None

@@ -18,11 +18,13 @@ RESULTS_DOC = DOCS / "RESULTS.md"
 
 
 def load(name: str) -> dict | None:
+    """results/<name>.json, or None where that stage or script has not written it."""
     path = RESULTS / f"{name}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def table(header: list[str], rows: list[list]) -> str:
+    """A Markdown table; floats with one decimal (BLEU and chrF rows format their own where they need more)."""
     def cell(value) -> str:
         return f"{value:.1f}" if isinstance(value, float) else str(value)
 
@@ -32,6 +34,7 @@ def table(header: list[str], rows: list[list]) -> str:
 
 
 def source(data: dict) -> str:
+    """The line under every table: the command that wrote its JSON, and the hardware and threads it ran on."""
     return f"*Command: `{data['command']}`. Hardware: {data.get('hardware', '?')}, {data.get('threads', '?')} thread(s).*"
 
 
@@ -52,6 +55,7 @@ def partial_note(data: dict, expected: int | None = None) -> str:
 
 
 def short_digest(sha: str | None) -> str:
+    """The first 8 hex digits of a recorded weights or corpus digest, enough to tell two apart in a table."""
     return sha[:8] if sha else "not recorded"
 
 
@@ -64,6 +68,7 @@ def mean_range(values: list[float], unit: str, digits: int = 2) -> str:
 
 
 def seeds(n: int) -> str:
+    """"1 seed", "3 seeds"."""
     return f"{n} seed" + ("s" if n != 1 else "")
 
 

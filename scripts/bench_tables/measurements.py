@@ -11,6 +11,7 @@ from .common import load, source, table
 
 
 def section_demo() -> str | None:
+    """What `make demo` measured on its last run (`results/demo.json`)."""
     data = load("demo")
     if not data:
         return None
@@ -27,6 +28,7 @@ def section_demo() -> str | None:
 
 
 def section_fidelity() -> str | None:
+    """The converted Firefox teacher against the original engine (`scripts/bench_bergamot_fidelity.py`)."""
     data = load("bergamot_fidelity")
     if not data:
         return None
@@ -61,6 +63,7 @@ def teacher_curve(sessions: list[dict]) -> str:
 
 
 def section_teacher_de_en() -> str | None:
+    """Benchmark B's DE->EN MarianMT teacher: its test scores after each training session, with the curve."""
     data = load("teacher_de_en")
     if not data or "test" not in data:
         return None
@@ -81,25 +84,26 @@ def section_teacher_de_en() -> str | None:
 
 
 def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> str | None:
+    """Sentences/s and latency per sentence of teacher and NAT, side by side, as ratios to teacher greedy."""
     data = load(name)
     if not data:
         return None
     rows = []
     for batch, systems in data["results"].items():
-        for name, r in systems.items():
-            rows.append([batch.replace("_", " "), name, f"{1000 * r['seconds_per_sentence']:.1f}",
+        for system, r in systems.items():
+            rows.append([batch.replace("_", " "), system, f"{1000 * r['seconds_per_sentence']:.1f}",
                          f"{r['sentences_per_second']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x",
                          f"{r['mean_output_tokens']:.1f}" if "mean_output_tokens" in r else "-"])
     header = ["batch", "system", "ms/sentence", "sentences/s", "vs teacher greedy", "output tokens/sentence"]
     text = f"### {title}\n\n" + table(header, rows)
     if "batch1_components_ms" in data:
-        parts = ", ".join(f"{name} {ms:.1f} ms" for name, ms in data["batch1_components_ms"].items())
+        parts = ", ".join(f"{part} {ms:.1f} ms" for part, ms in data["batch1_components_ms"].items())
         text += (f"\n\nBatch-1 parts: {parts}. The encoders are per sentence; a sentence pays one teacher step per "
                  "output token (plus `</s>`), and one parallel pass per iteration and length candidate.")
     if "batch1_shortlist" in data:
         shortlist = data["batch1_shortlist"]
-        rows = [[name, f"{1000 * r['seconds_per_sentence']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x",
-                 f"{r['unchanged_outputs']:.0%}"] for name, r in shortlist["results"].items()]
+        rows = [[system, f"{1000 * r['seconds_per_sentence']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x",
+                 f"{r['unchanged_outputs']:.0%}"] for system, r in shortlist["results"].items()]
         text += (f"\n\nBatch 1 with both output layers restricted to a shortlist of {shortlist['shortlist_ids']} of "
                  f"{shortlist['vocabulary']} ids (those the systems emit on these sentences, a stand-in for a lexical "
                  "shortlist), same run:\n\n"
@@ -108,6 +112,7 @@ def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> s
 
 
 def section_train_step() -> str | None:
+    """The cost of one training step, ENGINE's energy against cross-entropy (`scripts/bench_train_step.py`)."""
     data = load("train_step")
     if not data:
         return None

@@ -45,6 +45,7 @@ def save_gain_axes(fig: object, axes: list, xlabel: str, ylabels: tuple[str, str
 
 
 def plot_gain(gain: dict, name: str) -> None:
+    """docs/engine_gain*.png: ENGINE and its matched control minus the start, against the start's BLEU."""
     plt = pyplot()
     points = sorted(gain["points"], key=lambda p: p["start_bleu"])
     start = [p["start_bleu"] for p in points]

@@ -13,6 +13,7 @@ from .still_encoder import rise_points, rise_stages
 
 
 def verdict(met: bool) -> str:
+    """A target met reads "yes"; a missed one stands out in bold."""
     return "yes" if met else "**no**"
 
 

@@ -142,6 +142,8 @@ The stages:
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
+The stages' code lives in scripts/bench_stages/, one module per line of work above; its settings.py holds the
+stage list, the benchmarks, their budgets and every ENGINE setting.
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
     python scripts/bench.py --quick    # the same pipeline on a small slice, minutes

@@ -1,0 +1,258 @@
+"""The benchmark plumbing (`bench_stages/settings.py`, `records.py`, `base.py`, `recipes.py`): where each
+benchmark's results go, its missing-teacher error, the training logs and callbacks, the digests and
+`--rebuild`."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from bench_helpers import load_script, make_bench
+from transformers import TrainerControl, TrainerState
+
+import bench_stages as bench
+
+bench_script = load_script("bench")
+
+
+def test_the_script_describes_every_stage_and_bench_runs_it():
+    """`python scripts/bench.py --help` prints the script's docstring: each stage of STAGES is named there, and
+    `Bench` has the method the script calls for it."""
+    for stage in bench_script.STAGES:
+        assert callable(getattr(bench_script.Bench, f"stage_{stage}", None)), stage
+        assert re.search(rf"^  {stage}\b|, {stage}\b", bench_script.__doc__, re.M), stage
+
+
+def test_each_benchmark_has_its_own_runs_and_results(tmp_path):
+    a, b = make_bench(tmp_path, "a", quick=False), make_bench(tmp_path, "b")
+    assert a.result_path("engine").name == "bench_engine.json" and a.root.name == "bench"
+    assert b.result_path("engine").name == "bench_b_engine_quick.json" and b.root.name == "bench-b-quick"
+    assert (b.data().src_lang, b.data().tgt_lang) == ("de", "en")
+    # B's student takes the teacher's encoder shape; A pins the Firefox model's six encoder layers.
+    assert "encoder_layers" not in b.benchmark.student_config
+    assert a.benchmark.student_config.startswith("encoder_layers=6,")
+
+
+def test_benchmark_b_without_its_teacher_says_how_to_train_it(tmp_path):
+    with pytest.raises(SystemExit, match=r"scripts/train_teacher.py --quick"):
+        _ = make_bench(tmp_path, "b").teacher_dir
+
+
+HISTORY = [  # a Trainer log history: eval_on_start at step 0, logs and evaluations every 25 steps
+    {"eval_loss": 9.44, "step": 0},
+    {"loss": 12.345678, "energy": 7.8181, "ce_loss": 4.1719, "learning_rate": 1e-5, "step": 25},
+    {"eval_loss": 9.5, "step": 25},
+    {"loss": 11.9, "energy": 7.5, "ce_loss": 4.2, "step": 50},
+    {"eval_loss": 9.31, "step": 50},
+    {"eval_loss": 9.29, "step": 50},  # a resumed run re-scoring its resumed step: not the run's own value
+    {"train_runtime": 30.0, "step": 50},
+]
+
+
+def test_training_log_keeps_the_logged_losses_only():
+    assert bench.training_log(HISTORY) == [{"step": 25, "energy": 7.8181, "ce_loss": 4.1719, "loss": 12.3457},
+                                           {"step": 50, "energy": 7.5, "ce_loss": 4.2, "loss": 11.9}]
+
+
+def test_dev_curve_has_one_point_per_step_including_the_start():
+    assert bench.dev_curve(HISTORY) == [{"step": 0, "dev_discrete_energy": 9.44},
+                                        {"step": 25, "dev_discrete_energy": 9.5},
+                                        {"step": 50, "dev_discrete_energy": 9.31}]
+
+
+def test_log_history_is_read_at_the_end_of_training_and_times_the_training_loop(monkeypatch):
+    callback = bench.LogHistory()
+    clock = iter([100.0, 142.5])
+    monkeypatch.setattr(time, "perf_counter", lambda: next(clock))
+    callback.on_train_begin(None, None, None)
+    callback.on_train_end(None, argparse.Namespace(log_history=HISTORY, global_step=37), None)
+    assert callback.history == HISTORY and callback.history is not HISTORY
+    assert (callback.seconds, callback.steps) == (42.5, 37)
+
+
+def test_benchmark_b_copies_its_teacher_once_and_records_its_step(tmp_path):
+    source = tmp_path / "runs" / "teacher-de-en-quick"
+    source.mkdir(parents=True)
+    (source / "config.json").write_text("{}")
+    (source / "engine_hf_sessions.json").write_text(json.dumps([{"steps": 600}, {"steps": 5000}]))
+    (source / "checkpoint-4800").mkdir()
+    b = make_bench(tmp_path, "b")
+    assert b.teacher_dir == b.root / "teacher" and (b.teacher_dir / "config.json").exists()
+    assert not (b.teacher_dir / "checkpoint-4800").exists()
+    assert b.teacher_record() == {"teacher": {"source": str(source), "steps": 5000}}
+    (source / "engine_hf_sessions.json").write_text(json.dumps([{"steps": 9000}]))  # the teacher trains on
+    assert make_bench(tmp_path, "b").teacher_record()["teacher"]["steps"] == 5000
+
+
+def test_pairwise_agreement_counts_only_sources_where_outputs_and_chrf_differ():
+    hyps_a, hyps_b = ["x", "same", "p", "q", "r"], ["y", "same", "s", "t", "u"]
+    energy_a, energy_b = [1.0, 2.0, 3.0, 1.0, 5.0], [2.0, 2.0, 1.0, 4.0, 1.0]
+    chrf_a, chrf_b = [50.0, 40.0, 10.0, 30.0, 20.0], [40.0, 40.0, 20.0, 30.0, 10.0]
+    # source 0: a lower energy, a higher chrF (agree); 1: same output; 2: b lower, b higher (agree);
+    # 3: chrF tie; 4: b lower energy but a higher chrF (disagree)
+    got = bench.pairwise_agreement(hyps_a, hyps_b, energy_a, energy_b, chrf_a, chrf_b)
+    assert got == {"compared": 3, "agree": 2, "agreement": 2 / 3}
+    none = bench.pairwise_agreement(["s"], ["s"], [1.0], [2.0], [1.0], [2.0])
+    assert none == {"compared": 0, "agree": 0, "agreement": None}
+    pooled = bench.pooled_agreement(pair for pair in (got, none, {"compared": 1, "agree": 1, "agreement": 1.0}))
+    assert pooled == {"compared": 4, "agree": 3, "agreement": 0.75}
+
+
+def test_save_at_seconds_saves_once_per_time_passed():
+    saver = bench.SaveAtSeconds([10.0, 20.0, 21.0])
+    control = TrainerControl()
+    state = TrainerState()
+    clock = iter([0.0, 5.0, 12.0, 25.0, 30.0])
+    with mock.patch.object(time, "perf_counter", lambda: next(clock)):
+        saver.on_train_begin(None, state, control)
+        for step in (1, 2, 3, 4):
+            state.global_step, control.should_save = step, False
+            saver.on_step_end(None, state, control)
+            assert control.should_save == (step in (2, 3))
+    assert saver.saved_steps == [2, 3, 3]  # step 3 passed both 20 s and 21 s: one checkpoint stands for both
+
+
+def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monkeypatch):
+    from datasets import Dataset, DatasetDict
+
+    import engine_hf.data
+
+    def pairs(*targets):
+        return Dataset.from_dict({"translation": [{"en": f"source {i}", "pt": t} for i, t in enumerate(targets)]})
+
+    long = "um dois três quatro cinco seis sete oito nove"  # 9 words
+    corpus = DatasetDict(train=pairs("Salvar", long, "Abrir o documento"), validation=pairs(long, "Fechar"),
+                         test=pairs("Inserir tabela", long))
+    monkeypatch.setattr(engine_hf.data, "load_corpus", lambda corpus_name, src, tgt, **kw: corpus)
+    short = make_bench(tmp_path, "short", quick=False)
+    assert short.result_path("engine").name == "bench_short_engine.json" and short.root.name == "bench-short"
+    data = short.data()
+    assert Path(data.corpus).parent == short.root and (data.src_lang, data.tgt_lang) == ("en", "pt")
+    saved = DatasetDict.load_from_disk(data.corpus)
+    assert {split: [p["pt"] for p in saved[split]["translation"]] for split in saved} == {
+        "train": ["Salvar", "Abrir o documento"], "validation": ["Fechar"], "test": ["Inserir tabela"]}
+    assert make_bench(tmp_path, "a").data().corpus == "libreoffice"  # A itself is not cut
+    labels = make_bench(tmp_path, "labels", quick=False)  # the same cut at 4 words, in a folder of its own
+    assert labels.result_path("gain").name == "bench_labels_gain.json" and labels.root.name == "bench-labels"
+    saved = DatasetDict.load_from_disk(labels.data().corpus)
+    assert {split: [p["pt"] for p in saved[split]["translation"]] for split in saved} == {
+        "train": ["Salvar", "Abrir o documento"], "validation": ["Fechar"], "test": ["Inserir tabela"]}
+    assert Path(labels.data().corpus).name == "libreoffice-max4words"
+
+
+def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
+    a = make_bench(tmp_path, "a")
+    a.write("engine", {"initialised_from": "cmlm_kd"})
+    with pytest.raises(SystemExit, match=r"runs/ is not kept.*--rebuild cmlm_kd --quick"):
+        a.better_cmlm()  # a model with a recipe is rebuilt alone
+    with pytest.raises(SystemExit, match=r"runs/ is not kept.*--stages cmlm_ref --force --quick"):
+        a.trained("cmlm_ref")  # one without reruns its stage
+    (a.root / "cmlm_kd").mkdir(parents=True)
+    (a.root / "cmlm_kd" / "config.json").write_text("{}")
+    assert a.better_cmlm() == ("cmlm_kd", a.root / "cmlm_kd")
+
+
+def test_rebuild_trains_a_gone_start_by_its_recipe_and_checks_the_recorded_digest(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    with pytest.raises(SystemExit, match=r"no recipe for 'engine'; choose from distilled, distilled-all, cmlm_kd"):
+        a.rebuild("engine")
+    with pytest.raises(SystemExit, match=r"records no finished cmlm_kd_still.*--stages still_main"):
+        a.rebuild("cmlm_kd_still")
+    weights = {"cmlm_kd_still": b"kd", "cmlm_long_still": b"long"}
+    a.write("still_main", {"rows": {"cmlm_kd_still": {"model_sha256": hashlib.sha256(b"kd").hexdigest()[:16]}},
+                           "partial": True})
+    a.write("still_long", {"model_sha256": hashlib.sha256(b"long").hexdigest()[:16]})
+    results = {path.name: path.read_text() for path in a.results.iterdir()}
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, **overrides):
+        trained.append((out.name, Path(corpus).name, steps, student_model and Path(student_model).name,
+                        a.encoder_dropout))
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}")
+        (out / "model.safetensors").write_bytes(weights[out.name])
+        return 1.0
+
+    monkeypatch.setattr(a, "train_cmlm", train_cmlm)
+    with pytest.raises(SystemExit, match=r"cmlm_kd_still does not.*--rebuild cmlm_kd_still"):
+        a.rebuild("cmlm_long_still")  # its start first
+    a.rebuild("cmlm_kd_still")
+    a.rebuild("cmlm_long_still")
+    a.rebuild("cmlm_long_still")  # there already, with the recorded weights: nothing to do
+    assert trained == [("cmlm_kd_still", "distilled", 2000, None, False),
+                       ("cmlm_long_still", "distilled", 3000, "cmlm_kd_still", False)]
+    assert a.encoder_dropout
+    assert {path.name: path.read_text() for path in a.results.iterdir()} == results  # results untouched
+    # weights that come out otherwise stop the rebuild and are kept
+    shutil.rmtree(a.root / "cmlm_long_still")
+    weights["cmlm_long_still"] = b"nondeterministic"
+    with pytest.raises(SystemExit, match=r"differ from the ones .*bench_still_long.json recorded"):
+        a.rebuild("cmlm_long_still")
+    assert (a.root / "cmlm_long_still" / "model.safetensors").read_bytes() == b"nondeterministic"
+    # and a folder holding other weights is never trained over
+    with pytest.raises(SystemExit, match=r"holds other weights.*nothing was changed"):
+        a.rebuild("cmlm_long_still")
+    assert len(trained) == 3
+
+
+def test_distill_records_its_corpus_digest_and_rebuild_distilled_checks_it(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    outputs = {"text": "uma"}
+
+    def distill():  # the teacher faked: distill_corpus resumes, so a whole corpus is left as it is
+        out = a.root / "distilled"
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "train.jsonl").exists():
+            (out / "train.jsonl").write_text(f'{{"translation": {{"en": "one", "pt": "{outputs["text"]}"}}}}\n')
+        return 2.0
+
+    monkeypatch.setattr(a, "distill", distill)
+    a.stage_distill()
+    recorded = a.read("distill")["train_sha256"]
+    assert recorded == bench.corpus_digest(a.root / "distilled") and len(recorded) == 16
+    results = {path.name: path.read_text() for path in a.results.iterdir()}
+    a.rebuild("distilled")  # there, as recorded: nothing to do
+    shutil.rmtree(a.root / "distilled")
+    a.rebuild("distilled")  # gone: distilled again to the same text
+    outputs["text"] = "um"  # a near-tie decided the other way on another CPU
+    shutil.rmtree(a.root / "distilled")
+    with pytest.raises(SystemExit, match=r"train.jsonl \(digest \w+\) differs from the corpus .*bench_distill.json "
+                                         r"recorded .*it is kept.*ATEN_CPU_CAPABILITY=avx2"):
+        a.rebuild("distilled")
+    assert '"um"' in (a.root / "distilled" / "train.jsonl").read_text()
+    assert {path.name: path.read_text() for path in a.results.iterdir()} == results  # results untouched
+
+
+def test_distill_all_records_its_corpus_digest_and_rebuild_distilled_all_checks_it(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    outputs = {"text": "dois"}
+
+    def distill_all():  # the teacher faked: a whole corpus is left as it is
+        out = a.root / "distilled-all"
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / "train.jsonl").exists():
+            (out / "train.jsonl").write_text(f'{{"translation": {{"en": "two", "pt": "{outputs["text"]}"}}}}\n')
+        return {"base_sources": 1, "sources": 2, "help_train_pairs": 2, "num_beams": 1, "seconds": 3.0}
+
+    monkeypatch.setattr(a, "distill_all", distill_all)
+    a.stage_distill_all()
+    record = a.read("distill_all")
+    assert record["train_sha256"] == bench.corpus_digest(a.root / "distilled-all") and record["sources"] == 2
+    assert record["corpus"] == str(a.root / "distilled-all")
+    results = {path.name: path.read_text() for path in a.results.iterdir()}
+    shutil.rmtree(a.root / "distilled-all")
+    a.rebuild("distilled-all")  # gone: distilled again to the same text
+    outputs["text"] = "duas"
+    shutil.rmtree(a.root / "distilled-all")
+    with pytest.raises(SystemExit, match=r"--rebuild distilled-all: .*differs from the corpus .*bench_distill_all.json"):
+        a.rebuild("distilled-all")
+    with pytest.raises(SystemExit, match=r"no recipe for 'nothing'; choose from distilled, distilled-all, cmlm_kd"):
+        a.rebuild("nothing")
+    assert {path.name: path.read_text() for path in a.results.iterdir()} == results  # results untouched

@@ -1,0 +1,242 @@
+"""The stages of `bench_stages/targets.py` (the pure-energy curves, significance, lengths and examples
+against the targets), each with the table it feeds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from bench_helpers import fake_curve_training, make_bench, make_tables, one_seed_first, picked
+
+import bench_stages as bench
+from bench_stages import settings
+from bench_stages import targets as target_stages
+
+
+@pytest.mark.parametrize("stage, after, start, added", [
+    ("still_peak_pure_fast", "still_peak_pure", "cmlm_peak_still", (0, 1, 3, 4)),
+    ("still_max_pure_fast", "still_peak_pure_long", "cmlm_max_still", (0, 1))])
+def test_pure_energy_at_3e_5_keeps_its_one_seed_run_as_seed_2_and_adds_seeds(tmp_path, monkeypatch, stage, after, start,
+                                                                             added):
+    """Seed 2's 400-step curve (pure energy at lr 3e-5) ran alone first; the stage keeps it, untouched, as `seed2` and
+    runs seeds 0 and 1 (from `cmlm_peak_still` also 3 and 4) in the same setting, each against CE at lr 3e-5 saved at
+    ENGINE's 200-step time."""
+    def evaluate(model, split="test", num_iterations=1, **kwargs):
+        return {"libreoffice": {"bleu": 15.0, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
+
+    bench_a = make_bench(tmp_path, "a", quick=False)
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(after)
+    _, calls, one_seed = one_seed_first(bench_a, monkeypatch, stage, start, settings.SHARP_PURE_FAST, 2,
+                                        lambda seed: [560 + seed, 1150], evaluate)
+    getattr(bench_a, f"stage_{stage}")()
+    result = bench_a.read(stage)
+    assert bench_a.done(stage) and sorted(result["curves"]) == sorted(f"seed{seed}" for seed in (2, *added))
+    assert result["curves"]["seed2"] == {k: v for k, v in one_seed.items() if k not in bench_a.header(stage)}
+    assert (bench_a.root / stage / "seed2" / "engine").is_dir() and not (bench_a.root / stage / "engine").exists()
+    assert picked(calls, "engine", "out", "steps", "save_steps", "learning_rate", "ce_weight", "o1_temperature",
+                  "seed") == [(f"{stage}/seed{seed}/engine", 400, 200, 3e-5, 0.0, 0.25, seed) for seed in added]
+    assert picked(calls, "control", "out", "seed", "learning_rate", "lr_scheduler_type", "stop", "pending") == [
+        (f"{stage}/seed{seed}/control", seed, 3e-5, "constant", 4.0, [2.0]) for seed in added]
+    assert [[p["control_step"] for p in result["curves"][f"seed{seed}"]["points"]] for seed in (2, *added)] == [
+        [562, 1150], *([560 + seed, 1150] for seed in added)]
+
+
+def test_pure_energy_at_the_predicted_lengths_runs_five_seeds_and_is_set_against_the_reference_lengths(tmp_path,
+                                                                                                       monkeypatch):
+    def evaluate(model, split="test", num_iterations=1, **kwargs):
+        bleu = {"engine": 16.0, "control": 15.0}.get(model.name, 14.8 if "checkpoint" in model.name else 14.0)
+        return {"libreoffice": {"bleu": bleu, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
+
+    bench_a = make_bench(tmp_path, "a", quick=False)
+    stage = "still_peak_pure_predicted"
+    assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index("lengths_targets")
+    assert settings.SHARP_PURE_PREDICTED.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0, predicted lengths)"
+    assert settings.SHARP_PURE_PREDICTED.folder == "lr3e-05-ce0-t0.25-predicted"
+    assert settings.SHARP_PURE_FAST.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0)"  # names kept
+    (bench_a.root / "cmlm_peak_still").mkdir(parents=True)
+    (bench_a.root / "cmlm_peak_still" / "config.json").write_text("{}")
+    calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [560 + seed, 1150])
+    monkeypatch.setattr(bench_a, "evaluate", evaluate)
+    bench_a.stage_still_peak_pure_predicted()
+    assert picked(calls, "engine", "out", "learning_rate", "ce_weight", "o1_temperature", "energy_length", "seed",
+                  "dropout") == [(f"{stage}/seed{seed}/engine", 3e-5, 0.0, 0.25, "predicted", seed, False)
+                                 for seed in (2, 0, 1, 3, 4)]
+    assert picked(calls, "control", "seed", "learning_rate", "lr_scheduler_type") == [
+        (seed, 3e-5, "constant") for seed in (2, 0, 1, 3, 4)]
+    result = bench_a.read(stage)
+    assert bench_a.done(stage) and {curve["energy_length"] for curve in result["curves"].values()} == {"predicted"}
+    at_reference = {"curves": {name: {k: v for k, v in curve.items() if k != "energy_length"}
+                               for name, curve in result["curves"].items()}}
+    text = make_tables.section_budget_seeds(result, None, None, None, stage=stage,
+                                            against=(at_reference, "still_peak_pure_fast"))
+    assert text.startswith("**Pure energy (`ce_weight` 0) with the sharp O1 at lr 3e-05, at the predicted lengths from "
+                           "`cmlm_peak_still` at 200 and 400 steps, over seeds** (`still_peak_pure_predicted`: O1 "
+                           "temperature 0.25, lr 3e-05, `ce_weight` 0, the energy at the predicted lengths, 400 energy "
+                           "steps from cmlm_peak_still,")
+    assert ("Against `still_peak_pure_fast` (the same start, O1 and steps; the energy at the reference lengths where "
+            "this stage takes it at the predicted ones), mean over 5 seeds (0, 1, 2, 3, 4):") in text
+
+
+def write_target_curves(a, bleu: dict[str, float], chrf: float = 50.0) -> None:
+    """`still_peak_pure_fast` as `significance` and `lengths_targets` read it: seeds 2 and 1 finished with their models
+    and start on disk (seed 2's ENGINE recorded 0.5 BLEU above `bleu`), seed 0's control gone, seed 3 unfinished."""
+    start = a.root / "cmlm_peak_still"
+    for folder in (start, *(a.root / "still_peak_pure_fast" / f"seed{seed}" / side
+                            for seed in (2, 0, 1) for side in ("engine", "control"))):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+    (start / "model.safetensors").write_bytes(b"weights")
+    shutil.rmtree(a.root / "still_peak_pure_fast" / "seed0" / "control")
+
+    def curve(seed: int, engine_bleu: float, partial: bool = False) -> dict:
+        return {"seed": seed, "initialised_from": "cmlm_peak_still", "start_sha256": bench.weights_digest(start),
+                "partial": partial, "start": {"bleu": bleu["start"], "chrf": chrf}, "points": [
+                    {"engine_step": 400, "control_step": 1197, "engine_bleu": engine_bleu, "engine_chrf": chrf + 1,
+                     "control_bleu": bleu["control"], "control_chrf": chrf}]}
+
+    a.write("still_peak_pure_fast", {"curves": {"seed2": curve(2, bleu["engine"] + 0.5), "seed0": curve(0, 1.0),
+                                                "seed1": curve(1, bleu["engine"]), "seed3": curve(3, 1.0, partial=True)}})
+
+
+def test_lengths_targets_scores_each_finished_seed_at_the_reference_lengths(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    with pytest.raises(SystemExit, match=r"lengths_targets: no finished seed of still_max_budget, .*none run"):
+        a.stage_lengths_targets()
+    write_target_curves(a, {"start": 14.0, "engine": 16.0, "control": 15.0})
+    at_reference = {"cmlm_peak_still": 16.5, "engine": 17.0, "control": 16.8}
+    scored = []
+
+    at_predicted = {"cmlm_peak_still": 14.2, "engine": 16.1, "control": 15.1}
+
+    def oracle(model, teacher, data, split="validation", length_beam=None):
+        scored.append((Path(model).relative_to(a.root).as_posix(), split, length_beam))
+        name = Path(model).name
+        return {"bleu": at_reference[name], "chrf": 52.0, "length_ratio": 1.02, "length_head_offset": -1.5,
+                "length_head_exact": 0.2, "sentences": 195,
+                "predicted": {"bleu": at_predicted[name], "chrf": 50.0, "length_ratio": 0.95}}
+
+    monkeypatch.setattr(target_stages, "oracle_length_scores", oracle)
+    monkeypatch.setattr(bench.Bench, "teacher_dir", tmp_path / "teacher")
+    a.stage_lengths_targets()
+    assert scored == [(folder, "test", 3) for folder in (  # the start once, seed 0 (its control gone) never
+        "cmlm_peak_still", "still_peak_pure_fast/seed2/engine", "still_peak_pure_fast/seed2/control",
+        "still_peak_pure_fast/seed1/engine", "still_peak_pure_fast/seed1/control")]
+    result = a.read("lengths_targets")
+    assert result["gone"] == ["still_peak_pure_fast, seed0", "still_peak_pure_fast, seed3"]
+    engine = [row for row in result["rows"] if row["system"] == "engine"]
+    assert [(row["seed"], row["predicted_lengths"]["bleu"]) for row in engine] == [(2, 16.5), (1, 16.0)]
+    text = make_tables.section_lengths_targets(result)
+    assert "on the 195 of those whose reference fits the student" in text
+    assert ("| `still_peak_pure_fast` | `cmlm_peak_still` | 2 | 14.00 / 50.0 | 14.20 / 50.0 / 0.95 | 16.50 / 52.0 / 1.02 "
+            "| +2.30 | -1.50 / 20% |") in text
+    assert ("| `still_peak_pure_fast` | engine | 2 | 16.25 / 51.0 | 16.10 / 50.0 / 0.95 | 17.00 / 52.0 / 1.02 | +0.90 "
+            "| -1.50 / 20% |") in text  # recorded: seed 2 0.5 above seed 1
+    assert ("- `still_peak_pure_fast`: ENGINE - start +1.90 BLEU / +0.00 chrF at the predicted lengths, +0.50 / +0.00 at "
+            "the reference lengths; ENGINE - control +1.00 / +0.00 and +0.20 / +0.00") in text
+
+
+def test_examples_targets_sets_the_median_seed_beside_its_start_control_and_teacher(tmp_path, monkeypatch):
+    import engine_hf.inference
+    import engine_hf.training
+
+    a = make_bench(tmp_path, "a", quick=False)
+    assert a.benchmark.stages[-1] == "examples_targets"
+    write_target_curves(a, {"start": 14.0, "engine": 16.0, "control": 15.0})
+    a.write("still_peak_pure_fast", {"curves": {**a.read("still_peak_pure_fast")["curves"], "seed4": {
+        **a.read("still_peak_pure_fast")["curves"]["seed1"], "seed": 4}}})  # 16.0 too; its folders are missing
+    for side in ("engine", "control"):
+        (a.root / "still_peak_pure_fast" / "seed4" / side).mkdir(parents=True)
+        (a.root / "still_peak_pure_fast" / "seed4" / side / "config.json").write_text("{}")
+    # Seeds by recorded BLEU: 1 and 4 (16.0), 2 (16.5); the median is seed 4, whatever its outputs.
+    test = [{"en": f"source {i}", "pt": f"alvo {i}"} for i in range(12)]
+    monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": test}})
+    monkeypatch.setattr(bench.Bench, "teacher_dir", tmp_path / "teacher")
+    calls = []
+
+    def translate(model, sources, **kwargs):
+        calls.append((Path(model).relative_to(tmp_path).as_posix(), kwargs))
+        return iter(f"{Path(model).name} {kwargs.get('num_iterations', 'greedy')} {s}" for s in sources)
+
+    monkeypatch.setattr(engine_hf.inference, "translate", translate)
+    a.stage_examples_targets()
+    result = a.read("examples_targets")
+    assert (result["seed"], result["seeds"], result["recorded_bleu"]) == (
+        4, [1, 4, 2], {"start": 14.0, "engine": 16.0, "control": 15.0})
+    assert calls == [("teacher", {"num_beams": 1}),
+                     ("runs/bench/cmlm_peak_still", {"num_iterations": 1, "length_beam": 3}),
+                     ("runs/bench/still_peak_pure_fast/seed4/control", {"num_iterations": 1, "length_beam": 3}),
+                     ("runs/bench/still_peak_pure_fast/seed4/engine", {"num_iterations": 1, "length_beam": 3}),
+                     ("runs/bench/still_peak_pure_fast/seed4/engine", {"num_iterations": 10, "length_beam": 3})]
+    assert [row["source"] for row in result["examples"]] == [f"source {i}" for i in (0, 2, 4, 6, 8, 10)]
+    assert result["examples"][1] == {"source": "source 2", "reference": "alvo 2", "teacher (greedy)": "teacher greedy source 2",
+                                     "start (cmlm_peak_still), 1 it.": "cmlm_peak_still 1 source 2",
+                                     "CE control, 1 it.": "control 1 source 2", "ENGINE, 1 it.": "engine 1 source 2",
+                                     "ENGINE, 10 it.": "engine 10 source 2"}
+    text = make_tables.section_examples_targets(result)
+    assert "`still_peak_pure_fast`'s seed 4, the median of seeds 1, 4, 2 ranked by" in text
+    assert "- **source:** source 2\n  - reference: alvo 2\n  - teacher (greedy): teacher greedy source 2\n" in text
+
+
+def test_significance_redecodes_each_finished_seed_and_bootstraps_its_gaps(tmp_path, monkeypatch):
+    import engine_hf.inference
+    import engine_hf.training
+    from engine_hf import corpus_scores
+    from engine_hf.inference import Decoded
+
+    a = make_bench(tmp_path, "a", quick=False)
+    assert {"significance", "lengths_targets"} <= set(a.benchmark.stages)
+    with pytest.raises(SystemExit, match=r"significance: no finished seed of still_max_budget, .*none run"):
+        a.stage_significance()
+    monkeypatch.setitem(a.s, "eval_sentences", 8)  # the tables score the first 8 of 12 test pairs
+    references = [f"Inserir {i} células abaixo da seleção" for i in range(12)]
+    outputs = {"cmlm_peak_still": [f"Inserir {i} células" for i in range(12)],
+               "engine": [f"Inserir {i} células abaixo" for i in range(12)],
+               "control": [f"Inserir {i} células abaixo da" if i in (0, 9) else f"Inserir {i} células" for i in range(12)]}
+    bleu = {who: corpus_scores(hyps[:8], references[:8])["bleu"] for who, hyps in outputs.items()}
+    write_target_curves(a, {"start": bleu["cmlm_peak_still"], "engine": bleu["engine"], "control": bleu["control"]})
+    monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": [
+        {"en": f"source {i}", "pt": r} for i, r in enumerate(references)][: data.max_eval_samples]}})
+    monkeypatch.setattr(engine_hf.inference, "load_model", lambda path: (Path(path).name, None))
+    monkeypatch.setattr(engine_hf.inference, "generation_kwargs", lambda model, n, beam, beams: {"n": n, "beam": beam})
+    decoded = []
+
+    def decode(model, tokenizer, sources, teacher=None, batch_size=32, **kwargs):
+        decoded.append((model, len(sources), kwargs))
+        hyps = [outputs[model][int(source.split()[1])] for source in sources]
+        return Decoded(hyps, [[1]] * len(sources), None)
+
+    monkeypatch.setattr(engine_hf.inference, "decode", decode)
+    a.stage_significance()
+    # Each model decodes the scored 8 alone (as its curve did) and the unseen 4; the start only once for both seeds.
+    assert decoded[:4] == [("cmlm_peak_still", 8, {"n": 1, "beam": 3}), ("cmlm_peak_still", 4, {"n": 1, "beam": 3}),
+                           ("engine", 8, {"n": 1, "beam": 3}), ("engine", 4, {"n": 1, "beam": 3})]
+    assert len(decoded) == 10
+    result = a.read("significance")
+    assert result["sentences"] == {"scored": 8, "unseen": 4, "all": 12}
+    assert result["gone"] == ["still_peak_pure_fast, seed0", "still_peak_pure_fast, seed3"]
+    row, _ = result["rows"]
+    assert [row["seed"] for row in result["rows"]] == [2, 1]
+    assert (row["stage"], row["seed"], row["engine_step"], row["control_step"]) == ("still_peak_pure_fast", 2, 400, 1197)
+    assert row["redecoded_bleu"] == pytest.approx({"start": bleu["cmlm_peak_still"], "engine": bleu["engine"],
+                                                   "control": bleu["control"]})
+    rise = row["slices"]["scored"]["engine_vs_start"]["bleu"]
+    assert rise["difference"] == pytest.approx(bleu["engine"] - bleu["cmlm_peak_still"]) and rise["low"] > 0
+    assert rise["p_not_better"] == 0.0  # ahead on every sentence
+    over = row["slices"]["scored"]["engine_vs_control"]["bleu"]  # ahead on 7 of the 8 sentences, behind on 1
+    assert over["difference"] == pytest.approx(bleu["engine"] - bleu["control"]) and over["low"] < over["difference"]
+    everything = row["slices"]["all"]["engine_vs_control"]["bleu"]
+    assert everything["difference"] == pytest.approx(corpus_scores(outputs["engine"], references)["bleu"]
+                                                     - corpus_scores(outputs["control"], references)["bleu"])
+    # Both seeds decoded the same outputs here, so their mean on the shared resamples is each seed's test.
+    assert result["means"] == {"still_peak_pure_fast": {"seeds": 2, "slices": row["slices"]}}
+    text = make_tables.section_significance(result)
+    assert "Seeds whose models were gone or unfinished: still_peak_pure_fast, seed0; still_peak_pure_fast, seed3." in text
+    assert f"| `still_peak_pure_fast` | `cmlm_peak_still` | 2 | {rise['difference']:+.2f} [" in text
+    assert text.count("| **no** (up to 0.50 BLEU apart) |") == 1  # seed 2's engine BLEU recorded 0.5 above
+    assert "The other 4 sentences of the same held-out help files" in text and "All 12 test sentences" in text
+    assert text.count("| `still_peak_pure_fast` | `cmlm_peak_still` | **mean of 2** | ") == 3  # one per slice
+    assert text.count("| `still_peak_pure_fast` | `cmlm_peak_still` | 1 | ") == 2  # seeds: scored and unseen only
+    whole = row["slices"]["all"]["engine_vs_start"]["bleu"]
+    assert (f"- `still_peak_pure_fast`, all 12 sentences: the mean rise over the start, {whole['difference']:+.2f} "
+            f"BLEU [{whole['low']:+.2f}, {whole['high']:+.2f}], is clear of 0 and excludes +3") in text

@@ -4,8 +4,8 @@ README's summary table. Nothing is typed by hand.
     python scripts/make_tables.py
 
 The tables and plots are drawn by the package scripts/bench_tables/ (one module per kind of section; its docstring
-lists them). This file is the entry point, and re-exports the functions the tests call as `make_tables.<name>`. The
-paths (`RESULTS`, `DOCS`, ...) live in `bench_tables.common` alone: a test points them elsewhere there.
+lists them); this file is the entry point. The paths (`RESULTS`, `DOCS`, ...) live in `bench_tables.common` alone: a
+test points them elsewhere there.
 """
 
 from __future__ import annotations
@@ -13,31 +13,10 @@ from __future__ import annotations
 import sys
 
 from bench_tables import common
-from bench_tables.benchmark import section_bench, section_dev_curve
 from bench_tables.common import load
-from bench_tables.curves import dev_choice, section_budget, section_budget_seeds, section_fast
-from bench_tables.decoding import (
-    rescored_pairs,
-    section_length_choice,
-    section_lengths_strong,
-    section_output_chars,
-    section_ranking,
-    section_rescoring,
-)
-from bench_tables.document import contents, region, render, write_region
-from bench_tables.engine_settings import (
-    first_checkpoint_pairs,
-    section_confirm,
-    section_descent,
-    section_edge_by_start,
-    section_sharp,
-    section_slow_control,
-    section_stronger,
-    section_unfrozen,
-    section_wide,
-)
-from bench_tables.gain import GAIN_BENCHMARKS, gain_points_all, section_gain_all
-from bench_tables.measurements import curve_points, section_compute
+from bench_tables.document import render, write_region
+from bench_tables.gain import GAIN_BENCHMARKS, gain_points_all
+from bench_tables.measurements import curve_points
 from bench_tables.plots import (
     plot_budget,
     plot_gain,
@@ -46,43 +25,8 @@ from bench_tables.plots import (
     plot_rise_by_start,
     plot_teacher_curve,
 )
-from bench_tables.still_encoder import (
-    rise_points,
-    rise_stages,
-    section_more_steps,
-    section_rise_by_start,
-    section_still_encoder,
-    section_still_long,
-    section_still_main,
-    section_still_more,
-    section_still_rebuilt,
-)
-from bench_tables.targets import (
-    render_summary,
-    section_examples_targets,
-    section_lengths_targets,
-    section_significance,
-    section_targets,
-)
-
-# What the tests reach as `make_tables.<name>` (beside what `main` uses), by module; `common` holds the paths.
-__all__ = [
-    "common",
-    "section_bench", "section_dev_curve",
-    "dev_choice", "section_budget", "section_budget_seeds", "section_fast",
-    "rescored_pairs", "section_length_choice", "section_lengths_strong", "section_output_chars", "section_ranking",
-    "section_rescoring",
-    "contents", "region", "render",
-    "first_checkpoint_pairs", "section_confirm", "section_descent", "section_edge_by_start", "section_sharp",
-    "section_slow_control", "section_stronger", "section_unfrozen", "section_wide",
-    "gain_points_all", "section_gain_all",
-    "section_compute",
-    "plot_gain_all", "plot_name", "plot_rise_by_start",
-    "rise_points", "section_more_steps", "section_rise_by_start", "section_still_encoder", "section_still_long",
-    "section_still_main", "section_still_more", "section_still_rebuilt",
-    "render_summary", "section_examples_targets", "section_lengths_targets", "section_significance",
-    "section_targets",
-]
+from bench_tables.still_encoder import rise_points, rise_stages
+from bench_tables.targets import render_summary
 
 
 def main() -> int:

@@ -1,5 +1,4 @@
-"""What the benchmark tests share: a script loaded as a module (`make_tables` loaded once, so every test file
-patches the same one), a `Bench` in a tmp folder, fake compute-curve trainings and their records, and a faked
+"""What the benchmark tests share: a script loaded as a module, a `Bench` in a tmp folder, fake compute-curve trainings and their records, and a faked
 distillation."""
 
 from __future__ import annotations
@@ -21,9 +20,6 @@ def load_script(name: str):
     sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
-
-
-make_tables = load_script("make_tables")
 
 
 def make_bench(tmp_path: Path, benchmark: str, quick: bool = True):

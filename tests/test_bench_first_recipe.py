@@ -7,10 +7,11 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from bench_helpers import fake_curve_training, make_bench, make_tables, picked
+from bench_helpers import fake_curve_training, make_bench, picked
 
 import bench_stages as bench
 from bench_stages import first_recipe, settings
+from bench_tables.engine_settings import section_confirm, section_descent, section_sharp
 
 
 def test_budget_on_labels_runs_the_sharp_setting_from_cmlm_long_and_elsewhere_the_engine_stages(tmp_path,
@@ -129,11 +130,11 @@ def test_confirm_on_a_benchmark_without_the_sweep_runs_the_engine_setting_from_t
     assert energy_runs == [("cmlm_kd", 0, 1e-5, 1.0), ("cmlm_kd", 1, 1e-5, 1.0)]
     assert [(p["engine_bleu"], p["control_bleu"], p["engine_bleu_10"], p["control_bleu_10"])
             for p in result["points"]] == [(2.0, 2.0, 7.0, 6.0)] * 2
-    text = make_tables.section_confirm(result)
+    text = section_confirm(result)
     assert "| +0.00 / +0.0 | +1.00 / +0.0 |" in text and "at 10 iterations +1.00 BLEU" in text
     assert result["setting"] == settings.ENGINE.key and "no sweep" in result["selected_on"]
     assert list(result["starts"]) == ["cmlm_kd"] and not result["partial"]
-    assert "Confirming the `engine` setting over seeds" in make_tables.section_confirm(result)
+    assert "Confirming the `engine` setting over seeds" in section_confirm(result)
 
 
 def test_confirm_on_labels_adds_the_cmlm_long_start_to_points_already_run_from_the_engine_start(tmp_path,
@@ -251,7 +252,7 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
     labels.write("sharp", old_layout)
     labels.stage_sharp()
     assert len(runs) == 6 and [run[:2] for run in runs[4:]] == [("cmlm_kd", 0), ("cmlm_kd", 1)]
-    assert "(`sharp`:" in make_tables.section_sharp(old_layout, {"confirm": None})
+    assert "(`sharp`:" in section_sharp(old_layout, {"confirm": None})
     result = labels.read("sharp")
     confirm = {"starts": {"cmlm_long": {"model_sha256": result["starts"]["cmlm_long"]["model_sha256"]},
                           "cmlm_kd": {"model_sha256": "0123456789abcdef"}},
@@ -259,7 +260,7 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
                            "engine_teacher_energy": 3.5},
                           {"start": "cmlm_kd", "seed": 0, "engine_bleu": 1.0, "engine_chrf": 1.0,
                            "engine_teacher_energy": 1.0}]}
-    text = make_tables.section_sharp(result, {"confirm": confirm})
+    text = section_sharp(result, {"confirm": confirm})
     assert "**ENGINE with a sharpened O1 (temperature 0.25), over seeds** (`sharp`: engine (O1 temperature 0.25" in text
     assert "chosen on a first look at 64 dev labels" in text
     assert "| cmlm_long | 0 | 4.00 / 40.0 / 0.10 / 2.00 | 6.00 / 60.0 / 0.10 / 3.00 | 5.00 / 50.0 / 0.10 / 2.50 |" in text
@@ -295,7 +296,7 @@ def test_sharper_runs_temperature_0_1_from_cmlm_long_only_and_is_set_beside_shar
     sharper = labels.read("sharper")
     assert sharper["setting"] == "engine (O1 temperature 0.1, lr 1e-05, ce_weight 1)" and not sharper["partial"]
     sharp = {**sharper, "o1_temperature": 0.25, "points": [{**sharper["points"][0], "engine_bleu": 6.0}]}
-    text = make_tables.section_sharp(sharper, {"confirm": None, "sharp": sharp})
+    text = section_sharp(sharper, {"confirm": None, "sharp": sharp})
     assert "**ENGINE with a sharpened O1 (temperature 0.1), over seeds** (`sharper`:" in text
     assert "chosen on nothing: the next step down from `sharp`" in text
     assert "from cmlm_long, against `sharp`'s ENGINE (O1 temperature 0.25) of the same seeds: +1.00 BLEU" in text
@@ -336,5 +337,5 @@ def test_descent_stage_starts_from_the_cmlms_own_output_and_scores_each_search_s
         assert row["steps"]["0"]["teacher_energy"] == pytest.approx(own["teacher_energy"], rel=1e-5)
     moved = result["rows"]["O1 SX, temperature 1"]["steps"]
     assert moved["4"]["teacher_energy"] != moved["0"]["teacher_energy"]  # the search changed the argmax output
-    text = make_tables.section_descent(result)
+    text = section_descent(result)
     assert "**Gradient descent on the energy, no network trained**" in text and "| step 0 | step 2 | step 4 |" in text

@@ -7,11 +7,20 @@ import hashlib
 import json
 from pathlib import Path
 
-from bench_helpers import labels_with_fake_distillation, make_bench, make_tables
+from bench_helpers import labels_with_fake_distillation, make_bench
 
 import bench_stages as bench
 from bench_stages import labels as labels_stages
 from bench_stages import settings
+from bench_tables import common
+from bench_tables.decoding import section_length_choice, section_lengths_strong, section_rescoring
+from bench_tables.engine_settings import (
+    section_edge_by_start,
+    section_slow_control,
+    section_stronger,
+    section_wide,
+)
+from bench_tables.still_encoder import section_still_encoder
 
 
 def test_distill_ui_distills_only_new_short_ui_sources_and_joins_them_to_the_help(tmp_path, monkeypatch):
@@ -69,7 +78,7 @@ def test_distill_wide_adds_longer_help_and_new_ui_sources_after_distilled_more(t
 
 def test_wide_start_trains_on_from_cmlm_more_and_runs_the_engine_setting_with_its_decaying_control(tmp_path,
                                                                                                   monkeypatch):
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
     labels = make_bench(tmp_path, "labels", quick=False)
     for name in ("cmlm_more", "cmlm_wide"):
         (labels.root / name).mkdir(parents=True)
@@ -106,18 +115,18 @@ def test_wide_start_trains_on_from_cmlm_more_and_runs_the_engine_setting_with_it
     assert decay["against"] == "wide_sx" and decay["points"][0]["control_bleu"] == 20.0
     labels.write("distill_wide", {"target_words": [5, 8], "help_train_sources": 6, "ui_within_word_limit": 3,
                                   "ui_removed_as_help_sources": 1, "ui_sources": 2, "base_sources": 10, "seconds": 5.0})
-    text = make_tables.section_wide(labels.read("distill_wide"), labels.read("cmlm_wide"), labels.read("wide_sx"), decay)
+    text = section_wide(labels.read("distill_wide"), labels.read("cmlm_wide"), labels.read("wide_sx"), decay)
     assert "the teacher's greedy outputs for the 8 new sources (5 s) join distilled-more's 10" in text.lower()
     assert "**The `engine` setting (O1 temperature 1) from cmlm_wide, over seeds** (`wide_sx`:" in text
     assert "- `wide_sx`: ENGINE - decaying control = +1.00 BLEU, +3.0 chrF, ENGINE above in chrF in 1 of 1" in text
-    edge = make_tables.section_edge_by_start([labels.read("wide_sx")])
+    edge = section_edge_by_start([labels.read("wide_sx")])
     assert "| 1 | cmlm_wide (`wide_sx`) | 19.00 / 57.0 | +1.00 / +3.0 | 1 of 1 | +2.00 / +6.0 |" in edge
 
 
 def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabulates_the_edge_by_start(tmp_path,
                                                                                                      monkeypatch):
     """`stronger_sx` (the engine setting) is read beside it; the edge table sorts by temperature, then start."""
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
     labels = make_bench(tmp_path, "labels", quick=False)
     (labels.root / "cmlm_more").mkdir(parents=True)
     (labels.root / "cmlm_more" / "config.json").write_text("{}")
@@ -144,8 +153,8 @@ def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabula
     sharp["o1_temperature"] = 0.25
     plain = {**stronger, "stage": "stronger_sx", "o1_temperature": 1.0,
              "points": [{**stronger["points"][0], "engine_bleu": 19.5}]}
-    text = make_tables.section_stronger(None, None, stronger, plain)
-    text += make_tables.section_edge_by_start([None, sharp, stronger, plain])
+    text = section_stronger(None, None, stronger, plain)
+    text += section_edge_by_start([None, sharp, stronger, plain])
     assert "**The sharp setting from the stronger start, over seeds** (`stronger`:" in text
     assert "**The `engine` setting (O1 temperature 1) from the stronger start, over seeds** (`stronger_sx`:" in text
     assert "from cmlm_more, against `stronger`'s ENGINE (O1 temperature 0.25) of the same seeds: -1.50 BLEU" in text
@@ -185,7 +194,7 @@ def test_slow_and_decaying_controls_train_ce_beside_each_stronger_run(tmp_path, 
     slow = labels.read("slow_control")
     assert not slow["partial"] and slow["points"][0]["control_steps"] == 640
     assert (slow["points"][0]["control_bleu"], slow["points"][0]["control_chrf_10"]) == (16.0, 84.0)
-    text = make_tables.section_slow_control(slow, labels.read("stronger"), None)
+    text = section_slow_control(slow, labels.read("stronger"), None)
     assert ("| `stronger` (O1 temperature 0.25) | 1 | 15.00 / 53.0 / 0.10 / 3.40 | 11.00 / 49.0 / 0.13 / 3.60 | "
             "16.00 / 48.0 / 0.12 / 3.50 (640 steps, 250 s) | -1.00 / +5.0 | -2.00 / -24.0 |") in text
     assert "- `stronger`: ENGINE - slow control = -1.00 BLEU, +5.0 chrF, ENGINE above in chrF in 1 of 1" in text
@@ -197,13 +206,13 @@ def test_slow_and_decaying_controls_train_ce_beside_each_stronger_run(tmp_path, 
     labels.write("stronger", {"stage": "stronger", "o1_temperature": 0.25, "starts": {}, "points": [point]})
     labels.stage_decay_control()
     assert decayed == [(700, 1e-4, "linear", 1)]
-    text = make_tables.section_slow_control(labels.read("decay_control"), labels.read("stronger"))
+    text = section_slow_control(labels.read("decay_control"), labels.read("stronger"))
     assert "**A control with a short decaying schedule** (`decay_control`: CE from lr 0.0001 decaying linearly" in text
     assert "- `stronger`: ENGINE - decaying control = -1.00 BLEU" in text
 
 
 def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_lengths_once(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
     labels = make_bench(tmp_path, "labels", quick=False)
     folders = [labels.root / "cmlm_more"] + [labels.root / stage / "cmlm_more-seed0" / system
                                              for stage, system in (("stronger", "engine"), ("stronger", "control"),
@@ -234,7 +243,7 @@ def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_leng
     labels.stage_lengths_strong()
     labels.stage_lengths_strong()  # scored rows are kept, not scored again
     assert len(scored) == 5 and labels.read("lengths_strong")["partial"] is False  # the start at 10 it. too
-    text = make_tables.section_lengths_strong(labels.read("lengths_strong"))
+    text = section_lengths_strong(labels.read("lengths_strong"))
     assert "| cmlm_more (start) | 1 | 16.00 / 48.0 / 0.90 | 22.00 / 66.0 / 1.05 | - | -0.50 / 25% |" in text
     assert ("| `stronger` engine | 1 | 17.00 / 51.0 / 0.90 | 21.00 / 63.0 / 1.05 | +1.00 / +3.0 ; -1.00 / -3.0 | "
             "-0.50 / 25% |") in text
@@ -261,7 +270,7 @@ def test_rescoring_strong_scores_the_two_strongest_starts_under_its_own_name(tmp
     assert list(data["rows"]) == ["cmlm_more", "cmlm_wide"] and not data["partial"]
     assert len(calls) == 2 * 2 * (1 + 2 * 3)  # 2 models x 2 iteration counts x (beam 1 + beams 3/5/10 x 2 pickers)
     assert not labels.result_path("rescoring").exists()
-    text = make_tables.section_rescoring(data)
+    text = section_rescoring(data)
     assert text.startswith("**Rescoring the length candidates of the strongest starts** (`rescoring_strong`:")
     assert "1 iteration(s), length beam 3: teacher picks - student picks = +1.00 BLEU" in text
 
@@ -295,7 +304,7 @@ def test_length_choice_refits_the_head_per_start_once_and_tabulates_it_against_t
     labels.stage_length_choice()  # finished starts are kept
     data = labels.read("length_choice")
     assert done == ["cmlm_kd", "cmlm_more"] and list(data["rows"]) == done and not data["partial"]
-    text = make_tables.section_length_choice(data)
+    text = section_length_choice(data)
     assert text.startswith("**The teacher's choice of length, learnt by the length head** (`length_choice`: the "
                            "teacher's pick among the start's 5 likeliest lengths after 1 iteration(s)")
     digest = hashlib.sha256(b"cmlm_kd").hexdigest()[:8]
@@ -353,7 +362,7 @@ def test_still_encoder_trains_both_recipes_without_encoder_dropout_once_and_sets
     data = labels.read("still_encoder")
     assert list(data["rows"]) == ["cmlm_kd_still", "cmlm_long_still", "cmlm_kd", "cmlm_long"] and not data["partial"]
     assert data["rows"]["cmlm_long_still"]["train_seconds"] == 120.0
-    text = make_tables.section_still_encoder(data)
+    text = section_still_encoder(data)
     assert text.startswith("**A still encoder: the frozen encoder without dropout while the student trains**")
     digest = bench.weights_digest(labels.root / "cmlm_kd_still")[:8]
     assert f"| cmlm_kd_still `{digest}` | no | 1 | 12.00 / 52.0 / 0.10 |" in text

@@ -13,7 +13,6 @@ from bench_helpers import (
     fake_curve_training,
     labels_with_fake_distillation,
     make_bench,
-    make_tables,
     one_seed_first,
     picked,
     point,
@@ -21,6 +20,18 @@ from bench_helpers import (
 
 import bench_stages as bench
 from bench_stages import settings
+from bench_tables import common
+from bench_tables.curves import section_budget, section_fast
+from bench_tables.decoding import section_output_chars
+from bench_tables.engine_settings import first_checkpoint_pairs, section_confirm, section_slow_control
+from bench_tables.plots import plot_name
+from bench_tables.still_encoder import (
+    section_more_steps,
+    section_still_long,
+    section_still_main,
+    section_still_more,
+    section_still_rebuilt,
+)
 
 
 @pytest.mark.parametrize(("stage", "start", "built_by", "control_lr"),
@@ -67,26 +78,26 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
     assert picked(calls, "engine", "start", "steps", "o1_temperature", "save_steps", "seed", "dropout") == run
     assert result["start"]["bleu"] == 9.0 and result["points"][0]["engine_bleu"] == 13.0
     assert result["points"][0]["engine_bleu_10"] == 21.0 and not result["partial"]
-    text = make_tables.section_budget(result, "x.png", stage)
+    text = section_budget(result, "x.png", stage)
     assert "| 0 | 0 | 9.00 / 40.0 / 0.20 / 3.50 | 0 | 9.00 / 40.0 / 0.20 / 3.50 | - | 21.00 / 41.0 | 21.00 / 41.0 | - |" \
         in text and "| 200 | 2 | 13.00 / 41.0 / 0.10 / 3.00 | 5 | 12.00 / " in text and "| +1.00 / +0.0 | 21.00 / 41.0 |" in text
     # The table checks the first checkpoint against the sharp stage's pair of the same seed.
     result = {**result, "points": [p | {"engine_bleu": 11.0} for p in result["points"]]}
     replica = {"seed": 2, "engine_bleu": 11.0, "engine_chrf": 41.0, "control_bleu": 10.2, "control_chrf": 40.1,
                "control_steps": 870}
-    text = make_tables.section_budget(result, f"engine_{stage}.png", stage, replica)
+    text = section_budget(result, f"engine_{stage}.png", stage, replica)
     assert (f"(`{stage}`: O1 temperature 0.25, lr 1e-05, `ce_weight` 1, 800 energy steps from {start}, seed 2, "
             f"scored every 200; one control run (CE, lr {control_lr:g})") in text
     assert ("The 200-step ENGINE checkpoint scores 11.00 / 41.0; the matched pair of the same start and seed scored "
             "11.00 / 41.0 (the same run again), and its control 10.20 / 40.1 after 870 CE steps.") in text
-    assert "not the same" in make_tables.section_budget(result, "x.png", stage, {**replica, "engine_bleu": 11.1})
+    assert "not the same" in section_budget(result, "x.png", stage, {**replica, "engine_bleu": 11.1})
     assert "scored 9.90" not in text
     slow = {"seed": 2, "control_bleu": 9.9, "control_chrf": 40.5, "control_steps": 830}
     assert ("The control's first checkpoint (5 CE steps at lr 1e-05) scores 12.00 / 41.0; `still_most_slow`'s control "
             "of the same start, seed and lr scored 9.90 / 40.5 after 830 steps in its pair's wall time.") in \
-        make_tables.section_budget({**result, "control_learning_rate": 1e-5}, "x.png", stage, replica,
+        section_budget({**result, "control_learning_rate": 1e-5}, "x.png", stage, replica,
                                    ("still_most_slow", slow))
-    assert make_tables.plot_name("bench_", "", f"engine_{stage}") == f"engine_{stage}.png"
+    assert plot_name("bench_", "", f"engine_{stage}") == f"engine_{stage}.png"
 
 
 @pytest.mark.parametrize("stage, after, start, seeds", [
@@ -180,7 +191,7 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
          "control_chrf": 45.6, "control_step": 871}]}
     decay = {"points": [{"seed": seed, "control_bleu": 14.0 + seed / 10, "control_chrf": 45.9, "control_bleu_10": 25.6,
                          "control_chrf_10": 56.3, "control_steps": 879, "train_seconds": 674.2} for seed in (0, 1)]}
-    text = make_tables.section_fast(result, {0: slower, 1: {**slower, "points": [
+    text = section_fast(result, {0: slower, 1: {**slower, "points": [
         {**slower["points"][0], "engine_bleu": 15.33}]}}, decay)
     assert "**The sharp O1 at lr 3e-05 from `cmlm_most_still`, over seeds** (`still_most_fast`: O1 temperature 0.25" in text
     assert "| 1 | 200 | 2 | 15.10 / 46.0 / 0.30 / 5.00 | 611 | 13.10 / 46.0 / 0.30 / 5.00 | +2.00 / +0.0 |" in text
@@ -193,8 +204,8 @@ def test_still_most_fast_keeps_its_one_seed_run_as_seed_0_and_adds_seeds_1_and_2
             "the decaying-lr control +1.05 BLEU (from +1.00 to +1.10) at one iteration") in text
     assert "- seed 2:" not in text  # neither a slower run nor a decaying control of seed 2 given
     partial = {**result, "partial": True, "curves": {**result["curves"], "seed2": {"partial": True}}}
-    assert "— **unfinished: 2 seeds so far**" in make_tables.section_fast(partial, {}, None)
-    assert "**unfinished**" in make_tables.section_fast({"curves": {"seed1": {"partial": True}}, "partial": True}, {}, None)
+    assert "— **unfinished: 2 seeds so far**" in section_fast(partial, {}, None)
+    assert "**unfinished**" in section_fast({"curves": {"seed1": {"partial": True}}, "partial": True}, {}, None)
 
 
 @pytest.mark.parametrize("stage, after, start, lr, seed, control_steps", [
@@ -275,7 +286,7 @@ def fake_further_training(bench_a, trained: list, model: str, weights: bytes):
 
 
 def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_start_there(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
     a = make_bench(tmp_path, "a", quick=False)
     first = a.benchmark.stages.index("distill_all")
     assert a.benchmark.stages[first:first + 3] == ("distill_all", "still_more", "still_more_sharp")
@@ -313,7 +324,7 @@ def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_s
     long = {f"length beam {beam}": {its: {"libreoffice": {"bleu": 11.0 + (7 if its == "10_iterations" else 0),
                                                           "chrf": 42.0}} for its in ("1_iterations", "10_iterations")}
             for beam in (5, 3)}
-    text = make_tables.section_still_more(more, long, {"base_sources": 12000, "sources": 21782, "seconds": 1020.0})
+    text = section_still_more(more, long, {"base_sources": 12000, "sources": 21782, "seconds": 1020.0})
     assert ("**A start trained on every source** (`distill_all`, `still_more`: cmlm_long_still + 3000 CE steps at lr "
             "0.0003 decaying, the still encoder, on 33,782 distilled sources, 2.8x the 12,000 it had seen; the 21,782 "
             "new ones distilled in 17 min; 55 min of training)") in text
@@ -368,9 +379,9 @@ def test_second_controls_of_the_sharp_pairs_train_ce_from_their_start_with_the_s
     assert a.encoder_dropout  # restored after each stage
     slow = a.read(f"{line}_slow")
     assert slow["points"][0]["control_steps"] == 7000
-    assert "the slow control - its start" in make_tables.section_slow_control(slow, a.read(f"{line}_sharp"))
+    assert "the slow control - its start" in section_slow_control(slow, a.read(f"{line}_sharp"))
     assert a.read(f"{line}_decay")["points"][0]["control_steps"] == 880
-    text = make_tables.section_slow_control(a.read(f"{line}_decay"), a.read(f"{line}_sharp"))
+    text = section_slow_control(a.read(f"{line}_decay"), a.read(f"{line}_sharp"))
     assert (f"- `{line}_sharp`: ENGINE - decaying control = +0.60 BLEU, +0.4 chrF, ENGINE above in chrF in 1 of 1; "
             "at 10 iterations +0.50 / +10.5; the decaying control - its start, 1 it: +0.30 / +0.4, above it in "
             "both in 1 of 1") in text
@@ -408,9 +419,9 @@ def test_the_decaying_control_of_still_peak_budget_trains_from_each_curves_first
                         680 + seed, 1e-4, "linear", seed, False) for seed in (2, 0)]
     decay = a.read("still_peak_decay")
     assert not decay["partial"] and [p["control_steps"] for p in decay["points"]] == [682, 680]
-    pairs = make_tables.first_checkpoint_pairs(a.read("still_peak_budget"), "still_peak_budget")
+    pairs = first_checkpoint_pairs(a.read("still_peak_budget"), "still_peak_budget")
     assert [(p["seed"], p["engine_bleu"], p["control_step"]) for p in pairs["points"]] == [(0, 15.0, 680), (2, 15.0, 682)]
-    text = make_tables.section_slow_control(decay, pairs)
+    text = section_slow_control(decay, pairs)
     assert "| ENGINE run | seed | ENGINE | control, constant lr 1e-5 | decaying control |" in text
     assert ("- `still_peak_budget`: ENGINE - decaying control = +0.80 BLEU, -1.0 chrF, ENGINE above in chrF in 0 of 2; "
             "at 10 iterations +0.50 / +10.0; the decaying control - its start, 1 it: +0.70 / +0.7") in text
@@ -456,7 +467,7 @@ def test_more_steps_train_the_start_before_again_and_the_sharp_pairs_start_there
     start = {"stage": before_stage, "length beam 5": {
         its: {"libreoffice": {"bleu": 12.0 + (7 if its == "10_iterations" else 0), "chrf": 44.0}}
         for its in ("1_iterations", "10_iterations")}}
-    text = make_tables.section_more_steps(after, start)
+    text = section_more_steps(after, start)
     assert (f"**More steps on every source** (`{line}`: {before} + 3000 CE steps at lr 0.0003 decaying, the "
             "still encoder, on `distilled-all`; 55 min of training)") in text
     assert (f"{model} - {before} (its start, `{before_stage}`), length beam 5 (BLEU / chrF): 1 it: help "
@@ -512,7 +523,7 @@ def test_still_main_retrains_the_main_rows_without_encoder_dropout_resumes_and_t
     assert data["rows"]["control_still"]["budget_seconds"] == 300.0
     teacher = {"greedy": {"libreoffice": {"bleu": 40.0}}}
     old = {"libreoffice": {"bleu": 2.0, "chrf": 20.0}, "bible": {"bleu": 1.0, "chrf": 10.0}}
-    text = make_tables.section_still_main(data, teacher, {"cmlm_kd": {"1_iterations": old, "10_iterations": old}})
+    text = section_still_main(data, teacher, {"cmlm_kd": {"1_iterations": old, "10_iterations": old}})
     digest = bench.weights_digest(a.root / "engine_still")[:8]
     assert f"| ENGINE (SX/ST), still encoder `{digest}` | 1 | 3 | 12.3 | 49.2 | 0.10 | 3.00 | 12.3 | 49.2 |" in text
     assert ("- ENGINE - control_still at length beam 3 (BLEU / chrF): 1 it: help +1.00 / +4.0, Bible +1.00 / +4.0"
@@ -553,14 +564,14 @@ def test_still_sharp_trains_the_sharp_setting_from_cmlm_kd_still_and_joins_still
     main = {"rows": {"cmlm_kd_still": {"model_sha256": "c" * 16, "length beam 3": scores(10.0)},
                      "engine_still": {"model_sha256": "e" * 16, "length beam 3": scores(12.0)},
                      "control_still": {"model_sha256": "f" * 16, "budget_seconds": 300.0, "length beam 3": scores(11.0)}}}
-    text = make_tables.section_still_main(main, None, {}, sharp)
+    text = section_still_main(main, None, {}, sharp)
     assert f"| ENGINE (SX/ST, O1 temperature 0.25), still encoder `{sharp['model_sha256'][:8]}` | 1 | 3 | 13.0 |" in text
     assert ("- ENGINE at O1 temperature 0.25 (`still_sharp`, one seed, 320 s; the control had 300 s) - control_still at "
             "length beam 3 (BLEU / chrF): 1 it: help +2.00 / +8.0, Bible +2.00 / +8.0") in text
     assert "- ENGINE at O1 temperature 0.25 (`still_sharp`, one seed, 320 s; the control had 300 s) - engine_still" in text
     assert "another draw" in text  # still_main's start here is not the one still_sharp trained from
     main["rows"]["cmlm_kd_still"]["model_sha256"] = sharp["start_sha256"]
-    assert "another draw" not in make_tables.section_still_main(main, None, {}, sharp)
+    assert "another draw" not in section_still_main(main, None, {}, sharp)
 
 
 def test_still_seeds_repeats_still_mains_pair_with_seeds_1_and_2_and_tables_them(tmp_path, monkeypatch):
@@ -583,7 +594,7 @@ def test_still_seeds_repeats_still_mains_pair_with_seeds_1_and_2_and_tables_them
     assert pairs == [("cmlm_kd_still-seed1", "cmlm_kd_still", "distilled", 1, settings.ENGINE, False),
                      ("cmlm_kd_still-seed2", "cmlm_kd_still", "distilled", 2, settings.ENGINE, False)]
     assert a.encoder_dropout
-    text = make_tables.section_confirm(a.read("still_seeds"), title="t")
+    text = section_confirm(a.read("still_seeds"), title="t")
     assert "| cmlm_kd_still | 1 | 8.20 / 36.0 / 0.42 | 9.00 / 33.0 / 0.40 | 9.00 / 37.0 / 0.40 | +0.00 / -4.0 |" in text
     assert "ENGINE - control = +0.50 BLEU (sd 0.71), -4.0 chrF on average over 2 seed(s)" in text
 
@@ -625,7 +636,7 @@ def test_still_long_trains_cmlm_longs_recipe_from_cmlm_kd_still_and_its_seeds_st
     for corpus_scores in record["length beam 5"].values():  # the table's cells need these too
         for scores_ in corpus_scores.values():
             scores_.update(repetition=0.3, teacher_energy=5.0)
-    text = make_tables.section_still_long({**record, "length beam 3": record["length beam 5"]},
+    text = section_still_long({**record, "length beam 3": record["length beam 5"]},
                                           {"rows": {"cmlm_kd_still": {"length beam 5": start}}}, noisy)
     assert "3000 more CE steps at lr 0.0003 decaying, from cmlm_kd_still with the still encoder; 50 min" in text
     assert f"| cmlm_long_still `{record['model_sha256'][:8]}` | 1 | 5 | 17.0 | 40.0 | 0.30 | 5.00 | 17.0 | 40.0 |" in text
@@ -709,7 +720,7 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     assert rebuilt["recorded"]["model_sha256"] == "be07f873aaaa" and rebuilt["bleu"] == 10.5
     assert rebuilt["model_sha256"] == bench.weights_digest(a.root / "rebuilt" / "cmlm_long_still")
     assert result["rebuilt"]["cmlm_kd_still"]["recorded"]["bleu"] == 8.0
-    text = make_tables.section_still_rebuilt(result, a.read("still_long_seeds"))
+    text = section_still_rebuilt(result, a.read("still_long_seeds"))
     assert f"| cmlm_long_still | `be07f873` | 11.00 / 42.0 / 6.10 | `{rebuilt['model_sha256'][:8]}` | 10.50 / 41.0 / " \
            "6.20 | -0.50 / -1.0 |" in text
     assert "| cmlm_long_still_rebuilt | 2 | 10.50 / 41.0 / 0.30 | 11.50 / 40.0 / 0.30 | 10.50 / 42.0 / 0.30 | " \
@@ -721,7 +732,7 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     # once seed 2 has run from the recorded start as well, the title and the pooled line say so
     seeds = a.read("still_long_seeds")
     seeds["points"].append({**seeds["points"][0], "seed": 2})
-    text = make_tables.section_still_rebuilt(result, seeds)
+    text = section_still_rebuilt(result, seeds)
     assert "(seed 2, also run from the recorded start in `still_long_seeds`)" in text
     assert "(4 pairs: seeds 0, 1, 2 from cmlm_long_still; seed 2 from cmlm_long_still_rebuilt)" in text
 
@@ -783,7 +794,7 @@ def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_p
     assert (control["tokens"], control["words"], control["characters"]) == (6, 6, 31)
     assert control["sentence_chrf"][0] == 100.0 and engine["sentence_chrf"][0] < 100.0
     assert engine["sentence_chrf"][1] == control["sentence_chrf"][1]
-    text = make_tables.section_output_chars(result)
+    text = section_output_chars(result)
     assert "Pairs whose models were gone: still_long_seeds, cmlm_long_still, seed 1." in text
     assert "| still_long_seeds: cmlm_long_still, seed 0 | engine |" in text and "| 5 | 5 | 24 | 0.686 | 4.80 |" in text
     assert "the pairs of `still_long_seeds`, `still_rebuilt` whose" in text

@@ -5,7 +5,18 @@ from __future__ import annotations
 
 import json
 
-from bench_helpers import curve_about, make_tables, point
+from bench_helpers import curve_about, point
+
+from bench_tables import common
+from bench_tables.benchmark import section_bench, section_dev_curve
+from bench_tables.curves import dev_choice, section_budget, section_budget_seeds
+from bench_tables.decoding import rescored_pairs, section_ranking, section_rescoring
+from bench_tables.engine_settings import section_confirm, section_unfrozen
+from bench_tables.gain import gain_points_all, section_gain_all
+from bench_tables.measurements import section_compute
+from bench_tables.plots import plot_gain_all, plot_name, plot_rise_by_start
+from bench_tables.still_encoder import rise_points, section_rise_by_start
+from bench_tables.targets import render_summary, section_targets
 
 
 def scores(bleu: float) -> dict:
@@ -13,8 +24,8 @@ def scores(bleu: float) -> dict:
 
 
 def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
-    common = {"scale": {"cmlm_steps": 30}, "hardware": "2 CPU cores, no GPU"}
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    recorded = {"scale": {"cmlm_steps": 30}, "hardware": "2 CPU cores, no GPU"}
     files = {
         "bench_b_teacher": {"greedy": {"libreoffice": scores(30.0)}, "beam4": {"libreoffice": scores(31.0)}},
         "bench_b_engine": {"initialised_from": "cmlm_kd", "1_iterations": {"libreoffice": scores(20.0)},
@@ -22,18 +33,18 @@ def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_pat
         "bench_b_cmlm_kd": {"1_iterations": {"libreoffice": scores(18.0)}, "10_iterations": {"libreoffice": scores(24.0)}},
     }
     for name, payload in files.items():
-        (tmp_path / f"{name}.json").write_text(json.dumps({**common, **payload}))
-    text = make_tables.section_bench("bench_b_", "", "Benchmark B")
+        (tmp_path / f"{name}.json").write_text(json.dumps({**recorded, **payload}))
+    text = section_bench("bench_b_", "", "Benchmark B")
     header = next(line for line in text.splitlines() if line.startswith("| system"))
     assert "Bible" not in header and header.count("|") == 7
     assert "| teacher greedy | - | 30.0 | 60.0 | 0.10 | 3.00 |" in text
     assert "| ENGINE above the distilled CMLM, 1 iteration | 20.00 vs 18.00 (+2.00) | yes |" in text
     assert "`python scripts/bench.py --benchmark b --stages STAGE`" in text
-    assert make_tables.section_bench("bench_", "", "Benchmark A") is None  # A's results are elsewhere
+    assert section_bench("bench_", "", "Benchmark A") is None  # A's results are elsewhere
 
 
 def test_compute_table_sums_recorded_training_time_per_benchmark_without_double_counting(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
     files = {
         "bench_distill": {"seconds": 1800.0},
         "bench_cmlm_kd": {"train_seconds": 3600.0, "1_iterations": {"libreoffice": scores(10.0)}},
@@ -49,7 +60,7 @@ def test_compute_table_sums_recorded_training_time_per_benchmark_without_double_
     }
     for name, payload in files.items():
         (tmp_path / f"{name}.json").write_text(json.dumps(payload))
-    text = make_tables.section_compute()
+    text = section_compute()
     assert "| A, the still-encoder line (`still_*`, `distill_all`) | 3 of 3 | 2.03 | `still_more_sharp` (1.00 h) |" in text
     assert "| A, the rest | 2 of 3 | 1.50 | `cmlm_kd` (1.00 h) |" in text
     assert "| B | 1 of 1 | 2.00 | `cmlm_kd` (2.00 h) |" in text
@@ -60,7 +71,7 @@ def test_dev_curve_table_puts_both_energies_of_a_step_on_one_row():
     data = {"scale": {"logging_steps": 25}, "selected_step": 0,
             "dev_curve": [{"step": 0, "dev_discrete_energy": 9.44}, {"step": 25, "dev_discrete_energy": 9.5}],
             "train_log": [{"step": 25, "energy": 7.8181, "ce_loss": 4.1719, "loss": 12.3}]}
-    text = make_tables.section_dev_curve(data)
+    text = section_dev_curve(data)
     assert "| 0 | 9.440 | - | - |" in text  # the starting CMLM: scored, not trained
     assert "| 25 | 9.500 | 7.818 | 4.172 |" in text
     assert "Selected: step 0." in text
@@ -77,17 +88,17 @@ def test_rescoring_table_compares_teacher_and_student_picks_per_model():
         return {"model": "runs/x", "model_sha256": "0", "scores": cells}
 
     data = {"rows": {"start": grid(5.0, 8.0), "ENGINE": grid(6.0, 5.0)}}
-    text = make_tables.section_rescoring(data)
+    text = section_rescoring(data)
     assert "| start `0` | 1 | 1.00 / 10.0 | 5.00 / 20.0 | 8.00 / 23.0 | 5.00 / 20.0 | 8.00 / 23.0 |" in text
     assert "| ENGINE `0` | 10 | 1.00 / 10.0 | 6.00 / 20.0 | 5.00 / 23.0 |" in text
     # (+3 and -1 BLEU) / 2 models; chrF +3 for both; one of the two models gains BLEU
     assert ("1 iteration(s), length beam 3: teacher picks - student picks = +1.00 BLEU, +3.0 chrF on average over 2 "
             "models; higher BLEU for 1 of 2") in text
-    assert "unfinished" in make_tables.section_rescoring({**data, "partial": True})
+    assert "unfinished" in section_rescoring({**data, "partial": True})
     assert "confirm's" not in text  # no ENGINE/control pair of one start and seed
     pair = {"ENGINE (confirm, cmlm_long, seed 0)": grid(6.0, 9.5), "control (confirm, cmlm_long, seed 0)": grid(5.0, 8.0),
             "ENGINE (confirm, cmlm_long, seed 1)": grid(4.0, 8.5)}  # seed 1 has no control: not a pair
-    lines = make_tables.rescored_pairs(pair)
+    lines = rescored_pairs(pair)
     assert lines[0] == ("confirm's ENGINE - control (same start and seed), 1 iteration(s), length beam 3: student "
                         "picks +1.00 BLEU / +0.0 chrF, ENGINE above in BLEU in 1 of 1; teacher picks +1.50 BLEU / "
                         "+0.0 chrF, ENGINE above in BLEU in 1 of 1")
@@ -103,7 +114,7 @@ def test_ranking_table_puts_the_reference_beside_the_systems():
             "chrf_oracle": {"bleu": 4.0, "chrf": 20.0},
             "agreement": {"control vs ENGINE": {"compared": 150, "agree": 60, "agreement": 0.4}},
             "agreement_nat": {"compared": 150, "agree": 60, "agreement": 0.4}}
-    text = make_tables.section_ranking(data)
+    text = section_ranking(data)
     assert "| reference | - | - | 4.50 | - |" in text
     assert "| teacher greedy | 2.50 | 17.0 | 1.13 | 0% of 200 |" in text
     assert "| ENGINE | 2.50 | 17.0 | 3.69 | 25% of 200 |" in text
@@ -122,17 +133,17 @@ def test_budget_table_pairs_each_engine_checkpoint_with_the_control_at_the_same_
             "checkpoint_every": 200, "control_learning_rate": 1e-4,
             "start": {"bleu": 2.0, "chrf": 16.0, "repetition": 0.4, "teacher_energy": 3.97},
             "points": [point(200, 347.4, 468, 2.36, 2.25), point(400, 695.0, 940, 2.0, 2.5)]}
-    text = make_tables.section_budget(data, "engine_budget_b.png")
+    text = section_budget(data, "engine_budget_b.png")
     assert "| 0 | 0 | 2.00 / 16.0 / 0.40 / 3.97 | 0 | 2.00 / 16.0 / 0.40 / 3.97 | - |" in text
     assert "| 200 | 347 | 2.36 / 4.7 / 0.50 / 3.50 | 468 | 2.25 / 4.5 / 0.50 / 3.50 | +0.11 / +0.2 |" in text
     assert "| 400 | 695 | 2.00 / 4.0 / 0.50 / 3.50 | 940 | 2.50 / 5.0 / 0.50 / 3.50 | -0.50 / -1.0 |" in text
     assert "](engine_budget_b.png)" in text
     assert "the engine stage's settings, lr 1e-05" in text
-    assert "(`budget`: O1 temperature 0.25, lr 1e-05" in make_tables.section_budget(
+    assert "(`budget`: O1 temperature 0.25, lr 1e-05" in section_budget(
         {**data, "o1_temperature": 0.25}, "x.png")
-    assert "unfinished" in make_tables.section_budget({"partial": True}, "x.png")
-    assert make_tables.plot_name("bench_b_", "", "engine_budget") == "engine_budget_b.png"
-    assert make_tables.plot_name("bench_", "_quick") == "engine_gain_quick.png"
+    assert "unfinished" in section_budget({"partial": True}, "x.png")
+    assert plot_name("bench_b_", "", "engine_budget") == "engine_budget_b.png"
+    assert plot_name("bench_", "_quick") == "engine_gain_quick.png"
 
 
 def test_the_seeds_table_sets_three_seeds_400_step_curves_side_by_side_with_seed_2_from_still_most_budget():
@@ -145,7 +156,7 @@ def test_the_seeds_table_sets_three_seeds_400_step_curves_side_by_side_with_seed
                          point(600, 2531, 99.0, 0.0, 99.0), point(800, 3436, 99.0, 0.0, 99.0)]}
     sharp = {"points": [{"seed": s, "engine_bleu": b, "engine_chrf": 45.0} for s, b in ((0, 14.5), (1, 15.1), (2, 15.0))]}
     slow = {"points": [{"seed": s, "control_bleu": 14.1, "control_chrf": 45.1, "control_steps": 860} for s in (0, 1, 2)]}
-    text = make_tables.section_budget_seeds(data, seed_2, sharp, slow)
+    text = section_budget_seeds(data, seed_2, sharp, slow)
     rows = [line for line in text.splitlines() if line.startswith("| ") and line[2].isdigit()]
     assert [line.split(" | ")[:2] for line in rows] == [["| 0", "200"], ["| 0", "400"], ["| 1", "200"], ["| 1", "400"],
                                                        ["| 2", "200"], ["| 2", "400"]]  # seed 2 cut to 400 steps
@@ -163,7 +174,7 @@ def test_the_seeds_table_sets_three_seeds_400_step_curves_side_by_side_with_seed
             "14.00 / 45.0 after 870 steps against `still_most_slow`'s 14.10 / 45.1 after 860") in text
     assert "seed 1: ENGINE 15.00 / 45.0 against `still_most_sharp`'s 15.10 / 45.0 (not the same" in text
     assert text.endswith("*Command: `python scripts/bench.py --stages still_most_budget_seeds`. Hardware: ?, ? thread(s).*")
-    assert "unfinished" in make_tables.section_budget_seeds({"partial": True}, seed_2, sharp, slow)
+    assert "unfinished" in section_budget_seeds({"partial": True}, seed_2, sharp, slow)
 
 
 def test_the_seeds_table_of_still_max_budget_names_its_own_start_and_200_step_runs_and_borrows_no_seed():
@@ -173,7 +184,7 @@ def test_the_seeds_table_of_still_max_budget_names_its_own_start_and_200_step_ru
                                                           point(400, 1320, 15.2, 14.2, 12.0)]} for seed in (2, 0)}}
     sharp = {"points": [{"seed": s, "engine_bleu": 15.0 + s / 10, "engine_chrf": 45.0} for s in (0, 1, 2)]}
     slow = {"points": [{"seed": s, "control_bleu": 14.1, "control_chrf": 45.1, "control_steps": 655} for s in (0, 1, 2)]}
-    text = make_tables.section_budget_seeds(data, None, sharp, slow, stage="still_max_budget")
+    text = section_budget_seeds(data, None, sharp, slow, stage="still_max_budget")
     assert text.startswith("**The sharp O1's edge at lr 1e-05 from `cmlm_max_still` at 200 and 400 steps, over seeds** "
                            "(`still_max_budget`: O1 temperature 0.25")
     assert "still_most" not in text and "seed 2 is" not in text
@@ -184,11 +195,11 @@ def test_the_seeds_table_of_still_max_budget_names_its_own_start_and_200_step_ru
             "14.00 / 45.0 after 660 steps against `still_max_slow`'s 14.10 / 45.1 after 655") in text
     assert "picks (energy steps / CE steps): seed 0 400 / the start, seed 2 400 / the start" in text
     assert text.endswith("*Command: `python scripts/bench.py --stages still_max_budget`. Hardware: ?, ? thread(s).*")
-    assert make_tables.section_budget_seeds({"partial": True}, None, sharp, slow, stage="still_max_budget") == (
+    assert section_budget_seeds({"partial": True}, None, sharp, slow, stage="still_max_budget") == (
         "**The sharp O1's edge from its start at 200 and 400 steps, over seeds** (`still_max_budget`): **unfinished**, "
         "the stage resumes where it stopped.")
     one_so_far = {**data, "partial": True, "curves": {**data["curves"], "seed1": {"partial": True}}}
-    text = make_tables.section_budget_seeds(one_so_far, None, sharp, slow, stage="still_max_budget")
+    text = section_budget_seeds(one_so_far, None, sharp, slow, stage="still_max_budget")
     assert "; the start scores 13.50" in text and " — **unfinished: 2 seeds so far**, the stage resumes" in text
     assert "| 1 | 200" not in text and "mean over 2 seeds" in text
 
@@ -206,7 +217,7 @@ def test_the_pure_energy_seeds_table_sets_each_checkpoint_against_the_mixed_ener
     pure = stage(0.0, (15.0, 16.0), (600, 620), 4.0)
     mixed = stage(1.0, (14.5, 15.0, 15.5), (680, 680, 680), 5.0)
     mixed["curves"]["seed0"]["start_sha256"] = "other"  # a rebuilt start: not the same weights, not compared
-    text = make_tables.section_budget_seeds(pure, None, None, None, stage="still_peak_pure",
+    text = section_budget_seeds(pure, None, None, None, stage="still_peak_pure",
                                             against=(mixed, "still_peak_budget"))
     assert text.startswith("**Pure energy (`ce_weight` 0) with the sharp O1 at lr 1e-05 from `cmlm_peak_still` at 200 "
                            "and 400 steps, over seeds** (`still_peak_pure`: O1 temperature 0.25, lr 1e-05, `ce_weight` 0,")
@@ -216,16 +227,16 @@ def test_the_pure_energy_seeds_table_sets_each_checkpoint_against_the_mixed_ener
             "reached 600 against 680 CE steps\n- 400 energy steps: this stage - `still_peak_budget` +0.50 BLEU / +0.0 "
             "chrF at one iteration, +0.05 BLEU at ten; teacher energy 2.00 against 2.50") in text
     assert text.endswith("*Command: `python scripts/bench.py --stages s0`. Hardware: ?, ? thread(s).*")
-    assert "Against `" not in make_tables.section_budget_seeds(pure, None, None, None, stage="still_peak_pure",
+    assert "Against `" not in section_budget_seeds(pure, None, None, None, stage="still_peak_pure",
                                                                against=(None, "still_peak_budget"))
-    assert make_tables.section_budget_seeds({"partial": True}, None, None, None, stage="still_peak_pure",
+    assert section_budget_seeds({"partial": True}, None, None, None, stage="still_peak_pure",
                                             against=(mixed, "still_peak_budget")).startswith(
         "**The sharp O1's edge from its start at 200 and 400 steps, over seeds** (`still_peak_pure`): **unfinished**")
     # A larger lr beside a smaller one, both pure: the lr is what differs.
     fast = stage(0.0, (15.5,), (650,), 3.0)
     for curve in fast["curves"].values():
         curve["learning_rate"] = 3e-5
-    text = make_tables.section_budget_seeds(fast, None, None, None, stage="still_peak_pure_fast",
+    text = section_budget_seeds(fast, None, None, None, stage="still_peak_pure_fast",
                                             against=(pure, "still_peak_pure"))
     assert text.startswith("**Pure energy (`ce_weight` 0) with the sharp O1 at lr 3e-05 from `cmlm_peak_still`")
     assert ("Against `still_peak_pure` (the same start, O1 and steps; lr 1e-05 where this stage has 3e-05), mean over 1 "
@@ -258,13 +269,13 @@ def test_the_rise_by_start_takes_200_step_pairs_first_and_only_the_curves_checkp
         "still_peak_budget": curves("still_peak_budget", "cmlm_peak_still", 14.2, {
             2: [point(200, 670, 15.7, 14.7), point(400, 1340, 16.7, 14.9), point(600, 2010, 99.0, 0.0)]}),
         "still_more_sharp": None}
-    points = make_tables.rise_points(stages)
+    points = rise_points(stages)
     assert sorted((q["start"], q["steps"], q["seed"], q["engine_bleu"], q.get("control_bleu")) for q in points) == [
         ("cmlm_long_still", 200, 0, 11.3, None), ("cmlm_long_still", 200, 2, 11.5, None),
         ("cmlm_max_still", 200, 0, 15.3, None), ("cmlm_max_still", 200, 2, 15.5, 14.0),
         ("cmlm_max_still", 400, 0, 16.0, 14.5), ("cmlm_max_still", 400, 2, 16.2, 14.5),
         ("cmlm_peak_still", 200, 2, 15.7, 14.7), ("cmlm_peak_still", 400, 2, 16.7, 14.9)]
-    text = make_tables.section_rise_by_start(points, "engine_rise_by_start.png")
+    text = section_rise_by_start(points, "engine_rise_by_start.png")
     rows = [line for line in text.splitlines() if line.startswith("| cmlm")]
     assert [row.split(" | ")[:4] for row in rows] == [
         ["| cmlm_long_still", "11.00 / 45.3", "200", "0, 2"], ["| cmlm_max_still", "13.80 / 45.3", "200", "0, 2"],
@@ -277,8 +288,8 @@ def test_the_rise_by_start_takes_200_step_pairs_first_and_only_the_curves_checkp
     assert text.endswith("*Commands: `python scripts/bench.py --stages still_long_sharp`, `python scripts/bench.py "
                          "--stages still_max_budget`, `python scripts/bench.py --stages still_max_sharp`, `python "
                          "scripts/bench.py --stages still_peak_budget`.*")
-    monkeypatch.setattr(make_tables.common, "DOCS", tmp_path)
-    make_tables.plot_rise_by_start(points, "rise.png")
+    monkeypatch.setattr(common, "DOCS", tmp_path)
+    plot_rise_by_start(points, "rise.png")
     assert (tmp_path / "rise.png").read_bytes().startswith(b"\x89PNG")
 
 
@@ -292,13 +303,13 @@ def test_a_compute_curves_checkpoints_are_chosen_on_dev_and_compared_on_test():
     start = {"bleu_dev": 10.0, "bleu": 13.0, "chrf": 44.5, "bleu_10": 25.5, "chrf_10": 56.2}
     data = {"start": start, "points": [point(200, 800, 11.0, 9.0, 14.0, 12.0), point(400, 1600, 13.0, 10.5, 16.0, 13.5),
                                        point(600, 2400, 12.0, 9.5, 15.0, 14.0)]}
-    text = make_tables.dev_choice(data)
+    text = dev_choice(data)
     assert ("ENGINE's pick is 400 energy steps (dev 13.00; test 16.00 / 45.0 at one iteration, 25.00 / 56.0 at ten) "
             "and the control's pick 1600 CE steps (dev 10.50; test 13.50 / 44.0 at one iteration, 26.00 / 56.5 at ten): "
             "ENGINE - control +2.50 / +1.0 at one iteration and -1.00 / -0.5 at ten.") in text
     # The start competes: a control that never beats it on dev is not trained further.
     data["points"][1]["control_bleu_dev"] = 9.9
-    assert "the control's pick the start (dev 10.00; test 13.00 / 44.5 at one iteration" in make_tables.dev_choice(data)
+    assert "the control's pick the start (dev 10.00; test 13.00 / 44.5 at one iteration" in dev_choice(data)
 
 
 def test_unfrozen_table_sets_the_frozen_stages_beside_the_unfrozen_ones():
@@ -307,19 +318,19 @@ def test_unfrozen_table_sets_the_frozen_stages_beside_the_unfrozen_ones():
 
     data = {"initialised_from": "cmlm_kd", "train_seconds": 400.2, "steps": 200, "control_steps": 450,
             "engine": nat(2.0), "control": nat(2.5)}
-    text = make_tables.section_unfrozen(data, {"steps": 200, "train_seconds": 347.0, **nat(1.0)},
+    text = section_unfrozen(data, {"steps": 200, "train_seconds": 347.0, **nat(1.0)},
                                         {"steps": 468, **nat(1.5)})
     assert "each unfrozen run 400 s, the frozen ones 347 s" in text
     assert "| encoder + tied embeddings frozen (engine, control stages) | ENGINE (200 energy steps) | " \
            "2.00 / 4.0 / 0.10 / 3.00 | 11.00 / 22.0 / 0.10 / 3.00 |" in text
     assert "| nothing frozen (unfrozen stage) | control (450 CE steps) | 3.50 / 7.0 / 0.10 / 3.00 |" in text
-    assert "unfinished" in make_tables.section_unfrozen({"partial": True}, None, None)
+    assert "unfinished" in section_unfrozen({"partial": True}, None, None)
 
 
 def test_gain_table_of_all_benchmarks_orders_points_by_start_and_shows_engine_minus_control(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
-    monkeypatch.setattr(make_tables.common, "DOCS", tmp_path / "docs")
-    assert make_tables.section_gain_all() is None  # no gain stage has run
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    monkeypatch.setattr(common, "DOCS", tmp_path / "docs")
+    assert section_gain_all() is None  # no gain stage has run
 
     def point(name: str, start: float, engine: float, control: float) -> dict:
         return {"checkpoint": name, "start_bleu": start, "start_chrf": 10 * start, "engine_bleu": engine,
@@ -333,7 +344,7 @@ def test_gain_table_of_all_benchmarks_orders_points_by_start_and_shows_engine_mi
         "command": "python scripts/bench.py --benchmark labels --stages gain",
         "points": [{**point("cmlm_long", 30.0, 31.5, 30.5), "engine_bleu_10": 35.0, "control_bleu_10": 33.0,
                     "engine_chrf_10": 60.0, "control_chrf_10": 61.0}, point("cmlm_kd", 20.0, 19.0, 21.0)]}))
-    text = make_tables.section_gain_all()
+    text = section_gain_all()
     rows = [line for line in text.splitlines() if line.startswith("| ") and "benchmark" not in line]
     assert [row.split(" | ")[1] for row in rows] == ["cmlm_kd", "cmlm_kd", "cmlm_long"]  # weakest start first
     assert rows[2].split(" | ")[3] == "75% of 40.0"  # 30 BLEU against its teacher's 40
@@ -341,13 +352,13 @@ def test_gain_table_of_all_benchmarks_orders_points_by_start_and_shows_engine_mi
                        "**-1.50 / -15.0** | - |")  # recorded before the 10-iteration scores
     assert rows[2].endswith("| +1.50 / +15.0 | +0.50 / +5.0 | **+1.00 / +10.0** | +2.00 / -1.0 |")
     assert "`python scripts/bench.py --benchmark labels --stages gain`" in text
-    make_tables.plot_gain_all(make_tables.gain_points_all())
+    plot_gain_all(gain_points_all())
     assert (tmp_path / "docs" / "engine_gain_all.png").stat().st_size > 0
 
 
 def test_gain_table_of_all_benchmarks_adds_the_still_encoder_points_under_their_own_name(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
-    monkeypatch.setattr(make_tables.common, "DOCS", tmp_path / "docs")
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    monkeypatch.setattr(common, "DOCS", tmp_path / "docs")
     for prefix in ("bench_", "bench_labels_"):
         (tmp_path / f"{prefix}teacher.json").write_text(json.dumps({"greedy": {"libreoffice": {"bleu": 40.0}}}))
 
@@ -358,7 +369,7 @@ def test_gain_table_of_all_benchmarks_adds_the_still_encoder_points_under_their_
         name: {"length beam 3": scores(bleu)} for name, bleu in
         (("cmlm_kd_still", 7.0), ("engine_still", 6.0), ("control_still", 9.0))}}
     (tmp_path / "bench_still_main.json").write_text(json.dumps({**still_main, "partial": True}))
-    assert make_tables.gain_points_all() == []  # a partial stage gives no point
+    assert gain_points_all() == []  # a partial stage gives no point
     (tmp_path / "bench_still_main.json").write_text(json.dumps(still_main))
     (tmp_path / "bench_labels_still_confirm.json").write_text(json.dumps({
         "command": "python scripts/bench.py --benchmark labels --stages still_confirm", "partial": False,
@@ -371,7 +382,7 @@ def test_gain_table_of_all_benchmarks_adds_the_still_encoder_points_under_their_
         "starts": {"cmlm_kd_still": {"bleu": 10.0, "chrf": 30.0}},
         "points": [{"start": "cmlm_kd_still", "seed": 1, "engine_bleu": 9.0, "engine_chrf": 29.0,
                     "control_bleu": 11.0, "control_chrf": 33.0}]}))
-    rows = [line for line in make_tables.section_gain_all().splitlines()
+    rows = [line for line in section_gain_all().splitlines()
             if line.startswith("| ") and "benchmark" not in line]
     assert rows == [
         "| A, still encoder | cmlm_kd_still | 8.00 / 15.0 | 20% of 40.0 | -1.00 / -2.0 | +2.00 / +4.0 | "
@@ -382,12 +393,12 @@ def test_gain_table_of_all_benchmarks_adds_the_still_encoder_points_under_their_
         "+2.00 / +0.0 | **-1.00 / +1.0** | +1.00 / -1.0 |",
         "| labels, still encoder | cmlm_long_still, seed 1 | 20.00 / 50.0 | 50% of 40.0 | +2.00 / +1.0 | "
         "+2.00 / +0.0 | **+0.00 / +1.0** | +1.00 / -1.0 |"]
-    make_tables.plot_gain_all(make_tables.gain_points_all())
+    plot_gain_all(gain_points_all())
     assert (tmp_path / "docs" / "engine_gain_all.png").stat().st_size > 0
 
 
 def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_rows(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
 
     def one_pass(bleu: float) -> dict:
         return {"1_iterations": {"libreoffice": {"bleu": bleu}}}
@@ -396,11 +407,11 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
     (tmp_path / "bench_engine.json").write_text(json.dumps({"initialised_from": "cmlm_kd", **one_pass(1.0)}))
     (tmp_path / "bench_cmlm_kd.json").write_text(json.dumps(one_pass(2.0)))
     (tmp_path / "bench_control.json").write_text(json.dumps(one_pass(3.0)))
-    assert "still encoder" not in make_tables.section_targets("bench_", "")  # before still_main has run
+    assert "still encoder" not in section_targets("bench_", "")  # before still_main has run
     (tmp_path / "bench_still_main.json").write_text(json.dumps({"partial": False, "rows": {
         "cmlm_kd_still": {"length beam 5": one_pass(5.0), "length beam 3": one_pass(4.0)},
         "engine_still": {"length beam 3": one_pass(9.6)}, "control_still": {"length beam 3": one_pass(9.0)}}}))
-    rows = [line for line in make_tables.section_targets("bench_", "").splitlines() if line.startswith("| ")]
+    rows = [line for line in section_targets("bench_", "").splitlines() if line.startswith("| ")]
     assert rows[0] == "| target | measured | met | still encoder (`still_main`) | met |"
     assert rows[1] == "| ENGINE >= CMLM (cmlm_kd) + 3 BLEU, 1 iteration | 1.00 vs 2.00 (-1.00) | **no** | 9.60 vs 5.00 (+4.60) | yes |"
     assert rows[3].endswith("| 9.60 vs 9.00 (+0.60) | yes |")  # above its control
@@ -415,7 +426,7 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
     for stage, data in (("still_max_budget", curves("still_max_budget", "cmlm_max_still", 6.0, {2: 9.0, 0: 9.5, 1: 10.0})),
                         ("still_peak_budget", curves("still_peak_budget", "cmlm_peak_still", 7.0, {2: 11.0, 0: 11.0}))):
         (tmp_path / f"bench_{stage}.json").write_text(json.dumps(data))
-    text = make_tables.section_targets("bench_", "")
+    text = section_targets("bench_", "")
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert "one seed, the strongest start's columns a mean over seeds" in text
     assert rows[0].endswith("| strongest start (`cmlm_max_still`, sharp O1, 400 steps, mean of 3 seeds; its start is the "
@@ -427,10 +438,10 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
     for curve in fast["curves"].values():
         curve.update(ce_weight=0.0, learning_rate=3e-5, control_learning_rate=3e-5)
     (tmp_path / "bench_still_peak_pure_fast.json").write_text(json.dumps(fast))
-    assert "after the fact" not in make_tables.section_targets("bench_", "")  # two seeds
+    assert "after the fact" not in section_targets("bench_", "")  # two seeds
     fast["curves"]["seed1"] = {**fast["curves"]["seed0"], "seed": 1}
     (tmp_path / "bench_still_peak_pure_fast.json").write_text(json.dumps(fast))
-    rows = [line for line in make_tables.section_targets("bench_", "").splitlines() if line.startswith("| ")]
+    rows = [line for line in section_targets("bench_", "").splitlines() if line.startswith("| ")]
     assert rows[0].endswith("| setting found after the fact (`still_peak_pure_fast`: pure energy, lr 3e-05, sharp O1, "
                             "400 steps from `cmlm_peak_still`, mean of 3 seeds; its control CE at lr 3e-05) | met |")
     assert rows[1].endswith("| 9.50 vs 6.00 (+3.50) | yes | 8.67 vs 7.00 (+1.67) | **no** |")
@@ -440,7 +451,7 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
     for curve in other["curves"].values():
         curve.update(ce_weight=0.0, learning_rate=3e-5, control_learning_rate=3e-5)
     (tmp_path / "bench_still_max_pure_fast.json").write_text(json.dumps(other))
-    rows = [line for line in make_tables.section_targets("bench_", "").splitlines() if line.startswith("| ")]
+    rows = [line for line in section_targets("bench_", "").splitlines() if line.startswith("| ")]
     assert "(`still_peak_pure_fast`: pure energy" in rows[0] and rows[0].endswith(
         "| setting found after the fact (`still_max_pure_fast`: pure energy, lr 3e-05, sharp O1, 400 steps from "
         "`cmlm_max_still`, mean of 3 seeds; its control CE at lr 3e-05) | met |")
@@ -449,7 +460,7 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
     for curve in predicted["curves"].values():
         curve.update(ce_weight=0.0, learning_rate=3e-5, control_learning_rate=3e-5, energy_length="predicted")
     (tmp_path / "bench_still_peak_pure_predicted.json").write_text(json.dumps(predicted))
-    rows = [line for line in make_tables.section_targets("bench_", "").splitlines() if line.startswith("| ")]
+    rows = [line for line in section_targets("bench_", "").splitlines() if line.startswith("| ")]
     assert rows[0].endswith("| setting found after the fact (`still_peak_pure_predicted`: pure energy at the predicted "
                             "lengths, lr 3e-05, sharp O1, 400 steps from `cmlm_peak_still`, mean of 3 seeds; its "
                             "control CE at lr 3e-05) | met |")
@@ -457,8 +468,8 @@ def test_targets_of_a_are_checked_on_the_still_encoder_students_beside_the_main_
 
 
 def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_command(tmp_path, monkeypatch):
-    monkeypatch.setattr(make_tables.common, "RESULTS", tmp_path)
-    assert make_tables.render_summary().startswith("(no results yet")
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    assert render_summary().startswith("(no results yet")
 
     def one_pass(bleu: float, command: str = "") -> dict:
         return {"1_iterations": {"libreoffice": {"bleu": bleu}}, "command": command}
@@ -471,7 +482,7 @@ def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_com
     interval = {"difference": 3.5, "low": 2.25, "high": 4.75}
     (tmp_path / "bench_significance.json").write_text(json.dumps({"sentences": {"all": 446}, "means": {
         "engine": {"slices": {"all": {"engine_vs_start": {"bleu": interval}}}}}}))
-    text = make_tables.render_summary()
+    text = render_summary()
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert "rise over all 446 test sentences, mean over seeds [95% interval]" in rows[0]
     assert rows[1] == ("| A: `engine` from `cmlm_kd` | 1 | 9.60 | 6.00 | yes | +3.60 (yes) | +3.50 [+2.25, +4.75] | +0.60 "
@@ -481,7 +492,7 @@ def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_com
                                                            "hardware": "2 CPU cores", "results": {"batch_1": {
                                                                "NAT 1 iteration, length beam 1": {
                                                                    "speedup_vs_teacher_greedy": 4.9}}}}))
-    assert "**4.90x** (**no**), A's still-encoder ENGINE" in make_tables.render_summary()
+    assert "**4.90x** (**no**), A's still-encoder ENGINE" in render_summary()
 
 
 def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start():
@@ -493,7 +504,7 @@ def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start
             "starts": {"cmlm_kd": {"bleu": 4.0, "chrf": 30.0, "repetition": 0.3},
                        "cmlm_long": {"bleu": 9.0, "chrf": 40.0, "repetition": 0.2}},
             "points": [point("cmlm_kd", 1, 6.0, 5.0), point("cmlm_kd", 0, 4.0, 5.0), point("cmlm_long", 0, 9.5, 9.0)]}
-    text = make_tables.section_confirm(data)
+    text = section_confirm(data)
     assert "| cmlm_kd | 0 | 4.00 / 30.0 / 0.30 | 4.00 / 30.0 / 0.10 | 5.00 / 31.0 / 0.20 | -1.00 / -1.0 |" in text
     assert "from cmlm_kd: ENGINE - control = +0.00 BLEU (sd 1.41), -1.0 chrF on average over 2 seed(s); ENGINE " \
            "above the control in BLEU in 1 of 2" in text
@@ -503,6 +514,6 @@ def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start
         p.update(engine_teacher_energy=5.0, control_teacher_energy=5.5)
     for start in data["starts"].values():
         start["teacher_energy"] = 6.0
-    text = make_tables.section_confirm(data)
+    text = section_confirm(data)
     assert "| cmlm_kd | 0 | 4.00 / 30.0 / 0.30 / 6.00 | 4.00 / 30.0 / 0.10 / 5.00 | 5.00 / 31.0 / 0.20 / 5.50 |" in text
     assert "teacher energy ENGINE - control -0.50 nats/token, ENGINE lower in 2 of 2" in text

@@ -7,11 +7,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bench_helpers import fake_curve_training, make_bench, make_tables, one_seed_first, picked
+from bench_helpers import fake_curve_training, make_bench, one_seed_first, picked
 
 import bench_stages as bench
 from bench_stages import settings
 from bench_stages import targets as target_stages
+from bench_tables.curves import section_budget_seeds
+from bench_tables.targets import section_examples_targets, section_lengths_targets, section_significance
 
 
 @pytest.mark.parametrize("stage, after, start, added", [
@@ -68,7 +70,7 @@ def test_pure_energy_at_the_predicted_lengths_runs_five_seeds_and_is_set_against
     assert bench_a.done(stage) and {curve["energy_length"] for curve in result["curves"].values()} == {"predicted"}
     at_reference = {"curves": {name: {k: v for k, v in curve.items() if k != "energy_length"}
                                for name, curve in result["curves"].items()}}
-    text = make_tables.section_budget_seeds(result, None, None, None, stage=stage,
+    text = section_budget_seeds(result, None, None, None, stage=stage,
                                             against=(at_reference, "still_peak_pure_fast"))
     assert text.startswith("**Pure energy (`ce_weight` 0) with the sharp O1 at lr 3e-05, at the predicted lengths from "
                            "`cmlm_peak_still` at 200 and 400 steps, over seeds** (`still_peak_pure_predicted`: O1 "
@@ -126,7 +128,7 @@ def test_lengths_targets_scores_each_finished_seed_at_the_reference_lengths(tmp_
     assert result["gone"] == ["still_peak_pure_fast, seed0", "still_peak_pure_fast, seed3"]
     engine = [row for row in result["rows"] if row["system"] == "engine"]
     assert [(row["seed"], row["predicted_lengths"]["bleu"]) for row in engine] == [(2, 16.5), (1, 16.0)]
-    text = make_tables.section_lengths_targets(result)
+    text = section_lengths_targets(result)
     assert "on the 195 of those whose reference fits the student" in text
     assert ("| `still_peak_pure_fast` | `cmlm_peak_still` | 2 | 14.00 / 50.0 | 14.20 / 50.0 / 0.95 | 16.50 / 52.0 / 1.02 "
             "| +2.30 | -1.50 / 20% |") in text
@@ -173,7 +175,7 @@ def test_examples_targets_sets_the_median_seed_beside_its_start_control_and_teac
                                      "start (cmlm_peak_still), 1 it.": "cmlm_peak_still 1 source 2",
                                      "CE control, 1 it.": "control 1 source 2", "ENGINE, 1 it.": "engine 1 source 2",
                                      "ENGINE, 10 it.": "engine 10 source 2"}
-    text = make_tables.section_examples_targets(result)
+    text = section_examples_targets(result)
     assert "`still_peak_pure_fast`'s seed 4, the median of seeds 1, 4, 2 ranked by" in text
     assert "- **source:** source 2\n  - reference: alvo 2\n  - teacher (greedy): teacher greedy source 2\n" in text
 
@@ -230,7 +232,7 @@ def test_significance_redecodes_each_finished_seed_and_bootstraps_its_gaps(tmp_p
                                                      - corpus_scores(outputs["control"], references)["bleu"])
     # Both seeds decoded the same outputs here, so their mean on the shared resamples is each seed's test.
     assert result["means"] == {"still_peak_pure_fast": {"seeds": 2, "slices": row["slices"]}}
-    text = make_tables.section_significance(result)
+    text = section_significance(result)
     assert "Seeds whose models were gone or unfinished: still_peak_pure_fast, seed0; still_peak_pure_fast, seed3." in text
     assert f"| `still_peak_pure_fast` | `cmlm_peak_still` | 2 | {rise['difference']:+.2f} [" in text
     assert text.count("| **no** (up to 0.50 BLEU apart) |") == 1  # seed 2's engine BLEU recorded 0.5 above

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -28,19 +29,41 @@ def test_readme_states_both_setup_commands():
 def test_results_are_generated_from_results_json():
     """Every number in docs/RESULTS.md's tables and in the README's summary comes from results/*.json: regenerating
     them changes nothing."""
-    import importlib.util
+    from bench_tables import common
+    from bench_tables.document import region, render
+    from bench_tables.targets import render_summary
 
-    path = README.parent / "scripts" / "make_tables.py"
-    spec = importlib.util.spec_from_file_location("make_tables", path)
-    make_tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_tables)
     stale = "is stale or hand-edited: run `python scripts/make_tables.py`"
-    results = make_tables.common.RESULTS_DOC.read_text(encoding="utf-8")
-    assert make_tables.region(results, "results") == make_tables.render(), f"docs/RESULTS.md {stale}"
-    summary = make_tables.region(README.read_text(encoding="utf-8"), "summary")
-    assert summary == make_tables.render_summary(), f"the README's summary {stale}"
+    results = common.RESULTS_DOC.read_text(encoding="utf-8")
+    assert region(results, "results") == render(), f"docs/RESULTS.md {stale}"
+    summary = region(README.read_text(encoding="utf-8"), "summary")
+    assert summary == render_summary(), f"the README's summary {stale}"
     assert "| A: `engine` from `cmlm_kd` |" in summary and "docs/RESULTS.md" in README.read_text(encoding="utf-8")
 
+
+
+def test_make_tables_rewrites_both_documents_in_place_and_draws_the_plots(tmp_path, monkeypatch):
+    """`python scripts/make_tables.py` (its `main`) on copies of README.md and docs/RESULTS.md: the committed
+    documents come back unchanged (they are what it writes), and each plot they link is drawn."""
+    from bench_helpers import load_script
+
+    from bench_tables import common
+
+    make_tables = load_script("make_tables")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(README, tmp_path / "README.md")
+    shutil.copy(common.RESULTS_DOC, docs / "RESULTS.md")
+    monkeypatch.setattr(common, "ROOT", tmp_path)
+    monkeypatch.setattr(common, "README", tmp_path / "README.md")
+    monkeypatch.setattr(common, "DOCS", docs)
+    monkeypatch.setattr(common, "RESULTS_DOC", docs / "RESULTS.md")
+    assert make_tables.main() == 0
+    assert (tmp_path / "README.md").read_text(encoding="utf-8") == README.read_text(encoding="utf-8")
+    results = (docs / "RESULTS.md").read_text(encoding="utf-8")
+    assert results == (README.parent / "docs" / "RESULTS.md").read_text(encoding="utf-8")
+    linked = set(re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", results))
+    assert linked and all((docs / name).exists() for name in linked)
 
 def test_results_plots_are_linked_beside_the_results_doc():
     """docs/RESULTS.md links its plots relative to docs/, and every plot it links is committed."""
@@ -83,11 +106,8 @@ def test_readme_energy_trainer_example_runs_on_tiny_models(tokenizer, pairs, tmp
 
 def test_results_contents_link_github_anchors():
     """The generated list of sections links each heading by the anchor GitHub gives it, repeats numbered."""
-    import importlib.util
+    from bench_tables.document import contents
 
-    spec = importlib.util.spec_from_file_location("make_tables", README.parent / "scripts" / "make_tables.py")
-    make_tables = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(make_tables)
-    listed = make_tables.contents("### Speed, A's `generate()` (EN->PT)\n\ntext\n\n### Speed, A's `generate()` (EN->PT)")
+    listed = contents("### Speed, A's `generate()` (EN->PT)\n\ntext\n\n### Speed, A's `generate()` (EN->PT)")
     assert listed.splitlines()[2:] == ["- [Speed, A's `generate()` (EN->PT)](#speed-as-generate-en-pt)",
                                        "- [Speed, A's `generate()` (EN->PT)](#speed-as-generate-en-pt-1)"]

@@ -1,6 +1,6 @@
 """`make bench`: the paper's findings at small scale, stage by stage, each resumable and writing results/*.json.
 
-Four benchmarks run the same stages (`--benchmark a|b|short|labels`):
+Four benchmarks (`--benchmark a|b|short|labels`), each running its own list of the stages below (`BENCHMARKS`):
   A  EN->PT, teacher = the converted Firefox Translations model; LibreOffice help + a Bible test set (second domain).
      Runs in runs/bench, writes results/bench_STAGE.json.
   B  DE->EN, teacher = the project's own MarianMT (scripts/train_teacher.py); LibreOffice help.
@@ -142,14 +142,21 @@ The stages:
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
-The stages' code lives in scripts/bench_stages/, one module per line of work above; its settings.py holds the
-stage list, the benchmarks, their budgets and every ENGINE setting.
+The stages' code lives in scripts/bench_stages/: settings.py (the stage list, the benchmarks, their budgets, every
+ENGINE and decoding setting), the plumbing (records.py, base.py, recipes.py, comparisons.py), and the stages by line
+of work:
+  replication.py    teacher, distill, cmlm_kd, engine, control, cmlm_ref, examples, table2, engine_selected
+  first_recipe.py   sweep, lengths, cmlm_long, gain, confirm, ranking, budget, unfrozen, rescoring, descent, sharp(er)
+  labels.py         distill_ui ... length_choice, still_encoder, still_confirm
+  still_encoder.py  still_main ... still_peak_decay (A with the encoder still), distill_all, output_chars
+  targets.py        still_peak_pure_fast ... still_max_pure_fast, still_peak_pure_predicted, and the checks
+                    significance, lengths_targets, examples_targets
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
     python scripts/bench.py --quick    # the same pipeline on a small slice, minutes
     python scripts/bench.py --stages teacher,cmlm_ref
     python scripts/bench.py --benchmark b --stages teacher,distill,cmlm_kd,engine,control,cmlm_ref,examples
-  python scripts/bench.py --benchmark short   # A on help segments of <= 8 target words: a stronger CMLM start
+    python scripts/bench.py --benchmark short   # A on help segments of <= 8 target words: a stronger CMLM start
     python scripts/bench.py --benchmark labels  # ... of <= 4 target words: stronger still
 
 Re-running skips finished stages (their results JSON exists) and resumes unfinished training from checkpoints.

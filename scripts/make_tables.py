@@ -18,6 +18,7 @@ from bench_tables.document import render, write_region
 from bench_tables.gain import GAIN_BENCHMARKS, gain_points_all
 from bench_tables.measurements import curve_points
 from bench_tables.plots import (
+    CURVE_STAGES,
     plot_budget,
     plot_gain,
     plot_gain_all,
@@ -38,8 +39,7 @@ def main() -> int:
             gain = load(f"{prefix}gain{suffix}")
             if gain:
                 plot_gain(gain, plot_name(prefix, suffix))
-            for stage in ("budget", "still_budget", "still_most_budget", "still_most_fast_budget", "still_max_long",
-                          "still_peak_pure_faster", "still_peak_pure_long"):
+            for stage in CURVE_STAGES:
                 budget = load(f"{prefix}{stage}{suffix}")
                 if budget and not budget.get("partial"):
                     plot_budget(budget, plot_name(prefix, suffix, f"engine_{stage}"))

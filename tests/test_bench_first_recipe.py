@@ -64,7 +64,7 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
     monkeypatch.setattr(short, "train_energy", train_energy)
     monkeypatch.setattr(short, "train_cmlm", train_cmlm)
     monkeypatch.setattr(short, "evaluate", evaluate)
-    short.s["confirm_seeds"] = (0, 1)
+    short.budget["confirm_seeds"] = (0, 1)
     short.stage_confirm()
     result = short.read("confirm")
     assert (result["learning_rate"], result["ce_weight"]) == (3e-5, 0.0) and not result["partial"]
@@ -78,7 +78,7 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
     assert result["points"][0]["engine_bleu"] == 5.0 and result["points"][0]["control_chrf"] == 40.0
     assert result["points"][0]["engine_teacher_energy"] == 2.5 and result["points"][0]["control_teacher_energy"] == 2.0
     # a rerun with one more seed trains only the new points
-    short.s["confirm_seeds"] = (0, 1, 2)
+    short.budget["confirm_seeds"] = (0, 1, 2)
     short.stage_confirm()
     assert len(energy_runs) == 6 and len(short.read("confirm")["points"]) == 6
     # a point recorded before the teacher energy was kept gets it from its saved models, without retraining
@@ -124,7 +124,7 @@ def test_confirm_on_a_benchmark_without_the_sweep_runs_the_engine_setting_from_t
         return {"libreoffice": {"bleu": bleu, "chrf": 17.0, "repetition": 0.4, "teacher_energy": 3.7}}
 
     monkeypatch.setattr(b, "evaluate", evaluate)
-    b.s["confirm_seeds"] = (0, 1)
+    b.budget["confirm_seeds"] = (0, 1)
     b.stage_confirm()
     result = b.read("confirm")
     assert energy_runs == [("cmlm_kd", 0, 1e-5, 1.0), ("cmlm_kd", 1, 1e-5, 1.0)]
@@ -155,7 +155,7 @@ def test_confirm_on_labels_adds_the_cmlm_long_start_to_points_already_run_from_t
     monkeypatch.setattr(labels, "train_cmlm", lambda out, corpus, steps, callbacks=None, **kwargs: callbacks[0].seconds)
     monkeypatch.setattr(labels, "evaluate", lambda model, **kwargs: {"libreoffice": {
         "bleu": 1.0, "chrf": 2.0, "repetition": 0.0, "teacher_energy": 3.0}})
-    labels.s["confirm_seeds"] = (0,)
+    labels.budget["confirm_seeds"] = (0,)
     labels.stage_confirm()
     assert energy_runs == [("cmlm_kd", 0), ("cmlm_long", 0)]
     # a record from before cmlm_long was a start (only cmlm_kd points) gains the cmlm_long points and keeps its own
@@ -228,7 +228,7 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
     monkeypatch.setattr(labels, "train_energy", train_energy)
     monkeypatch.setattr(labels, "train_cmlm", train_cmlm)
     monkeypatch.setattr(labels, "evaluate", evaluate)
-    labels.s["confirm_seeds"] = (0, 1)
+    labels.budget["confirm_seeds"] = (0, 1)
     labels.stage_sharp()
     result = labels.read("sharp")
     assert runs == [("cmlm_long", 0, 1e-5, 1.0, "sx", 0.25), ("cmlm_long", 1, 1e-5, 1.0, "sx", 0.25)]
@@ -290,7 +290,7 @@ def test_sharper_runs_temperature_0_1_from_cmlm_long_only_and_is_set_beside_shar
     monkeypatch.setattr(labels, "train_energy", train_energy)
     monkeypatch.setattr(labels, "train_cmlm", lambda *args, **kwargs: None)
     monkeypatch.setattr(labels, "evaluate", evaluate)
-    labels.s["confirm_seeds"] = (0,)
+    labels.budget["confirm_seeds"] = (0,)
     labels.stage_sharper()
     assert runs == [("cmlm_long", 0, 0.1, "sharper")]
     sharper = labels.read("sharper")
@@ -322,7 +322,7 @@ def test_descent_stage_starts_from_the_cmlms_own_output_and_scores_each_search_s
     split = Dataset.from_dict({"translation": rows, "document": ["fixture"] * len(rows)})
     DatasetDict({"train": split, "validation": split, "test": split}).save_to_disk(
         str(labels.root / "libreoffice-max4words"))
-    labels.s["eval_sentences"] = 6
+    labels.budget["eval_sentences"] = 6
     monkeypatch.setattr(first_recipe, "DESCENT_STEPS", (0, 2, 4))
     monkeypatch.setattr(first_recipe, "DESCENT_LEARNING_RATE", 0.5)
     labels.stage_descent()

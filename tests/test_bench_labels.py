@@ -103,7 +103,7 @@ def test_wide_start_trains_on_from_cmlm_more_and_runs_the_engine_setting_with_it
     monkeypatch.setattr(labels, "train_cmlm", train_cmlm)
     monkeypatch.setattr(labels, "train_energy", train_energy)
     monkeypatch.setattr(labels, "evaluate", evaluate)
-    labels.s["confirm_seeds"] = (0,)
+    labels.budget["confirm_seeds"] = (0,)
     labels.stage_cmlm_wide()
     assert trained == [("cmlm_wide", "distilled-wide", 6000, "cmlm_more", 3e-4, "linear")]
     assert labels.read("cmlm_wide")["initialised_from"] == "cmlm_more"
@@ -143,7 +143,7 @@ def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabula
     monkeypatch.setattr(labels, "train_energy", train_energy)
     monkeypatch.setattr(labels, "train_cmlm", lambda *args, **kwargs: None)
     monkeypatch.setattr(labels, "evaluate", evaluate)
-    labels.s["confirm_seeds"] = (0,)
+    labels.budget["confirm_seeds"] = (0,)
     labels.stage_stronger()
     assert runs == [("cmlm_more", str(labels.root / "distilled-more"), 0.25)]
     stronger = labels.read("stronger")
@@ -356,8 +356,8 @@ def test_still_encoder_trains_both_recipes_without_encoder_dropout_once_and_sets
     labels.stage_still_encoder()
     labels.stage_still_encoder()  # finished models are kept
     assert measured == ["cmlm_kd_still", "cmlm_long_still", "cmlm_kd", "cmlm_long"]
-    assert trained == [("cmlm_kd_still", "distilled", labels.s["cmlm_steps"], None, False, None),
-                       ("cmlm_long_still", "distilled", labels.s["long_steps"], "cmlm_kd_still", False, 3e-4)]
+    assert trained == [("cmlm_kd_still", "distilled", labels.budget["cmlm_steps"], None, False, None),
+                       ("cmlm_long_still", "distilled", labels.budget["long_steps"], "cmlm_kd_still", False, 3e-4)]
     assert labels.encoder_dropout  # every other stage keeps the recipe it was run with
     data = labels.read("still_encoder")
     assert list(data["rows"]) == ["cmlm_kd_still", "cmlm_long_still", "cmlm_kd", "cmlm_long"] and not data["partial"]

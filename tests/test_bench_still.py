@@ -248,7 +248,7 @@ def test_distill_all_distills_the_help_sources_after_the_first_distill_sources_a
     help_corpus = DatasetDict(train=pairs("Save", "Open", "Close", "Print", "Quit"), validation=pairs("Cut"),
                               test=pairs("Paste"))
     a = labels_with_fake_distillation(tmp_path, monkeypatch, help_corpus, [], "distilled", benchmark="a")
-    a.s["distill_sources"] = 2  # the distill stage took Save and Open
+    a.budget["distill_sources"] = 2  # the distill stage took Save and Open
     a.stage_distill_all()
     record = a.read("distill_all")
     assert (record["base_sources"], record["sources"], record["help_train_pairs"]) == (1, 3, 5)
@@ -261,7 +261,7 @@ def test_distill_all_distills_the_help_sources_after_the_first_distill_sources_a
     assert record["train_sha256"] == hashlib.sha256((everything / "train.jsonl").read_bytes()).hexdigest()[:16]
     # --quick caps the new sources at `ui_sources` (96); full scale takes them all.
     quick = make_bench(tmp_path / "quick", "a")
-    assert quick.s["ui_sources"] == 96 and a.s["ui_sources"] is None
+    assert quick.budget["ui_sources"] == 96 and a.budget["ui_sources"] is None
 
 
 def fake_model(folder: Path, weights: bytes) -> None:
@@ -314,7 +314,7 @@ def test_still_more_trains_cmlm_long_still_on_every_source_and_the_sharp_pairs_s
     assert more["initialised_from"] == "cmlm_long_still" and more["steps"] == 3000 and a.encoder_dropout
     assert more["model_sha256"] == hashlib.sha256(b"more").hexdigest()[:16]
     assert more["length beam 3"]["1_iterations"]["libreoffice"]["bleu"] == pytest.approx(13.8)
-    assert a.recipes()["cmlm_more_still"][0] == "still_more"
+    assert a.rebuildable()["cmlm_more_still"][0] == "still_more"
     a.stage_still_more_sharp()
     assert runs == [("cmlm_more_still", "distilled-all", 0.25, seed, False) for seed in (2, 0, 1)]
     assert trained[-1][:2] == ("control", "distilled-all") and trained[-1][-1] is False
@@ -459,7 +459,7 @@ def test_more_steps_train_the_start_before_again_and_the_sharp_pairs_start_there
     assert trained == [(model, "distilled-all", 3000, before, 3e-4, 1500, False)]
     after = a.read(line)
     assert after["initialised_from"] == before and after["model_sha256"] == hashlib.sha256(b"after").hexdigest()[:16]
-    assert a.recipes()[model][0] == line and a.encoder_dropout and a.corpus_of(model).endswith("distilled-all")
+    assert a.rebuildable()[model][0] == line and a.encoder_dropout and a.corpus_of(model).endswith("distilled-all")
     if after == f"{line}_sharp":
         getattr(a, f"stage_{line}_sharp")()
         assert runs == [(model, "distilled-all", 0.25, seed, False) for seed in (2, 0, 1)]
@@ -512,9 +512,9 @@ def test_still_main_retrains_the_main_rows_without_encoder_dropout_resumes_and_t
     assert a.read("still_main")["partial"] and list(a.read("still_main")["rows"]) == ["cmlm_kd_still"]
     a.stage_still_main()  # resumes: the finished CMLM is not trained again
     a.stage_still_main()  # and a finished stage trains nothing
-    assert trained == [("cmlm_kd_still", "distilled", a.s["cmlm_steps"], None, False, None, None),
-                       ("engine_still", "distilled", a.s["energy_steps"], "cmlm_kd_still", False),
-                       ("engine_still", "distilled", a.s["energy_steps"], "cmlm_kd_still", False),
+    assert trained == [("cmlm_kd_still", "distilled", a.budget["cmlm_steps"], None, False, None, None),
+                       ("engine_still", "distilled", a.budget["energy_steps"], "cmlm_kd_still", False),
+                       ("engine_still", "distilled", a.budget["energy_steps"], "cmlm_kd_still", False),
                        ("control_still", "distilled", 10**6, "cmlm_kd_still", False, 300.0, 1e-4)]
     assert a.encoder_dropout  # the other stages keep the recipe they were run with
     data = a.read("still_main")

@@ -190,7 +190,7 @@ def test_significance_redecodes_each_finished_seed_and_bootstraps_its_gaps(tmp_p
     assert {"significance", "lengths_targets"} <= set(a.benchmark.stages)
     with pytest.raises(SystemExit, match=r"significance: no finished seed of still_max_budget, .*none run"):
         a.stage_significance()
-    monkeypatch.setitem(a.s, "eval_sentences", 8)  # the tables score the first 8 of 12 test pairs
+    monkeypatch.setitem(a.budget, "eval_sentences", 8)  # the tables score the first 8 of 12 test pairs
     references = [f"Inserir {i} células abaixo da seleção" for i in range(12)]
     outputs = {"cmlm_peak_still": [f"Inserir {i} células" for i in range(12)],
                "engine": [f"Inserir {i} células abaixo" for i in range(12)],

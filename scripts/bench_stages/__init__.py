@@ -2,17 +2,17 @@
 
 Layers, each a class the next extends: `BenchBase` (results, teacher, data, evaluation, the two trainings),
 `Recipes` (the shared starts and corpora, and `--rebuild`), `Comparisons` (ENGINE against cross-entropy at the same
-wall time). The stages themselves are methods `stage_<name>` of five mixins, in the order the work went:
-`PaperStages` (the issue's items), `FirstRecipeStages`, `LabelsStages`, `StillStages`, `TargetStages`.
-`settings` holds the stage list, the benchmarks, their budgets and every ENGINE setting; `records` what the stages
-record beside scores.
+compute). The stages themselves are methods `stage_<name>` of five mixins, by line of work: `ReplicationStages` (the
+paper's pipeline at small scale), `FirstRecipeStages`, `LabelsStages`, `StillEncoderStages`, `TargetStages`
+(scripts/bench.py's `--help` lists which stage is where). `settings` holds the stage list, the benchmarks, their
+budgets and every ENGINE and decoding setting; `records` what the stages record beside scores. The records helpers
+are re-exported here for the tests.
 """
 
 from __future__ import annotations
 
 from .first_recipe import FirstRecipeStages
 from .labels import LabelsStages
-from .paper import PaperStages
 from .records import (
     LogHistory,
     SaveAtSeconds,
@@ -23,12 +23,13 @@ from .records import (
     training_log,
     weights_digest,
 )
+from .replication import ReplicationStages
 from .settings import BENCHMARKS, STAGES, Benchmark, EnergySetting
-from .still import StillStages
+from .still_encoder import StillEncoderStages
 from .targets import TargetStages
 
 
-class Bench(PaperStages, FirstRecipeStages, LabelsStages, StillStages, TargetStages):
+class Bench(ReplicationStages, FirstRecipeStages, LabelsStages, StillEncoderStages, TargetStages):
     """One benchmark (`--benchmark`, `--quick`) with every stage: `getattr(bench, f"stage_{name}")()` runs one."""
 
 

@@ -14,7 +14,7 @@ import torch
 from engine_hf.benchmark import hardware_description
 
 from .records import LogHistory
-from .settings import BENCHMARKS, scale
+from .settings import BENCHMARKS, ENGINE, scale
 
 
 class BenchBase:
@@ -22,7 +22,7 @@ class BenchBase:
 
     def __init__(self, args: argparse.Namespace):
         self.quick = args.quick
-        self.s = scale(args.quick)
+        self.budget = scale(args.quick)
         self.benchmark = BENCHMARKS[args.benchmark]
         self.runs = Path(args.runs_dir)
         self.teacher_override = getattr(args, "teacher", None)
@@ -32,10 +32,10 @@ class BenchBase:
         self.suffix = "_quick" if args.quick else ""
         self.threads = torch.get_num_threads()
         # Dropout stays on in the frozen encoder while training: the recipe of every stage before `still_encoder`
-        # (CMLMForConditionalGeneration.freeze_encoder); `still_encoder` and `still_confirm` turn it off.
+        # (CMLMForConditionalGeneration.freeze_encoder). `Recipes.still_encoder()` turns it off: `still_encoder`,
+        # `still_confirm`, every `still_*` stage, and `--rebuild` of the still chain.
         self.encoder_dropout = True
 
-    # --- plumbing -------------------------------------------------------------------------------------
     def result_path(self, stage: str) -> Path:
         return self.results / f"{self.benchmark.results_prefix}{stage}{self.suffix}.json"
 
@@ -48,7 +48,7 @@ class BenchBase:
 
     def header(self, stage: str) -> dict:
         """What every results JSON records beside its stage's own payload: scale, hardware, command."""
-        return {"stage": stage, "quick": self.quick, "scale": self.s, "threads": self.threads,
+        return {"stage": stage, "quick": self.quick, "scale": self.budget, "threads": self.threads,
                 "hardware": hardware_description(), "benchmark_stages": list(self.benchmark.stages),
                 "command": f"python scripts/bench.py {self.flags}--stages {stage}" + (" --quick" if self.quick else ""),
                 **self.teacher_record()}
@@ -120,7 +120,7 @@ class BenchBase:
         if corpus == "libreoffice" and self.benchmark.max_target_words:
             corpus = str(self.short_segments())
         return DataArguments(corpus=corpus, src_lang=self.benchmark.src, tgt_lang=self.benchmark.tgt,
-                             max_train_samples=train, max_eval_samples=self.s["eval_sentences"])
+                             max_train_samples=train, max_eval_samples=self.budget["eval_sentences"])
 
     def short_segments(self) -> Path:
         """The help corpus cut to pairs whose reference target has at most `max_target_words` words (every split,
@@ -137,9 +137,9 @@ class BenchBase:
     def training_args(self, output_dir: Path, steps: int, **overrides):
         from transformers import Seq2SeqTrainingArguments
 
-        values = dict(output_dir=str(output_dir), per_device_train_batch_size=self.s["batch_size"],
-                      per_device_eval_batch_size=64, use_cpu=True, logging_steps=self.s["logging_steps"], save_strategy="steps",
-                      save_steps=self.s["checkpoint_every"], report_to=[], seed=0, dataloader_num_workers=0,
+        values = dict(output_dir=str(output_dir), per_device_train_batch_size=self.budget["batch_size"],
+                      per_device_eval_batch_size=64, use_cpu=True, logging_steps=self.budget["logging_steps"], save_strategy="steps",
+                      save_steps=self.budget["checkpoint_every"], report_to=[], seed=0, dataloader_num_workers=0,
                       do_train=True, max_steps=steps, train_sampling_strategy="group_by_length",
                       disable_tqdm=True)
         values.update(overrides)
@@ -174,14 +174,6 @@ class BenchBase:
                    self.training_args(out, steps, **values), callbacks=callbacks)
         return time.perf_counter() - started
 
-    def corpus_of(self, cmlm: str) -> str:
-        """The training corpus of a CMLM stage: ENGINE and the control keep to it (references or distilled)."""
-        if cmlm == "cmlm_ref":
-            return "libreoffice"
-        return str(self.root / {"cmlm_more": "distilled-more", "cmlm_wide": "distilled-wide",
-                                "cmlm_more_still": "distilled-all", "cmlm_most_still": "distilled-all",
-                                "cmlm_max_still": "distilled-all", "cmlm_peak_still": "distilled-all"}.get(cmlm, "distilled"))
-
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
                      clock: LogHistory | None = None, freeze_encoder: bool = True,
                      **overrides) -> tuple[float, list[dict]]:
@@ -189,8 +181,9 @@ class BenchBase:
         Pass `clock` to keep its per-step times as well."""
         from engine_hf.training import StudentArguments, train_energy
 
-        values = dict(teacher_model=str(self.teacher_dir), o1="sx", o2="st", learning_rate=1e-5,
-                      lr_scheduler_type="constant", ce_weight=1.0)
+        # The `engine` stage's setting unless a stage overrides it.
+        values = dict(teacher_model=str(self.teacher_dir), o1=ENGINE.o1, o2="st", learning_rate=ENGINE.learning_rate,
+                      lr_scheduler_type="constant", ce_weight=ENGINE.ce_weight)
         values.update(overrides)
         logged = clock or LogHistory()
         student = StudentArguments(student_model=str(student_model), freeze_encoder=freeze_encoder,

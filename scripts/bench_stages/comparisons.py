@@ -1,5 +1,6 @@
 """ENGINE against cross-entropy at the same compute: matched pairs over seeds, curves checkpointed at the same
-wall times, second controls, and the teacher choosing among length candidates."""
+wall times, second controls (a constant schedule for ENGINE's wall time, a decaying one for the steps the first
+control reached in it), and the teacher choosing among a NAT model's length candidates (`rescore`)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,32 @@ import shutil
 from pathlib import Path
 
 from .recipes import Recipes
-from .records import LogHistory, SaveAtSeconds, first_checkpoints, training_log, weights_digest
+from .records import LogHistory, SaveAtSeconds, training_log, weights_digest
 from .settings import CONFIRM_TEST, RESCORING_BEAMS, EnergySetting
 
 
+def first_checkpoints(runs: dict) -> dict:
+    """A stage's ENGINE runs as `second_controls` reads them: matched pairs as they are; seeded curves (`curves`) as
+    one run per seed at the first checkpoint, with ENGINE's wall time there and the CE steps its control took by
+    then (what a matched pair of that many energy steps records)."""
+    if "curves" not in runs:
+        return runs
+    curves = list(runs["curves"].values())
+    return {"starts": {curve["initialised_from"]: curve["start"] for curve in curves},
+            "points": [{"start": curve["initialised_from"], "seed": curve["seed"],
+                        "control_steps": curve["control_steps_at"][0],
+                        "train_seconds": float(next(iter(curve["engine_seconds_at"].values())))} for curve in curves]}
+
+
 class Comparisons(Recipes):
-    """ENGINE runs set against cross-entropy controls given the same wall time."""
+    """ENGINE runs set against cross-entropy controls given the same compute, and the teacher's rescoring."""
 
     def matched_pair(self, out: Path, start_dir: Path, corpus: str, seed: int, setting: EnergySetting) -> dict:
         """One ENGINE run of `setting` from `start_dir` and its control (same seed, CE at lr 1e-4 for ENGINE's wall
         time), both saved under `out` and scored on the test set (`scored_pair`)."""
         from engine_hf.training import StopAfterSeconds
 
-        seconds, logged = self.train_energy(out / "engine", start_dir, self.s["energy_steps"], corpus=corpus,
+        seconds, logged = self.train_energy(out / "engine", start_dir, self.budget["energy_steps"], corpus=corpus,
                                             save_strategy="no", seed=seed, learning_rate=setting.learning_rate,
                                             ce_weight=setting.ce_weight, o1=setting.o1,
                                             o1_temperature=setting.o1_temperature)
@@ -98,14 +112,14 @@ class Comparisons(Recipes):
             "initialised_from"), **p} for p in previous.get("points", [])}
         starts_scores = previous.get("starts", {})
         about = {"setting": setting.key, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
-                 "o1": setting.o1, "o1_temperature": setting.o1_temperature, "energy_steps": self.s["energy_steps"],
+                 "o1": setting.o1, "o1_temperature": setting.o1_temperature, "energy_steps": self.budget["energy_steps"],
                  "selected_on": selected_on, "corpora": {name: self.corpus_of(name) for name in starts}, **(extra or {})}
         for name, start_dir in starts.items():
             if name not in starts_scores:
                 starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
                                        "model_sha256": weights_digest(start_dir)}
             self.check_start(stage, name, start_dir, starts_scores[name])
-            for seed in seeds or self.s["confirm_seeds"]:
+            for seed in seeds or self.budget["confirm_seeds"]:
                 if (name, seed) not in points:
                     points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
                         self.root / stage / f"{name}-seed{seed}", start_dir, about["corpora"][name], seed, setting)}
@@ -161,7 +175,7 @@ class Comparisons(Recipes):
                 record = {"curves": {**others, curve: record}, "partial": True}
             self.write(stage, record)
 
-        every, total = self.s["energy_steps"], checkpoints * self.s["energy_steps"]
+        every, total = self.budget["energy_steps"], checkpoints * self.budget["energy_steps"]
         out, corpus = self.root / stage / (curve or ""), self.corpus_of(name)
         seeded = {} if seed is None else {"seed": seed}
         about = {"initialised_from": name, "corpus": corpus, "energy_steps": total, "checkpoint_every": every,

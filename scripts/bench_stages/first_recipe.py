@@ -13,7 +13,6 @@ import torch
 from .comparisons import Comparisons
 from .records import (
     LogHistory,
-    gain_point,
     oracle_length_scores,
     pairwise_agreement,
     pooled_agreement,
@@ -33,6 +32,21 @@ from .settings import (
 )
 
 
+def gain_point(checkpoint: str, start: dict, engine: dict, control: dict, ten: dict | None = None) -> dict:
+    """One point of the gain plot: the starting CMLM, ENGINE from it, and the matched control from it (1 iteration).
+
+    `ten` adds the same three models' scores at 10 iterations ({"start": ..., "engine": ..., "control": ...}) as
+    `<name>_bleu_10` and `<name>_chrf_10`: refinement changes which model is ahead (points from before this was
+    recorded have none).
+    """
+    point = {"checkpoint": checkpoint, **{f"{name}_{metric}": scores[metric] for name, scores in
+                                          (("start", start), ("engine", engine), ("control", control))
+                                          for metric in ("bleu", "chrf", "repetition")}}
+    for name, scores in (ten or {}).items():
+        point.update({f"{name}_bleu_10": scores["bleu"], f"{name}_chrf_10": scores["chrf"]})
+    return point
+
+
 class FirstRecipeStages(Comparisons):
     """The first recipe (dropout on in the frozen encoder) probed from every side: which setting, which lengths, which
     start, how many seeds, whether the energy ranks outputs as chrF does, more compute, a trainable encoder, the
@@ -47,7 +61,7 @@ class FirstRecipeStages(Comparisons):
         name, start = self.better_cmlm()
         dev = dict(split="validation", corpora=("libreoffice",), num_iterations=1, length_beam=3)
         rows = self.finished_rows("sweep")
-        about = {"initialised_from": name, "steps": self.s["energy_steps"], "split": "validation"}
+        about = {"initialised_from": name, "steps": self.budget["energy_steps"], "split": "validation"}
         reference_points = {"cmlm (start)": start, "control (CE, lr 0.0001)": self.root / "control",
                             ENGINE.key: self.root / "engine"}
         for key, model in reference_points.items():
@@ -57,7 +71,7 @@ class FirstRecipeStages(Comparisons):
             if setting.key in rows:
                 continue
             out = self.root / "sweep" / setting.folder
-            seconds, logged = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name),
+            seconds, logged = self.train_energy(out, start, self.budget["energy_steps"], corpus=self.corpus_of(name),
                                                 learning_rate=setting.learning_rate, ce_weight=setting.ce_weight,
                                                 o1=setting.o1, save_strategy="no")
             rows[setting.key] = {**self.evaluate(out, **dev)["libreoffice"], "train_seconds": seconds,
@@ -84,7 +98,7 @@ class FirstRecipeStages(Comparisons):
         """The distilled CMLM trained further with cross-entropy (lr 3e-4, decaying): a stronger start for ENGINE."""
         out = self.root / "cmlm_long"
         seconds = self.train_long(out, self.root / "cmlm_kd")
-        self.write("cmlm_long", {"initialised_from": "cmlm_kd", "train_seconds": seconds, "steps": self.s["long_steps"],
+        self.write("cmlm_long", {"initialised_from": "cmlm_kd", "train_seconds": seconds, "steps": self.budget["long_steps"],
                                  "learning_rate": 3e-4, "model": str(out), "model_sha256": weights_digest(out),
                                  **self.evaluate_nat(out, length_beam=5)})
 
@@ -100,7 +114,7 @@ class FirstRecipeStages(Comparisons):
         test = dict(corpora=("libreoffice",), num_iterations=1, length_beam=3)
         ten = {**test, "num_iterations": 10}
         points = {p["checkpoint"]: p for p in self.read("gain")["points"]} if self.result_path("gain").exists() else {}
-        about = {"corpus": self.corpus_of("cmlm_kd"), "energy_steps": self.s["energy_steps"]}
+        about = {"corpus": self.corpus_of("cmlm_kd"), "energy_steps": self.budget["energy_steps"]}
         name, start_dir = self.better_cmlm()  # the engine and control stages' start: their runs are this point's
         if name not in points:
             start = self.evaluate(start_dir, **test)["libreoffice"]
@@ -110,13 +124,13 @@ class FirstRecipeStages(Comparisons):
                                            **{who: stage[who]["10_iterations"]["libreoffice"] for who in stage}})
         long = self.trained("cmlm_long")
         starts = sorted(long.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-        starts = [p for p in starts if int(p.name.split("-")[1]) < self.s["long_steps"]] + [long]
+        starts = [p for p in starts if int(p.name.split("-")[1]) < self.budget["long_steps"]] + [long]
         for start_dir in starts:
             key = "cmlm_long" if start_dir == long else f"cmlm_long/{start_dir.name}"
             if key in points:
                 continue
             out = self.root / "gain" / key.replace("/", "-")
-            seconds, logged = self.train_energy(out / "engine", start_dir, self.s["energy_steps"],
+            seconds, logged = self.train_energy(out / "engine", start_dir, self.budget["energy_steps"],
                                                 corpus=about["corpus"], save_strategy="no")
             self.train_cmlm(out / "control", about["corpus"], 10**6, student_model=str(start_dir),
                             callbacks=[StopAfterSeconds(seconds)], learning_rate=1e-4, warmup_steps=0,
@@ -161,7 +175,7 @@ class FirstRecipeStages(Comparisons):
         setting = {candidate.key: candidate for candidate in (ENGINE, *SWEEP)}[chosen]
         about = {"setting": chosen, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
                  "o1": setting.o1, "selected_on": selected_on, "candidates": candidates,
-                 "energy_steps": self.s["energy_steps"], "corpora": corpora}
+                 "energy_steps": self.budget["energy_steps"], "corpora": corpora}
         previous = self.read("confirm") if self.result_path("confirm").exists() else {}
         kept = ("setting", "learning_rate", "ce_weight", "energy_steps")
         if previous and any(previous.get(key) != about[key] for key in kept):
@@ -174,7 +188,7 @@ class FirstRecipeStages(Comparisons):
             out = self.root / "confirm" / f"{name}-seed{seed}"
             if "engine_teacher_energy" not in point and (out / "control" / "config.json").exists():
                 point.update(self.scored_pair(out))
-        for seed, (name, start_dir) in itertools.product(self.s["confirm_seeds"], starts.items()):
+        for seed, (name, start_dir) in itertools.product(self.budget["confirm_seeds"], starts.items()):
             if name not in starts_scores:
                 starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
                                        "model_sha256": weights_digest(start_dir)}
@@ -285,12 +299,12 @@ class FirstRecipeStages(Comparisons):
         name, start = self.better_cmlm()
         out, corpus = self.root / "unfrozen", self.corpus_of(name)
         record = self.read("unfrozen") if self.result_path("unfrozen").exists() else {}
-        about = {"initialised_from": name, "corpus": corpus, "steps": self.s["energy_steps"], "o1": ENGINE.o1,
+        about = {"initialised_from": name, "corpus": corpus, "steps": self.budget["energy_steps"], "o1": ENGINE.o1,
                  "o2": "st", "learning_rate": ENGINE.learning_rate, "ce_weight": ENGINE.ce_weight,
                  "control_learning_rate": 1e-4, "freeze_encoder": False}
         if "train_seconds" not in record:
             shutil.rmtree(out / "engine", ignore_errors=True)
-            seconds, logged = self.train_energy(out / "engine", start, self.s["energy_steps"], corpus=corpus,
+            seconds, logged = self.train_energy(out / "engine", start, self.budget["energy_steps"], corpus=corpus,
                                                 freeze_encoder=False, save_strategy="no")
             record = {**about, "train_seconds": seconds, "train_log": training_log(logged)}
             self.write("unfrozen", {**record, "partial": True})

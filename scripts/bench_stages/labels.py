@@ -1,5 +1,7 @@
 """The labels benchmark's line: more and wider distilled sources (cmlm_more, cmlm_wide), their ENGINE runs and
-second controls, lengths and rescoring from the strong starts, the learnt length choice, and the still encoder."""
+second controls, lengths and rescoring from the strong starts, the learnt length choice, and `still_encoder` /
+`still_confirm`, where the dropout in the frozen encoder was found (benchmark A's still-encoder line that followed
+is still_encoder.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ class LabelsStages(Comparisons):
         student trains far longer on far more. The UI names the same menus and dialogs as the help's headings.
         """
         found, cut, fresh = self.ui_sources(0, self.benchmark.max_target_words)
-        new = fresh[: self.s["ui_sources"]]
+        new = fresh[: self.budget["ui_sources"]]
         started = time.perf_counter()
         out = self.distill_sources(self.root / "distilled-ui", new)
         seconds = time.perf_counter() - started
@@ -37,7 +39,7 @@ class LabelsStages(Comparisons):
         self.write("distill_ui", {"ui_pairs": found, "within_word_limit": len(cut),
                                   "removed_as_help_sources": len(cut) - len(fresh),
                                   "sources": len(new), "help_train_sources": help_train,
-                                  "num_beams": self.s["distill_beams"], "seconds": seconds,
+                                  "num_beams": self.budget["distill_beams"], "seconds": seconds,
                                   "corpus": str(self.root / "distilled-more")})
 
     def ui_sources(self, low: int, high: int | None, within: str | None = "cut") -> tuple[int, list, list]:
@@ -117,9 +119,9 @@ class LabelsStages(Comparisons):
         low, high = self.benchmark.max_target_words, 2 * self.benchmark.max_target_words
         tgt = self.benchmark.tgt
         help_train = [pair for pair in load_corpus("libreoffice", self.benchmark.src, tgt)["train"]["translation"]
-                      if low < len(pair[tgt].split()) <= high][: self.s["ui_sources"]]
+                      if low < len(pair[tgt].split()) <= high][: self.budget["ui_sources"]]
         found, cut, fresh = self.ui_sources(low, high, within=None)
-        ui = [{self.benchmark.src: p.src, tgt: p.tgt} for p in fresh[: self.s["ui_sources"]]]
+        ui = [{self.benchmark.src: p.src, tgt: p.tgt} for p in fresh[: self.budget["ui_sources"]]]
         started = time.perf_counter()
         out = self.distill_sources(self.root / "distilled-wide-new", help_train + ui)
         seconds = time.perf_counter() - started
@@ -128,7 +130,7 @@ class LabelsStages(Comparisons):
                                     "ui_pairs": found, "ui_within_word_limit": len(cut),
                                     "ui_removed_as_help_sources": len(cut) - len(fresh), "ui_sources": len(ui),
                                     "base_sources": base, "base_corpus": str(self.root / "distilled-more"),
-                                    "num_beams": self.s["distill_beams"], "seconds": seconds,
+                                    "num_beams": self.budget["distill_beams"], "seconds": seconds,
                                     "corpus": str(self.root / "distilled-wide")})
 
     def stage_cmlm_wide(self) -> None:
@@ -267,7 +269,7 @@ class LabelsStages(Comparisons):
         rows = self.finished_rows("still_encoder")
         with self.still_encoder():
             for name, train in (("cmlm_kd_still", lambda out: self.train_cmlm(out, self.corpus_of("cmlm_kd"),
-                                                                             self.s["cmlm_steps"])),
+                                                                             self.budget["cmlm_steps"])),
                                 ("cmlm_long_still", lambda out: self.train_long(
                                     out, self.trained("cmlm_kd_still", built_by="still_encoder")))):
                 out = self.root / name

@@ -10,7 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from .base import BenchBase
-from .records import AVX2_HINT, corpus_digest, weights_digest
+from .records import corpus_digest, weights_digest
+
+AVX2_HINT = ("If this CPU has other vector units than the one in the results' `hardware` (AVX-512 against AVX2), "
+             "force the recorded ones (ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2) "
+             "and rebuild into another --runs-dir; else rerun its stage with --force.")
 
 
 class Recipes(BenchBase):
@@ -26,14 +30,14 @@ class Recipes(BenchBase):
             quick = " --quick" if self.quick else ""
             how = (f"python scripts/bench.py {self.flags}--rebuild {path.name}{quick} (it trains the model again by "
                    f"its recipe and checks its weights against the digest {stage} recorded)"
-                   if path.name in self.recipes() else
+                   if path.name in self.rebuildable() else
                    f"python scripts/bench.py {self.flags}--stages {stage} --force{quick} (later stages that start "
                    "from it need --force too)")
             raise SystemExit(f"{self.result_path(stage)} exists but its model {path} does not (runs/ is not kept "
                              f"between machines). Rebuild it: {how}.")
         return path
 
-    def recipes(self) -> dict[str, tuple[str, Callable[[Path], object]]]:
+    def rebuildable(self) -> dict[str, tuple[str, Callable[[Path], object]]]:
         """The models later stages start from that `--rebuild` can train again without redoing (or rewriting) the
         stage that built them: each with that stage, whose results record its weights' digest, and its recipe."""
         def still(train: Callable[[Path], object]) -> Callable[[Path], object]:
@@ -42,23 +46,31 @@ class Recipes(BenchBase):
                     return train(out)
             return run
 
-        cmlm = lambda out: self.train_cmlm(out, self.corpus_of("cmlm_kd"), self.s["cmlm_steps"])  # noqa: E731
+        cmlm = lambda out: self.train_cmlm(out, self.corpus_of("cmlm_kd"), self.budget["cmlm_steps"])  # noqa: E731
         return {"cmlm_kd": ("cmlm_kd", cmlm),
                 "cmlm_long": ("cmlm_long", lambda out: self.train_long(out, self.trained("cmlm_kd"))),
                 "cmlm_kd_still": ("still_main", still(cmlm)),
                 "cmlm_long_still": ("still_long", still(lambda out: self.train_long(
                     out, self.trained("cmlm_kd_still", built_by="still_main")))),
                 "cmlm_more_still": ("still_more", still(lambda out: self.further(
-                    out, self.trained("cmlm_long_still", built_by="still_long"), self.s["long_steps"]))),
+                    out, self.trained("cmlm_long_still", built_by="still_long"), self.budget["long_steps"]))),
                 "cmlm_most_still": ("still_most", still(lambda out: self.further(
-                    out, self.trained("cmlm_more_still", built_by="still_more"), self.s["long_steps"]))),
+                    out, self.trained("cmlm_more_still", built_by="still_more"), self.budget["long_steps"]))),
                 "cmlm_max_still": ("still_max", still(lambda out: self.further(
-                    out, self.trained("cmlm_most_still", built_by="still_most"), self.s["long_steps"]))),
+                    out, self.trained("cmlm_most_still", built_by="still_most"), self.budget["long_steps"]))),
                 "cmlm_peak_still": ("still_peak", still(lambda out: self.further(
-                    out, self.trained("cmlm_max_still", built_by="still_max"), self.s["long_steps"])))}
+                    out, self.trained("cmlm_max_still", built_by="still_max"), self.budget["long_steps"])))}
+
+    def corpus_of(self, cmlm: str) -> str:
+        """The training corpus of a CMLM stage: ENGINE and the control keep to it (references or distilled)."""
+        if cmlm == "cmlm_ref":
+            return "libreoffice"
+        return str(self.root / {"cmlm_more": "distilled-more", "cmlm_wide": "distilled-wide",
+                                "cmlm_more_still": "distilled-all", "cmlm_most_still": "distilled-all",
+                                "cmlm_max_still": "distilled-all", "cmlm_peak_still": "distilled-all"}.get(cmlm, "distilled"))
 
     def rebuild(self, name: str) -> None:
-        """Train `name` again by its recipe (`recipes`; "distilled" and "distilled-all" are the distill and distill_all
+        """Train `name` again by its recipe (`rebuildable`; "distilled" and "distilled-all" are the distill and distill_all
         stages' corpora) into its folder and check its weights against the digest its stage recorded; results/ is not
         touched. A model that is there is kept. A digest that differs stops with an error: stages that start from a
         different model would mix starts in one table."""
@@ -67,10 +79,10 @@ class Recipes(BenchBase):
         if name in corpora:
             self.rebuild_corpus(out, *corpora[name])
             return
-        if name not in self.recipes():
+        if name not in self.rebuildable():
             raise SystemExit(f"--rebuild: no recipe for {name!r}; choose from {', '.join(corpora)}, "
-                             f"{', '.join(self.recipes())}")
-        stage, train = self.recipes()[name]
+                             f"{', '.join(self.rebuildable())}")
+        stage, train = self.rebuildable()[name]
         recorded = (self.finished_rows(stage).get(name) or (self.read(stage) if self.done(stage) else {})).get("model_sha256")
         if recorded is None:
             raise SystemExit(f"--rebuild {name}: {self.result_path(stage)} records no finished {name}; run its stage: "
@@ -110,13 +122,13 @@ class Recipes(BenchBase):
         from engine_hf import load_teacher
         from engine_hf.training import distill_corpus, load_corpus_splits
 
-        data = self.data(train=self.s["distill_sources"])
+        data = self.data(train=self.budget["distill_sources"])
         data.max_eval_samples = None
         started = time.perf_counter()
         distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir),
                        load_corpus_splits(data), self.benchmark.src, self.benchmark.tgt, self.root / "distilled",
                        batch_size=64,
-                       num_beams=self.s["distill_beams"])
+                       num_beams=self.budget["distill_beams"])
         return time.perf_counter() - started
 
     def better_cmlm(self) -> tuple[str, Path]:
@@ -136,9 +148,9 @@ class Recipes(BenchBase):
 
     def train_long(self, out: Path, start: Path) -> float:
         """`cmlm_long`'s recipe from `start`: `long_steps` more CE steps (lr 3e-4, decaying); returns the seconds."""
-        return self.train_cmlm(out, self.corpus_of("cmlm_kd"), self.s["long_steps"], student_model=str(start),
-                               learning_rate=3e-4, warmup_steps=min(100, self.s["long_steps"] // 10),
-                               save_steps=self.s["long_checkpoint_every"])
+        return self.train_cmlm(out, self.corpus_of("cmlm_kd"), self.budget["long_steps"], student_model=str(start),
+                               learning_rate=3e-4, warmup_steps=min(100, self.budget["long_steps"] // 10),
+                               save_steps=self.budget["long_checkpoint_every"])
 
     def distill_sources(self, out: Path, pairs: list) -> Path:
         """The teacher's greedy (or `distill_beams`) outputs for extra training sources, in `out`; its dev and test
@@ -157,7 +169,7 @@ class Recipes(BenchBase):
         corpus = DatasetDict(train=Dataset.from_dict({"translation": rows}), validation=splits["validation"],
                              test=splits["test"])
         return distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir),
-                              corpus, src, tgt, out, batch_size=64, num_beams=self.s["distill_beams"])
+                              corpus, src, tgt, out, batch_size=64, num_beams=self.budget["distill_beams"])
 
     def join_corpora(self, out: Path, *parts: Path) -> list[int]:
         """`out`/train.jsonl = the parts' training sets one after another, dev and test copied from the first;
@@ -176,11 +188,11 @@ class Recipes(BenchBase):
         iterations (length beam 5; with more `length_beams`, a block for each)."""
         model = model or stage
         out, start_dir = self.root / model, self.trained(start, built_by=start_built_by)
-        seconds = self.further(out, start_dir, steps or self.s["more_steps"])
+        seconds = self.further(out, start_dir, steps or self.budget["more_steps"])
         scores = (self.evaluate_nat(out, length_beam=5) if length_beams == (5,) else
                   {f"length beam {beam}": self.evaluate_nat(out, length_beam=beam) for beam in length_beams})
         self.write(stage, {"initialised_from": start, "initialised_from_sha256": weights_digest(start_dir),
-                           "corpus": self.corpus_of(model), "train_seconds": seconds, "steps": steps or self.s["more_steps"],
+                           "corpus": self.corpus_of(model), "train_seconds": seconds, "steps": steps or self.budget["more_steps"],
                            "learning_rate": 3e-4, "model": str(out), "model_sha256": weights_digest(out), **scores})
 
     def further(self, out: Path, start: Path, steps: int) -> float:
@@ -203,12 +215,12 @@ class Recipes(BenchBase):
         from engine_hf.data import load_corpus
 
         train = load_corpus("libreoffice", self.benchmark.src, self.benchmark.tgt)["train"]
-        rest = train.select(range(min(self.s["distill_sources"], len(train)), len(train)))
-        if self.s["ui_sources"] is not None:
-            rest = rest.select(range(min(self.s["ui_sources"], len(rest))))
+        rest = train.select(range(min(self.budget["distill_sources"], len(train)), len(train)))
+        if self.budget["ui_sources"] is not None:
+            rest = rest.select(range(min(self.budget["ui_sources"], len(rest))))
         started = time.perf_counter()
         part = self.distill_sources(self.root / "distilled-rest", rest["translation"])
         seconds = time.perf_counter() - started
         base, new = self.join_corpora(self.root / "distilled-all", self.root / "distilled", part)
         return {"base_sources": base, "sources": new, "help_train_pairs": len(train),
-                "num_beams": self.s["distill_beams"], "seconds": seconds}
+                "num_beams": self.budget["distill_beams"], "seconds": seconds}

@@ -1,5 +1,6 @@
-"""What the stages record beside scores: training logs from the Trainer, wall-time checkpoints, weight and
-corpus digests, agreement between the energy and chrF, and scores at the reference lengths."""
+"""What the stages record beside scores, and how: the Trainer's log history and wall time (`LogHistory`), checkpoints
+at given wall times (`SaveAtSeconds`), weight and corpus digests, shares and agreement between the energy and chrF,
+and a model's scores at the reference lengths (`oracle_length_scores`)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,7 @@ class SaveAtSeconds(TrainerCallback):
             control.should_save = True
             self.saved_steps.append(state.global_step)
 
+
 def training_log(history: list[dict]) -> list[dict]:
     """The losses an energy run logged every `logging_steps`: relaxed energy, CE, length loss, their sum.
 
@@ -76,42 +78,10 @@ def dev_curve(history: list[dict]) -> list[dict]:
     return list(curve.values())
 
 
-def gain_point(checkpoint: str, start: dict, engine: dict, control: dict, ten: dict | None = None) -> dict:
-    """One point of the gain plot: the starting CMLM, ENGINE from it, and the matched control from it (1 iteration).
-
-    `ten` adds the same three models' scores at 10 iterations ({"start": ..., "engine": ..., "control": ...}) as
-    `<name>_bleu_10` and `<name>_chrf_10`: refinement changes which model is ahead (points from before this was
-    recorded have none).
-    """
-    point = {"checkpoint": checkpoint, **{f"{name}_{metric}": scores[metric] for name, scores in
-                                          (("start", start), ("engine", engine), ("control", control))
-                                          for metric in ("bleu", "chrf", "repetition")}}
-    for name, scores in (ten or {}).items():
-        point.update({f"{name}_bleu_10": scores["bleu"], f"{name}_chrf_10": scores["chrf"]})
-    return point
-
-AVX2_HINT = ("If this CPU has other vector units than the one in the results' `hardware` (AVX-512 against AVX2), "
-             "force the recorded ones (ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2) "
-             "and rebuild into another --runs-dir; else rerun its stage with --force.")
-
-
 def file_digest(path: Path) -> str | None:
     """The first 16 hex digits of a file's SHA-256, None if there is no file."""
     path = Path(path)
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else None
-
-
-def first_checkpoints(runs: dict) -> dict:
-    """A stage's ENGINE runs as `second_controls` reads them: matched pairs as they are; seeded curves (`curves`) as
-    one run per seed at the first checkpoint, with ENGINE's wall time there and the CE steps its control took by
-    then (what a matched pair of that many energy steps records)."""
-    if "curves" not in runs:
-        return runs
-    curves = list(runs["curves"].values())
-    return {"starts": {curve["initialised_from"]: curve["start"] for curve in curves},
-            "points": [{"start": curve["initialised_from"], "seed": curve["seed"],
-                        "control_steps": curve["control_steps_at"][0],
-                        "train_seconds": float(next(iter(curve["engine_seconds_at"].values())))} for curve in curves]}
 
 
 def weights_digest(model_dir: Path) -> str | None:
@@ -150,6 +120,7 @@ def pooled_agreement(pairs) -> dict:
     compared = sum(pair["compared"] for pair in pairs)
     agree = sum(pair["agree"] for pair in pairs) if compared else 0
     return {"compared": compared, "agree": agree, "agreement": agree / compared if compared else None}
+
 
 @torch.no_grad()
 def oracle_length_scores(model_dir: Path, teacher_dir: Path, data, split: str = "validation",
@@ -199,4 +170,3 @@ def oracle_length_scores(model_dir: Path, teacher_dir: Path, data, split: str = 
     return {"discrete_energy": torch.cat(energies).mean().item(), **scores, "repetition": repetition_rate(rows),
             "length_head_offset": offsets.mean().item(), "length_head_exact": offsets.eq(0).float().mean().item(),
             "sentences": len(hyps), **({"predicted": corpus_scores(predicted, refs)} if length_beam else {})}
-

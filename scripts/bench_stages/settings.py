@@ -1,5 +1,6 @@
-"""The stages, the benchmarks, their budgets, and every ENGINE setting a stage runs (the recipes' knobs in one
-place)."""
+"""What the stages run with, in one place: the stage list, the benchmarks and their budgets (`scale`), the student's
+shape, every ENGINE setting a stage trains (`EnergySetting`s), how stages decode (`CONFIRM_TEST`,
+`STILL_DECODING`, `RESCORING_BEAMS`, `LENGTH_*`), and which stages the later checks read (`*_STAGES`)."""
 
 from __future__ import annotations
 
@@ -130,7 +131,8 @@ BENCHMARKS = {
                                                  "wide_sx", "wide_decay_control", "lengths_strong",
                                                  "rescoring_strong", "length_choice", "still_encoder",
                                                  "still_confirm"))),
-    # B: the issue's items 1-6, and confirm over seeds (the analyses sweep/lengths/cmlm_long/gain ran on A and short).
+    # B: the issue's items 1-6, then confirm, ranking, budget, unfrozen and rescoring (the analyses sweep, lengths,
+    # cmlm_long and gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
                    stages=("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2",
                            "engine_selected", "confirm", "ranking", "budget", "unfrozen", "rescoring")),

@@ -50,8 +50,10 @@ def section_confirm(data: dict, title: str | None = None) -> str:
     among = f" among {len(data['candidates'])} ENGINE settings" if "candidates" in data else ""
     title = title or ("Confirming the `engine` setting over seeds" if "no sweep" in data["selected_on"]
                       else "Confirming the sweep's best setting on the test set")
+    # Records written before the stages moved out of scripts/bench.py name it as the settings' home.
+    selected_on = data["selected_on"].replace("in scripts/bench.py)", "in scripts/bench_stages/settings.py)")
     return (f"**{title}** (`{data.get('stage', 'confirm')}`: {data['setting']}, chosen on "
-            f"{data['selected_on']}{among}; {data['energy_steps']} energy steps per run; each run's control is CE at lr 1e-4 "
+            f"{selected_on}{among}; {data['energy_steps']} energy steps per run; each run's control is CE at lr 1e-4 "
             f"for that run's wall time with the same seed; help test set, 1 iteration, length beam 3; "
             f"BLEU / chrF / repetition{' / teacher energy, nats per token' if with_energy else ''})"
             f"{partial_note(data)}:\n\n"
@@ -66,7 +68,7 @@ def section_sharp(data: dict, beside: dict[str, dict | None], title: str | None 
     if "start" in data:  # written before sharp had a second start: one start, points without their start
         name = data["initialised_from"]
         data = {**data, "starts": {name: data["start"]}, "points": [{**p, "start": name} for p in data["points"]]}
-    shaped = {"selected_on": "a first look at 64 dev labels, before any test run (`SHARP` in scripts/bench.py)",
+    shaped = {"selected_on": "a first look at 64 dev labels, before any test run (`SHARP` in scripts/bench_stages/settings.py)",
               **data}  # sharp's first results did not record it
     text = section_confirm(shaped, title=title or f"ENGINE with a sharpened O1 (temperature "
                                                   f"{data['o1_temperature']:g}), over seeds")
@@ -173,7 +175,7 @@ def first_checkpoint_pairs(data: dict, stage: str) -> dict:
 
 
 def trained_further(record: dict, corpus: str) -> str:
-    """One line for a CMLM stage trained on from another (`train_further` in scripts/bench.py): recipe and scores."""
+    """One line for a CMLM stage trained on from another (`train_further` in scripts/bench_stages/recipes.py): recipe and scores."""
     one, ten = (record[f"{n}_iterations"]["libreoffice"] for n in (1, 10))
     return (f"`{record['stage']}` = {record['initialised_from']} + {record['steps']} CE steps on {corpus} (lr "
             f"{record['learning_rate']:g}, decaying; {record['train_seconds'] / 60:.0f} min; weights "

@@ -9,6 +9,10 @@ from . import common
 from .gain import GAIN_NAMES, STILL_NAMES
 from .measurements import curve_points
 
+# The one-run compute-curve stages drawn as a figure each (`plot_budget`), linked by benchmark.py's sections.
+CURVE_STAGES = ("budget", "still_budget", "still_most_budget", "still_most_fast_budget", "still_max_long",
+                "still_peak_pure_faster", "still_peak_pure_long")
+
 
 def pyplot() -> object:
     """matplotlib's pyplot on the file-only Agg backend (no display on a build machine)."""

@@ -1,5 +1,6 @@
-"""The issue's items 1-6: teacher greedy and beam, distillation, the CMLMs on references and on the distilled
-outputs, ENGINE and its matched control, the examples, and the paper's Table 2 at small scale."""
+"""The paper's pipeline at small scale (the issue's items 1-6): teacher greedy and beam, distillation, the CMLMs on
+references and on the distilled outputs, ENGINE and its matched control, the examples, the paper's Table 2, and its
+model selection on dev energy (`engine_selected`)."""
 
 from __future__ import annotations
 
@@ -7,38 +8,38 @@ import itertools
 
 from .comparisons import Comparisons
 from .records import LogHistory, corpus_digest, dev_curve, oracle_length_scores, training_log, weights_digest
+from .settings import ENGINE
 
 
-class PaperStages(Comparisons):
+class ReplicationStages(Comparisons):
     """The issue's items, in the order `make bench` runs them: the teacher, its distilled outputs, the CMLM on them,
     ENGINE from the better CMLM so far with its matched control, the CMLM on references, examples, the 25 operator
     pairs, and the paper's model selection on dev energy."""
 
-    # --- stages -------------------------------------------------------------------------------------
     def stage_teacher(self) -> None:
         self.write("teacher", {"greedy": self.evaluate(self.teacher_dir, num_beams=1),
                                "beam4": self.evaluate(self.teacher_dir, num_beams=4)})
 
     def stage_distill(self) -> None:
         seconds = self.distill()
-        self.write("distill", {"sources": self.s["distill_sources"], "num_beams": self.s["distill_beams"],
+        self.write("distill", {"sources": self.budget["distill_sources"], "num_beams": self.budget["distill_beams"],
                                "seconds": seconds, "corpus": str(self.root / "distilled"),
                                "train_sha256": corpus_digest(self.root / "distilled")})
 
     def stage_cmlm_kd(self) -> None:
         out = self.root / "cmlm_kd"
-        seconds = self.train_cmlm(out, str(self.root / "distilled"), self.s["cmlm_steps"])
-        self.write("cmlm_kd", {"train_seconds": seconds, "steps": self.s["cmlm_steps"], "model": str(out),
+        seconds = self.train_cmlm(out, str(self.root / "distilled"), self.budget["cmlm_steps"])
+        self.write("cmlm_kd", {"train_seconds": seconds, "steps": self.budget["cmlm_steps"], "model": str(out),
                                "model_sha256": weights_digest(out),
                                **self.evaluate_nat(out, length_beam=5)})
 
     def stage_engine(self) -> None:
         name, start = self.better_cmlm()
         out = self.root / "engine"
-        seconds, logged = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of(name))
+        seconds, logged = self.train_energy(out, start, self.budget["energy_steps"], corpus=self.corpus_of(name))
         self.write("engine", {"initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds,
-                              "steps": self.s["energy_steps"], "o1": "sx", "o2": "st", "learning_rate": 1e-5,
-                              "ce_weight": 1.0, "model": str(out), "train_log": training_log(logged),
+                              "steps": self.budget["energy_steps"], "o1": ENGINE.o1, "o2": "st",
+                              "learning_rate": ENGINE.learning_rate, "ce_weight": ENGINE.ce_weight, "model": str(out), "train_log": training_log(logged),
                               **self.evaluate_nat(out, length_beam=3)})
 
     def stage_control(self) -> None:
@@ -56,8 +57,8 @@ class PaperStages(Comparisons):
 
     def stage_cmlm_ref(self) -> None:
         out = self.root / "cmlm_ref"
-        seconds = self.train_cmlm(out, "libreoffice", self.s["cmlm_steps"])
-        self.write("cmlm_ref", {"train_seconds": seconds, "steps": self.s["cmlm_steps"], "model": str(out),
+        seconds = self.train_cmlm(out, "libreoffice", self.budget["cmlm_steps"])
+        self.write("cmlm_ref", {"train_seconds": seconds, "steps": self.budget["cmlm_steps"], "model": str(out),
                                "model_sha256": weights_digest(out),
                                 **self.evaluate_nat(out, length_beam=5)})
 
@@ -96,16 +97,16 @@ class PaperStages(Comparisons):
         """25 short runs; each pair's scores are written as it finishes, so a killed stage resumes at the next pair."""
         name, start = self.better_cmlm()
         rows = self.finished_rows("table2")
-        about = {"initialised_from": name, "steps_per_pair": self.s["table2_steps"],
-                 "learning_rate": self.s["table2_learning_rate"]}
+        about = {"initialised_from": name, "steps_per_pair": self.budget["table2_steps"],
+                 "learning_rate": self.budget["table2_learning_rate"]}
         for o1, o2 in itertools.product(["sx", "stl", "sg", "st", "gx"], repeat=2):
             key = f"{o1}/{o2}"
             if key in rows:
                 continue
             out = self.root / "table2" / f"{o1}-{o2}"
-            _, logged = self.train_energy(out, start, self.s["table2_steps"], corpus=self.corpus_of(name), o1=o1,
-                                          o2=o2, ce_weight=0.0, learning_rate=self.s["table2_learning_rate"],
-                                          save_strategy="no", logging_steps=max(1, self.s["table2_steps"] // 4))
+            _, logged = self.train_energy(out, start, self.budget["table2_steps"], corpus=self.corpus_of(name), o1=o1,
+                                          o2=o2, ce_weight=0.0, learning_rate=self.budget["table2_learning_rate"],
+                                          save_strategy="no", logging_steps=max(1, self.budget["table2_steps"] // 4))
             rows[key] = {**oracle_length_scores(out, self.teacher_dir, self.data()), "train_log": training_log(logged)}
             self.write("table2", {**about, "rows": rows, "partial": True})
         rows["cmlm_init"] = oracle_length_scores(start, self.teacher_dir, self.data())
@@ -121,9 +122,9 @@ class PaperStages(Comparisons):
         """
         name, start = self.better_cmlm()
         out = self.root / "engine_selected"
-        every = self.s["logging_steps"]
+        every = self.budget["logging_steps"]
         seconds, logged = self.train_energy(
-            out, start, self.s["energy_steps"], corpus=self.corpus_of(name), eval_strategy="steps", eval_steps=every,
+            out, start, self.budget["energy_steps"], corpus=self.corpus_of(name), eval_strategy="steps", eval_steps=every,
             save_steps=every, load_best_model_at_end=True, save_total_limit=2, prediction_loss_only=True,
             eval_on_start=True, model_selection="energy")
         curve = dev_curve(logged)
@@ -133,6 +134,6 @@ class PaperStages(Comparisons):
         selected = start if best["step"] == 0 else out
         self.write("engine_selected", {
             "initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds,
-            "steps": self.s["energy_steps"], "o1": "sx", "o2": "st", "learning_rate": 1e-5, "ce_weight": 1.0,
-            "selected_step": best["step"], "dev_curve": curve, "model": str(selected),
+            "steps": self.budget["energy_steps"], "o1": ENGINE.o1, "o2": "st", "learning_rate": ENGINE.learning_rate,
+            "ce_weight": ENGINE.ce_weight, "selected_step": best["step"], "dev_curve": curve, "model": str(selected),
             "train_log": training_log(logged), **self.evaluate_nat(selected, length_beam=3)})

@@ -1,6 +1,8 @@
-"""Benchmark A's still-encoder line: the CMLM chain cmlm_kd_still -> cmlm_peak_still trained without dropout in
-the frozen encoder, and at each start ENGINE (O1 = SX, temperature 0.25 from `still_long_sharp` on) against its
-matched, decaying and slow cross-entropy controls, over seeds and budgets."""
+"""Benchmark A's still-encoder line (the dropout was found on labels: labels.py's `still_encoder`): the CMLM chain
+cmlm_kd_still -> cmlm_peak_still trained without dropout in the frozen encoder, on every help source from
+`distill_all` on, and at each start ENGINE (O1 = SX; at temperature 0.25 in `still_sharp` and from `still_long_sharp`
+on; without the CE term from `still_peak_pure` on) against its matched, decaying and slow cross-entropy controls, over seeds and budgets;
+`still_rebuilt` trains two starts again, `output_chars` looks at where ENGINE's chrF goes."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from .records import LogHistory, corpus_digest, training_log, weights_digest
 from .settings import CONFIRM_TEST, ENGINE, OUTPUT_CHARS_STAGES, SHARP, SHARP_FAST, SHARP_PURE
 
 
-class StillStages(Comparisons):
+class StillEncoderStages(Comparisons):
     """Benchmark A again with the frozen encoder in eval mode: each stronger start of the chain, then ENGINE from it
     against cross-entropy at the same wall time, over seeds and budgets."""
 
@@ -38,13 +40,13 @@ class StillStages(Comparisons):
 
         with self.still_encoder():
             if "cmlm_kd_still" not in rows:
-                seconds = self.train_cmlm(start, corpus, self.s["cmlm_steps"])
-                finish("cmlm_kd_still", start, (5, 3), train_seconds=seconds, steps=self.s["cmlm_steps"])
+                seconds = self.train_cmlm(start, corpus, self.budget["cmlm_steps"])
+                finish("cmlm_kd_still", start, (5, 3), train_seconds=seconds, steps=self.budget["cmlm_steps"])
             if "engine_still" not in rows:
                 out = self.root / "engine_still"
-                seconds, logged = self.train_energy(out, self.trained("cmlm_kd_still", built_by="still_main"), self.s["energy_steps"],
+                seconds, logged = self.train_energy(out, self.trained("cmlm_kd_still", built_by="still_main"), self.budget["energy_steps"],
                                                     corpus=corpus)
-                finish("engine_still", out, (3,), train_seconds=seconds, steps=self.s["energy_steps"],
+                finish("engine_still", out, (3,), train_seconds=seconds, steps=self.budget["energy_steps"],
                        train_log=training_log(logged))
             if "control_still" not in rows:
                 out, clock = self.root / "control_still", LogHistory()
@@ -67,13 +69,13 @@ class StillStages(Comparisons):
         start = self.trained("cmlm_kd_still", built_by="still_main")
         out = self.root / "still_sharp"
         with self.still_encoder():
-            seconds, logged = self.train_energy(out, start, self.s["energy_steps"], corpus=self.corpus_of("cmlm_kd"),
+            seconds, logged = self.train_energy(out, start, self.budget["energy_steps"], corpus=self.corpus_of("cmlm_kd"),
                                                 learning_rate=SHARP.learning_rate, ce_weight=SHARP.ce_weight,
                                                 o1=SHARP.o1, o1_temperature=SHARP.o1_temperature)
         self.write("still_sharp", {
             "setting": SHARP.key, "initialised_from": "cmlm_kd_still", "start_sha256": weights_digest(start),
             "selected_on": "labels' `sharp` stage, before this stage", "train_seconds": seconds,
-            "steps": self.s["energy_steps"], "model": str(out), "model_sha256": weights_digest(out),
+            "steps": self.budget["energy_steps"], "model": str(out), "model_sha256": weights_digest(out),
             "train_log": training_log(logged), "length beam 3": self.evaluate_nat(out, length_beam=3)})
 
     def stage_still_seeds(self) -> None:
@@ -96,7 +98,7 @@ class StillStages(Comparisons):
         with self.still_encoder():
             seconds = self.train_long(out, self.trained("cmlm_kd_still", built_by="still_main"))
         self.write("still_long", {"initialised_from": "cmlm_kd_still", "train_seconds": seconds,
-                                  "steps": self.s["long_steps"], "learning_rate": 3e-4, "model": str(out),
+                                  "steps": self.budget["long_steps"], "learning_rate": 3e-4, "model": str(out),
                                   "model_sha256": weights_digest(out),
                                   **{f"length beam {beam}": self.evaluate_nat(out, length_beam=beam) for beam in (5, 3)}})
 
@@ -123,7 +125,7 @@ class StillStages(Comparisons):
                     "cmlm_long_still": self.read("still_long_seeds")["starts"]["cmlm_long_still"]}
         with self.still_encoder():
             if not (kd / "config.json").exists():
-                self.train_cmlm(kd, self.corpus_of("cmlm_kd"), self.s["cmlm_steps"])
+                self.train_cmlm(kd, self.corpus_of("cmlm_kd"), self.budget["cmlm_steps"])
             if not (long / "config.json").exists():
                 self.train_long(long, kd)
             previous = self.read("still_rebuilt").get("rebuilt", {}) if self.result_path("still_rebuilt").exists() else {}
@@ -268,7 +270,7 @@ class StillStages(Comparisons):
         its model (both test corpora, length beams 5 and 3). The same number of steps as `still_long` took, so the
         two rows differ by the sources seen, not by extra schedule length alone."""
         with self.still_encoder():
-            self.train_further("still_more", "cmlm_long_still", model="cmlm_more_still", steps=self.s["long_steps"],
+            self.train_further("still_more", "cmlm_long_still", model="cmlm_more_still", steps=self.budget["long_steps"],
                                start_built_by="still_long", length_beams=(5, 3))
 
     def stage_still_more_sharp(self) -> None:
@@ -307,7 +309,7 @@ class StillStages(Comparisons):
         11.17, 12.71), and `cmlm_more_still`'s training loss was still falling (2.16 -> 1.54 over its 3,000 steps).
         There are no more sources to distil; this is more steps on the same ones."""
         with self.still_encoder():
-            self.train_further("still_most", "cmlm_more_still", model="cmlm_most_still", steps=self.s["long_steps"],
+            self.train_further("still_most", "cmlm_more_still", model="cmlm_most_still", steps=self.budget["long_steps"],
                                start_built_by="still_more", length_beams=(5, 3))
 
     def stage_still_most_sharp(self) -> None:
@@ -400,7 +402,7 @@ class StillStages(Comparisons):
         starts at 10.89, 11.17, 12.71 and 13.48), and the learning rate was not a lever (`still_most_fast`). One more
         start says whether that curve keeps rising; 3,000 CE steps on the same sources is the cheapest stronger start."""
         with self.still_encoder():
-            self.train_further("still_max", "cmlm_most_still", model="cmlm_max_still", steps=self.s["long_steps"],
+            self.train_further("still_max", "cmlm_most_still", model="cmlm_max_still", steps=self.budget["long_steps"],
                                start_built_by="still_most", length_beams=(5, 3))
 
     def stage_still_max_sharp(self) -> None:
@@ -464,7 +466,7 @@ class StillStages(Comparisons):
         (`still_max_long`): more steps at this lr will not reach the issue's +3, a stronger start might. The CE
         returns are shrinking (+1.54, +0.77, +0.37 at one pass for the last three starts); this measures the next."""
         with self.still_encoder():
-            self.train_further("still_peak", "cmlm_max_still", model="cmlm_peak_still", steps=self.s["long_steps"],
+            self.train_further("still_peak", "cmlm_max_still", model="cmlm_peak_still", steps=self.budget["long_steps"],
                                start_built_by="still_max", length_beams=(5, 3))
 
     def stage_still_peak_budget(self) -> None:

@@ -138,6 +138,8 @@ The stages:
                2, 0, 1, 3, 4, each against CE at lr 3e-5): trained where its gain shows, does ENGINE gain more?
   examples_targets  (A) side-by-side translations from the targets table's students: teacher, start, CE control
                and ENGINE of still_peak_pure_fast's median seed (decoding only)
+  rescoring_targets  (A) still_peak_pure_fast's seeds and their start at one pass, length beam 3 and 5, the length
+               candidate chosen by the student and by the teacher: does ENGINE's rise survive the teacher's choice?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
@@ -150,7 +152,7 @@ of work:
   labels.py         distill_ui ... length_choice, still_encoder, still_confirm
   still_encoder.py  still_main ... still_peak_decay (A with the encoder still), distill_all, output_chars
   targets.py        still_peak_pure_fast ... still_max_pure_fast, still_peak_pure_predicted, and the checks
-                    significance, lengths_targets, examples_targets
+                    significance, lengths_targets, examples_targets, rescoring_targets
 
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
     python scripts/bench.py --quick    # the same pipeline on a small slice, minutes

@@ -13,7 +13,12 @@ import bench_stages as bench
 from bench_stages import settings
 from bench_stages import targets as target_stages
 from bench_tables.curves import section_budget_seeds
-from bench_tables.targets import section_examples_targets, section_lengths_targets, section_significance
+from bench_tables.targets import (
+    section_examples_targets,
+    section_lengths_targets,
+    section_rescoring_targets,
+    section_significance,
+)
 
 
 @pytest.mark.parametrize("stage, after, start, added", [
@@ -143,7 +148,7 @@ def test_examples_targets_sets_the_median_seed_beside_its_start_control_and_teac
     import engine_hf.training
 
     a = make_bench(tmp_path, "a", quick=False)
-    assert a.benchmark.stages[-1] == "examples_targets"
+    assert "examples_targets" in a.benchmark.stages
     write_target_curves(a, {"start": 14.0, "engine": 16.0, "control": 15.0})
     a.write("still_peak_pure_fast", {"curves": {**a.read("still_peak_pure_fast")["curves"], "seed4": {
         **a.read("still_peak_pure_fast")["curves"]["seed1"], "seed": 4}}})  # 16.0 too; its folders are missing
@@ -242,3 +247,43 @@ def test_significance_redecodes_each_finished_seed_and_bootstraps_its_gaps(tmp_p
     whole = row["slices"]["all"]["engine_vs_start"]["bleu"]
     assert (f"- `still_peak_pure_fast`, all 12 sentences: the mean rise over the start, {whole['difference']:+.2f} "
             f"BLEU [{whole['low']:+.2f}, {whole['high']:+.2f}], is clear of 0 and excludes +3") in text
+
+
+def test_rescoring_targets_scores_each_model_once_by_both_choosers_and_keeps_what_it_scored(tmp_path, monkeypatch):
+    a = make_bench(tmp_path, "a", quick=False)
+    assert a.benchmark.stages[-1] == "rescoring_targets"
+    write_target_curves(a, {"start": 14.0, "engine": 16.0, "control": 15.0})
+    monkeypatch.setattr(bench.Bench, "teacher_dir", tmp_path / "teacher")
+    base = {"cmlm_peak_still": 14.0, "engine": 16.0, "control": 15.0}
+    calls = []
+
+    def evaluate(model, split="test", corpora=None, num_iterations=1, length_beam=3, rescoring_model=None):
+        calls.append((Path(model).relative_to(a.root).as_posix(), length_beam, rescoring_model is not None))
+        seed_one = 0.5 if "seed1" in str(model) else 0.0  # seed 1's ENGINE and control half a point up
+        # the teacher's choice lifts the start by 1.5 and the others by 1, beam 5 by 0.2 more
+        bleu = (base[Path(model).name] + seed_one + (length_beam == 5) * 0.2
+                + (rescoring_model is not None) * (1.5 if Path(model).name == "cmlm_peak_still" else 1.0))
+        return {"libreoffice": {"bleu": bleu, "chrf": 3 * bleu}}
+
+    monkeypatch.setattr(a, "evaluate", evaluate)
+    a.stage_rescoring_targets()
+    # the start once (shared by both seeds), seed 0 (its control gone) and seed 3 (unfinished) never
+    models = ["cmlm_peak_still", "still_peak_pure_fast/seed2/engine", "still_peak_pure_fast/seed2/control",
+              "still_peak_pure_fast/seed1/engine", "still_peak_pure_fast/seed1/control"]
+    assert calls == [(m, beam, teacher) for m in models for beam in (3, 5) for teacher in (False, True)]
+    result = a.read("rescoring_targets")
+    assert result["partial"] is False and result["gone"] == ["still_peak_pure_fast, seed0", "still_peak_pure_fast, seed3"]
+    assert [(row["seed"], row["system"]) for row in result["systems"]][:3] == [(2, "start"), (2, "engine"),
+                                                                              (2, "control")]
+    a.stage_rescoring_targets()  # everything scored is kept
+    assert len(calls) == 20
+    teacher = {"greedy": {"libreoffice": {"bleu": 50.0}}}
+    text = section_rescoring_targets(result, teacher)
+    assert ("| `still_peak_pure_fast` | `cmlm_peak_still` | 14.00 / 42.0 | 15.50 / 46.5 | 14.20 / 42.6 | 15.70 / 47.1 |"
+            in text)
+    assert "| `still_peak_pure_fast` | engine | 16.25 / 48.8 | 17.25 / 51.8 | 16.45 / 49.3 | 17.45 / 52.3 |" in text
+    assert ("- `still_peak_pure_fast`: ENGINE - start over 2 seeds: +2.25 BLEU (from +2.00 to +2.50) at length beam 3, "
+            "student; +1.75 BLEU (from +1.50 to +2.00) at length beam 3, teacher;") in text
+    assert "- `still_peak_pure_fast`: ENGINE - control over 2 seeds: +1.00 BLEU at length beam 3, student;" not in text
+    assert "ENGINE - control over 2 seeds: +1.00 BLEU (from +1.00 to +1.00) at length beam 3, student" in text
+    assert ("ENGINE's best column (length beam 5, teacher) is 17.45 BLEU, 35% of teacher greedy (50.00)") in text

@@ -20,7 +20,7 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "still_max_decay", "still_max_slow", "still_max_budget", "still_max_long", "still_peak", "still_peak_budget",
           "still_peak_pure", "still_peak_decay", "still_peak_pure_fast", "still_peak_pure_faster",
           "still_peak_pure_long", "still_max_pure_fast", "significance", "lengths_targets",
-          "still_peak_pure_predicted", "examples_targets"]
+          "still_peak_pure_predicted", "examples_targets", "rescoring_targets"]
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,10 @@ SIGNIFICANCE_STAGES = ("still_max_budget", "still_peak_budget", "still_peak_pure
 # The examples_targets stage's students: the setting found after the fact from the strongest start, at the reference
 # lengths (the paper's energy).
 EXAMPLES_STAGE = "still_peak_pure_fast"
+# The rescoring_targets stage: the seeds of the targets' headline setting (ENGINE's energy at the reference lengths
+# from the strongest start), at one pass and these length beams, the candidate chosen by the student and by the teacher.
+RESCORING_TARGETS = ("still_peak_pure_fast",)
+RESCORING_TARGETS_BEAMS = (3, 5)
 # The length_choice stage: the teacher picks among the student's 5 likeliest lengths after one pass (rescoring's
 # best beam on labels), and the head is refitted by Adam over the training sources' encoder summaries; scored on the
 # help test slice.

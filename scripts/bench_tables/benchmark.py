@@ -40,7 +40,13 @@ from .still_encoder import (
     section_still_more,
     section_still_rebuilt,
 )
-from .targets import section_examples_targets, section_lengths_targets, section_significance, section_targets
+from .targets import (
+    section_examples_targets,
+    section_lengths_targets,
+    section_rescoring_targets,
+    section_significance,
+    section_targets,
+)
 
 
 def bench_rows(prefix: str, suffix: str) -> list[list] | None:
@@ -378,6 +384,8 @@ def closing_sections(prefix: str, suffix: str) -> str:
                           ("examples_targets", section_examples_targets)):
         if found := stage(name):  # the decoding-only checks of the targets table's seeds
             text += "\n\n" + section(found)
+    if found := stage("rescoring_targets"):
+        text += "\n\n" + section_rescoring_targets(found, stage("teacher"))
     if rise := rise_points(rise_stages(prefix, suffix)):
         text += "\n\n" + section_rise_by_start(rise, plot_name(prefix, suffix, "engine_rise_by_start"))
     if any(stage(f"{line}_sharp") for line in ("still_more", "still_most")):

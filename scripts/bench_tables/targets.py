@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from typing import NamedTuple
 
-from .common import load, source, table
+from .common import load, mean_range, source, table
 from .curves import seed_curves
 from .still_encoder import rise_points, rise_stages
 
@@ -291,6 +291,47 @@ def section_examples_targets(data: dict) -> str:
             "the six help test sources of `examples` above; the students at length beam 3):\n\n"
             + "\n".join(examples) + "\n\n" + source(data))
 
+
+def section_rescoring_targets(data: dict, teacher: dict | None) -> str:
+    """`rescoring_targets`: the headline seeds and their start at one pass, the length candidate chosen by the student
+    and by the teacher at length beam 3 and 5, means over seeds; ENGINE's rise and lead under each choice."""
+    columns = [f"length beam {beam}, {chooser}" for beam in data["length_beams"] for chooser in ("student", "teacher")]
+    greedy = (teacher or {}).get("greedy", {}).get("libreoffice", {}).get("bleu")
+    rows, lines = [], []
+    for stage in dict.fromkeys(row["stage"] for row in data["systems"]):
+        seeds = sorted({row["seed"] for row in data["systems"] if row["stage"] == stage})
+
+        def scores(who: str, column: str, metric: str, stage: str = stage) -> list[float]:
+            """One value per seed (a start repeats: every seed started from it)."""
+            return [data["rows"][row["model"]]["scores"][column][metric] for row in data["systems"]
+                    if row["stage"] == stage and row["system"] == who]
+
+        for who in ("start", "engine", "control"):
+            name = next(row["start"] for row in data["systems"] if row["stage"] == stage)
+            rows.append([f"`{stage}`", f"`{name}`" if who == "start" else who]
+                        + [f"{statistics.mean(scores(who, c, 'bleu')):.2f} / {statistics.mean(scores(who, c, 'chrf')):.1f}"
+                           for c in columns])
+        for other in ("start", "control"):
+            gaps = []
+            for column in columns:
+                diffs = [e - o for e, o in zip(scores("engine", column, "bleu"), scores(other, column, "bleu"),
+                                               strict=True)]
+                gaps.append(f"{mean_range(diffs, 'BLEU')} at {column}")
+            lines.append(f"`{stage}`: ENGINE - {other} over {len(seeds)} seeds: " + "; ".join(gaps))
+        if greedy:
+            best = max(columns, key=lambda c: statistics.mean(scores("engine", c, "bleu")))
+            lines.append(f"`{stage}`: ENGINE's best column ({best}) is {statistics.mean(scores('engine', best, 'bleu')):.2f}"
+                         f" BLEU, {100 * statistics.mean(scores('engine', best, 'bleu')) / greedy:.0f}% of teacher "
+                         f"greedy ({greedy:.2f})")
+    gone = f" Seeds whose models were gone or unfinished: {'; '.join(data['gone'])}." if data["gone"] else ""
+    return ("**The teacher choosing the length candidate** (`rescoring_targets`: the seeds of the targets' headline "
+            f"setting and their start, means over seeds; help test set, its first {data['scale']['eval_sentences']} "
+            "sentences (the ones every table scores), one pass; among the "
+            "student's likeliest lengths (length beam 3 or 5) the output is chosen by the student's own mean "
+            "log-probability or by the teacher's energy, one teacher-forced pass over the candidates; BLEU / chrF)."
+            f"{gone}\n\n"
+            + table(["stage", "system", *columns], rows)
+            + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n" + source(data))
 
 def summary_rows(prefix: str, name: str) -> list[list[str]]:
     """One README summary row per `target_students` of a benchmark (full budget): ENGINE at one iteration against its

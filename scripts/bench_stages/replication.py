@@ -39,7 +39,8 @@ class ReplicationStages(Comparisons):
         seconds, logged = self.train_energy(out, start, self.budget["energy_steps"], corpus=self.corpus_of(name))
         self.write("engine", {"initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds,
                               "steps": self.budget["energy_steps"], "o1": ENGINE.o1, "o2": "st",
-                              "learning_rate": ENGINE.learning_rate, "ce_weight": ENGINE.ce_weight, "model": str(out), "train_log": training_log(logged),
+                              "learning_rate": ENGINE.learning_rate, "ce_weight": ENGINE.ce_weight, "model": str(out),
+                              "train_log": training_log(logged),
                               **self.evaluate_nat(out, length_beam=3)})
 
     def stage_control(self) -> None:

@@ -33,6 +33,8 @@ bench: $(STAMP)
 	$(PY) scripts/bench_speed.py --student runs/bench/engine --teacher runs/bench/teacher-en-pt
 	$(PY) scripts/bench_speed.py --student runs/bench/still_rebuilt/cmlm_long_still_rebuilt-seed2/engine \
 		--teacher runs/bench/teacher-en-pt --output results/speed_still.json
+	$(PY) scripts/bench_speed.py --student runs/bench/still_peak_pure_fast/seed2/engine \
+		--teacher runs/bench/teacher-en-pt --output results/speed_targets.json --repeats 5
 	$(PY) scripts/bench_train_step.py --teacher runs/bench/teacher-en-pt
 	$(PY) scripts/bench_bergamot_fidelity.py
 	$(PY) scripts/make_tables.py

@@ -89,6 +89,10 @@ def main() -> int:
         # The candidates chosen by the teacher's energy: one teacher-forced pass more, still no left-to-right steps.
         "NAT 1 iteration, length beam 3, teacher rescoring": (
             student, {"num_iterations": 1, "length_beam": 3, "rescoring_model": teacher}),
+        # Five candidates: where the teacher's choice scored best (`rescoring_targets` in scripts/bench.py).
+        "NAT 1 iteration, length beam 5": (student, {"num_iterations": 1, "length_beam": 5}),
+        "NAT 1 iteration, length beam 5, teacher rescoring": (
+            student, {"num_iterations": 1, "length_beam": 5, "rescoring_model": teacher}),
     }
     results: dict[str, dict] = {}
     for batch_size, count in ((1, args.batch1_sentences), (64, len(sources))):

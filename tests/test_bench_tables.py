@@ -487,12 +487,21 @@ def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_com
     assert "rise over all 446 test sentences, mean over seeds [95% interval]" in rows[0]
     assert rows[1] == ("| A: `engine` from `cmlm_kd` | 1 | 9.60 | 6.00 | yes | +3.60 (yes) | +3.50 [+2.25, +4.75] | +0.60 "
                        "| 96% of 10.00 (yes) | `python scripts/bench.py --stages engine` |")
-    assert "Speed" not in text  # until speed_still is measured
-    (tmp_path / "speed_still.json").write_text(json.dumps({"command": "python scripts/bench_speed.py", "repeats": 5,
-                                                           "hardware": "2 CPU cores", "results": {"batch_1": {
-                                                               "NAT 1 iteration, length beam 1": {
-                                                                   "speedup_vs_teacher_greedy": 4.9}}}}))
-    assert "**4.90x** (**no**), A's still-encoder ENGINE" in render_summary()
+    assert "Speed" not in text  # until a still-encoder student is timed
+
+    def speed(name: str, ratio: float, encoder_ms: float) -> None:
+        (tmp_path / f"{name}.json").write_text(json.dumps({
+            "command": f"python scripts/bench_speed.py --output results/{name}.json", "repeats": 5,
+            "hardware": "2 CPU cores", "student": f"runs/{name}", "batch1_components_ms": {"student encoder": encoder_ms},
+            "results": {"batch_1": {"NAT 1 iteration, length beam 1": {"speedup_vs_teacher_greedy": ratio}}}}))
+
+    speed("speed_still", 5.1, 5.6)
+    assert "**5.10x** (yes), A's still-encoder ENGINE (`runs/speed_still`)" in render_summary()
+    speed("speed_targets", 4.2, 2.8)  # the targets' own student, timed later, reads the verdict
+    text = render_summary()
+    assert "**4.20x** (**no**), A's still-encoder ENGINE (`runs/speed_targets`)" in text
+    assert ("An earlier run (`speed_still`, another student of the same architecture) measured 5.10x (yes) on a "
+            "machine where the student's encoder took 5.6 ms at batch 1, against 2.8 ms in `speed_targets`") in text
 
 
 def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start():

@@ -48,6 +48,8 @@ def render() -> str:
                 section_bench("bench_b_", "", "Benchmark B: DE->EN, the MarianMT teacher trained here (full budget)"),
                 section_bench("bench_b_", "_quick", "Benchmark B, `--quick` slice (pipeline check, not a result)"),
                 section_speed(),
+                section_speed("speed_targets", "Decoding speed, the targets' student (CPU; `still_peak_pure_fast`'s "
+                              "seed-2 ENGINE, with length beam 5 and the teacher's choice of candidate too)"),
                 section_speed("speed_still", "Decoding speed, A's still-encoder ENGINE (CPU; `still_rebuilt`'s seed-2 "
                               "ENGINE, measured with the current `generate()`)"),
                 section_speed("speed_b", "Decoding speed, benchmark B (CPU)"),

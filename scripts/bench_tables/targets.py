@@ -37,6 +37,21 @@ def target_rows(help_bleu: dict[str, float], start: str, greedy: float) -> list[
     return rows
 
 
+# The still-encoder students' speed files, the targets' own student first: `speed_targets` times
+# `still_peak_pure_fast`'s seed-2 ENGINE; `speed_still` an earlier run with another student of the same architecture.
+STILL_SPEED_FILES = ("speed_targets", "speed_still")
+
+
+def still_speeds() -> list[tuple[str, dict]]:
+    """The still-encoder students' speed files that exist, as (name, data), the one the verdict reads first."""
+    return [(name, data) for name in STILL_SPEED_FILES if (data := load(name))]
+
+
+def encoder_ms(speed: dict) -> float | None:
+    """The student encoder's batch-1 time in a speed file: how fast that run's machine was."""
+    return speed.get("batch1_components_ms", {}).get("student encoder")
+
+
 def batch1_ratio(speed: dict) -> float:
     """A speed file's batch-1 ratio to teacher greedy for one parallel pass with one length candidate."""
     batch1 = speed["results"]["batch_1"]
@@ -150,12 +165,11 @@ def section_targets(prefix: str, suffix: str) -> str | None:
     if speed and not suffix:
         ratio = batch1_ratio(speed)
         row = [">= 5x faster than teacher greedy at batch 1 (CPU)", f"{ratio:.2f}x", verdict(ratio >= 5)]
-        if len(students) > 1:  # the still-encoder students are timed in `speed_still` (a newer generate(), another run)
-            still_speed = load("speed_still") if prefix == "bench_" else None
-            still_ratio = batch1_ratio(still_speed) if still_speed else None
+        if len(students) > 1:  # the still-encoder students are timed in their own runs (a newer generate())
+            speeds = still_speeds() if prefix == "bench_" else []
+            cell = "; ".join(f"{batch1_ratio(data):.2f}x (`{name}`)" for name, data in speeds)
             for _ in students[1:]:  # the strongest start's students have the same architecture too
-                row += ([f"{still_ratio:.2f}x (`speed_still`)", verdict(still_ratio >= 5)] if still_ratio
-                        else ["(same architecture)", "-"])
+                row += ([cell, verdict(batch1_ratio(speeds[0][1]) >= 5)] if speeds else ["(same architecture)", "-"])
         rows.append(row)
     seeds_said = "one seed" + (", the strongest start's columns a mean over seeds" if len(students) > 2 else "")
     return f"**Targets (this benchmark's help test set; {seeds_said}):**\n\n" + table(header, rows)
@@ -372,11 +386,19 @@ def render_summary() -> str:
                      "ENGINE above its start", "rise (target >= +3)", whole,
                      "ENGINE - CE control at matched compute", "share of teacher greedy (target >= 95%)",
                      "command"], rows))
-    speed = load("speed_still")
-    if speed:
+    speeds = still_speeds()
+    if speeds:
+        (name, speed), earlier = speeds[0], speeds[1:]
         ratio = batch1_ratio(speed)
         text += (f"\n\nSpeed (target: one parallel pass >= 5x faster than teacher greedy at batch 1 on CPU): "
-                 f"**{ratio:.2f}x** ({verdict(ratio >= 5)}), A's still-encoder ENGINE against its teacher on the same "
-                 f"sentences and threads, median of {speed['repeats']} repeats ({speed['hardware']}): "
+                 f"**{ratio:.2f}x** ({verdict(ratio >= 5)}), A's still-encoder ENGINE (`{speed['student']}`) against "
+                 f"its teacher on the same sentences and threads, median of {speed['repeats']} repeats ({speed['hardware']}): "
                  f"`{speed['command']}`.")
+        for other, data in earlier:
+            text += (f" An earlier run (`{other}`, another student of the same architecture) measured "
+                     f"{batch1_ratio(data):.2f}x ({verdict(batch1_ratio(data) >= 5)})"
+                     + (f" on a machine where the student's encoder took {encoder_ms(data):.1f} ms at batch 1, "
+                        f"against {encoder_ms(speed):.1f} ms in `{name}` (the ratio moves with the machine)"
+                        if encoder_ms(data) and encoder_ms(speed) else "")
+                     + f"; its command: `{data['command']}`.")
     return text + "\n\nRegenerated from `results/*.json` by `python scripts/make_tables.py`."

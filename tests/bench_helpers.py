@@ -22,6 +22,16 @@ def load_script(name: str):
     return module
 
 
+def fake_model(folder: Path, weights: bytes | None = None) -> Path:
+    """A model folder as `trained()` sees it (its config.json), nothing in it to load; with `weights`, a weights file
+    too, for `weights_digest()`."""
+    folder.mkdir(parents=True)
+    if weights is not None:
+        (folder / "model.safetensors").write_bytes(weights)
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
 def make_bench(tmp_path: Path, benchmark: str, quick: bool = True):
     args = argparse.Namespace(quick=quick, benchmark=benchmark, runs_dir=str(tmp_path / "runs"),
                               results_dir=str(tmp_path / "results"), teacher=None)

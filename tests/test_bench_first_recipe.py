@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
-from bench_helpers import fake_curve_training, make_bench, picked
+from bench_helpers import fake_curve_training, fake_model, make_bench, picked
 
 import bench_stages as bench
 from bench_stages import first_recipe, settings
@@ -22,8 +22,7 @@ def test_budget_on_labels_runs_the_sharp_setting_from_cmlm_long_and_elsewhere_th
     runs = []
     for name, start in (("labels", "cmlm_long"), ("short", "cmlm_kd")):
         bench = make_bench(tmp_path / name, name, quick=False)
-        (bench.root / start).mkdir(parents=True)
-        (bench.root / start / "config.json").write_text("{}")
+        fake_model(bench.root / start)
         bench.write("engine", {"initialised_from": "cmlm_kd"})
         calls = fake_curve_training(bench, monkeypatch, lambda seed: [5, 10, 15, 20])
         monkeypatch.setattr(bench, "evaluate", evaluate)
@@ -39,8 +38,7 @@ def test_budget_on_labels_runs_the_sharp_setting_from_cmlm_long_and_elsewhere_th
 def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and_resumes(tmp_path, monkeypatch):
     short = make_bench(tmp_path, "short", quick=False)
     for stage in ("cmlm_kd", "cmlm_long"):
-        (short.root / stage).mkdir(parents=True)
-        (short.root / stage / "config.json").write_text("{}")
+        fake_model(short.root / stage)
     short.write("engine", {"initialised_from": "cmlm_kd"})
     short.write("cmlm_long", {})
     rows = {"cmlm (start)": {"bleu": 2.0}, "control (CE, lr 0.0001)": {"bleu": 9.0},  # not an ENGINE setting
@@ -86,8 +84,7 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
     for point in old["points"]:
         del point["engine_teacher_energy"], point["control_teacher_energy"]
     short.write("confirm", old)
-    (short.root / "confirm" / "cmlm_kd-seed0" / "control").mkdir(parents=True)
-    (short.root / "confirm" / "cmlm_kd-seed0" / "control" / "config.json").write_text("{}")
+    fake_model(short.root / "confirm" / "cmlm_kd-seed0" / "control")
     short.stage_confirm()
     backfilled = {(p["start"], p["seed"]): p for p in short.read("confirm")["points"]}
     assert len(energy_runs) == 6
@@ -107,8 +104,7 @@ def test_confirm_on_a_benchmark_without_the_sweep_runs_the_engine_setting_from_t
     b = make_bench(tmp_path, "b", quick=False)
     monkeypatch.setattr(b, "teacher_record", lambda: {"teacher": {"source": "runs/teacher-de-en", "steps": 20000}})
     for stage in ("cmlm_kd", "cmlm_ref"):
-        (b.root / stage).mkdir(parents=True)
-        (b.root / stage / "config.json").write_text("{}")
+        fake_model(b.root / stage)
     b.write("engine", {"initialised_from": "cmlm_kd"})
     energy_runs = []
 
@@ -141,8 +137,7 @@ def test_confirm_on_labels_adds_the_cmlm_long_start_to_points_already_run_from_t
                                                                                                monkeypatch):
     labels = make_bench(tmp_path, "labels", quick=False)
     for stage in ("cmlm_kd", "cmlm_long"):
-        (labels.root / stage).mkdir(parents=True)
-        (labels.root / stage / "config.json").write_text("{}")
+        fake_model(labels.root / stage)
     (labels.root / "cmlm_long" / "model.safetensors").write_bytes(b"weights")
     labels.write("engine", {"initialised_from": "cmlm_kd"})
     energy_runs = []
@@ -176,8 +171,7 @@ def test_confirm_on_labels_adds_the_cmlm_long_start_to_points_already_run_from_t
 def test_gain_stage_scores_each_start_with_its_engine_and_control_at_one_and_ten_iterations(tmp_path, monkeypatch):
     labels = make_bench(tmp_path, "labels", quick=False)
     for folder in ("cmlm_kd", "cmlm_long", "cmlm_long/checkpoint-1500", "cmlm_long/checkpoint-3000"):
-        (labels.root / folder).mkdir(parents=True)
-        (labels.root / folder / "config.json").write_text("{}")
+        fake_model(labels.root / folder)
     stage = {"1_iterations": {"libreoffice": {"bleu": 5.0, "chrf": 40.0, "repetition": 0.1}},
              "10_iterations": {"libreoffice": {"bleu": 9.0, "chrf": 45.0, "repetition": 0.0}}}
     labels.write("engine", {"initialised_from": "cmlm_kd", **stage})
@@ -207,8 +201,7 @@ def test_gain_stage_scores_each_start_with_its_engine_and_control_at_one_and_ten
 
 def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_with_confirm(tmp_path, monkeypatch):
     labels = make_bench(tmp_path, "labels", quick=False)
-    (labels.root / "cmlm_long").mkdir(parents=True)
-    (labels.root / "cmlm_long" / "config.json").write_text("{}")
+    fake_model(labels.root / "cmlm_long")
     runs = []
 
     def train_energy(out, start, steps, **kwargs):
@@ -237,8 +230,7 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
     labels.stage_sharp()  # finished seeds are not run again
     assert len(runs) == 2
     # once the engine stage has a start of its own, its seeds follow, and the earlier points stay
-    (labels.root / "cmlm_kd").mkdir(parents=True)
-    (labels.root / "cmlm_kd" / "config.json").write_text("{}")
+    fake_model(labels.root / "cmlm_kd")
     labels.write("engine", {"initialised_from": "cmlm_kd"})
     labels.stage_sharp()
     assert [run[:2] for run in runs[2:]] == [("cmlm_kd", 0), ("cmlm_kd", 1)]
@@ -274,8 +266,7 @@ def test_sharp_runs_the_engine_setting_with_o1_at_temperature_0_25_and_compares_
 def test_sharper_runs_temperature_0_1_from_cmlm_long_only_and_is_set_beside_sharp(tmp_path, monkeypatch):
     labels = make_bench(tmp_path, "labels", quick=False)
     for name in ("cmlm_long", "cmlm_kd"):
-        (labels.root / name).mkdir(parents=True)
-        (labels.root / name / "config.json").write_text("{}")
+        fake_model(labels.root / name)
     labels.write("engine", {"initialised_from": "cmlm_kd"})
     runs = []
 

@@ -7,7 +7,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from bench_helpers import labels_with_fake_distillation, make_bench
+from bench_helpers import fake_model, labels_with_fake_distillation, make_bench
 
 import bench_stages as bench
 from bench_stages import labels as labels_stages
@@ -81,8 +81,7 @@ def test_wide_start_trains_on_from_cmlm_more_and_runs_the_engine_setting_with_it
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
     labels = make_bench(tmp_path, "labels", quick=False)
     for name in ("cmlm_more", "cmlm_wide"):
-        (labels.root / name).mkdir(parents=True)
-        (labels.root / name / "config.json").write_text("{}")
+        fake_model(labels.root / name)
     trained, runs = [], []
 
     def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
@@ -128,8 +127,7 @@ def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabula
     """`stronger_sx` (the engine setting) is read beside it; the edge table sorts by temperature, then start."""
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results")
     labels = make_bench(tmp_path, "labels", quick=False)
-    (labels.root / "cmlm_more").mkdir(parents=True)
-    (labels.root / "cmlm_more" / "config.json").write_text("{}")
+    fake_model(labels.root / "cmlm_more")
     runs = []
 
     def train_energy(out, start, steps, **kwargs):
@@ -167,8 +165,7 @@ def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabula
 def test_slow_and_decaying_controls_train_ce_beside_each_stronger_run(tmp_path, monkeypatch):
     """slow_control: lr 1e-5 for the run's wall time; decay_control: 1e-4 decaying over the first control's steps."""
     labels = make_bench(tmp_path, "labels", quick=False)
-    (labels.root / "cmlm_more").mkdir(parents=True)
-    (labels.root / "cmlm_more" / "config.json").write_text("{}")
+    fake_model(labels.root / "cmlm_more")
     point = {"start": "cmlm_more", "seed": 1, "train_seconds": 250.0, "engine_bleu": 15.0, "engine_chrf": 53.0,
              "engine_repetition": 0.1, "engine_teacher_energy": 3.4, "control_bleu": 11.0, "control_chrf": 49.0,
              "control_repetition": 0.13, "control_teacher_energy": 3.6, "engine_bleu_10": 26.0,
@@ -218,8 +215,7 @@ def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_leng
                                              for stage, system in (("stronger", "engine"), ("stronger", "control"),
                                                                    ("decay_control", "control"))]
     for folder in folders:
-        folder.mkdir(parents=True)
-        (folder / "config.json").write_text("{}")
+        fake_model(folder)
         (folder / "model.safetensors").write_bytes(folder.parent.name.encode())
     labels.write("stronger", {"points": [{"start": "cmlm_more", "seed": 0}]})
     labels.write("decay_control", {"points": [{"start": "cmlm_more", "seed": 0}]})
@@ -256,8 +252,7 @@ def test_lengths_strong_scores_each_strong_model_at_predicted_and_reference_leng
 def test_rescoring_strong_scores_the_two_strongest_starts_under_its_own_name(tmp_path, monkeypatch):
     labels = make_bench(tmp_path, "labels", quick=False)
     for name in ("cmlm_more", "cmlm_wide"):
-        (labels.root / name).mkdir(parents=True)
-        (labels.root / name / "config.json").write_text("{}")
+        fake_model(labels.root / name)
     calls = []
 
     def evaluate(model, num_iterations, length_beam, **kwargs):
@@ -278,8 +273,7 @@ def test_rescoring_strong_scores_the_two_strongest_starts_under_its_own_name(tmp
 def test_length_choice_refits_the_head_per_start_once_and_tabulates_it_against_the_start(tmp_path, monkeypatch):
     labels = make_bench(tmp_path, "labels", quick=False)
     for name in ("cmlm_kd", "cmlm_more"):  # cmlm_long and cmlm_wide not on this machine
-        (labels.root / name).mkdir(parents=True)
-        (labels.root / name / "config.json").write_text("{}")
+        fake_model(labels.root / name)
         (labels.root / name / "model.safetensors").write_bytes(name.encode())
     done = []
 

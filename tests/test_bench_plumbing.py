@@ -14,7 +14,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from bench_helpers import load_script, make_bench
+from bench_helpers import fake_model, load_script, make_bench
 from transformers import TrainerControl, TrainerState
 
 import bench_stages as bench
@@ -79,8 +79,7 @@ def test_log_history_is_read_at_the_end_of_training_and_times_the_training_loop(
 
 def test_benchmark_b_copies_its_teacher_once_and_records_its_step(tmp_path):
     source = tmp_path / "runs" / "teacher-de-en-quick"
-    source.mkdir(parents=True)
-    (source / "config.json").write_text("{}")
+    fake_model(source)
     (source / "engine_hf_sessions.json").write_text(json.dumps([{"steps": 600}, {"steps": 5000}]))
     (source / "checkpoint-4800").mkdir()
     b = make_bench(tmp_path, "b")
@@ -154,8 +153,7 @@ def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
         a.better_cmlm()  # a model with a recipe is rebuilt alone
     with pytest.raises(SystemExit, match=r"runs/ is not kept.*--stages cmlm_ref --force --quick"):
         a.trained("cmlm_ref")  # one without reruns its stage
-    (a.root / "cmlm_kd").mkdir(parents=True)
-    (a.root / "cmlm_kd" / "config.json").write_text("{}")
+    fake_model(a.root / "cmlm_kd")
     assert a.better_cmlm() == ("cmlm_kd", a.root / "cmlm_kd")
 
 
@@ -175,8 +173,7 @@ def test_rebuild_trains_a_gone_start_by_its_recipe_and_checks_the_recorded_diges
     def train_cmlm(out, corpus, steps, student_model=None, **overrides):
         trained.append((out.name, Path(corpus).name, steps, student_model and Path(student_model).name,
                         a.encoder_dropout))
-        out.mkdir(parents=True)
-        (out / "config.json").write_text("{}")
+        fake_model(out)
         (out / "model.safetensors").write_bytes(weights[out.name])
         return 1.0
 

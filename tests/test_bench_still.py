@@ -11,6 +11,7 @@ import pytest
 from bench_helpers import (
     curve_about,
     fake_curve_training,
+    fake_model,
     labels_with_fake_distillation,
     make_bench,
     one_seed_first,
@@ -50,8 +51,7 @@ def test_still_budgets_run_a_sharp_seed_2_pair_four_times_as_long_with_the_still
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(built_by)
     with pytest.raises(SystemExit, match=f"--rebuild {start}"):
         getattr(bench_a, f"stage_{stage}")()  # its start is not there yet
-    (bench_a.root / start).mkdir(parents=True)
-    (bench_a.root / start / "config.json").write_text("{}")
+    fake_model(bench_a.root / start)
     calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [5, 10, 15, 20])
     monkeypatch.setattr(bench_a, "evaluate", evaluate)
     getattr(bench_a, f"stage_{stage}")()
@@ -124,8 +124,7 @@ def test_budget_seeds_stages_run_one_400_step_curve_per_seed_in_one_stage(tmp_pa
 
     bench_a = make_bench(tmp_path, "a", quick=False)
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(after)
-    (bench_a.root / start).mkdir(parents=True)
-    (bench_a.root / start / "config.json").write_text("{}")
+    fake_model(bench_a.root / start)
     calls = fake_curve_training(bench_a, monkeypatch, control_steps)
     monkeypatch.setattr(bench_a, "evaluate", evaluate)
     fail_last = True
@@ -221,8 +220,7 @@ def test_one_seed_longer_curves_run_the_sharp_o1_against_ce_at_the_same_lr(tmp_p
         return {"libreoffice": {"bleu": 15.0, "chrf": 46.0, "repetition": 0.3, "teacher_energy": 5.0}}
 
     bench_a = make_bench(tmp_path, "a", quick=False)
-    (bench_a.root / start).mkdir(parents=True)
-    (bench_a.root / start / "config.json").write_text("{}")
+    fake_model(bench_a.root / start)
     calls = fake_curve_training(bench_a, monkeypatch, lambda seed: control_steps)
     monkeypatch.setattr(bench_a, "evaluate", evaluate)
     assert bench_a.benchmark.stages.index(stage) > bench_a.benchmark.stages.index(after)
@@ -262,13 +260,6 @@ def test_distill_all_distills_the_help_sources_after_the_first_distill_sources_a
     # --quick caps the new sources at `ui_sources` (96); full scale takes them all.
     quick = make_bench(tmp_path / "quick", "a")
     assert quick.budget["ui_sources"] == 96 and a.budget["ui_sources"] is None
-
-
-def fake_model(folder: Path, weights: bytes) -> None:
-    """A model folder as `trained()` and `weights_digest()` see it."""
-    folder.mkdir(parents=True)
-    (folder / "model.safetensors").write_bytes(weights)
-    (folder / "config.json").write_text("{}")
 
 
 def fake_further_training(bench_a, trained: list, model: str, weights: bytes):
@@ -539,8 +530,7 @@ def test_still_sharp_trains_the_sharp_setting_from_cmlm_kd_still_and_joins_still
     with pytest.raises(SystemExit, match=r"cmlm_kd_still does not.*--rebuild cmlm_kd_still"):
         a.stage_still_sharp()  # the start is gone: the error names the stage that trains it
     for folder in (a.root / "cmlm_kd_still", a.root / "still_sharp"):
-        folder.mkdir(parents=True)
-        (folder / "config.json").write_text("{}")
+        fake_model(folder)
         (folder / "model.safetensors").write_bytes(folder.name.encode())
     trained = []
 
@@ -578,8 +568,7 @@ def test_still_seeds_repeats_still_mains_pair_with_seeds_1_and_2_and_tables_them
     a = make_bench(tmp_path, "a", quick=False)
     assert "still_seeds" in a.benchmark.stages
     start = a.root / "cmlm_kd_still"
-    start.mkdir(parents=True)
-    (start / "config.json").write_text("{}")
+    fake_model(start)
     (start / "model.safetensors").write_bytes(b"start")
     pairs = []
 
@@ -605,16 +594,14 @@ def test_still_long_trains_cmlm_longs_recipe_from_cmlm_kd_still_and_its_seeds_st
     with pytest.raises(SystemExit, match=r"cmlm_long_still does not.*--rebuild cmlm_long_still"):
         a.stage_still_long_seeds()  # its start is gone: the error names the command that trains it again
     start = a.root / "cmlm_kd_still"
-    start.mkdir(parents=True)
-    (start / "config.json").write_text("{}")
+    fake_model(start)
     (start / "model.safetensors").write_bytes(b"start")
     trained = []
 
     def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **overrides):
         trained.append((out.name, Path(corpus).name, steps, Path(student_model).name, a.encoder_dropout,
                         overrides["learning_rate"], overrides["save_steps"]))
-        out.mkdir(parents=True)
-        (out / "config.json").write_text("{}")
+        fake_model(out)
         (out / "model.safetensors").write_bytes(b"long")
         return 3000.0
 
@@ -691,8 +678,7 @@ def test_still_rebuilt_trains_the_still_chain_again_and_runs_seed_2_from_it_besi
     def train_cmlm(out, corpus, steps, student_model=None, **overrides):
         trained.append((out.relative_to(a.root).as_posix(), steps, student_model and Path(student_model).name,
                         a.encoder_dropout))
-        out.mkdir(parents=True)
-        (out / "config.json").write_text("{}")
+        fake_model(out)
         (out / "model.safetensors").write_bytes(out.name.encode())
         return 1.0
 
@@ -766,8 +752,7 @@ def test_output_chars_counts_what_each_system_of_the_pairs_on_disk_outputs(tmp_p
     for folder in ("cmlm_long_still", "rebuilt/cmlm_long_still", "still_long_seeds/cmlm_long_still-seed0/engine",
                    "still_long_seeds/cmlm_long_still-seed0/control", "still_rebuilt/cmlm_long_still_rebuilt-seed2/engine",
                    "still_rebuilt/cmlm_long_still_rebuilt-seed2/control"):  # seed 1's models are gone
-        (a.root / folder).mkdir(parents=True)
-        (a.root / folder / "config.json").write_text("{}")
+        fake_model(a.root / folder)
     references = ["Valor de retorno:", "Inserir células abaixo"]
     outputs = {"engine": ["Valor de:", "Inserir para baixo"], "control": ["Valor de retorno:", "Inserir para baixo"],
                "cmlm_long_still": ["Valor retorno retorno", "Inserir células"]}

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from bench_helpers import fake_curve_training, make_bench, one_seed_first, picked
+from bench_helpers import fake_curve_training, fake_model, make_bench, one_seed_first, picked
 
 import bench_stages as bench
 from bench_stages import settings
@@ -61,8 +61,7 @@ def test_pure_energy_at_the_predicted_lengths_runs_five_seeds_and_is_set_against
     assert settings.SHARP_PURE_PREDICTED.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0, predicted lengths)"
     assert settings.SHARP_PURE_PREDICTED.folder == "lr3e-05-ce0-t0.25-predicted"
     assert settings.SHARP_PURE_FAST.key == "engine (O1 temperature 0.25, lr 3e-05, ce_weight 0)"  # names kept
-    (bench_a.root / "cmlm_peak_still").mkdir(parents=True)
-    (bench_a.root / "cmlm_peak_still" / "config.json").write_text("{}")
+    fake_model(bench_a.root / "cmlm_peak_still")
     calls = fake_curve_training(bench_a, monkeypatch, lambda seed: [560 + seed, 1150])
     monkeypatch.setattr(bench_a, "evaluate", evaluate)
     bench_a.stage_still_peak_pure_predicted()
@@ -91,8 +90,7 @@ def write_target_curves(a, bleu: dict[str, float], chrf: float = 50.0) -> None:
     start = a.root / "cmlm_peak_still"
     for folder in (start, *(a.root / "still_peak_pure_fast" / f"seed{seed}" / side
                             for seed in (2, 0, 1) for side in ("engine", "control"))):
-        folder.mkdir(parents=True)
-        (folder / "config.json").write_text("{}")
+        fake_model(folder)
     (start / "model.safetensors").write_bytes(b"weights")
     shutil.rmtree(a.root / "still_peak_pure_fast" / "seed0" / "control")
 
@@ -153,8 +151,7 @@ def test_examples_targets_sets_the_median_seed_beside_its_start_control_and_teac
     a.write("still_peak_pure_fast", {"curves": {**a.read("still_peak_pure_fast")["curves"], "seed4": {
         **a.read("still_peak_pure_fast")["curves"]["seed1"], "seed": 4}}})  # 16.0 too; its folders are missing
     for side in ("engine", "control"):
-        (a.root / "still_peak_pure_fast" / "seed4" / side).mkdir(parents=True)
-        (a.root / "still_peak_pure_fast" / "seed4" / side / "config.json").write_text("{}")
+        fake_model(a.root / "still_peak_pure_fast" / "seed4" / side)
     # Seeds by recorded BLEU: 1 and 4 (16.0), 2 (16.5); the median is seed 4, whatever its outputs.
     test = [{"en": f"source {i}", "pt": f"alvo {i}"} for i in range(12)]
     monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": test}})

@@ -138,8 +138,9 @@ The stages:
                2, 0, 1, 3, 4, each against CE at lr 3e-5): trained where its gain shows, does ENGINE gain more?
   examples_targets  (A) side-by-side translations from the targets table's students: teacher, start, CE control
                and ENGINE of still_peak_pure_fast's median seed (decoding only)
-  rescoring_targets  (A) still_peak_pure_fast's seeds and their start at one pass, length beam 3 and 5, the length
-               candidate chosen by the student and by the teacher: does ENGINE's rise survive the teacher's choice?
+  rescoring_targets  (A) the targets table's seeds (RESCORING_TARGETS) and their starts at one pass, length beam 3 and
+               5, the length candidate chosen by the student and by the teacher: does ENGINE's rise survive the
+               teacher's choice?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).

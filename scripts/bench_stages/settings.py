@@ -89,9 +89,9 @@ SIGNIFICANCE_STAGES = ("still_max_budget", "still_peak_budget", "still_peak_pure
 # The examples_targets stage's students: the setting found after the fact from the strongest start, at the reference
 # lengths (the paper's energy).
 EXAMPLES_STAGE = "still_peak_pure_fast"
-# The rescoring_targets stage: the seeds of the targets' headline setting (ENGINE's energy at the reference lengths
-# from the strongest start), at one pass and these length beams, the candidate chosen by the student and by the teacher.
-RESCORING_TARGETS = ("still_peak_pure_fast",)
+# The rescoring_targets stage: the seeds of the targets table's curves (the headline setting first, then the rest,
+# added after its results), at one pass and these length beams, the candidate chosen by the student and by the teacher.
+RESCORING_TARGETS = ("still_peak_pure_fast",) + tuple(s for s in SIGNIFICANCE_STAGES if s != "still_peak_pure_fast")
 RESCORING_TARGETS_BEAMS = (3, 5)
 # The length_choice stage: the teacher picks among the student's 5 likeliest lengths after one pass (rescoring's
 # best beam on labels), and the head is refitted by Adam over the training sources' encoder summaries; scored on the

@@ -255,10 +255,11 @@ class TargetStages(Comparisons):
                               "control": last["control_bleu"]}, "examples": rows})
 
     def stage_rescoring_targets(self) -> None:
-        """`rescoring` for the targets' headline students (`RESCORING_TARGETS`): each finished seed's ENGINE (last
-        checkpoint) and control, and their start, at one pass and length beam 3 and 5, the length candidate chosen by
-        the student itself and by the teacher (`generate(rescoring_model=teacher)`: one teacher-forced pass over the
-        candidates, every position at once). Decoding only; resumable per model.
+        """`rescoring` for the targets table's students (`RESCORING_TARGETS`, the headline setting first): each
+        finished seed's ENGINE (last checkpoint) and control, and their start, at one pass and length beam 3 and 5,
+        the length candidate chosen by the student itself and by the teacher (`generate(rescoring_model=teacher)`: one
+        teacher-forced pass over the candidates, every position at once). Decoding only; resumable per model, and
+        `--force` adds the models missing since (the other stages were added after the headline's results).
 
         Why: at one pass the starts gain about a BLEU point from the reference lengths (`lengths_targets`), and on
         labels the teacher's choice of candidate recovered part of what the length head lost (`rescoring_strong`).

@@ -307,8 +307,8 @@ def section_examples_targets(data: dict) -> str:
 
 
 def section_rescoring_targets(data: dict, teacher: dict | None) -> str:
-    """`rescoring_targets`: the headline seeds and their start at one pass, the length candidate chosen by the student
-    and by the teacher at length beam 3 and 5, means over seeds; ENGINE's rise and lead under each choice."""
+    """`rescoring_targets`: the targets table's seeds and their starts at one pass, the length candidate chosen by the
+    student and by the teacher at length beam 3 and 5, means over seeds; ENGINE's rise and lead under each choice."""
     columns = [f"length beam {beam}, {chooser}" for beam in data["length_beams"] for chooser in ("student", "teacher")]
     greedy = (teacher or {}).get("greedy", {}).get("libreoffice", {}).get("bleu")
     rows, lines = [], []
@@ -338,8 +338,8 @@ def section_rescoring_targets(data: dict, teacher: dict | None) -> str:
                          f" BLEU, {100 * statistics.mean(scores('engine', best, 'bleu')) / greedy:.0f}% of teacher "
                          f"greedy ({greedy:.2f})")
     gone = f" Seeds whose models were gone or unfinished: {'; '.join(data['gone'])}." if data["gone"] else ""
-    return ("**The teacher choosing the length candidate** (`rescoring_targets`: the seeds of the targets' headline "
-            f"setting and their start, means over seeds; help test set, its first {data['scale']['eval_sentences']} "
+    return ("**The teacher choosing the length candidate** (`rescoring_targets`: the seeds of the targets table's "
+            f"curves and their starts, means over seeds; help test set, its first {data['scale']['eval_sentences']} "
             "sentences (the ones every table scores), one pass; among the "
             "student's likeliest lengths (length beam 3 or 5) the output is chosen by the student's own mean "
             "log-probability or by the teacher's energy, one teacher-forced pass over the candidates; BLEU / chrF)."

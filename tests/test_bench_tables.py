@@ -500,8 +500,8 @@ def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_com
     speed("speed_targets", 4.2, 2.8)  # the targets' own student, timed later, reads the verdict
     text = render_summary()
     assert "**4.20x** (**no**), A's still-encoder ENGINE (`runs/speed_targets`)" in text
-    assert ("An earlier run (`speed_still`, another student of the same architecture) measured 5.10x (yes) on a "
-            "machine where the student's encoder took 5.6 ms at batch 1, against 2.8 ms in `speed_targets`") in text
+    assert ("An earlier run (`speed_still`, another student of the same architecture) measured 5.10x (yes) in a "
+            "run where the student's encoder took 5.6 ms at batch 1, against 2.8 ms in `speed_targets`") in text
 
 
 def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start():

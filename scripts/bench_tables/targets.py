@@ -397,8 +397,8 @@ def render_summary() -> str:
         for other, data in earlier:
             text += (f" An earlier run (`{other}`, another student of the same architecture) measured "
                      f"{batch1_ratio(data):.2f}x ({verdict(batch1_ratio(data) >= 5)})"
-                     + (f" on a machine where the student's encoder took {encoder_ms(data):.1f} ms at batch 1, "
-                        f"against {encoder_ms(speed):.1f} ms in `{name}` (the ratio moves with the machine)"
+                     + (f" in a run where the student's encoder took {encoder_ms(data):.1f} ms at batch 1, "
+                        f"against {encoder_ms(speed):.1f} ms in `{name}` (the ratio moves with how fast the machine runs)"
                         if encoder_ms(data) and encoder_ms(speed) else "")
                      + f"; its command: `{data['command']}`.")
     return text + "\n\nRegenerated from `results/*.json` by `python scripts/make_tables.py`."

@@ -284,3 +284,24 @@ def test_rescoring_targets_scores_each_model_once_by_both_choosers_and_keeps_wha
     assert "- `still_peak_pure_fast`: ENGINE - control over 2 seeds: +1.00 BLEU at length beam 3, student;" not in text
     assert "ENGINE - control over 2 seeds: +1.00 BLEU (from +1.00 to +1.00) at length beam 3, student" in text
     assert ("ENGINE's best column (length beam 5, teacher) is 17.45 BLEU, 35% of teacher greedy (50.00)") in text
+
+
+def test_rescoring_targets_table_keeps_each_stage_apart_and_shares_a_start_scored_once():
+    def scores(bleu: float) -> dict:
+        return {f"length beam {beam}, {chooser}": {"bleu": bleu + (beam == 5) + 2 * (chooser == "teacher"),
+                                                   "chrf": 40.0} for beam in (3, 5) for chooser in ("student", "teacher")}
+
+    rows = {"start": {"scores": scores(10.0)}, "a/engine": {"scores": scores(13.0)}, "a/control": {"scores": scores(12.0)},
+            "b/engine": {"scores": scores(11.0)}, "b/control": {"scores": scores(10.5)}}
+    systems = [{"stage": stage, "seed": 0, "start": "cmlm_x", "system": who, "model": model}
+               for stage in ("a", "b") for who, model in (("start", "start"), ("engine", f"{stage}/engine"),
+                                                           ("control", f"{stage}/control"))]
+    data = {"length_beams": [3, 5], "rows": rows, "systems": systems, "gone": [], "scale": {"eval_sentences": 200},
+            "command": "python scripts/bench.py --stages rescoring_targets"}
+    text = section_rescoring_targets(data, None)
+    table_rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert [row.split(" | ")[:2] for row in table_rows] == [["| `a`", "`cmlm_x`"], ["| `a`", "engine"], ["| `a`", "control"],
+                                                            ["| `b`", "`cmlm_x`"], ["| `b`", "engine"], ["| `b`", "control"]]
+    assert "- `a`: ENGINE - start over 1 seed: +3.00 BLEU at length beam 3, student;" in text
+    assert "- `b`: ENGINE - control over 1 seed: +0.50 BLEU at length beam 3, student;" in text
+    assert "of teacher greedy" not in text  # no teacher scores given

@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from typing import NamedTuple
 
-from .common import load, mean_range, source, table
+from .common import load, mean_range, seeds, source, table
 from .curves import seed_curves
 from .still_encoder import rise_points, rise_stages
 
@@ -313,7 +313,7 @@ def section_rescoring_targets(data: dict, teacher: dict | None) -> str:
     greedy = (teacher or {}).get("greedy", {}).get("libreoffice", {}).get("bleu")
     rows, lines = [], []
     for stage in dict.fromkeys(row["stage"] for row in data["systems"]):
-        seeds = sorted({row["seed"] for row in data["systems"] if row["stage"] == stage})
+        seed_ids = sorted({row["seed"] for row in data["systems"] if row["stage"] == stage})
 
         def scores(who: str, column: str, metric: str, stage: str = stage) -> list[float]:
             """One value per seed (a start repeats: every seed started from it)."""
@@ -331,7 +331,7 @@ def section_rescoring_targets(data: dict, teacher: dict | None) -> str:
                 diffs = [e - o for e, o in zip(scores("engine", column, "bleu"), scores(other, column, "bleu"),
                                                strict=True)]
                 gaps.append(f"{mean_range(diffs, 'BLEU')} at {column}")
-            lines.append(f"`{stage}`: ENGINE - {other} over {len(seeds)} seeds: " + "; ".join(gaps))
+            lines.append(f"`{stage}`: ENGINE - {other} over {seeds(len(seed_ids))}: " + "; ".join(gaps))
         if greedy:
             best = max(columns, key=lambda c: statistics.mean(scores("engine", c, "bleu")))
             lines.append(f"`{stage}`: ENGINE's best column ({best}) is {statistics.mean(scores('engine', best, 'bleu')):.2f}"

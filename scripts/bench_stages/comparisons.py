@@ -104,7 +104,8 @@ class Comparisons(Recipes):
                       seeds: tuple[int, ...] | None = None, extra: dict | None = None) -> None:
         """`setting` from each start and seed (`seeds`, else `confirm_seeds`), each run with its own control (`matched_pair`),
         under runs/<benchmark>/<stage>/; points are kept as they finish and never run twice. `selected_on` says
-        what chose the setting, for the table."""
+        what chose the setting, for the table. Stops before adding runs of one setting to a result that holds
+        another's, so that one table never mixes two."""
         previous = self.read(stage) if self.result_path(stage).exists() else {}
         if "start" in previous:  # the one-start layout
             previous["starts"] = {previous["initialised_from"]: previous.pop("start")}
@@ -114,17 +115,21 @@ class Comparisons(Recipes):
         about = {"setting": setting.key, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
                  "o1": setting.o1, "o1_temperature": setting.o1_temperature, "energy_steps": self.budget["energy_steps"],
                  "selected_on": selected_on, "corpora": {name: self.corpus_of(name) for name in starts}, **(extra or {})}
+        kept = ("setting", "learning_rate", "ce_weight", "energy_steps")
+        if previous and any(previous.get(key) != about[key] for key in kept):
+            raise SystemExit(f"{self.result_path(stage)} holds runs of another setting than {setting.key} at "
+                             f"{about['energy_steps']} steps; move it away first, so that one table never mixes two.")
         for name, start_dir in starts.items():
             if name not in starts_scores:
                 starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
                                        "model_sha256": weights_digest(start_dir)}
             self.check_start(stage, name, start_dir, starts_scores[name])
-            for seed in seeds or self.budget["confirm_seeds"]:
-                if (name, seed) not in points:
-                    points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
-                        self.root / stage / f"{name}-seed{seed}", start_dir, about["corpora"][name], seed, setting)}
-                    self.write(stage, {**about, "starts": starts_scores, "points": list(points.values()),
-                                       "partial": True})
+        # seed by seed, every start in each: a stage stopped half-way has its starts equally covered
+        for seed, (name, start_dir) in itertools.product(seeds or self.budget["confirm_seeds"], starts.items()):
+            if (name, seed) not in points:
+                points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
+                    self.root / stage / f"{name}-seed{seed}", start_dir, about["corpora"][name], seed, setting)}
+                self.write(stage, {**about, "starts": starts_scores, "points": list(points.values()), "partial": True})
         self.write(stage, {**about, "starts": starts_scores, "points": list(points.values()), "partial": False})
 
     def seeded_curves(self, stage: str, name: str, start: Path, setting: EnergySetting, seeds: tuple[int, ...],

@@ -21,7 +21,6 @@ from .records import (
     weights_digest,
 )
 from .settings import (
-    CONFIRM_TEST,
     DESCENT,
     DESCENT_LEARNING_RATE,
     DESCENT_STEPS,
@@ -157,7 +156,7 @@ class FirstRecipeStages(Comparisons):
         """
         if "sweep" in self.benchmark.stages or self.done("sweep"):
             name, start_dir = self.better_cmlm()  # the sweep's own start
-            starts, corpora = {name: start_dir}, {name: self.corpus_of(name)}
+            starts = {name: start_dir}
             if not self.done("sweep"):
                 raise SystemExit(f"confirm runs the sweep's best setting, and the sweep is not finished: python "
                                  f"scripts/bench.py {self.flags}--stages sweep" + (" --quick" if self.quick else ""))
@@ -168,37 +167,20 @@ class FirstRecipeStages(Comparisons):
             selected_on = "dev BLEU (sweep stage)"
         else:  # a benchmark without the sweep (B, labels): the `engine` stage's own setting, from that stage's start
             name = self.read("engine")["initialised_from"]
-            starts, corpora = {name: self.trained(name)}, {name: self.corpus_of(name)}
+            starts = {name: self.trained(name)}
             candidates, chosen, selected_on = [ENGINE.key], ENGINE.key, "the engine stage's setting (no sweep here)"
         if "cmlm_long" in self.benchmark.stages:  # the stronger start, where the energy should guide best
-            starts["cmlm_long"], corpora["cmlm_long"] = self.trained("cmlm_long"), self.corpus_of("cmlm_kd")
+            starts["cmlm_long"] = self.trained("cmlm_long")
         setting = {candidate.key: candidate for candidate in (ENGINE, *SWEEP)}[chosen]
-        about = {"setting": chosen, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
-                 "o1": setting.o1, "selected_on": selected_on, "candidates": candidates,
-                 "energy_steps": self.budget["energy_steps"], "corpora": corpora}
-        previous = self.read("confirm") if self.result_path("confirm").exists() else {}
-        kept = ("setting", "learning_rate", "ce_weight", "energy_steps")
-        if previous and any(previous.get(key) != about[key] for key in kept):
-            raise SystemExit(f"{self.result_path('confirm')} holds runs of another setting than {chosen} at "
-                             f"{about['energy_steps']} steps; move it away first, so that one table never mixes two.")
-        points = {(p["start"], p["seed"]): p for p in previous.get("points", [])}
-        starts_scores = previous.get("starts", {})
-
-        for (name, seed), point in points.items():  # points from before the teacher energy was recorded
-            out = self.root / "confirm" / f"{name}-seed{seed}"
-            if "engine_teacher_energy" not in point and (out / "control" / "config.json").exists():
-                point.update(self.scored_pair(out))
-        for seed, (name, start_dir) in itertools.product(self.budget["confirm_seeds"], starts.items()):
-            if name not in starts_scores:
-                starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],
-                                       "model_sha256": weights_digest(start_dir)}
-            self.check_start("confirm", name, start_dir, starts_scores[name])
-            if (name, seed) in points:
-                continue
-            points[(name, seed)] = {"start": name, "seed": seed, **self.matched_pair(
-                self.root / "confirm" / f"{name}-seed{seed}", start_dir, corpora[name], seed, setting)}
-            self.write("confirm", {**about, "starts": starts_scores, "points": list(points.values()), "partial": True})
-        self.write("confirm", {**about, "starts": starts_scores, "points": list(points.values()), "partial": False})
+        if self.result_path("confirm").exists():  # points from before the teacher energy was recorded: scored again
+            previous = self.read("confirm")
+            stale = [point for point in previous.get("points", []) if "engine_teacher_energy" not in point and (
+                self.root / "confirm" / f"{point['start']}-seed{point['seed']}" / "control" / "config.json").exists()]
+            for point in stale:
+                point.update(self.scored_pair(self.root / "confirm" / f"{point['start']}-seed{point['seed']}"))
+            if stale:
+                self.write("confirm", previous)
+        self.matched_seeds("confirm", setting, starts, selected_on, extra={"candidates": candidates})
 
     def stage_ranking(self) -> None:
         """Does the teacher's energy rank translations the way the references do? The premise ENGINE rests on.

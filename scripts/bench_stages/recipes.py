@@ -52,13 +52,13 @@ class Recipes(BenchBase):
                 "cmlm_kd_still": ("still_main", still(cmlm)),
                 "cmlm_long_still": ("still_long", still(lambda out: self.train_long(
                     out, self.trained("cmlm_kd_still", built_by="still_main")))),
-                "cmlm_more_still": ("still_more", still(lambda out: self.further(
+                "cmlm_more_still": ("still_more", still(lambda out: self.continue_training(
                     out, self.trained("cmlm_long_still", built_by="still_long"), self.budget["long_steps"]))),
-                "cmlm_most_still": ("still_most", still(lambda out: self.further(
+                "cmlm_most_still": ("still_most", still(lambda out: self.continue_training(
                     out, self.trained("cmlm_more_still", built_by="still_more"), self.budget["long_steps"]))),
-                "cmlm_max_still": ("still_max", still(lambda out: self.further(
+                "cmlm_max_still": ("still_max", still(lambda out: self.continue_training(
                     out, self.trained("cmlm_most_still", built_by="still_most"), self.budget["long_steps"]))),
-                "cmlm_peak_still": ("still_peak", still(lambda out: self.further(
+                "cmlm_peak_still": ("still_peak", still(lambda out: self.continue_training(
                     out, self.trained("cmlm_max_still", built_by="still_max"), self.budget["long_steps"])))}
 
     def corpus_of(self, cmlm: str) -> str:
@@ -188,14 +188,14 @@ class Recipes(BenchBase):
         iterations (length beam 5; with more `length_beams`, a block for each)."""
         model = model or stage
         out, start_dir = self.root / model, self.trained(start, built_by=start_built_by)
-        seconds = self.further(out, start_dir, steps or self.budget["more_steps"])
+        seconds = self.continue_training(out, start_dir, steps or self.budget["more_steps"])
         scores = (self.evaluate_nat(out, length_beam=5) if length_beams == (5,) else
                   {f"length beam {beam}": self.evaluate_nat(out, length_beam=beam) for beam in length_beams})
         self.write(stage, {"initialised_from": start, "initialised_from_sha256": weights_digest(start_dir),
                            "corpus": self.corpus_of(model), "train_seconds": seconds, "steps": steps or self.budget["more_steps"],
                            "learning_rate": 3e-4, "model": str(out), "model_sha256": weights_digest(out), **scores})
 
-    def further(self, out: Path, start: Path, steps: int) -> float:
+    def continue_training(self, out: Path, start: Path, steps: int) -> float:
         """The recipe of `train_further` (and `--rebuild cmlm_more_still`): `steps` CE steps from `start` on
         `corpus_of(out.name)`, lr 3e-4 after a short warm-up, decaying; resumes from its mid-way checkpoint."""
         return self.train_cmlm(out, self.corpus_of(out.name), steps, student_model=str(start), learning_rate=3e-4,

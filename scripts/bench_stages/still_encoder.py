@@ -301,9 +301,9 @@ class StillEncoderStages(Comparisons):
             self.second_controls("still_more_slow", "still_more_sharp", learning_rate=1e-5, lr_scheduler_type="constant")
 
     def stage_still_most(self) -> None:
-        """`cmlm_more_still` + `long_steps` more CE steps on `distilled-all` (`further`'s schedule again: lr 3e-4,
-        warm-up, linear decay; the still encoder), saved as `cmlm_most_still` and scored as `still_more` scores its
-        model.
+        """`cmlm_more_still` + `long_steps` more CE steps on `distilled-all` (`continue_training`'s schedule again:
+        lr 3e-4, warm-up, linear decay; the still encoder), saved as `cmlm_most_still` and scored as `still_more`
+        scores its model.
 
         Why: ENGINE's edge over its start grew with the start on A (-0.10, +0.41, +0.91 BLEU from starts at 10.89,
         11.17, 12.71), and `cmlm_more_still`'s training loss was still falling (2.16 -> 1.54 over its 3,000 steps).

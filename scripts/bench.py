@@ -141,6 +141,8 @@ The stages:
   rescoring_targets  (A) the targets table's seeds (RESCORING_TARGETS) and their starts at one pass, length beam 3 and
                5, the length candidate chosen by the student and by the teacher: does ENGINE's rise survive the
                teacher's choice?
+  still_long_pure_fast  (labels) still_peak_pure_fast's setting (found on A after the fact) from labels'
+               cmlm_long_still, seeds 0-2, 400 steps against CE at its lr: does it hold where it was not chosen?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
@@ -150,7 +152,7 @@ ENGINE and decoding setting), the plumbing (records.py, base.py, recipes.py, com
 of work:
   replication.py    teacher, distill, cmlm_kd, engine, control, cmlm_ref, examples, table2, engine_selected
   first_recipe.py   sweep, lengths, cmlm_long, gain, confirm, ranking, budget, unfrozen, rescoring, descent, sharp(er)
-  labels.py         distill_ui ... length_choice, still_encoder, still_confirm
+  labels.py         distill_ui ... length_choice, still_encoder, still_confirm, still_long_pure_fast
   still_encoder.py  still_main ... still_peak_decay (A with the encoder still), distill_all, output_chars
   targets.py        still_peak_pure_fast ... still_max_pure_fast, still_peak_pure_predicted, and the checks
                     significance, lengths_targets, examples_targets, rescoring_targets

@@ -47,11 +47,13 @@ class Recipes(BenchBase):
             return run
 
         cmlm = lambda out: self.train_cmlm(out, self.corpus_of("cmlm_kd"), self.budget["cmlm_steps"])  # noqa: E731
+        # labels built both still starts in one stage (`still_encoder`), A in two (`still_main`, `still_long`)
+        kd_by, long_by = ("still_encoder",) * 2 if "still_encoder" in self.benchmark.stages else ("still_main", "still_long")
         return {"cmlm_kd": ("cmlm_kd", cmlm),
                 "cmlm_long": ("cmlm_long", lambda out: self.train_long(out, self.trained("cmlm_kd"))),
-                "cmlm_kd_still": ("still_main", still(cmlm)),
-                "cmlm_long_still": ("still_long", still(lambda out: self.train_long(
-                    out, self.trained("cmlm_kd_still", built_by="still_main")))),
+                "cmlm_kd_still": (kd_by, still(cmlm)),
+                "cmlm_long_still": (long_by, still(lambda out: self.train_long(
+                    out, self.trained("cmlm_kd_still", built_by=kd_by)))),
                 "cmlm_more_still": ("still_more", still(lambda out: self.continue_training(
                     out, self.trained("cmlm_long_still", built_by="still_long"), self.budget["long_steps"]))),
                 "cmlm_most_still": ("still_most", still(lambda out: self.continue_training(

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
-from bench_helpers import fake_model, labels_with_fake_distillation, make_bench
+from bench_helpers import fake_curve_training, fake_model, labels_with_fake_distillation, make_bench, picked
 
 import bench_stages as bench
 from bench_stages import labels as labels_stages
 from bench_stages import settings
 from bench_tables import common
+from bench_tables.curves import section_transfer
 from bench_tables.decoding import section_length_choice, section_lengths_strong, section_rescoring
 from bench_tables.engine_settings import (
     section_edge_by_start,
@@ -365,3 +367,55 @@ def test_still_encoder_trains_both_recipes_without_encoder_dropout_once_and_sets
     assert ("- cmlm_kd: dropout 0.1 in the frozen encoder moves the length summary by 40% of its norm on 3,000 "
             "training sources (mean of 3 draws); the length head is exact on 30% of them from clean summaries, 25% "
             "from noised ones") in text
+
+
+def test_rebuild_finds_labels_still_starts_in_its_still_encoder_stage(tmp_path, monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    weights = {"cmlm_kd_still": b"kd", "cmlm_long_still": b"long"}
+    labels.write("still_encoder", {"rows": {name: {"model_sha256": hashlib.sha256(w).hexdigest()[:16]}
+                                            for name, w in weights.items()}, "partial": False})
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, **overrides):
+        trained.append((out.name, steps, student_model and Path(student_model).name, labels.encoder_dropout))
+        fake_model(out)
+        (out / "model.safetensors").write_bytes(weights[out.name])
+        return 1.0
+
+    monkeypatch.setattr(labels, "train_cmlm", train_cmlm)
+    labels.rebuild("cmlm_kd_still")
+    labels.rebuild("cmlm_long_still")
+    assert trained == [("cmlm_kd_still", 2000, None, False), ("cmlm_long_still", 3000, "cmlm_kd_still", False)]
+    assert make_bench(tmp_path / "a", "a", quick=False).rebuildable()["cmlm_long_still"][0] == "still_long"
+
+
+def test_still_long_pure_fast_runs_the_targets_setting_from_labels_still_start_and_judges_its_prediction(
+    tmp_path, monkeypatch
+):
+    """Seeds 0-2 of pure energy (O1 at temperature 0.25, lr 3e-5) for 400 steps from labels' `cmlm_long_still`, the
+    still encoder, each against CE at lr 3e-5; the table says whether the prediction written before the run held."""
+    labels = make_bench(tmp_path, "labels", quick=False)
+    assert "still_long_pure_fast" not in settings.BENCHMARKS["a"].stages  # A has a cmlm_long_still of its own
+    fake_model(labels.root / "cmlm_long_still")
+    calls = fake_curve_training(labels, monkeypatch, lambda seed: [8, 16])
+    bleu = {"cmlm_long_still": 20.0, "engine": 21.0, "control": 20.5}
+
+    def evaluate(model, split="test", **kwargs):
+        who = next((k for k in ("engine", "control") if f"/{k}" in model.as_posix()), "cmlm_long_still")
+        score = bleu[who] + (kwargs.get("num_iterations") == 10)
+        return {"libreoffice": {"bleu": score, "chrf": 2 * score, "repetition": 0.1, "teacher_energy": 3.0}}
+
+    monkeypatch.setattr(labels, "evaluate", evaluate)
+    labels.stage_still_long_pure_fast()
+    assert picked(calls, "engine", "out", "start", "steps", "o1_temperature", "ce_weight", "learning_rate", "seed",
+                  "dropout") == [(f"still_long_pure_fast/seed{seed}/engine", "cmlm_long_still", 400, 0.25, 0.0, 3e-5,
+                                  seed, False) for seed in (0, 1, 2)]
+    assert picked(calls, "control", "learning_rate", "lr_scheduler_type") == [(3e-5, "constant")] * 3
+    text = section_transfer(labels.read("still_long_pure_fast"))
+    assert "after 400 steps ENGINE is ahead" in text
+    assert "Over 3 seeds: ENGINE - control +0.50 BLEU / +1.00 chrF, ENGINE - start +1.00 BLEU: **it held**" in text
+    bleu["control"] = 21.5  # behind its control: the prediction fails
+    shutil.rmtree(labels.root / "still_long_pure_fast")
+    labels.result_path("still_long_pure_fast").unlink()
+    labels.stage_still_long_pure_fast()
+    assert "**it did not hold**" in section_transfer(labels.read("still_long_pure_fast"))

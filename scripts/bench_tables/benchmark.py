@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .common import cells, load, partial_note, table
-from .curves import section_budget, section_budget_seeds, section_fast, seed_curves
+from .curves import section_budget, section_budget_seeds, section_fast, section_transfer, seed_curves
 from .decoding import (
     section_length_choice,
     section_lengths_strong,
@@ -240,8 +240,11 @@ def labels_sections(prefix: str, suffix: str) -> str:
                           ("length_choice", section_length_choice), ("still_encoder", section_still_encoder)):
         if found := stage(name):
             text += "\n\n" + section(found)
-    return text + confirm_section(stage, "still_confirm", "ENGINE from a student trained with a still encoder, over "
-                                                          "seeds (every run with the still encoder too)")
+    text += confirm_section(stage, "still_confirm", "ENGINE from a student trained with a still encoder, over "
+                                                    "seeds (every run with the still encoder too)")
+    if found := stage("still_long_pure_fast"):
+        text += "\n\n" + section_transfer(found)
+    return text
 
 
 def still_sections(prefix: str, suffix: str) -> str:

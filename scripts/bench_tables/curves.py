@@ -240,6 +240,25 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
     return text + "\n\n" + source(data)
 
 
+def section_transfer(data: dict) -> str:
+    """`still_long_pure_fast`: the targets' setting, found on A after A's test results were read, run on labels from
+    a start no run of it had touched, with the prediction written before its first run and whether it held."""
+    text = ("**A's found setting where it was not found (labels)**: `still_peak_pure_fast`'s setting from labels' "
+            "`cmlm_long_still`. " + section_budget_seeds(data, None, None, None, stage="still_long_pure_fast"))
+    curves = seed_curves(data)
+    if not curves or data.get("partial"):
+        return text
+    last = [(curve["points"][-1], curve["start"]) for curve in curves.values()]
+    gap = {m: statistics.mean(p[f"engine_{m}"] - p[f"control_{m}"] for p, _ in last) for m in ("bleu", "chrf")}
+    rise = statistics.mean(p["engine_bleu"] - start["bleu"] for p, start in last)
+    held = gap["bleu"] > 0 and gap["chrf"] > 0 and rise > 0
+    return text + (f"\n\n**The prediction**, written into the stage's docstring before its first run: after "
+                   f"{last[0][0]['engine_step']} steps ENGINE is ahead of its control at one pass in BLEU and in chrF on "
+                   f"the mean over the seeds, and ahead of its start in BLEU. Over {seeds(len(last))}: ENGINE - control "
+                   f"{gap['bleu']:+.2f} BLEU / {gap['chrf']:+.2f} chrF, ENGINE - start {rise:+.2f} BLEU: "
+                   f"**{'it held' if held else 'it did not hold'}**.")
+
+
 def section_fast(data: dict, slower: dict[int, dict], decay: dict | None) -> str:
     """`still_most_fast`: the sharp O1 at a larger learning rate, one checkpoint per seed against CE at that rate,
     beside the same seed's checkpoint of as many steps at lr 1e-5 (`slower`: seed -> its curve, from

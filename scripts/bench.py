@@ -131,7 +131,7 @@ The stages:
                before, cmlm_max_still, each against CE at lr 3e-5: does its rise depend on the start?
   significance  (A) each seed of the targets table's curves (SIGNIFICANCE_STAGES) redecoded: ENGINE against its
                start and its control, paired bootstrap over the 200 scored help test sentences and over the rest of
-               the test split, which no table had scored (decoding only)
+               the test split, which no table had scored (decoding only); (labels) the same for still_long_pure_fast
   lengths_targets  (A) the same seeds, and their starts, at the reference lengths beside their recorded scores at
                the predicted ones: how much of ENGINE's rise is better tokens (decoding only)
   still_peak_pure_predicted  (A) still_peak_pure_fast with the energy at the student's predicted lengths (seeds

@@ -305,3 +305,38 @@ def test_rescoring_targets_table_keeps_each_stage_apart_and_shares_a_start_score
     assert "- `a`: ENGINE - start over 1 seed: +3.00 BLEU at length beam 3, student;" in text
     assert "- `b`: ENGINE - control over 1 seed: +0.50 BLEU at length beam 3, student;" in text
     assert "of teacher greedy" not in text  # no teacher scores given
+
+
+def test_significance_on_labels_tests_the_transfer_stage_on_a_split_it_scores_whole(tmp_path, monkeypatch):
+    import engine_hf.inference
+    import engine_hf.training
+    from engine_hf.inference import Decoded
+
+    labels = make_bench(tmp_path, "labels", quick=False)
+    assert labels.benchmark.stages[-2:] == ("still_long_pure_fast", "significance")
+    start = labels.root / "cmlm_long_still"
+    for folder in (start, *(labels.root / "still_long_pure_fast" / f"seed{seed}" / side
+                            for seed in (0, 1) for side in ("engine", "control"))):
+        fake_model(folder)
+    point = {"engine_step": 400, "control_step": 900, "engine_bleu": 1.0, "engine_chrf": 1.0, "control_bleu": 1.0,
+             "control_chrf": 1.0}
+    labels.write("still_long_pure_fast", {"curves": {f"seed{seed}": {
+        "seed": seed, "initialised_from": "cmlm_long_still", "start_sha256": bench.weights_digest(start),
+        "partial": False, "start": {"bleu": 1.0, "chrf": 1.0}, "points": [point]} for seed in (0, 1)}})
+    references = [f"Inserir {i} células abaixo" for i in range(6)]  # fewer test pairs than eval_sentences (200)
+    outputs = {"cmlm_long_still": [f"Inserir {i}" for i in range(6)],
+               "engine": [f"Inserir {i} células abaixo" for i in range(6)],
+               "control": [f"Inserir {i} células" for i in range(6)]}
+    monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": [
+        {"en": f"source {i}", "pt": r} for i, r in enumerate(references)]}})
+    monkeypatch.setattr(engine_hf.inference, "load_model", lambda path: (Path(path).name, None))
+    monkeypatch.setattr(engine_hf.inference, "generation_kwargs", lambda model, n, beam, beams: {})
+    monkeypatch.setattr(engine_hf.inference, "decode", lambda model, tokenizer, sources, **kwargs: Decoded(
+        [outputs[model][int(source.split()[1])] for source in sources], [[1]] * len(sources), None))
+    labels.stage_significance()
+    result = labels.read("significance")
+    assert result["stages"] == ["still_long_pure_fast"] and result["sentences"] == {"scored": 6, "all": 6}
+    assert [row["seed"] for row in result["rows"]] == [0, 1] and set(result["rows"][0]["slices"]) == {"scored", "all"}
+    text = section_significance(result)
+    assert "The other" not in text and "unseen" not in text and "All 6 test sentences" in text
+    assert "- `still_long_pure_fast`, all 6 sentences: the mean rise over the start" in text

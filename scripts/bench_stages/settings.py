@@ -123,6 +123,8 @@ class Benchmark:
     stages: tuple[str, ...]  # what a plain run does
     # Keep only the LibreOffice help pairs whose reference target has at most this many words, in every split.
     max_target_words: int | None = None
+    # The curves stages whose seeds the significance stage tests (A: the targets table's; labels: the transfer).
+    significance_stages: tuple[str, ...] = ()
 
 
 BENCHMARKS = {
@@ -134,7 +136,8 @@ BENCHMARKS = {
                                                  "slow_control", "decay_control", "distill_wide", "cmlm_wide",
                                                  "wide_sx", "wide_decay_control", "lengths_strong",
                                                  "rescoring_strong", "length_choice", "still_encoder",
-                                                 "still_confirm", "still_long_pure_fast"))),
+                                                 "still_confirm", "still_long_pure_fast")),
+                   significance_stages=SIGNIFICANCE_STAGES),
     # B: the items 1-6, then confirm, ranking, budget, unfrozen and rescoring (the analyses sweep, lengths,
     # cmlm_long and gain ran on A and short).
     "b": Benchmark("b", "de", "en", ("libreoffice",), STUDENT_DECODER, "bench-b", "bench_b_", own_teacher=True,
@@ -157,8 +160,8 @@ BENCHMARKS = {
                                 "cmlm_more", "stronger", "stronger_sx", "slow_control", "decay_control",
                                 "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
                                 "rescoring_strong", "length_choice", "still_encoder", "still_confirm",
-                                "still_long_pure_fast"),
-                        max_target_words=4),
+                                "still_long_pure_fast", "significance"),
+                        max_target_words=4, significance_stages=("still_long_pure_fast",)),
 }
 
 

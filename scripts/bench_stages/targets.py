@@ -88,13 +88,14 @@ class TargetStages(Comparisons):
 
     def stage_significance(self) -> None:
         """How much of each targets-table gap the help test sentences can tell from noise, and whether it holds on
-        test sentences no table has scored. Every finished seed of `SIGNIFICANCE_STAGES` whose models are still under
-        runs/: its ENGINE (the curve's last checkpoint) against its start and against its control, decoded as the
-        curves were scored (1 iteration, length beam 3) and compared by a paired bootstrap (`engine_hf.paired_bootstrap`,
-        1,000 resamples), seed by seed and as each stage's mean over its seeds on the same resamples. Three slices of
-        the test split: `scored`, the first `eval_sentences` pairs every table of A reads; `unseen`, the rest of the
-        split (held-out help files, never scored by A's models, so never looked at when a setting was chosen); `all`.
-        Decoding only; no training.
+        test sentences no table has scored. Every finished seed of the benchmark's `significance_stages` (A:
+        `SIGNIFICANCE_STAGES`; labels: `still_long_pure_fast`) whose models are still under runs/: its ENGINE (the
+        curve's last checkpoint) against its start and against its control, decoded as the curves were scored (1
+        iteration, length beam 3) and compared by a paired bootstrap (`engine_hf.paired_bootstrap`, 1,000 resamples),
+        seed by seed and as each stage's mean over its seeds on the same resamples. Three slices of the test split:
+        `scored`, the first `eval_sentences` pairs every table reads; `unseen`, the rest of the split (held-out help
+        files, never scored, so never looked at when a setting was chosen; none on labels, whose 145 test pairs are
+        all scored); `all`. Decoding only; no training.
 
         Why: one setting from one start rose +3.08 BLEU on one seed and +1.79 on the next, the targets (+3 over the
         start, above the control) are read from gaps of one to three BLEU on 200 sentences, and the setting of two of
@@ -104,15 +105,16 @@ class TargetStages(Comparisons):
         from engine_hf.inference import decode, generation_kwargs, load_model
         from engine_hf.training import load_corpus_splits
 
-        finished, gone = self.finished_seeds("significance", SIGNIFICANCE_STAGES)
+        finished, gone = self.finished_seeds("significance", self.benchmark.significance_stages)
 
         data = self.data()
         data.max_eval_samples = None
         pairs = list(load_corpus_splits(data)["test"]["translation"])
         scored = self.budget["eval_sentences"]
         cuts = {"scored": pairs[:scored], "unseen": pairs[scored:]}
+        cuts = {cut: part for cut, part in cuts.items() if part}  # labels: every test pair is scored
         references = {cut: [pair[self.benchmark.tgt] for pair in part] for cut, part in cuts.items()}
-        references["all"] = references["scored"] + references["unseen"]
+        references["all"] = [reference for part in references.values() for reference in part]
         decoded: dict[Path, dict[str, list[str]]] = {}
         resamples = 1000
 
@@ -123,7 +125,7 @@ class TargetStages(Comparisons):
                 kwargs = generation_kwargs(model, CONFIRM_TEST["num_iterations"], CONFIRM_TEST["length_beam"], 1)
                 found = {cut: decode(model, tokenizer, [pair[self.benchmark.src] for pair in part], **kwargs).hypotheses
                          for cut, part in cuts.items()}
-                decoded[path] = {**found, "all": found["scored"] + found["unseen"]}
+                decoded[path] = {**found, "all": [output for part in found.values() for output in part]}
             return decoded[path]
 
         def compared(seeds: list[dict[str, dict[str, list[str]]]]) -> dict:
@@ -148,7 +150,7 @@ class TargetStages(Comparisons):
                              "slices": compared([hypotheses])})
             if len(outputs_by_seed) > 1:  # the seeds' mean on shared resamples: the test sentences' noise stays in it
                 means[stage] = {"seeds": len(outputs_by_seed), "slices": compared(outputs_by_seed)}
-        self.write("significance", {"stages": list(SIGNIFICANCE_STAGES), "decoding": CONFIRM_TEST,
+        self.write("significance", {"stages": list(self.benchmark.significance_stages), "decoding": CONFIRM_TEST,
                                     "sentences": {cut: len(refs) for cut, refs in references.items()},
                                     "resamples": resamples, "rows": rows, "means": means, "gone": gone})
 

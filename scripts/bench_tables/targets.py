@@ -176,9 +176,9 @@ def section_targets(prefix: str, suffix: str) -> str | None:
 
 
 def section_significance(data: dict) -> str:
-    """Each targets-table seed's ENGINE - start and ENGINE - control with the paired bootstrap's 95% interval on the
-    test sentences A's tables score and on the rest of the test split, each stage's mean over its seeds on the same
-    resamples, and what the intervals over the whole split say about the targets."""
+    """Each seed's ENGINE - start and ENGINE - control with the paired bootstrap's 95% interval on the test sentences
+    the benchmark's tables score and on the rest of the test split (A; labels scores all of its), each stage's mean
+    over its seeds on the same resamples, and what the intervals over the whole split say about the targets."""
     def gap(test: dict, metric: str) -> str:
         found = test[metric]
         return f"{found['difference']:+.2f} [{found['low']:+.2f}, {found['high']:+.2f}], p {found['p_not_better']:.3f}"
@@ -197,7 +197,7 @@ def section_significance(data: dict) -> str:
     header = ["stage", "start", "seed", "ENGINE - start, BLEU", "ENGINE - start, chrF", "ENGINE - control, BLEU",
               "ENGINE - control, chrF"]
     tables = {}
-    for cut in ("scored", "unseen", "all"):
+    for cut in data["sentences"]:  # scored, unseen (where the split has more), all
         rows = []
         for stage in stages:
             group = [row for row in data["rows"] if row["stage"] == stage]
@@ -211,18 +211,18 @@ def section_significance(data: dict) -> str:
         tables[cut] = table(header + (["redecoded"] if cut == "scored" else []), rows)
     summary = []
     for stage, mean in data["means"].items():
-        whole, scored, unseen = (mean["slices"][cut] for cut in ("all", "scored", "unseen"))
+        whole, scored, unseen = (mean["slices"].get(cut) for cut in ("all", "scored", "unseen"))
         rise, over = whole["engine_vs_start"]["bleu"], whole["engine_vs_control"]["bleu"]
+        beyond = (f"; on the unseen sentences the rise is {unseen['engine_vs_start']['bleu']['difference']:+.2f} and "
+                  f"the lead {unseen['engine_vs_control']['bleu']['difference']:+.2f} BLEU (scored: "
+                  f"{scored['engine_vs_start']['bleu']['difference']:+.2f} and "
+                  f"{scored['engine_vs_control']['bleu']['difference']:+.2f})" if unseen else "")
         summary.append(
             f"`{stage}`, all {data['sentences']['all']} sentences: the mean rise over the start, "
             f"{rise['difference']:+.2f} BLEU [{rise['low']:+.2f}, {rise['high']:+.2f}], is {clear(rise)} and "
             f"{'holds' if rise['low'] <= 3 <= rise['high'] else 'excludes'} +3; the lead over the control, "
             f"{over['difference']:+.2f} BLEU / {whole['engine_vs_control']['chrf']['difference']:+.2f} chrF, is "
-            f"{clear(over)} in BLEU and {clear(whole['engine_vs_control']['chrf'])} in chrF; on the unseen sentences "
-            f"the rise is {unseen['engine_vs_start']['bleu']['difference']:+.2f} and the lead "
-            f"{unseen['engine_vs_control']['bleu']['difference']:+.2f} BLEU (scored: "
-            f"{scored['engine_vs_start']['bleu']['difference']:+.2f} and "
-            f"{scored['engine_vs_control']['bleu']['difference']:+.2f})")
+            f"{clear(over)} in BLEU and {clear(whole['engine_vs_control']['chrf'])} in chrF{beyond}")
     gone = f" Seeds whose models were gone or unfinished: {'; '.join(data['gone'])}." if data["gone"] else ""
     sentences = data["sentences"]
     return (f"**How much of each gap the test set can tell from noise** (`significance`: each seed of "
@@ -233,10 +233,10 @@ def section_significance(data: dict) -> str:
             "same resamples), and p = the share of resamples in which ENGINE is not ahead; the mean rows average the "
             "seeds' differences on each resample, so their interval keeps the noise of the sentences, which more seeds "
             f"do not remove.{gone}\n\n"
-            f"The {sentences['scored']} test sentences every table of A scores (redecoded = the BLEU of all three "
-            "systems within 0.005 of what their stage recorded):\n\n" + tables["scored"]
-            + f"\n\nThe other {sentences['unseen']} sentences of the same held-out help files, which no model of A was "
-            "scored on before (so no setting was chosen on them):\n\n" + tables["unseen"]
+            f"The {sentences['scored']} test sentences every table of the benchmark scores (redecoded = the BLEU of all "
+            "three systems within 0.005 of what their stage recorded):\n\n" + tables["scored"]
+            + (f"\n\nThe other {sentences['unseen']} sentences of the same held-out help files, which no model was "
+               "scored on before (so no setting was chosen on them):\n\n" + tables["unseen"] if "unseen" in tables else "")
             + f"\n\nAll {sentences['all']} test sentences, means over seeds:\n\n" + tables["all"]
             + ("\n\n" + "\n".join(f"- {line}" for line in summary) if summary else "")
             + "\n\n" + source(data))

@@ -23,6 +23,7 @@ from bench_tables.engine_settings import (
     section_wide,
 )
 from bench_tables.still_encoder import section_still_encoder
+from bench_tables.targets import transfer_summary
 
 
 def test_distill_ui_distills_only_new_short_ui_sources_and_joins_them_to_the_help(tmp_path, monkeypatch):
@@ -414,6 +415,14 @@ def test_still_long_pure_fast_runs_the_targets_setting_from_labels_still_start_a
     text = section_transfer(labels.read("still_long_pure_fast"))
     assert "after 400 steps ENGINE is ahead" in text
     assert "Over 3 seeds: ENGINE - control +0.50 BLEU / +1.00 chrF, ENGINE - start +1.00 BLEU: **it held**" in text
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")  # the README summary's line on it
+    assert ("from `cmlm_long_still`, over 3 seeds, ENGINE - CE control +0.50 BLEU / +1.00 chrF, ENGINE - start +1.00 "
+            "BLEU: the prediction written before the runs (ahead of the control in both, and of the start) **held** "
+            "(`python scripts/bench.py --benchmark labels --stages still_long_pure_fast`)") in transfer_summary()
+    labels.write("significance", {"sentences": {"scored": 145, "all": 145}, "means": {"still_long_pure_fast": {
+        "slices": {"all": {"engine_vs_control": {m: {"low": -0.5, "high": 1.5} for m in ("bleu", "chrf")}}}}}})
+    assert "+1.00 chrF (95% interval over the 145 test labels: BLEU [-0.50, +1.50], chrF [-0.50, +1.50])" in (
+        transfer_summary())
     bleu["control"] = 21.5  # behind its control: the prediction fails
     shutil.rmtree(labels.root / "still_long_pure_fast")
     labels.result_path("still_long_pure_fast").unlink()

@@ -245,18 +245,26 @@ def section_transfer(data: dict) -> str:
     a start no run of it had touched, with the prediction written before its first run and whether it held."""
     text = ("**A's found setting where it was not found (labels)**: `still_peak_pure_fast`'s setting from labels' "
             "`cmlm_long_still`. " + section_budget_seeds(data, None, None, None, stage="still_long_pure_fast"))
-    curves = seed_curves(data)
-    if not curves or data.get("partial"):
+    if not (found := transfer_prediction(data)):
         return text
+    return text + (f"\n\n**The prediction**, written into the stage's docstring before its first run: after "
+                   f"{found['steps']} steps ENGINE is ahead of its control at one pass in BLEU and in chrF on the mean "
+                   f"over the seeds, and ahead of its start in BLEU. Over {seeds(found['seeds'])}: ENGINE - control "
+                   f"{found['bleu']:+.2f} BLEU / {found['chrf']:+.2f} chrF, ENGINE - start {found['rise']:+.2f} BLEU: "
+                   f"**{'it held' if found['held'] else 'it did not hold'}**.")
+
+
+def transfer_prediction(data: dict | None) -> dict | None:
+    """`still_long_pure_fast`'s prediction judged at its last checkpoint, means over seeds: ENGINE - control in BLEU
+    and chrF, ENGINE - start in BLEU, and whether all three are above 0; None until the stage has finished."""
+    curves = seed_curves(data or {})
+    if not curves or data.get("partial"):
+        return None
     last = [(curve["points"][-1], curve["start"]) for curve in curves.values()]
     gap = {m: statistics.mean(p[f"engine_{m}"] - p[f"control_{m}"] for p, _ in last) for m in ("bleu", "chrf")}
     rise = statistics.mean(p["engine_bleu"] - start["bleu"] for p, start in last)
-    held = gap["bleu"] > 0 and gap["chrf"] > 0 and rise > 0
-    return text + (f"\n\n**The prediction**, written into the stage's docstring before its first run: after "
-                   f"{last[0][0]['engine_step']} steps ENGINE is ahead of its control at one pass in BLEU and in chrF on "
-                   f"the mean over the seeds, and ahead of its start in BLEU. Over {seeds(len(last))}: ENGINE - control "
-                   f"{gap['bleu']:+.2f} BLEU / {gap['chrf']:+.2f} chrF, ENGINE - start {rise:+.2f} BLEU: "
-                   f"**{'it held' if held else 'it did not hold'}**.")
+    return {"steps": last[0][0]["engine_step"], "seeds": len(last), **gap, "rise": rise,
+            "held": gap["bleu"] > 0 and gap["chrf"] > 0 and rise > 0}
 
 
 def section_fast(data: dict, slower: dict[int, dict], decay: dict | None) -> str:

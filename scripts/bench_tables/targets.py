@@ -8,7 +8,7 @@ import statistics
 from typing import NamedTuple
 
 from .common import load, mean_range, seeds, source, table
-from .curves import seed_curves
+from .curves import seed_curves, transfer_prediction
 from .still_encoder import rise_points, rise_stages
 
 
@@ -371,6 +371,25 @@ def summary_rows(prefix: str, name: str) -> list[list[str]]:
     return rows
 
 
+def transfer_summary() -> str:
+    """The README's line on the targets' setting where it was not chosen: labels' `still_long_pure_fast`, its
+    prediction and, where `significance` ran on labels, the lead's 95% interval."""
+    data = load("bench_labels_still_long_pure_fast")
+    if not (found := transfer_prediction(data)):
+        return ""
+    significance = (load("bench_labels_significance") or {}).get("means", {}).get("still_long_pure_fast")
+    lead = significance["slices"]["all"]["engine_vs_control"] if significance else None
+    interval = (f" (95% interval over the {load('bench_labels_significance')['sentences']['all']} test labels: BLEU "
+                f"[{lead['bleu']['low']:+.2f}, {lead['bleu']['high']:+.2f}], chrF [{lead['chrf']['low']:+.2f}, "
+                f"{lead['chrf']['high']:+.2f}])" if lead else "")
+    return (f"\n\nThe found setting where it was not found: on labels (help segments of at most 4 words, its own "
+            f"test pairs), from `{next(iter(data['curves'].values()))['initialised_from']}`, over "
+            f"{seeds(found['seeds'])}, ENGINE - CE control {found['bleu']:+.2f} BLEU / {found['chrf']:+.2f} chrF"
+            f"{interval}, ENGINE - start {found['rise']:+.2f} BLEU: the prediction written before the runs "
+            f"(ahead of the control in both, and of the start) **{'held' if found['held'] else 'did not hold'}** "
+            f"(`{data['command']}`).")
+
+
 def render_summary() -> str:
     """The README's results summary: the issue's targets for every set of students the targets table checks, one
     row each, then the speed target; the full tables are docs/RESULTS.md's."""
@@ -386,6 +405,7 @@ def render_summary() -> str:
                      "ENGINE above its start", "rise (target >= +3)", whole,
                      "ENGINE - CE control at matched compute", "share of teacher greedy (target >= 95%)",
                      "command"], rows))
+    text += transfer_summary()
     speeds = still_speeds()
     if speeds:
         (name, speed), earlier = speeds[0], speeds[1:]

@@ -90,10 +90,16 @@ def test_confirm_runs_the_sweeps_best_engine_setting_with_a_control_per_seed_and
     assert len(energy_runs) == 6
     assert backfilled[("cmlm_kd", 0)]["engine_teacher_energy"] == 2.5
     assert "engine_teacher_energy" not in backfilled[("cmlm_long", 0)]  # its models are gone: left as it was
-    # a sweep that now prefers another setting cannot add its runs to this table
+    # a sweep that now prefers another setting cannot add its runs to this table, nor rescore or rewrite it first
     short.write("sweep", {"rows": {**rows, bench.EnergySetting(1e-5, 0.0, "stl").key: {"bleu": 5.0}}})
+    stale = short.read("confirm")
+    del stale["points"][0]["engine_teacher_energy"]
+    short.write("confirm", stale)
+    before = short.result_path("confirm").read_text()
+    monkeypatch.setattr(short, "scored_pair", lambda out: pytest.fail("rescored before the setting was checked"))
     with pytest.raises(SystemExit, match="another setting than engine \\(O1 STL, lr 1e-05, ce_weight 0\\)"):
         short.stage_confirm()
+    assert short.result_path("confirm").read_text() == before
     # nor can an unfinished sweep choose
     short.write("sweep", {"rows": rows, "partial": True})
     with pytest.raises(SystemExit, match="sweep is not finished.*--stages sweep"):

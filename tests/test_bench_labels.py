@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from bench_helpers import fake_curve_training, fake_model, labels_with_fake_distillation, make_bench, picked
 
 import bench_stages as bench
@@ -416,15 +417,34 @@ def test_still_long_pure_fast_runs_the_targets_setting_from_labels_still_start_a
     assert "after 400 steps ENGINE is ahead" in text
     assert "Over 3 seeds: ENGINE - control +0.50 BLEU / +1.00 chrF, ENGINE - start +1.00 BLEU: **it held**" in text
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results")  # the README summary's line on it
-    assert ("from `cmlm_long_still`, over 3 seeds, ENGINE - CE control +0.50 BLEU / +1.00 chrF, ENGINE - start +1.00 "
-            "BLEU: the prediction written before the runs (ahead of the control in both, and of the start) **held** "
-            "(`python scripts/bench.py --benchmark labels --stages still_long_pure_fast`)") in transfer_summary()
-    labels.write("significance", {"sentences": {"scored": 145, "all": 145}, "means": {"still_long_pure_fast": {
-        "slices": {"all": {"engine_vs_control": {m: {"low": -0.5, "high": 1.5} for m in ("bleu", "chrf")}}}}}})
-    assert "+1.00 chrF (95% interval over the 145 test labels: BLEU [-0.50, +1.50], chrF [-0.50, +1.50])" in (
+    assert ("from `cmlm_long_still`; its test pairs are A's of that length), over 3 seeds, ENGINE - CE control +0.50 "
+            "BLEU / +1.00 chrF, ENGINE - start +1.00 BLEU: the prediction written before the runs (ahead of the control "
+            "in both, and of the start) **held** (`python scripts/bench.py --benchmark labels --stages "
+            "still_long_pure_fast`)") in transfer_summary()
+    lead = {"engine_vs_control": {m: {"difference": 0.5, "low": -0.5, "high": 1.5} for m in ("bleu", "chrf")}}
+    tested = {"sentences": {"scored": 145, "all": 145, "outside_a": 88}, "gone": [],
+              "means": {"still_long_pure_fast": {"seeds": 3, "slices": {"scored": lead, "outside_a": lead}}}}
+    labels.write("significance", tested)
+    assert ("+1.00 chrF (95% intervals, `python scripts/bench.py --benchmark labels --stages significance`: all 145 "
+            "test labels: +0.50 BLEU [-0.50, +1.50] / +0.50 chrF [-0.50, +1.50]; the 88 outside the 200 sentences A "
+            "chose its setting on: +0.50 BLEU [-0.50, +1.50] / +0.50 chrF [-0.50, +1.50]), ENGINE - start") in (
         transfer_summary())
+    labels.write("significance", {**tested, "gone": ["still_long_pure_fast, seed2"]})  # not the curves' seeds
+    assert "95% intervals" not in transfer_summary()
     bleu["control"] = 21.5  # behind its control: the prediction fails
     shutil.rmtree(labels.root / "still_long_pure_fast")
     labels.result_path("still_long_pure_fast").unlink()
     labels.stage_still_long_pure_fast()
     assert "**it did not hold**" in section_transfer(labels.read("still_long_pure_fast"))
+
+
+def test_a_seeded_stage_recorded_with_another_setting_is_never_added_to(tmp_path, monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    fake_model(labels.root / "cmlm_long_still")
+    labels.write("still_confirm", {**settings.ENGINE.__dict__, "setting": settings.SHARP.key, "energy_steps": 200,
+                                   "points": [], "partial": True})
+    before = labels.result_path("still_confirm").read_text()
+    monkeypatch.setattr(labels, "evaluate", lambda *args, **kwargs: pytest.fail("scored before the setting was checked"))
+    with pytest.raises(SystemExit, match=r"bench_labels_still_confirm.json holds runs of another setting than engine"):
+        labels.stage_still_confirm()
+    assert labels.result_path("still_confirm").read_text() == before

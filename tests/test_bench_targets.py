@@ -310,6 +310,7 @@ def test_rescoring_targets_table_keeps_each_stage_apart_and_shares_a_start_score
 def test_significance_on_labels_tests_the_transfer_stage_on_a_split_it_scores_whole(tmp_path, monkeypatch):
     import engine_hf.inference
     import engine_hf.training
+    from engine_hf import corpus_scores
     from engine_hf.inference import Decoded
 
     labels = make_bench(tmp_path, "labels", quick=False)
@@ -327,16 +328,33 @@ def test_significance_on_labels_tests_the_transfer_stage_on_a_split_it_scores_wh
     outputs = {"cmlm_long_still": [f"Inserir {i}" for i in range(6)],
                "engine": [f"Inserir {i} células abaixo" for i in range(6)],
                "control": [f"Inserir {i} células" for i in range(6)]}
-    monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": [
-        {"en": f"source {i}", "pt": r} for i, r in enumerate(references)]}})
+    labels_pairs = [{"en": f"source {i}", "pt": r} for i, r in enumerate(references)]
+    # A's test split holds labels' pairs 1 and 4 among the 200 its tables score (and one pair labels drops)
+    a_pairs = [labels_pairs[1], {"en": "Insert a row above the selection", "pt": "Inserir"}, labels_pairs[4]]
+    monkeypatch.setattr(labels, "short_segments", lambda: Path("libreoffice-max4words"))
+    monkeypatch.setattr(engine_hf.training, "load_corpus_splits", lambda data: {"test": {"translation": (
+        a_pairs if data.corpus == "libreoffice" else labels_pairs)[: data.max_eval_samples]}})
     monkeypatch.setattr(engine_hf.inference, "load_model", lambda path: (Path(path).name, None))
     monkeypatch.setattr(engine_hf.inference, "generation_kwargs", lambda model, n, beam, beams: {})
-    monkeypatch.setattr(engine_hf.inference, "decode", lambda model, tokenizer, sources, **kwargs: Decoded(
-        [outputs[model][int(source.split()[1])] for source in sources], [[1]] * len(sources), None))
+    decoded = []
+
+    def decode(model, tokenizer, sources, **kwargs):
+        decoded.append((model, len(sources)))
+        return Decoded([outputs[model][int(source.split()[1])] for source in sources], [[1]] * len(sources), None)
+
+    monkeypatch.setattr(engine_hf.inference, "decode", decode)
     labels.stage_significance()
+    assert decoded == [("cmlm_long_still", 6), ("engine", 6), ("control", 6), ("engine", 6), ("control", 6)]
     result = labels.read("significance")
-    assert result["stages"] == ["still_long_pure_fast"] and result["sentences"] == {"scored": 6, "all": 6}
-    assert [row["seed"] for row in result["rows"]] == [0, 1] and set(result["rows"][0]["slices"]) == {"scored", "all"}
+    assert result["stages"] == ["still_long_pure_fast"]
+    assert result["sentences"] == {"scored": 6, "all": 6, "outside_a": 4}
+    assert [row["seed"] for row in result["rows"]] == [0, 1]
+    outside = result["means"]["still_long_pure_fast"]["slices"]["outside_a"]["engine_vs_control"]["bleu"]
+    assert outside["difference"] == pytest.approx(
+        corpus_scores([outputs["engine"][i] for i in (0, 2, 3, 5)], [references[i] for i in (0, 2, 3, 5)])["bleu"]
+        - corpus_scores([outputs["control"][i] for i in (0, 2, 3, 5)], [references[i] for i in (0, 2, 3, 5)])["bleu"])
     text = section_significance(result)
-    assert "The other" not in text and "unseen" not in text and "All 6 test sentences" in text
+    assert "The other" not in text and "All 6 test sentences" not in text  # all = scored here: one table, not two
+    assert "The 4 of them outside the 200 test sentences A's tables score" in text
     assert "- `still_long_pure_fast`, all 6 sentences: the mean rise over the start" in text
+    assert f"on the 4 outside A's scored sentences the lead is {outside['difference']:+.2f} BLEU" in text

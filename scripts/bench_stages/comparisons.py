@@ -100,12 +100,25 @@ class Comparisons(Recipes):
                              f"seeds started from ({digest}). Rebuild it: python scripts/bench.py {self.flags}--rebuild "
                              f"{name}, or rerun the stage with --force.")
 
+    def check_setting(self, stage: str, setting: EnergySetting) -> None:
+        """Stop before adding runs of `setting` to a `stage` result that holds another setting's (or another budget's):
+        one table never mixes two. Nothing is read or written beyond the result itself."""
+        if not self.result_path(stage).exists():
+            return
+        previous = self.read(stage)
+        wanted = {"setting": setting.key, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
+                  "energy_steps": self.budget["energy_steps"]}
+        if any(previous.get(key) != value for key, value in wanted.items()):
+            raise SystemExit(f"{self.result_path(stage)} holds runs of another setting than {setting.key} at "
+                             f"{wanted['energy_steps']} steps; move it away first, so that one table never mixes two.")
+
     def matched_seeds(self, stage: str, setting: EnergySetting, starts: dict[str, Path], selected_on: str,
                       seeds: tuple[int, ...] | None = None, extra: dict | None = None) -> None:
         """`setting` from each start and seed (`seeds`, else `confirm_seeds`), each run with its own control (`matched_pair`),
         under runs/<benchmark>/<stage>/; points are kept as they finish and never run twice. `selected_on` says
         what chose the setting, for the table. Stops before adding runs of one setting to a result that holds
-        another's, so that one table never mixes two."""
+        another's (`check_setting`)."""
+        self.check_setting(stage, setting)
         previous = self.read(stage) if self.result_path(stage).exists() else {}
         if "start" in previous:  # the one-start layout
             previous["starts"] = {previous["initialised_from"]: previous.pop("start")}
@@ -115,10 +128,6 @@ class Comparisons(Recipes):
         about = {"setting": setting.key, "learning_rate": setting.learning_rate, "ce_weight": setting.ce_weight,
                  "o1": setting.o1, "o1_temperature": setting.o1_temperature, "energy_steps": self.budget["energy_steps"],
                  "selected_on": selected_on, "corpora": {name: self.corpus_of(name) for name in starts}, **(extra or {})}
-        kept = ("setting", "learning_rate", "ce_weight", "energy_steps")
-        if previous and any(previous.get(key) != about[key] for key in kept):
-            raise SystemExit(f"{self.result_path(stage)} holds runs of another setting than {setting.key} at "
-                             f"{about['energy_steps']} steps; move it away first, so that one table never mixes two.")
         for name, start_dir in starts.items():
             if name not in starts_scores:
                 starts_scores[name] = {**self.evaluate(start_dir, **CONFIRM_TEST)["libreoffice"],

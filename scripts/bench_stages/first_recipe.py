@@ -172,6 +172,7 @@ class FirstRecipeStages(Comparisons):
         if "cmlm_long" in self.benchmark.stages:  # the stronger start, where the energy should guide best
             starts["cmlm_long"] = self.trained("cmlm_long")
         setting = {candidate.key: candidate for candidate in (ENGINE, *SWEEP)}[chosen]
+        self.check_setting("confirm", setting)  # before anything is rescored or written
         if self.result_path("confirm").exists():  # points from before the teacher energy was recorded: scored again
             previous = self.read("confirm")
             stale = [point for point in previous.get("points", []) if "engine_teacher_energy" not in point and (

@@ -92,10 +92,12 @@ class TargetStages(Comparisons):
         `SIGNIFICANCE_STAGES`; labels: `still_long_pure_fast`) whose models are still under runs/: its ENGINE (the
         curve's last checkpoint) against its start and against its control, decoded as the curves were scored (1
         iteration, length beam 3) and compared by a paired bootstrap (`engine_hf.paired_bootstrap`, 1,000 resamples),
-        seed by seed and as each stage's mean over its seeds on the same resamples. Three slices of the test split:
-        `scored`, the first `eval_sentences` pairs every table reads; `unseen`, the rest of the split (held-out help
-        files, never scored, so never looked at when a setting was chosen; none on labels, whose 145 test pairs are
-        all scored); `all`. Decoding only; no training.
+        seed by seed and as each stage's mean over its seeds on the same resamples. Slices of the test split:
+        `scored`, the first `eval_sentences` pairs every table of the benchmark reads; `unseen`, the rest of the split
+        (held-out help files no model of the benchmark was scored on, so never looked at when a setting was chosen;
+        none on labels, whose 145 test pairs are all scored); `all`; and on a benchmark cut from A's test split
+        (labels), `outside_a`: its pairs that are not among the `eval_sentences` A's tables score, on which A's
+        settings, the found ones included, were never chosen. Decoding only; no training.
 
         Why: one setting from one start rose +3.08 BLEU on one seed and +1.79 on the next, the targets (+3 over the
         start, above the control) are read from gaps of one to three BLEU on 200 sentences, and the setting of two of
@@ -103,8 +105,11 @@ class TargetStages(Comparisons):
         curve recorded: models that no longer score what was reported are visible."""
         from engine_hf import corpus_scores, paired_bootstrap
         from engine_hf.inference import decode, generation_kwargs, load_model
-        from engine_hf.training import load_corpus_splits
+        from engine_hf.training import DataArguments, load_corpus_splits
 
+        if not self.benchmark.significance_stages:
+            raise SystemExit(f"significance: benchmark {self.benchmark.name} names no curves stages to test "
+                             "(`significance_stages` in scripts/bench_stages/settings.py); it runs on a and labels")
         finished, gone = self.finished_seeds("significance", self.benchmark.significance_stages)
 
         data = self.data()
@@ -113,8 +118,15 @@ class TargetStages(Comparisons):
         scored = self.budget["eval_sentences"]
         cuts = {"scored": pairs[:scored], "unseen": pairs[scored:]}
         cuts = {cut: part for cut, part in cuts.items() if part}  # labels: every test pair is scored
-        references = {cut: [pair[self.benchmark.tgt] for pair in part] for cut, part in cuts.items()}
-        references["all"] = [reference for part in references.values() for reference in part]
+        src, tgt = self.benchmark.src, self.benchmark.tgt
+        subsets = {"all": list(range(len(pairs)))}  # slices taken from the decoded split by position
+        if self.benchmark.max_target_words:  # cut from A's test split: the pairs A's settings were not chosen on
+            a_scored = load_corpus_splits(DataArguments(corpus="libreoffice", src_lang=src, tgt_lang=tgt,
+                                                        max_eval_samples=scored))["test"]["translation"]
+            chosen_on = {(pair[src], pair[tgt]) for pair in a_scored}
+            subsets["outside_a"] = [i for i, pair in enumerate(pairs) if (pair[src], pair[tgt]) not in chosen_on]
+        references = {cut: [pair[tgt] for pair in part] for cut, part in cuts.items()}
+        references.update({cut: [pairs[i][tgt] for i in at] for cut, at in subsets.items()})
         decoded: dict[Path, dict[str, list[str]]] = {}
         resamples = 1000
 
@@ -123,9 +135,10 @@ class TargetStages(Comparisons):
             if path not in decoded:  # a start is shared by every seed of its stages
                 model, tokenizer = load_model(str(path))
                 kwargs = generation_kwargs(model, CONFIRM_TEST["num_iterations"], CONFIRM_TEST["length_beam"], 1)
-                found = {cut: decode(model, tokenizer, [pair[self.benchmark.src] for pair in part], **kwargs).hypotheses
+                found = {cut: decode(model, tokenizer, [pair[src] for pair in part], **kwargs).hypotheses
                          for cut, part in cuts.items()}
-                decoded[path] = {**found, "all": [output for part in found.values() for output in part]}
+                split = [output for part in found.values() for output in part]
+                decoded[path] = {**found, **{cut: [split[i] for i in at] for cut, at in subsets.items()}}
             return decoded[path]
 
         def compared(seeds: list[dict[str, dict[str, list[str]]]]) -> dict:

@@ -197,11 +197,11 @@ def section_significance(data: dict) -> str:
     header = ["stage", "start", "seed", "ENGINE - start, BLEU", "ENGINE - start, chrF", "ENGINE - control, BLEU",
               "ENGINE - control, chrF"]
     tables = {}
-    for cut in data["sentences"]:  # scored, unseen (where the split has more), all
+    for cut in data["sentences"]:  # scored, unseen (where the split has more), all, outside_a (labels)
         rows = []
         for stage in stages:
             group = [row for row in data["rows"] if row["stage"] == stage]
-            if cut != "all":  # the whole split's seeds are in the JSON; its means are what the targets need
+            if cut in ("scored", "unseen"):  # the other slices' seeds are in the JSON; their means are what counts
                 rows += [[f"`{stage}`", f"`{row['start']}`", row["seed"], *cells(row["slices"][cut]),
                           *([redecoded(row)] if cut == "scored" else [])] for row in group]
             if stage in data["means"]:
@@ -217,6 +217,12 @@ def section_significance(data: dict) -> str:
                   f"the lead {unseen['engine_vs_control']['bleu']['difference']:+.2f} BLEU (scored: "
                   f"{scored['engine_vs_start']['bleu']['difference']:+.2f} and "
                   f"{scored['engine_vs_control']['bleu']['difference']:+.2f})" if unseen else "")
+        if outside := mean["slices"].get("outside_a"):
+            lead = outside["engine_vs_control"]
+            beyond += (f"; on the {data['sentences']['outside_a']} outside A's scored sentences the lead is "
+                       f"{lead['bleu']['difference']:+.2f} BLEU [{lead['bleu']['low']:+.2f}, {lead['bleu']['high']:+.2f}] "
+                       f"/ {lead['chrf']['difference']:+.2f} chrF [{lead['chrf']['low']:+.2f}, "
+                       f"{lead['chrf']['high']:+.2f}] and the rise {outside['engine_vs_start']['bleu']['difference']:+.2f} BLEU")
         summary.append(
             f"`{stage}`, all {data['sentences']['all']} sentences: the mean rise over the start, "
             f"{rise['difference']:+.2f} BLEU [{rise['low']:+.2f}, {rise['high']:+.2f}], is {clear(rise)} and "
@@ -235,9 +241,13 @@ def section_significance(data: dict) -> str:
             f"do not remove.{gone}\n\n"
             f"The {sentences['scored']} test sentences every table of the benchmark scores (redecoded = the BLEU of all "
             "three systems within 0.005 of what their stage recorded):\n\n" + tables["scored"]
-            + (f"\n\nThe other {sentences['unseen']} sentences of the same held-out help files, which no model was "
-               "scored on before (so no setting was chosen on them):\n\n" + tables["unseen"] if "unseen" in tables else "")
-            + f"\n\nAll {sentences['all']} test sentences, means over seeds:\n\n" + tables["all"]
+            + (f"\n\nThe other {sentences['unseen']} sentences of the same held-out help files, which no model of "
+               "the benchmark was scored on before (so no setting was chosen on them):\n\n" + tables["unseen"] if "unseen" in tables else "")
+            + (f"\n\nAll {sentences['all']} test sentences, means over seeds:\n\n" + tables["all"]
+               if "unseen" in tables else "")  # without an unseen slice, all is the scored one
+            + (f"\n\nThe {sentences['outside_a']} of them outside the 200 test sentences A's tables score, on which A's "
+               "settings (the found ones included) were chosen; means over seeds:\n\n" + tables["outside_a"]
+               if "outside_a" in tables else "")
             + ("\n\n" + "\n".join(f"- {line}" for line in summary) if summary else "")
             + "\n\n" + source(data))
 
@@ -377,15 +387,25 @@ def transfer_summary() -> str:
     data = load("bench_labels_still_long_pure_fast")
     if not (found := transfer_prediction(data)):
         return ""
-    significance = (load("bench_labels_significance") or {}).get("means", {}).get("still_long_pure_fast")
-    lead = significance["slices"]["all"]["engine_vs_control"] if significance else None
-    interval = (f" (95% interval over the {load('bench_labels_significance')['sentences']['all']} test labels: BLEU "
-                f"[{lead['bleu']['low']:+.2f}, {lead['bleu']['high']:+.2f}], chrF [{lead['chrf']['low']:+.2f}, "
-                f"{lead['chrf']['high']:+.2f}])" if lead else "")
-    return (f"\n\nThe found setting where it was not found: on labels (help segments of at most 4 words, its own "
-            f"test pairs), from `{next(iter(data['curves'].values()))['initialised_from']}`, over "
+    significance = load("bench_labels_significance") or {}
+    tested = significance.get("means", {}).get("still_long_pure_fast")
+    intervals = ""
+    if tested and tested["seeds"] == found["seeds"] and not significance["gone"]:  # the same seeds as the curves'
+        def interval(cut: str, what: str) -> str:
+            lead = tested["slices"][cut]["engine_vs_control"]
+            return (f"{what}: {lead['bleu']['difference']:+.2f} BLEU [{lead['bleu']['low']:+.2f}, "
+                    f"{lead['bleu']['high']:+.2f}] / {lead['chrf']['difference']:+.2f} chrF [{lead['chrf']['low']:+.2f}, "
+                    f"{lead['chrf']['high']:+.2f}]")
+
+        sentences = significance["sentences"]
+        whole = interval("scored", f"all {sentences['scored']} test labels")
+        outside = (f"; {interval('outside_a', f'the {n} outside the 200 sentences A chose its setting on')}"
+                   if (n := sentences.get("outside_a")) else "")
+        intervals = f" (95% intervals, `{significance['command']}`: {whole}{outside})"
+    return (f"\n\nThe found setting where it was not found: on labels (help segments of at most 4 words, from "
+            f"`{next(iter(data['curves'].values()))['initialised_from']}`; its test pairs are A's of that length), over "
             f"{seeds(found['seeds'])}, ENGINE - CE control {found['bleu']:+.2f} BLEU / {found['chrf']:+.2f} chrF"
-            f"{interval}, ENGINE - start {found['rise']:+.2f} BLEU: the prediction written before the runs "
+            f"{intervals}, ENGINE - start {found['rise']:+.2f} BLEU: the prediction written before the runs "
             f"(ahead of the control in both, and of the start) **{'held' if found['held'] else 'did not hold'}** "
             f"(`{data['command']}`).")
 

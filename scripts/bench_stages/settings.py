@@ -124,6 +124,7 @@ class Benchmark:
     # Keep only the LibreOffice help pairs whose reference target has at most this many words, in every split.
     max_target_words: int | None = None
     # The curves stages whose seeds the significance stage tests (A: the targets table's; labels: the transfer).
+    # lengths_targets, examples_targets and rescoring_targets run on A only and read SIGNIFICANCE_STAGES itself.
     significance_stages: tuple[str, ...] = ()
 
 

@@ -417,18 +417,18 @@ def test_still_long_pure_fast_runs_the_targets_setting_from_labels_still_start_a
     assert "after 400 steps ENGINE is ahead" in text
     assert "Over 3 seeds: ENGINE - control +0.50 BLEU / +1.00 chrF, ENGINE - start +1.00 BLEU: **it held**" in text
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results")  # the README summary's line on it
-    assert ("from `cmlm_long_still`; its test pairs are A's of that length), over 3 seeds, ENGINE - CE control +0.50 "
-            "BLEU / +1.00 chrF, ENGINE - start +1.00 BLEU: the prediction written before the runs (ahead of the control "
-            "in both, and of the start) **held** (`python scripts/bench.py --benchmark labels --stages "
-            "still_long_pure_fast`)") in transfer_summary()
+    assert ("from `cmlm_long_still`, 3 seeds; the prediction, written before the runs: ahead of the CE control in BLEU "
+            "and chrF, and of the start in BLEU): **it held**. ENGINE - CE control +0.50 BLEU / +1.00 chrF, ENGINE - "
+            "start +1.00 BLEU (`python scripts/bench.py --benchmark labels --stages still_long_pure_fast`).") in (
+        transfer_summary())
     lead = {"engine_vs_control": {m: {"difference": 0.5, "low": -0.5, "high": 1.5} for m in ("bleu", "chrf")}}
     tested = {"sentences": {"scored": 145, "all": 145, "outside_a": 88}, "gone": [],
               "means": {"still_long_pure_fast": {"seeds": 3, "slices": {"scored": lead, "outside_a": lead}}}}
     labels.write("significance", tested)
-    assert ("+1.00 chrF (95% intervals, `python scripts/bench.py --benchmark labels --stages significance`: all 145 "
-            "test labels: +0.50 BLEU [-0.50, +1.50] / +0.50 chrF [-0.50, +1.50]; the 88 outside the 200 sentences A "
-            "chose its setting on: +0.50 BLEU [-0.50, +1.50] / +0.50 chrF [-0.50, +1.50]), ENGINE - start") in (
-        transfer_summary())
+    assert ("still_long_pure_fast`). ENGINE - CE control, 95% intervals (`python scripts/bench.py --benchmark labels "
+            "--stages significance`): all 145 test labels: +0.50 BLEU [-0.50, +1.50] / +0.50 chrF [-0.50, +1.50]; the "
+            "88 outside the 200 sentences A chose its setting on: +0.50 BLEU [-0.50, +1.50] / +0.50 chrF [-0.50, "
+            "+1.50].") in transfer_summary()
     labels.write("significance", {**tested, "gone": ["still_long_pure_fast, seed2"]})  # not the curves' seeds
     assert "95% intervals" not in transfer_summary()
     bleu["control"] = 21.5  # behind its control: the prediction fails

@@ -243,7 +243,7 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
 def section_transfer(data: dict) -> str:
     """`still_long_pure_fast`: the targets' setting, found on A after A's test results were read, run on labels from
     a start no run of it had touched, with the prediction written before its first run and whether it held."""
-    text = ("**A's found setting where it was not found (labels)**: `still_peak_pure_fast`'s setting from labels' "
+    text = ("**A's found setting where it was not chosen (labels)**: `still_peak_pure_fast`'s setting from labels' "
             "`cmlm_long_still`. " + section_budget_seeds(data, None, None, None, stage="still_long_pure_fast"))
     if not (found := transfer_prediction(data)):
         return text

@@ -401,13 +401,13 @@ def transfer_summary() -> str:
         whole = interval("scored", f"all {sentences['scored']} test labels")
         outside = (f"; {interval('outside_a', f'the {n} outside the 200 sentences A chose its setting on')}"
                    if (n := sentences.get("outside_a")) else "")
-        intervals = f" (95% intervals, `{significance['command']}`: {whole}{outside})"
-    return (f"\n\nThe found setting where it was not found: on labels (help segments of at most 4 words, from "
-            f"`{next(iter(data['curves'].values()))['initialised_from']}`; its test pairs are A's of that length), over "
-            f"{seeds(found['seeds'])}, ENGINE - CE control {found['bleu']:+.2f} BLEU / {found['chrf']:+.2f} chrF"
-            f"{intervals}, ENGINE - start {found['rise']:+.2f} BLEU: the prediction written before the runs "
-            f"(ahead of the control in both, and of the start) **{'held' if found['held'] else 'did not hold'}** "
-            f"(`{data['command']}`).")
+        intervals = f" ENGINE - CE control, 95% intervals (`{significance['command']}`): {whole}{outside}."
+    return (f"\n\n**A's found setting where it was not chosen** (labels: help segments of at most 4 words, whose test "
+            f"pairs are A's of that length; from `{next(iter(data['curves'].values()))['initialised_from']}`, "
+            f"{seeds(found['seeds'])}; the prediction, written before the runs: ahead of the CE control in BLEU and "
+            f"chrF, and of the start in BLEU): **{'it held' if found['held'] else 'it did not hold'}**. ENGINE - CE "
+            f"control {found['bleu']:+.2f} BLEU / {found['chrf']:+.2f} chrF, ENGINE - start {found['rise']:+.2f} BLEU "
+            f"(`{data['command']}`).{intervals}")
 
 
 def render_summary() -> str:

@@ -131,7 +131,7 @@ The stages:
                before, cmlm_max_still, each against CE at lr 3e-5: does its rise depend on the start?
   significance  (A) each seed of the targets table's curves (SIGNIFICANCE_STAGES) redecoded: ENGINE against its
                start and its control, paired bootstrap over the 200 scored help test sentences and over the rest of
-               the test split, which no table had scored (decoding only); (labels) the same for still_long_pure_fast
+               the test split, which no table had scored (decoding only); (labels) the same for still_*_pure_fast
   lengths_targets  (A) the same seeds, and their starts, at the reference lengths beside their recorded scores at
                the predicted ones: how much of ENGINE's rise is better tokens (decoding only)
   still_peak_pure_predicted  (A) still_peak_pure_fast with the energy at the student's predicted lengths (seeds
@@ -143,6 +143,8 @@ The stages:
                teacher's choice?
   still_long_pure_fast  (labels) still_peak_pure_fast's setting (found on A after the fact) from labels'
                cmlm_long_still, seeds 0-2, 400 steps against CE at its lr: does it hold where it was not chosen?
+  still_further_pure_fast  (labels) the same from cmlm_further_still (cmlm_long_still + 3000 CE steps): does ENGINE
+               lead CE from a start where CE has stopped paying?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
              (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
@@ -152,7 +154,7 @@ ENGINE and decoding setting), the plumbing (records.py, base.py, recipes.py, com
 of work:
   replication.py    teacher, distill, cmlm_kd, engine, control, cmlm_ref, examples, table2, engine_selected
   first_recipe.py   sweep, lengths, cmlm_long, gain, confirm, ranking, budget, unfrozen, rescoring, descent, sharp(er)
-  labels.py         distill_ui ... length_choice, still_encoder, still_confirm, still_long_pure_fast
+  labels.py         distill_ui ... length_choice, still_encoder, still_confirm, still_(long|further)_pure_fast
   still_encoder.py  still_main ... still_peak_decay (A with the encoder still), distill_all, output_chars
   targets.py        still_peak_pure_fast ... still_max_pure_fast, still_peak_pure_predicted, and the checks
                     significance, lengths_targets, examples_targets, rescoring_targets

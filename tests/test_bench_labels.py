@@ -448,3 +448,31 @@ def test_a_seeded_stage_recorded_with_another_setting_is_never_added_to(tmp_path
     with pytest.raises(SystemExit, match=r"bench_labels_still_confirm.json holds runs of another setting than engine"):
         labels.stage_still_confirm()
     assert labels.result_path("still_confirm").read_text() == before
+
+
+def test_still_further_pure_fast_trains_its_start_once_and_keeps_that_record_beside_its_curves(tmp_path, monkeypatch):
+    labels = make_bench(tmp_path, "labels", quick=False)
+    fake_model(labels.root / "cmlm_long_still")
+    trained = []
+
+    def train_cmlm(out, corpus, steps, student_model=None, callbacks=None, **kwargs):
+        if callbacks:  # a control: the curves' fake below
+            return control(out, corpus, steps, student_model=student_model, callbacks=callbacks, **kwargs)
+        trained.append((out.name, Path(corpus).name, steps, Path(student_model).name, kwargs["learning_rate"],
+                        labels.encoder_dropout))
+        fake_model(out)
+        return 600.0
+
+    calls = fake_curve_training(labels, monkeypatch, lambda seed: [8, 16])
+    control = labels.train_cmlm
+    monkeypatch.setattr(labels, "train_cmlm", train_cmlm)
+    monkeypatch.setattr(labels, "evaluate", lambda model, split="test", **kwargs: {
+        "libreoffice": {"bleu": 20.0, "chrf": 50.0, "repetition": 0.1, "teacher_energy": 3.0}})
+    labels.stage_still_further_pure_fast()
+    assert trained == [("cmlm_further_still", "distilled", 3000, "cmlm_long_still", 3e-4, False)]
+    result = labels.read("still_further_pure_fast")
+    assert result["start_training"]["train_seconds"] == 600.0 and not result["partial"]
+    assert sorted(result["curves"]) == ["seed0", "seed1", "seed2"]
+    assert {call["start"] for call in calls if call["run"] == "engine"} == {"cmlm_further_still"}
+    labels.stage_still_further_pure_fast()  # finished: nothing trained again
+    assert len(trained) == 1

@@ -314,7 +314,7 @@ def test_significance_on_labels_tests_the_transfer_stage_on_a_split_it_scores_wh
     from engine_hf.inference import Decoded
 
     labels = make_bench(tmp_path, "labels", quick=False)
-    assert labels.benchmark.stages[-2:] == ("still_long_pure_fast", "significance")
+    assert labels.benchmark.stages[-3:] == ("still_long_pure_fast", "still_further_pure_fast", "significance")
     start = labels.root / "cmlm_long_still"
     for folder in (start, *(labels.root / "still_long_pure_fast" / f"seed{seed}" / side
                             for seed in (0, 1) for side in ("engine", "control"))):
@@ -346,7 +346,7 @@ def test_significance_on_labels_tests_the_transfer_stage_on_a_split_it_scores_wh
     labels.stage_significance()
     assert decoded == [("cmlm_long_still", 6), ("engine", 6), ("control", 6), ("engine", 6), ("control", 6)]
     result = labels.read("significance")
-    assert result["stages"] == ["still_long_pure_fast"]
+    assert result["stages"] == ["still_long_pure_fast", "still_further_pure_fast"]  # the second not run: left out
     assert result["sentences"] == {"scored": 6, "all": 6, "outside_a": 4}
     assert [row["seed"] for row in result["rows"]] == [0, 1]
     outside = result["means"]["still_long_pure_fast"]["slices"]["outside_a"]["engine_vs_control"]["bleu"]

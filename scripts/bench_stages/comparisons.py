@@ -150,7 +150,13 @@ class Comparisons(Recipes):
         for seed in seeds:
             self.compute_curve(stage, name, start, setting, seed=seed, control_learning_rate=control_learning_rate,
                                checkpoints=checkpoints, curve=f"seed{seed}")
-        self.write(stage, {"curves": self.read(stage)["curves"], "partial": False})
+        self.write(stage, {**self.payload(stage), "partial": False})
+
+    def payload(self, stage: str) -> dict:
+        """`stage`'s result without the header `write` adds afresh (what a stage of several curves keeps beside its
+        curves, such as how its start was trained)."""
+        header = self.header(stage)
+        return {key: value for key, value in self.read(stage).items() if key not in header}
 
     def as_curves(self, stage: str, curve: str) -> None:
         """A one-curve `compute_curve` result of `stage` (and its runs) moved under the name `curve`, so that the
@@ -185,8 +191,8 @@ class Comparisons(Recipes):
 
         def save(record: dict) -> None:
             if curve:
-                others = self.read(stage).get("curves", {}) if self.result_path(stage).exists() else {}
-                record = {"curves": {**others, curve: record}, "partial": True}
+                kept = self.payload(stage) if self.result_path(stage).exists() else {}
+                record = {**kept, "curves": {**kept.get("curves", {}), curve: record}, "partial": True}
             self.write(stage, record)
 
         every, total = self.budget["energy_steps"], checkpoints * self.budget["energy_steps"]

@@ -339,3 +339,29 @@ class LabelsStages(Comparisons):
             self.seeded_curves("still_long_pure_fast", "cmlm_long_still",
                                self.trained("cmlm_long_still", built_by="still_encoder"), SHARP_PURE_FAST, seeds=(0, 1, 2),
                                control_learning_rate=SHARP_PURE_FAST.learning_rate, checkpoints=2)
+
+    def stage_still_further_pure_fast(self) -> None:
+        """`still_long_pure_fast` again from a start that cross-entropy has taken further: `cmlm_further_still`,
+        labels' `cmlm_long_still` + `long_steps` more CE steps (`continue_training`: lr 3e-4 after a warm-up,
+        decaying; the still encoder), then the same setting, seeds and controls (`seeded_curves`).
+
+        Why: `still_long_pure_fast`'s prediction failed: ENGINE ended behind its CE control on every seed, while that
+        control rose +4.06 BLEU over the start in ENGINE's wall time (+0.62 from A's `cmlm_peak_still`, where ENGINE
+        led). The reading written after that result: ENGINE leads CE only from a start where CE has stopped paying.
+        The prediction, written before this stage's first run: after 400 steps ENGINE is ahead of its control at one
+        pass in BLEU and in chrF on the mean over the seeds, and ahead of its start in BLEU. It tests the reading only
+        if CE has stopped paying here: if the controls still rise more than 1 BLEU over the start on average, the
+        start was not saturated and the stage says nothing either way."""
+        out = self.root / "cmlm_further_still"
+        record = self.read("still_further_pure_fast") if self.result_path("still_further_pure_fast").exists() else {}
+        with self.still_encoder():
+            if "start_training" not in record:
+                seconds = self.continue_training(out, self.trained("cmlm_long_still", built_by="still_encoder"),
+                                                 self.budget["long_steps"])
+                record = {"start_training": {"initialised_from": "cmlm_long_still", "steps": self.budget["long_steps"],
+                                             "learning_rate": 3e-4, "train_seconds": seconds,
+                                             "model_sha256": weights_digest(out)}, "partial": True}
+                self.write("still_further_pure_fast", record)
+            self.seeded_curves("still_further_pure_fast", "cmlm_further_still",
+                               self.trained("cmlm_further_still", built_by="still_further_pure_fast"), SHARP_PURE_FAST,
+                               seeds=(0, 1, 2), control_learning_rate=SHARP_PURE_FAST.learning_rate, checkpoints=2)

@@ -20,7 +20,8 @@ STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "exa
           "still_max_decay", "still_max_slow", "still_max_budget", "still_max_long", "still_peak", "still_peak_budget",
           "still_peak_pure", "still_peak_decay", "still_peak_pure_fast", "still_peak_pure_faster",
           "still_peak_pure_long", "still_max_pure_fast", "significance", "lengths_targets",
-          "still_peak_pure_predicted", "examples_targets", "rescoring_targets", "still_long_pure_fast"]
+          "still_peak_pure_predicted", "examples_targets", "rescoring_targets", "still_long_pure_fast",
+          "still_further_pure_fast"]
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,8 @@ BENCHMARKS = {
                                                  "slow_control", "decay_control", "distill_wide", "cmlm_wide",
                                                  "wide_sx", "wide_decay_control", "lengths_strong",
                                                  "rescoring_strong", "length_choice", "still_encoder",
-                                                 "still_confirm", "still_long_pure_fast")),
+                                                 "still_confirm", "still_long_pure_fast",
+                                                 "still_further_pure_fast")),
                    significance_stages=SIGNIFICANCE_STAGES),
     # B: the issue's items 1-6, then confirm, ranking, budget, unfrozen and rescoring (the analyses sweep, lengths,
     # cmlm_long and gain ran on A and short).
@@ -161,8 +163,8 @@ BENCHMARKS = {
                                 "cmlm_more", "stronger", "stronger_sx", "slow_control", "decay_control",
                                 "distill_wide", "cmlm_wide", "wide_sx", "wide_decay_control", "lengths_strong",
                                 "rescoring_strong", "length_choice", "still_encoder", "still_confirm",
-                                "still_long_pure_fast", "significance"),
-                        max_target_words=4, significance_stages=("still_long_pure_fast",)),
+                                "still_long_pure_fast", "still_further_pure_fast", "significance"),
+                        max_target_words=4, significance_stages=("still_long_pure_fast", "still_further_pure_fast")),
 }
 
 

@@ -476,3 +476,8 @@ def test_still_further_pure_fast_trains_its_start_once_and_keeps_that_record_bes
     assert {call["start"] for call in calls if call["run"] == "engine"} == {"cmlm_further_still"}
     labels.stage_still_further_pure_fast()  # finished: nothing trained again
     assert len(trained) == 1
+    text = section_transfer(result, "still_further_pure_fast")
+    assert text.startswith("**The same from a start cross-entropy has taken further (labels)**: `cmlm_further_still` "
+                           "is `cmlm_long_still` + 3000 CE steps (lr 0.0003, decaying; 10 min).")
+    assert ("ENGINE - control +0.00 BLEU / +0.00 chrF, ENGINE - start +0.00 BLEU: **it did not hold**. The controls "
+            "rose +0.00 BLEU over the start in ENGINE's wall time: the start is saturated enough") in text

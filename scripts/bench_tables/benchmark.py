@@ -242,8 +242,9 @@ def labels_sections(prefix: str, suffix: str) -> str:
             text += "\n\n" + section(found)
     text += confirm_section(stage, "still_confirm", "ENGINE from a student trained with a still encoder, over "
                                                     "seeds (every run with the still encoder too)")
-    if found := stage("still_long_pure_fast"):
-        text += "\n\n" + section_transfer(found)
+    for name in ("still_long_pure_fast", "still_further_pure_fast"):
+        if found := stage(name):
+            text += "\n\n" + section_transfer(found, name)
     return text
 
 

@@ -1,4 +1,5 @@
-"""`make bench`: the paper's findings at small scale, stage by stage, each resumable and writing results/*.json.
+"""`make bench-all` (and `make bench`, the issue's items alone): the paper's findings at small scale, stage by stage, each
+resumable and writing results/*.json.
 
 Four benchmarks (`--benchmark a|b|short|labels`), each running its own list of the stages below (`BENCHMARKS`):
   A  EN->PT, teacher = the converted Firefox Translations model; LibreOffice help + a Bible test set (second domain).
@@ -174,6 +175,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 
 import torch
 
@@ -212,7 +214,9 @@ def main() -> int:
             print(f"[bench] {stage}: done ({bench.result_path(stage)}), skipping")
             continue
         print(f"[bench] {stage}: running")
+        started = time.monotonic()
         getattr(bench, f"stage_{stage}")()
+        bench.record_stage_seconds(stage, time.monotonic() - started)
     return 0
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
+from pathlib import Path
 
 import torch
 
@@ -55,6 +57,18 @@ def shortlist_at_batch1(systems: dict, tokenizer, sources: list[str], repeats: i
     return {"shortlist_ids": len(keep), "vocabulary": len(tokenizer), "results": rows}
 
 
+def require_model(path: str) -> None:
+    """Stop with the way out when a model under runs/ is missing: runs/ is not kept in git, so a fresh clone has the
+    benchmarks' results but not the models they trained."""
+    if not path.startswith("runs/") or Path(path).is_dir():
+        return
+    how = ("`make bench RERUN=name` trains and scores `make bench`'s stages again from nothing into runs/name/ and "
+           "results/name/, beside the record" if path.startswith("runs/bench/") else
+           "the command that trained it (`make demo`, or the stage named in docs/RESULTS.md) trains it again")
+    raise SystemExit(f"{path}: no model there. runs/ is not kept in git, so a fresh clone has the results but not "
+                     f"the models: {how}.")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--student", default="runs/demo/engine")
@@ -69,6 +83,9 @@ def main() -> int:
     parser.add_argument("--tgt-lang", default="pt", help="target language (benchmark B: en)")
     parser.add_argument("--output", default="results/speed.json")
     args = parser.parse_args()
+    started = time.monotonic()
+    for model in (args.student, args.teacher):
+        require_model(model)
     torch.set_num_threads(args.threads)
 
     from engine_hf.benchmark import batch1_components, decoding_latency, linear_output_layer
@@ -118,7 +135,9 @@ def main() -> int:
     payload = {"command": "python scripts/bench_speed.py " + " ".join(sys.argv[1:]), "threads": args.threads,
                "hardware": hardware_description(),
                "student": args.student, "teacher": args.teacher, "corpus": args.corpus, "repeats": args.repeats, "results": results,
-               "batch1_components_ms": components, "batch1_shortlist": shortlist}
+               "batch1_components_ms": components, "batch1_shortlist": shortlist,
+               # What the whole measurement cost (loading and every repeat), for what `make bench` takes in all.
+               "script_seconds": time.monotonic() - started}
     with open(args.output, "w") as f:
         json.dump(payload, f, indent=2)
     print(f"wrote {args.output}")

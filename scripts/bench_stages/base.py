@@ -61,6 +61,15 @@ class BenchBase:
     def read(self, stage: str) -> dict:
         return json.loads(self.result_path(stage).read_text())
 
+    def record_stage_seconds(self, stage: str, seconds: float) -> None:
+        """Add the stage's whole wall time (training, distillation, evaluation and loading, this process only) to its
+        results JSON: the training times the stages record leave out evaluation, so only this sums to what a run
+        costs. A stage that wrote no results (a check that found nothing to do) is left alone."""
+        if self.result_path(stage).exists():
+            payload = self.read(stage)
+            self.result_path(stage).write_text(json.dumps({**payload, "stage_seconds": seconds}, indent=2,
+                                                          ensure_ascii=False))
+
     @property
     def flags(self) -> str:
         """The command-line flags that name this benchmark, as recorded in every results JSON."""

@@ -417,10 +417,10 @@ def test_still_long_pure_fast_runs_the_targets_setting_from_labels_still_start_a
     assert "after 400 steps ENGINE is ahead" in text
     assert "Over 3 seeds: ENGINE - control +0.50 BLEU / +1.00 chrF, ENGINE - start +1.00 BLEU: **it held**" in text
     monkeypatch.setattr(common, "RESULTS", tmp_path / "results")  # the README summary's line on it
-    assert ("from `cmlm_long_still`, 3 seeds; the prediction, written before the runs: ahead of the CE control in BLEU "
-            "and chrF, and of the start in BLEU): **it held**. ENGINE - CE control +0.50 BLEU / +1.00 chrF, ENGINE - "
-            "start +1.00 BLEU (`python scripts/bench.py --benchmark labels --stages still_long_pure_fast`).") in (
-        transfer_summary())
+    assert ("the prediction, written before the runs: ahead of the CE control in BLEU and chrF, and of the start in "
+            "BLEU):\n\n- from `cmlm_long_still`, 3 seeds (`still_long_pure_fast`): **it held**. ENGINE - CE control "
+            "+0.50 BLEU / +1.00 chrF, ENGINE - start +1.00 BLEU (`python scripts/bench.py --benchmark labels --stages "
+            "still_long_pure_fast`).") in transfer_summary()
     lead = {"engine_vs_control": {m: {"difference": 0.5, "low": -0.5, "high": 1.5} for m in ("bleu", "chrf")}}
     tested = {"sentences": {"scored": 145, "all": 145, "outside_a": 88}, "gone": [],
               "means": {"still_long_pure_fast": {"seeds": 3, "slices": {"scored": lead, "outside_a": lead}}}}
@@ -481,3 +481,14 @@ def test_still_further_pure_fast_trains_its_start_once_and_keeps_that_record_bes
                            "is `cmlm_long_still` + 3000 CE steps (lr 0.0003, decaying; 10 min).")
     assert ("ENGINE - control +0.00 BLEU / +0.00 chrF, ENGINE - start +0.00 BLEU: **it did not hold**. The controls "
             "rose +0.00 BLEU over the start in ENGINE's wall time: the start is saturated enough") in text
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")  # the README summary's line on it, with its condition
+    assert ("- from `cmlm_further_still`, 3 seeds (`still_further_pure_fast`; it counts only if the controls rise <= 1 "
+            "BLEU over the start in ENGINE's wall time: they rose +0.00, so it counts): **it did not hold**.") in (
+        transfer_summary())
+    for curve in result["curves"].values():  # controls that still rise: the start was not saturated
+        curve["points"][-1]["control_bleu"] += 2
+    labels.write("still_further_pure_fast", {k: v for k, v in result.items() if k not in ("stage", "command")})
+    assert ("they rose +2.00, so the stage says nothing either way): **it did not hold** (does not count).") in (
+        transfer_summary())
+    assert "more than 1, so the start was not saturated" in section_transfer(labels.read("still_further_pure_fast"),
+                                                                             "still_further_pure_fast")

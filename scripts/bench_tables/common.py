@@ -81,3 +81,11 @@ def curve_gap(point: dict, suffix: str = "") -> str:
 def refined_gap(point: dict) -> str:
     """ENGINE minus control at 10 iterations (BLEU / chrF) for a gain or confirm point that has those scores."""
     return curve_gap(point, "_10") if "engine_bleu_10" in point else "-"
+
+
+def batch1_ratio(speed: dict) -> float:
+    """A speed file's batch-1 ratio to teacher greedy for one parallel pass with one length candidate (the issue's
+    speed target)."""
+    batch1 = speed["results"]["batch_1"]
+    return batch1[next(k for k in batch1 if k.startswith("NAT 1 iteration, length beam 1") and "nn.Linear" not in k)][
+        "speedup_vs_teacher_greedy"]

@@ -240,6 +240,12 @@ def section_budget_seeds(data: dict, seed_2: dict | None, sharp: dict | None, sl
     return text + "\n\n" + source(data)
 
 
+# Labels' pre-registered tests of A's found setting, in the order they ran (`significance_stages` of labels in
+# scripts/bench_stages/settings.py): the first from a start no run of it had touched, the second from one CE has
+# taken further, with a condition.
+TRANSFER_STAGES = ("still_long_pure_fast", "still_further_pure_fast")
+
+
 def section_transfer(data: dict, stage: str = "still_long_pure_fast") -> str:
     """The targets' setting on labels, with the prediction written before the first run and whether it held:
     `still_long_pure_fast` (a start no run of the setting had touched) and `still_further_pure_fast` (a start CE has
@@ -253,24 +259,25 @@ def section_transfer(data: dict, stage: str = "still_long_pure_fast") -> str:
                 f"`{made.get('initialised_from')}` + {made.get('steps')} CE steps (lr {made.get('learning_rate', 0):g}, "
                 f"decaying; {made.get('train_seconds', 0) / 60:.0f} min). ")
     text = lead + section_budget_seeds(data, None, None, None, stage=stage)
-    if not (found := transfer_prediction(data)):
+    if not (found := transfer_prediction(data, stage)):
         return text
     text += (f"\n\n**The prediction**, written into the stage's docstring before its first run: after "
              f"{found['steps']} steps ENGINE is ahead of its control at one pass in BLEU and in chrF on the mean over "
              f"the seeds, and ahead of its start in BLEU. Over {seeds(found['seeds'])}: ENGINE - control "
              f"{found['bleu']:+.2f} BLEU / {found['chrf']:+.2f} chrF, ENGINE - start {found['rise']:+.2f} BLEU: "
              f"**{'it held' if found['held'] else 'it did not hold'}**.")
-    if stage != "still_long_pure_fast":  # its condition: the controls' rise over the start in ENGINE's wall time
-        saturated = found["control_rise"] <= 1
+    if stage != TRANSFER_STAGES[0]:  # its condition: the controls' rise over the start in ENGINE's wall time
         text += (f" The controls rose {found['control_rise']:+.2f} BLEU over the start in ENGINE's wall time: "
-                 + ("the start is saturated enough for the test to count." if saturated else
+                 + ("the start is saturated enough for the test to count." if found["counts"] else
                     "more than 1, so the start was not saturated and the stage says nothing either way."))
     return text
 
 
-def transfer_prediction(data: dict | None) -> dict | None:
-    """`still_long_pure_fast`'s prediction judged at its last checkpoint, means over seeds: ENGINE - control in BLEU
-    and chrF, ENGINE - start in BLEU, and whether all three are above 0; None until the stage has finished."""
+def transfer_prediction(data: dict | None, stage: str) -> dict | None:
+    """A transfer stage's prediction judged at its last checkpoint, means over seeds: ENGINE - control in BLEU and
+    chrF, ENGINE - start in BLEU, and whether all three are above 0 (`held`); the controls' rise over the start, and
+    whether it is small enough for the later stages' test to count (<= 1 BLEU: a start where CE has stopped paying;
+    the first stage had no such condition). None until the stage has finished."""
     curves = seed_curves(data or {})
     if not curves or data.get("partial"):
         return None
@@ -279,7 +286,8 @@ def transfer_prediction(data: dict | None) -> dict | None:
     rise = statistics.mean(p["engine_bleu"] - start["bleu"] for p, start in last)
     control_rise = statistics.mean(p["control_bleu"] - start["bleu"] for p, start in last)
     return {"steps": last[0][0]["engine_step"], "seeds": len(last), **gap, "rise": rise, "control_rise": control_rise,
-            "held": gap["bleu"] > 0 and gap["chrf"] > 0 and rise > 0}
+            "held": gap["bleu"] > 0 and gap["chrf"] > 0 and rise > 0,
+            "counts": stage == TRANSFER_STAGES[0] or control_rise <= 1}
 
 
 def section_fast(data: dict, slower: dict[int, dict], decay: dict | None) -> str:

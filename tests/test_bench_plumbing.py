@@ -14,10 +14,12 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from bench_helpers import fake_model, load_script, make_bench
+from bench_helpers import SCRIPTS, fake_model, load_script, make_bench
 from transformers import TrainerControl, TrainerState
 
 import bench_stages as bench
+from bench_tables.curves import TRANSFER_STAGES
+from bench_tables.measurements import MAKE_BENCH_STAGES
 
 bench_script = load_script("bench")
 
@@ -28,6 +30,64 @@ def test_the_script_describes_every_stage_and_bench_runs_it():
     for stage in bench_script.STAGES:
         assert callable(getattr(bench_script.Bench, f"stage_{stage}", None)), stage
         assert re.search(rf"^  {stage}\b|, {stage}\b", bench_script.__doc__, re.M), stage
+
+
+def test_bench_py_records_each_stage_s_whole_wall_time_and_skips_it_once_done(tmp_path, monkeypatch):
+    """The stages time their training only; `stage_seconds`, added by the script around the whole stage, is what a run
+    of `make bench` costs (evaluation and loading too). A stage that wrote nothing gets nothing."""
+    import torch
+
+    ran = []
+
+    def stage_teacher(self):
+        ran.append("teacher")
+        time.sleep(0.05)
+        self.write("teacher", {"greedy": {"bleu": 1.0}})
+
+    monkeypatch.setattr(bench.Bench, "stage_teacher", stage_teacher)
+    monkeypatch.setattr(bench.Bench, "stage_distill", lambda self: ran.append("distill"))
+    argv = ["bench.py", "--quick", "--stages", "teacher,distill", "--runs-dir", str(tmp_path / "runs"),
+            "--results-dir", str(tmp_path / "results"), "--threads", str(torch.get_num_threads())]
+    monkeypatch.setattr("sys.argv", argv)
+    assert bench_script.main() == 0
+    written = json.loads((tmp_path / "results" / "bench_teacher_quick.json").read_text())
+    assert written["greedy"] == {"bleu": 1.0} and 0.05 <= written["stage_seconds"] < 30
+    assert not (tmp_path / "results" / "bench_distill_quick.json").exists()
+    assert bench_script.main() == 0  # teacher is done now: skipped, its record untouched
+    assert ran == ["teacher", "distill", "distill"]
+    assert json.loads((tmp_path / "results" / "bench_teacher_quick.json").read_text()) == written
+
+
+def test_bench_speed_on_a_fresh_clone_says_how_to_get_the_models_it_times(tmp_path, monkeypatch):
+    """`make bench` on a fresh clone skips the recorded stages, so the speed script finds no runs/ there: it stops
+    before loading anything and names the way out."""
+    speed = load_script("bench_speed")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["bench_speed.py", "--student", "runs/bench/engine", "--teacher",
+                                     "runs/bench/teacher-en-pt"])
+    with pytest.raises(SystemExit, match=r"^runs/bench/engine: no model there\..*`make bench RERUN=name` trains"):
+        speed.main()
+    (tmp_path / "runs/bench/engine").mkdir(parents=True)
+    with pytest.raises(SystemExit, match=r"^runs/bench/teacher-en-pt: no model there"):
+        speed.main()
+    monkeypatch.setattr("sys.argv", ["bench_speed.py", "--student", "runs/demo/engine"])  # not a stage's model
+    with pytest.raises(SystemExit, match=r"^runs/demo/engine: no model there\..*`make demo`, or the stage named"):
+        speed.main()
+
+
+def test_make_bench_runs_the_issue_s_items_in_the_order_of_the_stage_list():
+    """`make bench` is the issue's items on A (the full list is `make bench-all`): each a stage of STAGES, in its
+    order, ENGINE after the CMLM it starts from and its control after it, the examples after every model they show."""
+    makefile = (SCRIPTS.parent / "Makefile").read_text()
+    stages = re.search(r"^BENCH_STAGES := (\S+)$", makefile, re.M).group(1).split(",")
+    assert stages == ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2"]
+    assert stages == [stage for stage in bench.STAGES if stage in stages]
+    assert "--stages $(BENCH_STAGES) --runs-dir $(BENCH_RUNS) --results-dir $(BENCH_RESULTS)" in makefile
+    assert tuple(stages) == MAKE_BENCH_STAGES  # what the rerun table checks a rerun against
+
+
+def test_the_tables_know_labels_transfer_stages_as_the_benchmark_does():
+    assert TRANSFER_STAGES == bench.BENCHMARKS["labels"].significance_stages
 
 
 def test_each_benchmark_has_its_own_runs_and_results(tmp_path):

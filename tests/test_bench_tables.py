@@ -13,10 +13,10 @@ from bench_tables.curves import dev_choice, section_budget, section_budget_seeds
 from bench_tables.decoding import rescored_pairs, section_ranking, section_rescoring
 from bench_tables.engine_settings import section_confirm, section_unfrozen
 from bench_tables.gain import gain_points_all, section_gain_all
-from bench_tables.measurements import section_compute
+from bench_tables.measurements import rerun_folders, section_compute, section_fresh
 from bench_tables.plots import plot_gain_all, plot_name, plot_rise_by_start
 from bench_tables.still_encoder import rise_points, section_rise_by_start
-from bench_tables.targets import render_summary, section_targets
+from bench_tables.targets import fresh_summary, render_summary, section_targets
 
 
 def scores(bleu: float) -> dict:
@@ -65,6 +65,60 @@ def test_compute_table_sums_recorded_training_time_per_benchmark_without_double_
     assert "| A, the rest | 2 of 3 | 1.50 | `cmlm_kd` (1.00 h) |" in text
     assert "| B | 1 of 1 | 2.00 | `cmlm_kd` (2.00 h) |" in text
     assert "labels" not in text.split("\n\n")[1]  # nothing timed there
+
+
+def test_fresh_rerun_table_sets_each_stage_beside_its_record_and_sums_the_whole_cost(tmp_path, monkeypatch):
+    """results/fresh/: `make bench`'s stages again from nothing. Each row: the stage's whole wall time, its recorded
+    training time here and there, and its scores recorded and again; the total adds the speed script's own time."""
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    assert section_fresh() is None  # nothing rerun yet
+    header = {"benchmark_stages": ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
+                                   "sweep", "table2"], "hardware": "2 CPU cores (X), no GPU"}
+    nat = {"1_iterations": {"libreoffice": scores(10.0)}, "10_iterations": {"libreoffice": scores(14.0)}}
+    teacher = {"greedy": {"libreoffice": scores(40.0)}, "beam4": {"libreoffice": scores(41.0)}}
+    table2 = {"rows": {"sx/st": {"bleu": 3.0}, "stl/st": {"bleu": 5.0}, "cmlm_init": {"bleu": 9.0}}}
+    recorded = {"bench_teacher": teacher, "bench_cmlm_kd": {**nat, "train_seconds": 1800.0}}
+    fresh = {"bench_teacher": {**teacher, "stage_seconds": 60.0},
+             "bench_cmlm_kd": {**nat, "1_iterations": {"libreoffice": scores(11.0)}, "train_seconds": 1500.0,
+                               "stage_seconds": 1620.0},
+             "bench_table2": {**table2, "stage_seconds": 1320.0},
+             "bench_distill": {"seconds": 400.0, "stage_seconds": 420.0}}
+    (tmp_path / "fresh").mkdir()
+    for name, payload in recorded.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({**header, **payload}))
+    for name, payload in fresh.items():
+        (tmp_path / "fresh" / f"{name}.json").write_text(json.dumps({**header, **payload}))
+    (tmp_path / "fresh" / "bench_teacher_quick.json").write_text(json.dumps({**header, **teacher}))  # left out
+    (tmp_path / "fresh" / "bench_b_teacher.json").write_text(json.dumps(  # another benchmark's: left out
+        {**header, "benchmark_stages": ["teacher"], **teacher}))
+    text = section_fresh()
+    lines = text.splitlines()
+    assert [line.split(" | ")[0] for line in lines if line.startswith("| `")] == [
+        "| `teacher`", "| `distill`", "| `cmlm_kd`", "| `table2`"]  # in the benchmark's order
+    assert ("| `cmlm_kd` | 27.0 | 30.0 / 25.0 | 1 it. 10.00 / 20.0, 10 it. 14.00 / 28.0 | 1 it. 11.00 / 22.0, 10 it. "
+            "14.00 / 28.0 |") in lines
+    assert "| `distill` | 7.0 | - / 6.7 | - | - |" in lines  # no record in results/: nothing beside it
+    assert "| `table2` | 22.0 | - / - | - | dev BLEU: mean of 2 pairs 4.00, best stl/st 5.00 |" in lines
+    assert ("took **0.95 h** (**incomplete**: not every stage of `make bench` is there, finished and timed whole, so "
+            "this is not yet its cost) (the issue asks") in text
+    assert "--stages teacher,distill,cmlm_kd,table2 --runs-dir runs/fresh --results-dir results/fresh`" in text
+    speed = {"command": "python scripts/bench_speed.py --output results/fresh/speed.json", "script_seconds": 360.0,
+             "results": {"batch_1": {"NAT 1 iteration, length beam 1": {"speedup_vs_teacher_greedy": 4.5}}}}
+    assert fresh_summary() == ""  # not finished there: no line in the README
+    (tmp_path / "fresh" / "speed.json").write_text(json.dumps(speed))
+    for stage in ("engine", "control", "cmlm_ref", "examples"):  # the rest of `make bench`, timed
+        (tmp_path / "fresh" / f"bench_{stage}.json").write_text(json.dumps({**header, "stage_seconds": 0.0}))
+    text = section_fresh()
+    assert ("took **0.95 h** in all, and the speed table (item 7) 6.0 min more (**1.05 h**; its batch-1 ratio of one parallel pass to teacher "
+            "greedy: 4.50x)") in text
+    assert "*Command: `make bench RERUN=fresh`, which runs `python scripts/bench.py --stages teacher," in text
+    assert rerun_folders() == ["fresh"] and section_fresh("other") is None
+    assert fresh_summary() == (  # the README's line on it
+        "\n\n`make bench` (the issue's items on A, from nothing; target: about 3 h on 2 CPU cores): **1.05 h** (**yes**), "
+        "2 CPU cores (X), no GPU; one-pass help BLEU, recorded -> again: `cmlm_kd` 10.00 -> 11.00 (`make bench "
+        "RERUN=fresh`, which runs `python scripts/bench.py --stages teacher,distill,cmlm_kd,engine,control,cmlm_ref,"
+        "examples,table2 --runs-dir runs/fresh --results-dir results/fresh` and `python scripts/bench_speed.py --output "
+        "results/fresh/speed.json`).")
 
 
 def test_dev_curve_table_puts_both_energies_of_a_step_on_one_row():

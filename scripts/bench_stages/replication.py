@@ -14,7 +14,7 @@ from .settings import ENGINE
 class ReplicationStages(Comparisons):
     """The issue's items, in the order `make bench` runs them: the teacher, its distilled outputs, the CMLM on them,
     ENGINE from the better CMLM so far with its matched control, the CMLM on references, examples, the 25 operator
-    pairs, and the paper's model selection on dev energy."""
+    pairs; then (in `make bench-all` only) the paper's model selection on dev energy."""
 
     def stage_teacher(self) -> None:
         self.write("teacher", {"greedy": self.evaluate(self.teacher_dir, num_beams=1),

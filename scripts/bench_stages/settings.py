@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# In the order `make bench` runs them: the most informative first (the distilled CMLM is the stronger start in
-# the paper and in the field notes, so ENGINE and its control need not wait for cmlm_ref), table2 late.
+# In the order `make bench-all` runs them (`make bench`: the items alone, BENCH_STAGES in the Makefile): the
+# most informative first (the distilled CMLM is the stronger start in the paper and in the field notes, so ENGINE and
+# its control need not wait for cmlm_ref), table2 late.
 STAGES = ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples",
           "sweep", "lengths", "cmlm_long", "gain", "table2", "engine_selected", "confirm", "ranking", "budget",
           "unfrozen", "rescoring", "descent", "sharp", "sharper", "distill_ui", "cmlm_more", "stronger", "stronger_sx", "slow_control",

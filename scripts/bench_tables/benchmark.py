@@ -8,7 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .common import cells, load, partial_note, table
-from .curves import section_budget, section_budget_seeds, section_fast, section_transfer, seed_curves
+from .curves import (
+    TRANSFER_STAGES,
+    section_budget,
+    section_budget_seeds,
+    section_fast,
+    section_transfer,
+    seed_curves,
+)
 from .decoding import (
     section_length_choice,
     section_lengths_strong,
@@ -242,7 +249,7 @@ def labels_sections(prefix: str, suffix: str) -> str:
             text += "\n\n" + section(found)
     text += confirm_section(stage, "still_confirm", "ENGINE from a student trained with a still encoder, over "
                                                     "seeds (every run with the still encoder too)")
-    for name in ("still_long_pure_fast", "still_further_pure_fast"):
+    for name in TRANSFER_STAGES:
         if found := stage(name):
             text += "\n\n" + section_transfer(found, name)
     return text

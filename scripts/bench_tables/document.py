@@ -9,9 +9,11 @@ from pathlib import Path
 from .benchmark import section_bench
 from .gain import section_gain_all
 from .measurements import (
+    rerun_folders,
     section_compute,
     section_demo,
     section_fidelity,
+    section_fresh,
     section_speed,
     section_teacher_de_en,
     section_train_step,
@@ -58,7 +60,8 @@ def render() -> str:
                 section_speed("speed_labels", "Decoding speed, labels (CPU; the labels benchmark's cmlm_long and "
                               "teacher on its test slice, with teacher rescoring)"),
                 section_speed("speed_demo", "Decoding speed, help sentences with teacher rescoring (CPU; `make demo`'s "
-                              "ENGINE and teacher, run after it)"), section_train_step(), section_compute()]
+                              "ENGINE and teacher, run after it)"), section_train_step(), section_compute(),
+                *(section_fresh(folder) for folder in rerun_folders())]
     body = "\n\n".join(s for s in sections if s)
     return contents(body) + "\n\n" + body if body else "(no results yet)"
 

@@ -1,13 +1,14 @@
 """The sections that stand outside the benchmarks' stages: `make demo`, the converted Firefox Translations teacher
-against its native engine, the DE->EN teacher trained here, decoding speed, the training step's cost, and the
-compute `make bench` has recorded."""
+against its native engine, the DE->EN teacher trained here, decoding speed, the training step's cost, the
+compute the benchmarks have recorded, and `make bench`'s stages run again from nothing (cost and reproducibility)."""
 
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from . import common
-from .common import load, source, table
+from .common import batch1_ratio, load, source, table
 
 
 def section_demo() -> str | None:
@@ -148,7 +149,8 @@ def recorded_seconds(data: dict) -> float:
 
 
 def section_compute() -> str | None:
-    """How long `make bench` has taken here, summed from what the results record."""
+    """How long the benchmarks' stages (`make bench-all`, `bench-b`, `bench-short`, `bench-labels`) have taken
+    here, summed from what the results record."""
     benchmarks = {"bench_": "A", "bench_short_": "A on short segments", "bench_labels_": "A on labels", "bench_b_": "B"}
     seconds: dict[str, dict[str, float]] = {prefix: {} for prefix in benchmarks}
     for path in sorted(common.RESULTS.glob("bench_*.json")):
@@ -168,10 +170,110 @@ def section_compute() -> str | None:
                              f"`{longest}` ({seconds[prefix][longest] / 3600:.2f} h)"])
     if not rows:
         return None
-    return ("### Recorded compute of `make bench`\n\n"
+    return ("### Recorded compute of the benchmarks\n\n"
             + table(["benchmark", "stages that time their training", "hours recorded", "longest stage"], rows)
             + "\n\nSummed from `train_seconds`, `control_train_seconds`, `seconds` and `control_seconds` in "
             "`results/bench_*.json` (`--quick` slices left out): training and distillation wall time on the hardware "
             "each JSON names. Evaluation is not timed, nor are the stages that only score (`gain`, `table2`, "
             "`lengths`, `examples`, ...), so each total is a floor. B's teacher trained separately "
             "(`results/teacher_de_en.json`). Regenerated with `python scripts/make_tables.py`.")
+
+
+def rerun_folders() -> list[str]:
+    """The folders of results/ that hold a rerun of `make bench`'s stages (`make bench RERUN=name` writes
+    results/name/), by name."""
+    return sorted(path.name for path in common.RESULTS.iterdir() if path.is_dir() and rerun(path.name))
+
+
+def fresh_scores(stage: str, data: dict) -> str:
+    """A stage's headline scores (help test set, BLEU / chrF) in a few words: the teacher's two decodings, a NAT
+    model's one pass and ten iterations, Table 2's mean and best pair on dev; nothing for the other stages."""
+    def pair(scores: dict) -> str:
+        return f"{scores['bleu']:.2f} / {scores['chrf']:.1f}"
+
+    if stage == "teacher":
+        return f"greedy {pair(data['greedy']['libreoffice'])}, beam 4 {pair(data['beam4']['libreoffice'])}"
+    if "1_iterations" in data:
+        return (f"1 it. {pair(data['1_iterations']['libreoffice'])}, "
+                f"10 it. {pair(data['10_iterations']['libreoffice'])}")
+    rows = {key: row for key, row in data.get("rows", {}).items() if key != "cmlm_init"}
+    if stage == "table2" and rows and not data.get("partial"):
+        best = max(rows, key=lambda key: rows[key]["bleu"])
+        mean = sum(row["bleu"] for row in rows.values()) / len(rows)
+        return f"dev BLEU: mean of {len(rows)} pairs {mean:.2f}, best {best} {rows[best]['bleu']:.2f}"
+    return "-"
+
+
+# What `make bench` runs (BENCH_STAGES in the Makefile; a test keeps the two equal).
+MAKE_BENCH_STAGES = ("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2")
+
+
+class Rerun(NamedTuple):
+    """One rerun of `make bench`'s stages (results/<folder>/): each stage's results, in the benchmark's order, what the
+    stages and the speed script took, and the command that repeats it."""
+
+    folder: str
+    stages: dict[str, dict]  # in the benchmark's order
+    stage_seconds: float
+    speed: dict | None
+    command: str
+
+    @property
+    def seconds(self) -> float:
+        return self.stage_seconds + (self.speed or {}).get("script_seconds", 0.0)
+
+    @property
+    def complete(self) -> bool:
+        """Every stage of `make bench` finished and timed whole in one process each, and the speed table timed too:
+        only then is `seconds` what `make bench` cost (a resumed stage times its last process alone)."""
+        return (set(self.stages) == set(MAKE_BENCH_STAGES) and "script_seconds" in (self.speed or {})
+                and all("stage_seconds" in data and not data.get("partial") for data in self.stages.values()))
+
+
+def rerun(folder: str) -> Rerun | None:
+    """results/<folder>/'s rerun of benchmark A's full-scale stages (`--quick` slices left out), or None where it
+    holds none."""
+    found = {path.stem.removeprefix("bench_"): json.loads(path.read_text())
+             for path in sorted((common.RESULTS / folder).glob("bench_*.json")) if not path.stem.endswith("_quick")}
+    order = [stage for data in found.values() for stage in data.get("benchmark_stages", [])]
+    stages = {stage: found[stage] for stage in dict.fromkeys(order) if stage in found}  # A's stages, in its order
+    if not stages:
+        return None
+    speed = load(f"{folder}/speed")
+    command = (f"python scripts/bench.py --stages {','.join(stages)} --runs-dir runs/{folder} "
+               f"--results-dir results/{folder}")
+    if speed:  # the whole of `make bench` ran there
+        command = f"make bench RERUN={folder}`, which runs `{command}` and `{speed['command']}"
+    return Rerun(folder, stages, sum(data.get("stage_seconds", 0.0) for data in stages.values()), speed, command)
+
+
+def section_fresh(folder: str = "fresh") -> str | None:
+    """The reproducibility check: `make bench`'s stages trained and scored again from nothing into results/<folder>/
+    (runs/<folder>/, by `make bench RERUN=<folder>`), each beside its record in results/. Their whole wall time
+    (`stage_seconds`: training, evaluation and loading) is also the measured cost of `make bench` on 2 cores, which
+    the training times alone understate."""
+    if not (run := rerun(folder)):
+        return None
+    rows = []
+    for stage, again in run.stages.items():
+        recorded, whole = load(f"bench_{stage}") or {}, again.get("stage_seconds")
+        trained = [recorded_seconds(recorded) if recorded else 0.0, recorded_seconds(again)]
+        rows.append([f"`{stage}`", f"{whole / 60:.1f}" if whole else "not timed",
+                     " / ".join(f"{seconds / 60:.1f}" if seconds else "-" for seconds in trained),
+                     fresh_scores(stage, recorded) if recorded else "-", fresh_scores(stage, again)])
+    text = (f"### `make bench` again from nothing (`results/{folder}/`): cost and reproducibility\n\n"
+            "Benchmark A's stages of the issue's items 1-6 trained and scored again from an empty `runs/` on "
+            f"{next(iter(run.stages.values()))['hardware']}, into `results/{folder}/`, each beside the record in "
+            "`results/` (help test set, BLEU / chrF):\n\n"
+            + table(["stage", "whole stage (min)", "training (min): recorded / again", "recorded", "again"], rows)
+            + f"\n\nThe stages took **{run.stage_seconds / 3600:.2f} h**"
+            + (" in all" if run.complete else " (**incomplete**: not every stage of `make bench` is there, finished and "
+               "timed whole, so this is not yet its cost)"))
+    if run.speed and "script_seconds" in run.speed:
+        text += (f", and the speed table (item 7) {run.speed['script_seconds'] / 60:.1f} min more "
+                 f"(**{run.seconds / 3600:.2f} h**; its batch-1 ratio of one parallel pass to teacher greedy: "
+                 f"{batch1_ratio(run.speed):.2f}x)")
+    return (text + " (the issue asks for about 3 h on 2 cores). Training times are those the stages record. A rebuild "
+            "is not bit-exact across machines (other vector units, other kernels), so the scores show how far a "
+            f"rerun of the same recipe moves. *Command: `{run.command}` (a new name reruns from nothing; a name whose "
+            "folders exist resumes them).*")

@@ -58,6 +58,43 @@ def test_bench_py_records_each_stage_s_whole_wall_time_and_skips_it_once_done(tm
     assert json.loads((tmp_path / "results" / "bench_teacher_quick.json").read_text()) == written
 
 
+def test_a_stage_resumed_after_an_interruption_is_timed_over_both_processes(tmp_path, monkeypatch):
+    """A stage of many short runs writes `partial` results with the seconds so far; the process that resumes it goes
+    on from them, so `stage_seconds` covers both processes (up to the first one's last write) and says there were 2."""
+    import pytest
+    import torch
+
+    def stage_table2(self):
+        rows = self.finished_rows("table2")
+        for pair in ("sx/st", "sx/sx"):
+            if pair in rows:
+                continue
+            time.sleep(0.1)
+            rows[pair] = {"bleu": 1.0}
+            self.write("table2", {"rows": rows, "partial": len(rows) < 2})
+            if pair == "sx/st" and not resumed:
+                raise KeyboardInterrupt  # killed after its first pair
+
+    resumed = False
+    monkeypatch.setattr(bench.Bench, "stage_table2", stage_table2)
+    argv = ["bench.py", "--quick", "--stages", "table2", "--runs-dir", str(tmp_path / "runs"),
+            "--results-dir", str(tmp_path / "results"), "--threads", str(torch.get_num_threads())]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(KeyboardInterrupt):
+        bench_script.main()
+    path = tmp_path / "results" / "bench_table2_quick.json"
+    first = json.loads(path.read_text())
+    assert first["partial"] and first["stage_processes"] == 1 and 0.1 <= first["stage_seconds"] < 30
+    resumed = True
+    assert bench_script.main() == 0
+    done = json.loads(path.read_text())
+    assert not done["partial"] and set(done["rows"]) == {"sx/st", "sx/sx"}
+    assert done["stage_processes"] == 2 and first["stage_seconds"] + 0.1 <= done["stage_seconds"] < 60
+    monkeypatch.setattr("sys.argv", [*argv, "--force"])  # started over: the finished record's time is not carried
+    assert bench_script.main() == 0
+    assert json.loads(path.read_text())["stage_processes"] == 1
+
+
 def test_bench_speed_on_a_fresh_clone_says_how_to_get_the_models_it_times(tmp_path, monkeypatch):
     """`make bench` on a fresh clone skips the recorded stages, so the speed script finds no runs/ there: it stops
     before loading anything and names the way out."""

@@ -35,6 +35,8 @@ class BenchBase:
         # (CMLMForConditionalGeneration.freeze_encoder). `Recipes.still_encoder()` turns it off: `still_encoder`,
         # `still_confirm`, every `still_*` stage, and `--rebuild` of the still chain.
         self.encoder_dropout = True
+        # stage -> (when this process started it, seconds and processes its earlier, interrupted runs recorded)
+        self.clocks: dict[str, tuple[float, float, int]] = {}
 
     def result_path(self, stage: str) -> Path:
         return self.results / f"{self.benchmark.results_prefix}{stage}{self.suffix}.json"
@@ -54,20 +56,39 @@ class BenchBase:
                 **self.teacher_record()}
 
     def write(self, stage: str, payload: dict) -> None:
-        payload = {**self.header(stage), **payload}
+        payload = {**self.header(stage), **payload, **self.stage_clock(stage)}
         self.result_path(stage).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
         print(f"[bench] {stage}: wrote {self.result_path(stage)}")
 
     def read(self, stage: str) -> dict:
         return json.loads(self.result_path(stage).read_text())
 
-    def record_stage_seconds(self, stage: str, seconds: float) -> None:
-        """Add the stage's whole wall time (training, distillation, evaluation and loading, this process only) to its
-        results JSON: the training times the stages record leave out evaluation, so only this sums to what a run
-        costs. A stage that wrote no results (a check that found nothing to do) is left alone."""
+    def start_stage_clock(self, stage: str) -> None:
+        """Start timing `stage` whole (training, distillation, evaluation and loading): the training times the stages
+        record leave out evaluation, so only this sums to what a run costs.
+
+        A stage of many short runs rewrites its results after each run (`partial`), each time with the seconds so
+        far; resumed after an interruption, it goes on from the seconds and processes its partial results recorded,
+        so a stage run in several processes is timed over all of them (less the time after its last write in each
+        interrupted one: the work that was lost and done again is counted once)."""
+        earlier = self.read(stage) if self.result_path(stage).exists() else {}
+        resumed = earlier.get("partial", False)
+        self.clocks[stage] = (time.monotonic(), earlier.get("stage_seconds", 0.0) if resumed else 0.0,
+                              earlier.get("stage_processes", 0) if resumed else 0)
+
+    def stage_clock(self, stage: str) -> dict:
+        """`stage_seconds` and `stage_processes` so far, for a stage this process is timing (else nothing)."""
+        if stage not in self.clocks:
+            return {}
+        started, seconds, processes = self.clocks[stage]
+        return {"stage_seconds": seconds + time.monotonic() - started, "stage_processes": processes + 1}
+
+    def record_stage_seconds(self, stage: str) -> None:
+        """Write the stage's whole wall time, over every process that ran it, to its results JSON once it has
+        finished. A stage that wrote no results (a check that found nothing to do) is left alone."""
         if self.result_path(stage).exists():
             payload = self.read(stage)
-            self.result_path(stage).write_text(json.dumps({**payload, "stage_seconds": seconds}, indent=2,
+            self.result_path(stage).write_text(json.dumps({**payload, **self.stage_clock(stage)}, indent=2,
                                                           ensure_ascii=False))
 
     @property

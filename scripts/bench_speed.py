@@ -2,10 +2,11 @@
 
     python scripts/bench_speed.py --student runs/demo/engine --teacher runs/demo/teacher-en-pt
 
-Same held-out test sentences (LibreOffice help unless `--corpus` says otherwise), same threads, medians of repeats,
-batch 1 and batch 64; ratios are to teacher greedy; mean output lengths beside them, and the batch-1 parts (encoders,
-output layer). The one-pass NAT rows are timed again with a plain nn.Linear output layer, right after themselves:
-what the vocabulary-major projection of `generate()` buys (or costs), in the same run. Writes results/speed.json
+Same held-out test sentences (LibreOffice help unless `--corpus` says otherwise), same threads, batch 1 and batch
+64. Each repeat times every system once, in turn (`side_by_side_latency`), so the ratio to teacher greedy is taken
+within each repeat: the tables give its median and every repeat's value. Mean output lengths beside them, and the
+batch-1 parts (encoders, output layer). The one-pass NAT rows are timed again with a plain nn.Linear output layer in
+the same repeats: what the vocabulary-major projection of `generate()` buys (or costs). Writes results/speed.json
 (absolute times only mean something on the machine named there).
 """
 
@@ -15,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -35,7 +37,7 @@ def shortlist_at_batch1(systems: dict, tokenizer, sources: list[str], repeats: i
     shortlist (always for greedy search; the length beam compares log-probabilities normalised over the shortlist,
     so it may pick another length): the share of unchanged outputs is recorded.
     """
-    from engine_hf.benchmark import decoding_latency, shortlisted
+    from engine_hf.benchmark import shortlisted, side_by_side_latency
 
     def outputs(model, kwargs) -> list[torch.Tensor]:
         with torch.no_grad():
@@ -44,16 +46,13 @@ def shortlist_at_batch1(systems: dict, tokenizer, sources: list[str], repeats: i
 
     full = {name: outputs(model, kwargs) for name, (model, kwargs) in systems.items()}
     keep = torch.cat([ids for rows in full.values() for ids in rows] + [torch.tensor(tokenizer.all_special_ids)]).unique()
-    rows = {}
+    restricted = {name: (model, kwargs, partial(shortlisted, model, keep)) for name, (model, kwargs) in systems.items()}
+    rows = side_by_side_latency(restricted, tokenizer, sources, 1, repeats, baseline="teacher greedy")
     for name, (model, kwargs) in systems.items():
         with shortlisted(model, keep):
-            rows[name] = decoding_latency(model, tokenizer, sources, 1, repeats, **kwargs)
             same = sum(torch.equal(a, b) for a, b in zip(outputs(model, kwargs), full[name], strict=True))
         rows[name]["unchanged_outputs"] = same / len(sources)
-        print(f"batch  1 shortlist ({len(keep)} ids) {name:<34} {1000 * rows[name]['seconds_per_sentence']:8.1f} ms/sentence")
-    base = rows["teacher greedy"]["seconds_per_sentence"]
-    for row in rows.values():
-        row["speedup_vs_teacher_greedy"] = base / row["seconds_per_sentence"]
+        print(f"batch  1 shortlist ({len(keep)} ids) {name:<50} {1000 * rows[name]['seconds_per_sentence']:8.1f} ms/sentence")
     return {"shortlist_ids": len(keep), "vocabulary": len(tokenizer), "results": rows}
 
 
@@ -88,7 +87,7 @@ def main() -> int:
         require_model(model)
     torch.set_num_threads(args.threads)
 
-    from engine_hf.benchmark import batch1_components, decoding_latency, linear_output_layer
+    from engine_hf.benchmark import batch1_components, linear_output_layer, side_by_side_latency
     from engine_hf.inference import load_model
     from engine_hf.training import DataArguments, load_corpus_splits
 
@@ -111,26 +110,23 @@ def main() -> int:
         "NAT 1 iteration, length beam 5, teacher rescoring": (
             student, {"num_iterations": 1, "length_beam": 5, "rescoring_model": teacher}),
     }
+    for name in LINEAR_CONTROL_SYSTEMS:
+        model, kwargs = systems[name]
+        systems[f"{name}, nn.Linear output layer"] = (model, kwargs, linear_output_layer)
     results: dict[str, dict] = {}
     for batch_size, count in ((1, args.batch1_sentences), (64, len(sources))):
-        rows = {}
-        for name, (model, kwargs) in systems.items():
-            rows[name] = decoding_latency(model, tokenizer, sources[:count], batch_size, args.repeats, **kwargs)
-            print(f"batch {batch_size:>2} {name:<34} {1000 * rows[name]['seconds_per_sentence']:8.1f} ms/sentence")
-            if name in LINEAR_CONTROL_SYSTEMS:
-                with linear_output_layer():
-                    control = f"{name}, nn.Linear output layer"
-                    rows[control] = decoding_latency(model, tokenizer, sources[:count], batch_size, args.repeats, **kwargs)
-                print(f"batch {batch_size:>2} {control:<34} {1000 * rows[control]['seconds_per_sentence']:8.1f} ms/sentence")
-        base = rows["teacher greedy"]["seconds_per_sentence"]
-        for row in rows.values():
-            row["speedup_vs_teacher_greedy"] = base / row["seconds_per_sentence"]
+        rows = side_by_side_latency(systems, tokenizer, sources[:count], batch_size, args.repeats,
+                                    baseline="teacher greedy")
+        for name, row in rows.items():
+            print(f"batch {batch_size:>2} {name:<50} {1000 * row['seconds_per_sentence']:8.1f} ms/sentence "
+                  f"{row['speedup_vs_teacher_greedy']:5.2f}x (per repeat "
+                  + " ".join(f"{r:.2f}" for r in row["speedup_vs_teacher_greedy_per_repeat"]) + ")")
         results[f"batch_{batch_size}"] = rows
     nat_tokens = results["batch_1"]["NAT 1 iteration, length beam 1"]["mean_output_tokens"]
     components = batch1_components(student, teacher, tokenizer, sources[: args.batch1_sentences], nat_tokens)
     for name, ms in components.items():
         print(f"batch  1 part {name:<48} {ms:8.1f} ms")
-    shortlist = shortlist_at_batch1({name: systems[name] for name in SHORTLIST_SYSTEMS}, tokenizer,
+    shortlist = shortlist_at_batch1({name: systems[name][:2] for name in SHORTLIST_SYSTEMS}, tokenizer,
                                     sources[: args.batch1_sentences], args.repeats)
     payload = {"command": "python scripts/bench_speed.py " + " ".join(sys.argv[1:]), "threads": args.threads,
                "hardware": hardware_description(),

@@ -107,21 +107,21 @@ def main() -> int:
 
 
 def measure_speed(teacher_dir: Path, student_dir: Path, data) -> dict[str, float]:
-    from engine_hf.benchmark import decoding_latency
+    from engine_hf.benchmark import side_by_side_latency
     from engine_hf.inference import load_model
     from engine_hf.training import load_corpus_splits
 
     sources = [p[data.src_lang] for p in load_corpus_splits(data)["test"]["translation"][:20]]
     teacher, tokenizer = load_model(str(teacher_dir))
     student, _ = load_model(str(student_dir))
-    t = decoding_latency(teacher, tokenizer, sources, batch_size=1, num_beams=1)
-    s = decoding_latency(student, tokenizer, sources, batch_size=1, num_iterations=1, length_beam=1)
-    r = decoding_latency(student, tokenizer, sources, batch_size=1, num_iterations=1, length_beam=3,
-                         rescoring_model=teacher)
+    rows = side_by_side_latency(
+        {"teacher": (teacher, {"num_beams": 1}), "engine": (student, {"num_iterations": 1, "length_beam": 1}),
+         "rescored": (student, {"num_iterations": 1, "length_beam": 3, "rescoring_model": teacher})},
+        tokenizer, sources, batch_size=1, baseline="teacher")
+    t, s, r = rows["teacher"], rows["engine"], rows["rescored"]
     return {"teacher_greedy_ms": 1000 * t["seconds_per_sentence"], "engine_1_iteration_ms": 1000 * s["seconds_per_sentence"],
-            "speedup": t["seconds_per_sentence"] / s["seconds_per_sentence"],
-            "engine_rescored_ms": 1000 * r["seconds_per_sentence"],
-            "speedup_rescored": t["seconds_per_sentence"] / r["seconds_per_sentence"], "sentences": len(sources)}
+            "speedup": s["speedup_vs_teacher"], "engine_rescored_ms": 1000 * r["seconds_per_sentence"],
+            "speedup_rescored": r["speedup_vs_teacher"], "sentences": len(sources)}
 
 
 def side_by_side(systems: dict, data, count: int = 4) -> list[dict[str, str]]:

@@ -580,3 +580,61 @@ def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start
     text = section_confirm(data)
     assert "| cmlm_kd | 0 | 4.00 / 30.0 / 0.30 / 6.00 | 4.00 / 30.0 / 0.10 / 5.00 | 5.00 / 31.0 / 0.20 / 5.50 |" in text
     assert "teacher energy ENGINE - control -0.50 nats/token, ENGINE lower in 2 of 2" in text
+
+
+def test_speed_runs_table_sets_sequential_and_interleaved_runs_side_by_side_with_the_spread(tmp_path, monkeypatch):
+    """The run-to-run table: one row per speed file of `make bench`'s ENGINE, the per-repeat lowest and highest ratio
+    where the repeats were interleaved; the speed table of an interleaved run names the method under it."""
+    from bench_tables.measurements import section_speed, section_speed_runs
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    (tmp_path / "fresh").mkdir()
+
+    def speed(name: str, ratios: list[float] | None) -> None:
+        nat = {"seconds_per_sentence": 0.015, "sentences_per_second": 66.7, "mean_output_tokens": 8.7,
+               "speedup_vs_teacher_greedy": 5.29 if ratios is None else sorted(ratios)[len(ratios) // 2]}
+        if ratios:
+            nat["speedup_vs_teacher_greedy_per_repeat"] = ratios
+        teacher = {"seconds_per_sentence": 0.08, "sentences_per_second": 12.5, "speedup_vs_teacher_greedy": 1.0}
+        (tmp_path / f"{name}.json").write_text(json.dumps({
+            "command": f"python scripts/bench_speed.py --output results/{name}.json", "repeats": len(ratios or "abc"),
+            "hardware": "2 CPU cores", "threads": 2,
+            "results": {f"batch_{b}": {"teacher greedy": teacher, "NAT 1 iteration, length beam 1": nat}
+                        for b in (1, 64)}}))
+
+    speed("fresh/speed", None)
+    assert section_speed_runs() is None  # one run alone moves nowhere
+    speed("speed_interleaved", [4.8, 5.1, 4.9, 5.4, 5.0])
+    text = section_speed_runs()
+    assert "| `fresh/speed` | 3 | one system after another | 80.0 | 15.0 | 8.7 | 5.29x | 5.29x |" in text
+    assert "| `speed_interleaved` | 5 | interleaved | 80.0 | 15.0 | 8.7 | 5.00x (4.80-5.40) | 5.00x (4.80-5.40) |" in text
+    assert "*`speed_interleaved`: `python scripts/bench_speed.py --output results/speed_interleaved.json`.*" in text
+    table = section_speed("speed_interleaved")
+    assert "vs teacher greedy (median; lowest-highest repeat)" in table and "| 5.00x (4.80-5.40) |" in table
+    assert "Interleaved repeats" in table and "Interleaved repeats" not in section_speed("fresh/speed")
+
+
+def test_summary_adds_the_interleaved_speed_runs_with_their_spread(tmp_path, monkeypatch):
+    """The README's speed paragraph gains one line for the interleaved runs: median, verdict, lowest and highest
+    repeat and the command of each; a run timed one system after another adds nothing there."""
+    from bench_tables.targets import interleaved_speed_summary
+
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+
+    def speed(name: str, ratios: list[float] | None) -> None:
+        nat = {"speedup_vs_teacher_greedy": 5.29 if ratios is None else sorted(ratios)[len(ratios) // 2]}
+        if ratios:
+            nat["speedup_vs_teacher_greedy_per_repeat"] = ratios
+        (tmp_path / f"{name}.json").write_text(json.dumps({
+            "command": f"python scripts/bench_speed.py --output results/{name}.json", "student": "runs/fresh/bench/engine",
+            "hardware": "2 CPU cores", "results": {"batch_1": {"NAT 1 iteration, length beam 1": nat}}}))
+
+    (tmp_path / "fresh").mkdir()
+    speed("fresh/speed", None)
+    assert interleaved_speed_summary() == ""
+    speed("speed_interleaved", [5.5, 4.9, 6.7])
+    speed("speed_interleaved_again", [4.7, 4.8, 5.2])
+    text = interleaved_speed_summary()
+    assert "`make bench`'s ENGINE (`runs/fresh/bench/engine`, the same architecture as the targets' student)" in text
+    assert ("**5.50x** (yes), median of 3 repeats, 4.90x to 6.70x by repeat (`python scripts/bench_speed.py --output "
+            "results/speed_interleaved.json`); again: **4.80x** (**no**), median of 3 repeats, 4.70x to 5.20x") in text

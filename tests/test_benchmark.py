@@ -31,6 +31,55 @@ def test_decoding_latency_batches_sources_by_length(tokenizer):
     assert result["mean_output_tokens"] == words / 4
 
 
+def test_side_by_side_latency_interleaves_repeats_and_takes_the_ratio_within_each(tokenizer):
+    """Each repeat times every system once, in an order rotated from repeat to repeat; a system's context is entered
+    around its own runs only; the ratio to the baseline is the median of the per-repeat ratios, each one recorded."""
+    import time
+    from contextlib import contextmanager
+
+    import pytest
+    import torch
+
+    from engine_hf.benchmark import side_by_side_latency
+
+    log: list[str] = []
+    inside: list[str] = []
+
+    class Sleeper:
+        device = torch.device("cpu")
+
+        def __init__(self, name: str, seconds: float) -> None:
+            self.name, self.seconds = name, seconds
+
+        def generate(self, input_ids, attention_mask, **kwargs):
+            log.append(self.name + ("*" if inside else ""))
+            time.sleep(self.seconds)
+            return input_ids
+
+    @contextmanager
+    def switched():
+        inside.append("on")
+        yield
+        inside.pop()
+
+    systems = {"slow": (Sleeper("slow", 0.02), {}), "fast": (Sleeper("fast", 0.005), {}),
+               "fast switched": (Sleeper("fast", 0.005), {}, switched)}
+    rows = side_by_side_latency(systems, tokenizer, ["Am Anfang.", "Es werde Licht!"], batch_size=2, repeats=3,
+                                baseline="slow")
+    # warm-up once each, then repeats in rotated order; the context only around its own system
+    assert log == ["slow", "fast", "fast*", "slow", "fast", "fast*", "fast", "fast*", "slow", "fast*", "slow", "fast"]
+    assert not inside
+    assert rows["slow"]["speedup_vs_slow"] == 1.0 and rows["slow"]["speedup_vs_slow_per_repeat"] == [1.0] * 3
+    ratios = rows["fast"]["speedup_vs_slow_per_repeat"]
+    assert len(ratios) == 3 and rows["fast"]["speedup_vs_slow"] == sorted(ratios)[1]
+    assert 2 < rows["fast"]["speedup_vs_slow"] < 4.5  # 20 ms against 5 ms, less the sleeps' overhead
+    assert rows["fast"]["repeats"] == 3 and rows["fast"]["sentences"] == 2
+    per_repeat = rows["slow"]["seconds_per_sentence_per_repeat"]
+    assert len(per_repeat) == 3 and rows["slow"]["seconds_per_sentence"] == sorted(per_repeat)[1] >= 0.01
+    with pytest.raises(ValueError, match="baseline 'teacher' is not one of the systems timed"):
+        side_by_side_latency(systems, tokenizer, ["Am Anfang."], batch_size=1, baseline="teacher")
+
+
 def test_batch1_components_time_both_encoders_and_the_output_layer_at_both_widths(tokenizer):
     from conftest import tiny_cmlm_config, tiny_marian
 

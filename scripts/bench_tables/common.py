@@ -83,9 +83,20 @@ def refined_gap(point: dict) -> str:
     return curve_gap(point, "_10") if "engine_bleu_10" in point else "-"
 
 
-def batch1_ratio(speed: dict) -> float:
-    """A speed file's batch-1 ratio to teacher greedy for one parallel pass with one length candidate (the issue's
-    speed target)."""
+def batch1_row(speed: dict) -> dict:
+    """A speed file's batch-1 row for one parallel pass with one length candidate (the issue's speed target)."""
     batch1 = speed["results"]["batch_1"]
-    return batch1[next(k for k in batch1 if k.startswith("NAT 1 iteration, length beam 1") and "nn.Linear" not in k)][
-        "speedup_vs_teacher_greedy"]
+    return batch1[next(k for k in batch1 if k.startswith("NAT 1 iteration, length beam 1") and "nn.Linear" not in k)]
+
+
+def batch1_ratio(speed: dict) -> float:
+    """A speed file's batch-1 ratio to teacher greedy for one parallel pass with one length candidate."""
+    return batch1_row(speed)["speedup_vs_teacher_greedy"]
+
+
+def ratio_cell(row: dict) -> str:
+    """A speed row's ratio to teacher greedy; where its repeats were interleaved (`side_by_side_latency`), with the
+    lowest and highest of the per-repeat ratios it is the median of."""
+    per_repeat = row.get("speedup_vs_teacher_greedy_per_repeat", [])
+    spread = f" ({min(per_repeat):.2f}-{max(per_repeat):.2f})" if len(per_repeat) > 1 else ""
+    return f"{row['speedup_vs_teacher_greedy']:.2f}x{spread}"

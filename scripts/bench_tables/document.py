@@ -15,6 +15,7 @@ from .measurements import (
     section_fidelity,
     section_fresh,
     section_speed,
+    section_speed_runs,
     section_teacher_de_en,
     section_train_step,
 )
@@ -60,7 +61,10 @@ def render() -> str:
                 section_speed("speed_labels", "Decoding speed, labels (CPU; the labels benchmark's cmlm_long and "
                               "teacher on its test slice, with teacher rescoring)"),
                 section_speed("speed_demo", "Decoding speed, help sentences with teacher rescoring (CPU; `make demo`'s "
-                              "ENGINE and teacher, run after it)"), section_train_step(), section_compute(),
+                              "ENGINE and teacher, run after it)"),
+                section_speed("speed_interleaved", "Decoding speed, interleaved repeats (CPU; `make bench`'s ENGINE, "
+                              "the same architecture as the targets' student)"),
+                section_speed_runs(), section_train_step(), section_compute(),
                 *(section_fresh(folder) for folder in rerun_folders())]
     body = "\n\n".join(s for s in sections if s)
     return contents(body) + "\n\n" + body if body else "(no results yet)"

@@ -8,7 +8,7 @@ import json
 from typing import NamedTuple
 
 from . import common
-from .common import batch1_ratio, load, source, table
+from .common import batch1_ratio, batch1_row, load, ratio_cell, source, table
 
 
 def section_demo() -> str | None:
@@ -93,9 +93,11 @@ def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> s
     for batch, systems in data["results"].items():
         for system, r in systems.items():
             rows.append([batch.replace("_", " "), system, f"{1000 * r['seconds_per_sentence']:.1f}",
-                         f"{r['sentences_per_second']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x",
+                         f"{r['sentences_per_second']:.1f}", ratio_cell(r),
                          f"{r['mean_output_tokens']:.1f}" if "mean_output_tokens" in r else "-"])
-    header = ["batch", "system", "ms/sentence", "sentences/s", "vs teacher greedy", "output tokens/sentence"]
+    interleaved = "speedup_vs_teacher_greedy_per_repeat" in batch1_row(data)
+    header = ["batch", "system", "ms/sentence", "sentences/s",
+              "vs teacher greedy" + (" (median; lowest-highest repeat)" if interleaved else ""), "output tokens/sentence"]
     text = f"### {title}\n\n" + table(header, rows)
     if "batch1_components_ms" in data:
         parts = ", ".join(f"{part} {ms:.1f} ms" for part, ms in data["batch1_components_ms"].items())
@@ -103,13 +105,47 @@ def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> s
                  "output token (plus `</s>`), and one parallel pass per iteration and length candidate.")
     if "batch1_shortlist" in data:
         shortlist = data["batch1_shortlist"]
-        rows = [[system, f"{1000 * r['seconds_per_sentence']:.1f}", f"{r['speedup_vs_teacher_greedy']:.2f}x",
-                 f"{r['unchanged_outputs']:.0%}"] for system, r in shortlist["results"].items()]
+        rows = [[system, f"{1000 * r['seconds_per_sentence']:.1f}", ratio_cell(r), f"{r['unchanged_outputs']:.0%}"] for system, r in shortlist["results"].items()]
         text += (f"\n\nBatch 1 with both output layers restricted to a shortlist of {shortlist['shortlist_ids']} of "
                  f"{shortlist['vocabulary']} ids (those the systems emit on these sentences, a stand-in for a lexical "
                  "shortlist), same run:\n\n"
                  + table(["system", "ms/sentence", "vs teacher greedy (shortlisted)", "outputs unchanged"], rows))
+    if interleaved:
+        text += ("\n\nInterleaved repeats: each repeat timed every system once, in turn (the order rotated from repeat "
+                 "to repeat), and each ratio is the median of the ratios taken within the repeats.")
     return text + "\n\n" + source(data)
+
+
+# The speed files that time `make bench`'s ENGINE (runs/fresh: the same architecture as the targets' student): the
+# rerun's own, timed one system after another, then two runs with interleaved repeats.
+SAME_STUDENT_SPEED_FILES = ("fresh/speed", "speed_interleaved", "speed_interleaved_again")
+
+
+def section_speed_runs() -> str | None:
+    """One student and teacher timed by several runs of `bench_speed.py`: how far its batch-1 ratio moves from run
+    to run, and within a run from repeat to repeat where the repeats were interleaved."""
+    found = [(name, data) for name in SAME_STUDENT_SPEED_FILES if (data := load(name))]
+    if len(found) < 2:
+        return None
+    rows = []
+    for name, data in found:
+        teacher, nat = data["results"]["batch_1"]["teacher greedy"], batch1_row(data)
+        rows.append([f"`{name}`", data["repeats"],
+                     "interleaved" if "speedup_vs_teacher_greedy_per_repeat" in nat else "one system after another",
+                     f"{1000 * teacher['seconds_per_sentence']:.1f}", f"{1000 * nat['seconds_per_sentence']:.1f}",
+                     f"{nat['mean_output_tokens']:.1f}", ratio_cell(nat),
+                     ratio_cell(data["results"]["batch_64"]["NAT 1 iteration, length beam 1"])])
+    header = ["run", "repeats", "timed", "teacher greedy ms/sentence (batch 1)", "NAT ms/sentence (batch 1)",
+              "NAT output tokens/sentence", "batch 1 vs teacher greedy (median; lowest-highest repeat)",
+              "batch 64 vs teacher greedy"]
+    commands = " ".join(f"*`{name}`: `{data['command']}`.*" for name, data in found)
+    return ("### Decoding speed, run to run (CPU; `make bench`'s ENGINE, `runs/fresh/bench/engine`, and its teacher)\n\n"
+            "The same student and teacher on the same 24 (batch 1) and 64 (batch 64) test sentences, by several runs "
+            "of `scripts/bench_speed.py`: the first timed every system's repeats one after another (the method of "
+            "every speed table before it), the others interleaved them (each repeat times every system once). One "
+            "parallel pass, one length candidate:\n\n"
+            + table(header, rows) + f"\n\n{commands} Hardware: {found[0][1]['hardware']}, {found[0][1]['threads']} "
+            "threads.")
 
 
 def section_train_step() -> str | None:
@@ -224,8 +260,9 @@ class Rerun(NamedTuple):
 
     @property
     def complete(self) -> bool:
-        """Every stage of `make bench` finished and timed whole in one process each, and the speed table timed too:
-        only then is `seconds` what `make bench` cost (a resumed stage times its last process alone)."""
+        """Every stage of `make bench` finished and timed whole, and the speed table timed too: only then is
+        `seconds` what `make bench` cost (a stage resumed after an interruption is timed over its processes, less
+        each interrupted one's time after its last write)."""
         return (set(self.stages) == set(MAKE_BENCH_STAGES) and "script_seconds" in (self.speed or {})
                 and all("stage_seconds" in data and not data.get("partial") for data in self.stages.values()))
 
@@ -258,7 +295,9 @@ def section_fresh(folder: str = "fresh") -> str | None:
     for stage, again in run.stages.items():
         recorded, whole = load(f"bench_{stage}") or {}, again.get("stage_seconds")
         trained = [recorded_seconds(recorded) if recorded else 0.0, recorded_seconds(again)]
-        rows.append([f"`{stage}`", f"{whole / 60:.1f}" if whole else "not timed",
+        processes = again.get("stage_processes", 1)
+        rows.append([f"`{stage}`", (f"{whole / 60:.1f}" + (f" ({processes} processes)" if processes > 1 else ""))
+                     if whole else "not timed",
                      " / ".join(f"{seconds / 60:.1f}" if seconds else "-" for seconds in trained),
                      fresh_scores(stage, recorded) if recorded else "-", fresh_scores(stage, again)])
     text = (f"### `make bench` again from nothing (`results/{folder}/`): cost and reproducibility\n\n"

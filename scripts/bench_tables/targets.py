@@ -7,9 +7,9 @@ from __future__ import annotations
 import statistics
 from typing import NamedTuple
 
-from .common import batch1_ratio, load, mean_range, seeds, source, table
+from .common import batch1_ratio, batch1_row, load, mean_range, seeds, source, table
 from .curves import TRANSFER_STAGES, seed_curves, transfer_prediction
-from .measurements import rerun, rerun_folders
+from .measurements import SAME_STUDENT_SPEED_FILES, rerun, rerun_folders
 from .still_encoder import rise_points, rise_stages
 
 
@@ -51,6 +51,26 @@ def still_speeds() -> list[tuple[str, dict]]:
 def encoder_ms(speed: dict) -> float | None:
     """The student encoder's batch-1 time in a speed file: how fast that run's machine was."""
     return speed.get("batch1_components_ms", {}).get("student encoder")
+
+
+def interleaved_speed_summary() -> str:
+    """The README's line on the runs that timed the speed target with interleaved repeats: each run's median ratio
+    of one parallel pass to teacher greedy at batch 1, with the lowest and highest repeat."""
+    runs = [data for name in SAME_STUDENT_SPEED_FILES if (data := load(name))
+            and "speedup_vs_teacher_greedy_per_repeat" in batch1_row(data)]
+    if not runs:
+        return ""
+    parts = []
+    for data in runs:
+        row = batch1_row(data)
+        per_repeat = row["speedup_vs_teacher_greedy_per_repeat"]
+        parts.append(f"**{row['speedup_vs_teacher_greedy']:.2f}x** ({verdict(row['speedup_vs_teacher_greedy'] >= 5)}), "
+                     f"median of {len(per_repeat)} repeats, {min(per_repeat):.2f}x to {max(per_repeat):.2f}x by repeat "
+                     f"(`{data['command']}`)")
+    first = runs[0]
+    return (f"\n\nTimed with interleaved repeats (each repeat runs every system once, so the machine's drift during a "
+            f"run reaches all of them alike), `make bench`'s ENGINE (`{first['student']}`, the same architecture as the "
+            f"targets' student) against its teacher ({first['hardware']}): " + "; again: ".join(parts) + ".")
 
 
 def still_main_bleu(prefix: str, suffix: str) -> dict[str, float] | None:
@@ -465,4 +485,4 @@ def render_summary() -> str:
                         f"against {encoder_ms(speed):.1f} ms in `{name}` (the ratio moves with how fast the machine runs)"
                         if encoder_ms(data) and encoder_ms(speed) else "")
                      + f"; its command: `{data['command']}`.")
-    return text + fresh_summary() + "\n\nRegenerated from `results/*.json` by `python scripts/make_tables.py`."
+    return text + interleaved_speed_summary() + fresh_summary() + "\n\nRegenerated from `results/*.json` by `python scripts/make_tables.py`."

@@ -7,19 +7,20 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager as ContextManager
-from contextlib import contextmanager, nullcontext
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
+
+T = TypeVar("T")
 
 
-def hardware_description() -> str:
+def hardware_description(device: str | torch.device | None = None) -> str:
     """The machine a result came from, as results JSON record it: cores, CPU model and the vector unit torch uses,
-    and the GPU if one is used.
+    and the GPU if one is used (by default: whenever there is one; with `device`, only if it is a CUDA device).
 
     Why the model: on two machines with the same core count, the same command gave teacher greedy 64 and 93 ms per
     sentence (the output layer's one-row product alone 1.4 against 4-6 ms), and training draws that differ in the
@@ -31,13 +32,50 @@ def hardware_description() -> str:
             cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
     except OSError:
         pass
-    gpu = f"GPU {torch.cuda.get_device_name()}" if torch.cuda.is_available() else "no GPU"
+    if not torch.cuda.is_available():
+        gpu = "no GPU"
+    elif device is None or torch.device(device).type == "cuda":
+        gpu = f"GPU {torch.cuda.get_device_name(device)}"
+    else:
+        gpu = f"GPU {torch.cuda.get_device_name()} not used"
     return f"{os.cpu_count()} CPU cores ({cpu}, {torch.backends.cpu.get_cpu_capability()}), {gpu}"
 
 
-# A system a speed table times: a model, the keyword arguments of its `generate()`, and optionally a context it runs in
-# (a swapped output layer, say), entered around each of its timed runs only.
-TimedSystem = tuple[PreTrainedModel, dict[str, Any]] | tuple[PreTrainedModel, dict[str, Any], Callable[[], ContextManager]]
+class TimedSystem(NamedTuple):
+    """A system a speed table times: a model, the keyword arguments of its `generate()`, and the context it runs in
+    (a swapped output layer, say), entered around each of its own timed runs only."""
+
+    model: PreTrainedModel
+    generate_kwargs: dict[str, Any]
+    context: Callable[[], AbstractContextManager[Any]] = nullcontext
+
+
+def interleaved_order(names: list[str], repeat: int) -> list[str]:
+    """The order of the systems in one repeat: rotated by one place a repeat, so each takes every position, and
+    reversed every other repeat, so each follows more than one other system (what the one before leaves in the
+    caches is not always the same)."""
+    shift = repeat % len(names)
+    order = names[shift:] + names[:shift]
+    return order[::-1] if repeat % 2 else order
+
+
+def wall_seconds(run: Callable[[], T]) -> tuple[float, T]:
+    """Wall time of one call of `run`, and what it returned. On a GPU the queue is drained before the clock starts
+    (work queued earlier is not this call's) and before it stops (the time is the kernels', not their launches')."""
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    result = run()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start, result
+
+
+def timed_generate(system: TimedSystem, batches: list[BatchEncoding]) -> tuple[float, list[torch.Tensor]]:
+    """Wall time of one system's `generate()` over all `batches` inside its context (entered before the clock
+    starts), and its outputs."""
+    with system.context():
+        return wall_seconds(lambda: [system.model.generate(**batch, **system.generate_kwargs) for batch in batches])
 
 
 @torch.no_grad()
@@ -50,59 +88,47 @@ def side_by_side_latency(
     baseline: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Time every system on the same `sources` in batches of `batch_size`, interleaved: each repeat runs every
-    system once, in an order rotated from one repeat to the next.
+    system once (`interleaved_order`).
 
     Why interleaved: timed one system after another, a machine that speeds up or slows down during the run (another
-    tenant, the clock) moves into the ratios: the same command gave a one-pass NAT 4.2x to 5.3x teacher greedy on
-    this project's machines. Interleaved, every repeat sees the machine as it was for all systems, so the ratio to
-    `baseline` is taken within each repeat; its median and its value in each repeat (its spread) are returned as
-    `speedup_vs_<baseline>` and `speedup_vs_<baseline>_per_repeat`.
+    tenant, the clock) moves into the ratios, and a median over a few repeats cannot show it (two runs of the same
+    command on the same student gave 4.20x and 4.47x). Interleaved, drift slower than one repeat reaches every system
+    alike, and the ratio to `baseline` is taken within each repeat: its median and its value in each repeat (the
+    spread) are returned as `speedup_vs_<baseline>` and `speedup_vs_<baseline>_per_repeat`. The median of the
+    ratios is not the ratio of the median times, which each row gives too.
 
     Sources are batched in order of length, as `engine_hf.translate` batches them: in input order a batch's
     padding (and, for the parallel decoder, every row's output length) follows its longest sentence, which
-    charges both models for padding no user of `translate` pays. Tokenisation is done once, outside the timer;
-    one untimed warm-up batch per system runs first. Each row has the median seconds per sentence (and each repeat's),
-    sentences per second and the mean output length in tokens (specials excluded): a parallel decoder that emitted
-    shorter outputs would look faster for it.
+    charges both models for padding no user of `translate` pays. Tokenisation and the move to the model's device
+    are done outside the timer; one untimed warm-up batch per system runs first. Each row has the median seconds per
+    sentence (and each repeat's), sentences per second and the mean output length in tokens (specials excluded): a
+    parallel decoder that emitted shorter outputs would look faster for it.
     """
     if baseline is not None and baseline not in systems:
         raise ValueError(f"baseline {baseline!r} is not one of the systems timed: {list(systems)}")
     ordered = sorted(sources, key=len)
     encoded = [tokenizer(ordered[i : i + batch_size], return_tensors="pt", padding=True)
                for i in range(0, len(ordered), batch_size)]
-    names = list(systems)
-    timed: dict[str, list[float]] = {name: [] for name in names}
+    on_device = {name: [batch.to(system.model.device) for batch in encoded] for name, system in systems.items()}
+    for name, system in systems.items():  # warm-up: the first call pays one-off costs
+        timed_generate(system, on_device[name][:1])
+    times: dict[str, list[float]] = {name: [] for name in systems}
     outputs: dict[str, list[torch.Tensor]] = {}
-
-    def run(name: str) -> float:
-        model, kwargs, context = (*systems[name], nullcontext)[:3]
-        batches = [batch.to(model.device) for batch in encoded]
-        with context():
-            start = time.perf_counter()
-            outputs[name] = [model.generate(**batch, **kwargs) for batch in batches]
-            if torch.cuda.is_available():
-                torch.cuda.synchronize()
-            return time.perf_counter() - start
-
-    for name in names:  # warm-up: the first call pays one-off costs
-        model, kwargs, context = (*systems[name], nullcontext)[:3]
-        with context():
-            model.generate(**encoded[0].to(model.device), **kwargs)
     for repeat in range(repeats):
-        shift = repeat % len(names)
-        for name in names[shift:] + names[:shift]:
-            timed[name].append(run(name))
+        for name in interleaved_order(list(systems), repeat):
+            seconds, outputs[name] = timed_generate(systems[name], on_device[name])
+            times[name].append(seconds)
     specials = torch.tensor(tokenizer.all_special_ids)
     rows: dict[str, dict[str, Any]] = {}
-    for name in names:
-        total = statistics.median(timed[name])
+    for name in systems:
+        total = statistics.median(times[name])
         output_tokens = sum(int((~torch.isin(out.cpu(), specials)).sum()) for out in outputs[name])
         rows[name] = {"seconds_per_sentence": total / len(sources), "sentences_per_second": len(sources) / total,
                       "mean_output_tokens": output_tokens / len(sources), "repeats": repeats,
                       "batch_size": batch_size, "sentences": len(sources),
-                      "seconds_per_sentence_per_repeat": [seconds / len(sources) for seconds in timed[name]]}
+                      "seconds_per_sentence_per_repeat": [seconds / len(sources) for seconds in times[name]]}
         if baseline is not None:
-            ratios = [base / own for base, own in zip(timed[baseline], timed[name], strict=True)]
+            ratios = [base / own for base, own in zip(times[baseline], times[name], strict=True)]
             key = "speedup_vs_" + baseline.replace(" ", "_")
             rows[name][key] = statistics.median(ratios)
             rows[name][f"{key}_per_repeat"] = ratios
@@ -116,24 +142,15 @@ def decoding_latency(
     batch_size: int,
     repeats: int = 3,
     **generate_kwargs: Any,
-) -> dict[str, float | int]:
+) -> dict[str, Any]:
     """One system's row of `side_by_side_latency`: the median over `repeats` of its time on `sources`."""
-    return side_by_side_latency({"system": (model, generate_kwargs)}, tokenizer, sources, batch_size, repeats)["system"]
+    system = TimedSystem(model, generate_kwargs)
+    return side_by_side_latency({"system": system}, tokenizer, sources, batch_size, repeats)["system"]
 
 
 def median_seconds(run: Callable[[], Any], repeats: int) -> float:
-    """Median wall time of `repeats` calls of `run` (warm it up first: the first call pays one-off costs).
-
-    On a GPU each call ends with a synchronisation, so the time is the kernels' and not only their launches'.
-    """
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    """Median `wall_seconds` of `repeats` calls of `run` (warm it up first: the first call pays one-off costs)."""
+    return statistics.median(wall_seconds(run)[0] for _ in range(repeats))
 
 
 @torch.no_grad()
@@ -221,5 +238,6 @@ def linear_output_layer() -> Iterator[None]:
         modeling_cmlm.VOCABULARY_MAJOR_MAX_ROWS = saved
 
 
-__all__ = ["ShortlistOutputLayer", "batch1_components", "decoding_latency", "hardware_description",
-           "linear_output_layer", "median_seconds", "shortlisted", "side_by_side_latency"]
+__all__ = ["ShortlistOutputLayer", "TimedSystem", "batch1_components", "decoding_latency", "hardware_description",
+           "interleaved_order", "linear_output_layer", "median_seconds", "shortlisted", "side_by_side_latency",
+           "timed_generate", "wall_seconds"]

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import torch
 
-from engine_hf.benchmark import hardware_description
+from engine_hf.benchmark import TimedSystem, hardware_description
 
 SHORTLIST_SYSTEMS = ("teacher greedy", "NAT 1 iteration, length beam 1", "NAT 1 iteration, length beam 3")
 # Timed again right after themselves with the output layer as plain nn.Linear (`linear_output_layer`).
 LINEAR_CONTROL_SYSTEMS = ("NAT 1 iteration, length beam 1", "NAT 1 iteration, length beam 3")
 
 
-def shortlist_at_batch1(systems: dict, tokenizer, sources: list[str], repeats: int) -> dict:
+def shortlist_at_batch1(systems: dict[str, TimedSystem], tokenizer, sources: list[str], repeats: int) -> dict:
     """Batch 1 again with both output layers restricted to one shortlist: the ids these systems emit on these
     sentences (plus the specials), a stand-in for the per-sentence lexical shortlist of Marian's `lex.s2t`.
 
@@ -39,18 +39,19 @@ def shortlist_at_batch1(systems: dict, tokenizer, sources: list[str], repeats: i
     """
     from engine_hf.benchmark import shortlisted, side_by_side_latency
 
-    def outputs(model, kwargs) -> list[torch.Tensor]:
+    def outputs(system: TimedSystem) -> list[torch.Tensor]:
         with torch.no_grad():
-            return [model.generate(**tokenizer([s], return_tensors="pt").to(model.device), **kwargs)[0].cpu()
-                    for s in sources]
+            return [system.model.generate(**tokenizer([s], return_tensors="pt").to(system.model.device),
+                                          **system.generate_kwargs)[0].cpu() for s in sources]
 
-    full = {name: outputs(model, kwargs) for name, (model, kwargs) in systems.items()}
+    full = {name: outputs(system) for name, system in systems.items()}
     keep = torch.cat([ids for rows in full.values() for ids in rows] + [torch.tensor(tokenizer.all_special_ids)]).unique()
-    restricted = {name: (model, kwargs, partial(shortlisted, model, keep)) for name, (model, kwargs) in systems.items()}
+    restricted = {name: system._replace(context=partial(shortlisted, system.model, keep))
+                  for name, system in systems.items()}
     rows = side_by_side_latency(restricted, tokenizer, sources, 1, repeats, baseline="teacher greedy")
-    for name, (model, kwargs) in systems.items():
-        with shortlisted(model, keep):
-            same = sum(torch.equal(a, b) for a, b in zip(outputs(model, kwargs), full[name], strict=True))
+    for name, system in systems.items():
+        with shortlisted(system.model, keep):
+            same = sum(torch.equal(a, b) for a, b in zip(outputs(system), full[name], strict=True))
         rows[name]["unchanged_outputs"] = same / len(sources)
         print(f"batch  1 shortlist ({len(keep)} ids) {name:<50} {1000 * rows[name]['seconds_per_sentence']:8.1f} ms/sentence")
     return {"shortlist_ids": len(keep), "vocabulary": len(tokenizer), "results": rows}
@@ -80,6 +81,8 @@ def main() -> int:
                         help="where the test sentences come from (a corpus name or a saved dataset folder)")
     parser.add_argument("--src-lang", default="en", help="source language of the test sentences (benchmark B: de)")
     parser.add_argument("--tgt-lang", default="pt", help="target language (benchmark B: en)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                        help="where both models run (default: the GPU when there is one); --threads is the CPU's")
     parser.add_argument("--output", default="results/speed.json")
     args = parser.parse_args()
     started = time.monotonic()
@@ -96,23 +99,23 @@ def main() -> int:
     sources = sources[: args.sentences]
     teacher, tokenizer = load_model(args.teacher)
     student, _ = load_model(args.student)
+    teacher, student = teacher.to(args.device), student.to(args.device)
     systems = {
-        "teacher greedy": (teacher, {"num_beams": 1}),
-        "teacher beam 4": (teacher, {"num_beams": 4}),
-        "NAT 1 iteration, length beam 1": (student, {"num_iterations": 1, "length_beam": 1}),
-        "NAT 1 iteration, length beam 3": (student, {"num_iterations": 1, "length_beam": 3}),
-        "NAT 10 iterations, length beam 3": (student, {"num_iterations": 10, "length_beam": 3}),
+        "teacher greedy": TimedSystem(teacher, {"num_beams": 1}),
+        "teacher beam 4": TimedSystem(teacher, {"num_beams": 4}),
+        "NAT 1 iteration, length beam 1": TimedSystem(student, {"num_iterations": 1, "length_beam": 1}),
+        "NAT 1 iteration, length beam 3": TimedSystem(student, {"num_iterations": 1, "length_beam": 3}),
+        "NAT 10 iterations, length beam 3": TimedSystem(student, {"num_iterations": 10, "length_beam": 3}),
         # The candidates chosen by the teacher's energy: one teacher-forced pass more, still no left-to-right steps.
-        "NAT 1 iteration, length beam 3, teacher rescoring": (
+        "NAT 1 iteration, length beam 3, teacher rescoring": TimedSystem(
             student, {"num_iterations": 1, "length_beam": 3, "rescoring_model": teacher}),
         # Five candidates: where the teacher's choice scored best (`rescoring_targets` in scripts/bench.py).
-        "NAT 1 iteration, length beam 5": (student, {"num_iterations": 1, "length_beam": 5}),
-        "NAT 1 iteration, length beam 5, teacher rescoring": (
+        "NAT 1 iteration, length beam 5": TimedSystem(student, {"num_iterations": 1, "length_beam": 5}),
+        "NAT 1 iteration, length beam 5, teacher rescoring": TimedSystem(
             student, {"num_iterations": 1, "length_beam": 5, "rescoring_model": teacher}),
     }
     for name in LINEAR_CONTROL_SYSTEMS:
-        model, kwargs = systems[name]
-        systems[f"{name}, nn.Linear output layer"] = (model, kwargs, linear_output_layer)
+        systems[f"{name}, nn.Linear output layer"] = systems[name]._replace(context=linear_output_layer)
     results: dict[str, dict] = {}
     for batch_size, count in ((1, args.batch1_sentences), (64, len(sources))):
         rows = side_by_side_latency(systems, tokenizer, sources[:count], batch_size, args.repeats,
@@ -126,10 +129,10 @@ def main() -> int:
     components = batch1_components(student, teacher, tokenizer, sources[: args.batch1_sentences], nat_tokens)
     for name, ms in components.items():
         print(f"batch  1 part {name:<48} {ms:8.1f} ms")
-    shortlist = shortlist_at_batch1({name: systems[name][:2] for name in SHORTLIST_SYSTEMS}, tokenizer,
+    shortlist = shortlist_at_batch1({name: systems[name] for name in SHORTLIST_SYSTEMS}, tokenizer,
                                     sources[: args.batch1_sentences], args.repeats)
     payload = {"command": "python scripts/bench_speed.py " + " ".join(sys.argv[1:]), "threads": args.threads,
-               "hardware": hardware_description(),
+               "hardware": hardware_description(args.device), "device": args.device,
                "student": args.student, "teacher": args.teacher, "corpus": args.corpus, "repeats": args.repeats, "results": results,
                "batch1_components_ms": components, "batch1_shortlist": shortlist,
                # What the whole measurement cost (loading and every repeat), for what `make bench` takes in all.

@@ -107,7 +107,7 @@ def main() -> int:
 
 
 def measure_speed(teacher_dir: Path, student_dir: Path, data) -> dict[str, float]:
-    from engine_hf.benchmark import side_by_side_latency
+    from engine_hf.benchmark import TimedSystem, side_by_side_latency
     from engine_hf.inference import load_model
     from engine_hf.training import load_corpus_splits
 
@@ -115,8 +115,9 @@ def measure_speed(teacher_dir: Path, student_dir: Path, data) -> dict[str, float
     teacher, tokenizer = load_model(str(teacher_dir))
     student, _ = load_model(str(student_dir))
     rows = side_by_side_latency(
-        {"teacher": (teacher, {"num_beams": 1}), "engine": (student, {"num_iterations": 1, "length_beam": 1}),
-         "rescored": (student, {"num_iterations": 1, "length_beam": 3, "rescoring_model": teacher})},
+        {"teacher": TimedSystem(teacher, {"num_beams": 1}),
+         "engine": TimedSystem(student, {"num_iterations": 1, "length_beam": 1}),
+         "rescored": TimedSystem(student, {"num_iterations": 1, "length_beam": 3, "rescoring_model": teacher})},
         tokenizer, sources, batch_size=1, baseline="teacher")
     t, s, r = rows["teacher"], rows["engine"], rows["rescored"]
     return {"teacher_greedy_ms": 1000 * t["seconds_per_sentence"], "engine_1_iteration_ms": 1000 * s["seconds_per_sentence"],

@@ -90,9 +90,18 @@ def test_a_stage_resumed_after_an_interruption_is_timed_over_both_processes(tmp_
     done = json.loads(path.read_text())
     assert not done["partial"] and set(done["rows"]) == {"sx/st", "sx/sx"}
     assert done["stage_processes"] == 2 and first["stage_seconds"] + 0.1 <= done["stage_seconds"] < 60
-    monkeypatch.setattr("sys.argv", [*argv, "--force"])  # started over: the finished record's time is not carried
+    # --force over the finished record: the stage keeps its finished rows, so the new time is only a lower bound
+    monkeypatch.setattr("sys.argv", [*argv, "--force"])
     assert bench_script.main() == 0
-    assert json.loads(path.read_text())["stage_processes"] == 1
+    forced = json.loads(path.read_text())
+    assert forced["stage_processes"] == 1 and forced["stage_seconds_lower_bound"] and forced["stage_seconds"] < 0.1
+    # a partial record written before stages were timed: its process counts, untimed, so the time is a lower bound
+    path.write_text(json.dumps({"rows": {"sx/st": {"bleu": 1.0}}, "partial": True}))
+    monkeypatch.setattr("sys.argv", argv)
+    assert bench_script.main() == 0
+    older = json.loads(path.read_text())
+    assert older["stage_processes"] == 2 and older["stage_seconds_lower_bound"] and 0.1 <= older["stage_seconds"] < 30
+    assert "stage_seconds_lower_bound" not in done
 
 
 def test_bench_speed_on_a_fresh_clone_says_how_to_get_the_models_it_times(tmp_path, monkeypatch):

@@ -598,16 +598,18 @@ def test_speed_runs_table_sets_sequential_and_interleaved_runs_side_by_side_with
         teacher = {"seconds_per_sentence": 0.08, "sentences_per_second": 12.5, "speedup_vs_teacher_greedy": 1.0}
         (tmp_path / f"{name}.json").write_text(json.dumps({
             "command": f"python scripts/bench_speed.py --output results/{name}.json", "repeats": len(ratios or "abc"),
-            "hardware": "2 CPU cores", "threads": 2,
-            "results": {f"batch_{b}": {"teacher greedy": teacher, "NAT 1 iteration, length beam 1": nat}
+            "hardware": "2 CPU cores", "threads": 2, "student": "runs/fresh/bench/engine",
+            "results": {f"batch_{b}": {"teacher greedy": teacher,
+                                       "NAT 1 iteration, length beam 1": {**nat, "sentences": 24 if b == 1 else 64}}
                         for b in (1, 64)}}))
 
     speed("fresh/speed", None)
     assert section_speed_runs() is None  # one run alone moves nowhere
     speed("speed_interleaved", [4.8, 5.1, 4.9, 5.4, 5.0])
     text = section_speed_runs()
-    assert "| `fresh/speed` | 3 | one system after another | 80.0 | 15.0 | 8.7 | 5.29x | 5.29x |" in text
-    assert "| `speed_interleaved` | 5 | interleaved | 80.0 | 15.0 | 8.7 | 5.00x (4.80-5.40) | 5.00x (4.80-5.40) |" in text
+    assert ("| `fresh/speed` | `runs/fresh/bench/engine` | 2 CPU cores | 3 | one system after another | 24 / 64 | 80.0 "
+            "| 15.0 | 8.7 | 5.29x | 5.29x |") in text
+    assert "| 5 | interleaved | 24 / 64 | 80.0 | 15.0 | 8.7 | 5.00x (4.80-5.40) | 5.00x (4.80-5.40) |" in text
     assert "*`speed_interleaved`: `python scripts/bench_speed.py --output results/speed_interleaved.json`.*" in text
     table = section_speed("speed_interleaved")
     assert "vs teacher greedy (median; lowest-highest repeat)" in table and "| 5.00x (4.80-5.40) |" in table
@@ -635,6 +637,7 @@ def test_summary_adds_the_interleaved_speed_runs_with_their_spread(tmp_path, mon
     speed("speed_interleaved", [5.5, 4.9, 6.7])
     speed("speed_interleaved_again", [4.7, 4.8, 5.2])
     text = interleaved_speed_summary()
-    assert "`make bench`'s ENGINE (`runs/fresh/bench/engine`, the same architecture as the targets' student)" in text
-    assert ("**5.50x** (yes), median of 3 repeats, 4.90x to 6.70x by repeat (`python scripts/bench_speed.py --output "
-            "results/speed_interleaved.json`); again: **4.80x** (**no**), median of 3 repeats, 4.70x to 5.20x") in text
+    assert "`make bench`'s ENGINE, the same architecture as the targets' student, against its teacher: " in text
+    assert ("**5.50x** (yes) for `runs/fresh/bench/engine`, median of 3 repeats, 4.90x to 6.70x by repeat (2 CPU cores; "
+            "`python scripts/bench_speed.py --output results/speed_interleaved.json`); **4.80x** (**no**) for "
+            "`runs/fresh/bench/engine`, median of 3 repeats, 4.70x to 5.20x") in text

@@ -32,15 +32,16 @@ def test_decoding_latency_batches_sources_by_length(tokenizer):
 
 
 def test_side_by_side_latency_interleaves_repeats_and_takes_the_ratio_within_each(tokenizer):
-    """Each repeat times every system once, in an order rotated from repeat to repeat; a system's context is entered
-    around its own runs only; the ratio to the baseline is the median of the per-repeat ratios, each one recorded."""
+    """Each repeat times every system once, in an order rotated from repeat to repeat and reversed every other one; a
+    system's context is entered around its own runs only; the ratio to the baseline is the median of the per-repeat
+    ratios, each one recorded."""
     import time
     from contextlib import contextmanager
 
     import pytest
     import torch
 
-    from engine_hf.benchmark import side_by_side_latency
+    from engine_hf.benchmark import TimedSystem, side_by_side_latency
 
     log: list[str] = []
     inside: list[str] = []
@@ -62,12 +63,12 @@ def test_side_by_side_latency_interleaves_repeats_and_takes_the_ratio_within_eac
         yield
         inside.pop()
 
-    systems = {"slow": (Sleeper("slow", 0.02), {}), "fast": (Sleeper("fast", 0.005), {}),
-               "fast switched": (Sleeper("fast", 0.005), {}, switched)}
+    systems = {"slow": TimedSystem(Sleeper("slow", 0.02), {}), "fast": TimedSystem(Sleeper("fast", 0.005), {}),
+               "fast switched": TimedSystem(Sleeper("fast", 0.005), {}, switched)}
     rows = side_by_side_latency(systems, tokenizer, ["Am Anfang.", "Es werde Licht!"], batch_size=2, repeats=3,
                                 baseline="slow")
-    # warm-up once each, then repeats in rotated order; the context only around its own system
-    assert log == ["slow", "fast", "fast*", "slow", "fast", "fast*", "fast", "fast*", "slow", "fast*", "slow", "fast"]
+    # warm-up once each, then the repeats: rotated, the second also reversed; the context only around its own system
+    assert log == ["slow", "fast", "fast*", "slow", "fast", "fast*", "slow", "fast*", "fast", "fast*", "slow", "fast"]
     assert not inside
     assert rows["slow"]["speedup_vs_slow"] == 1.0 and rows["slow"]["speedup_vs_slow_per_repeat"] == [1.0] * 3
     ratios = rows["fast"]["speedup_vs_slow_per_repeat"]
@@ -166,3 +167,5 @@ def test_hardware_description_names_cores_cpu_model_and_vector_unit():
     assert text.startswith(f"{os.cpu_count()} CPU cores (")
     assert f", {torch.backends.cpu.get_cpu_capability()}), " in text
     assert text.endswith("no GPU") != torch.cuda.is_available()
+    # asked about a CPU run on a machine with a GPU, it says the GPU was not used
+    assert hardware_description("cpu").endswith("not used" if torch.cuda.is_available() else "no GPU")

@@ -8,6 +8,7 @@ import json
 import shutil
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 
@@ -15,6 +16,15 @@ from engine_hf.benchmark import hardware_description
 
 from .records import LogHistory
 from .settings import BENCHMARKS, ENGINE, scale
+
+
+class StageClock(NamedTuple):
+    """A stage being timed: when this process started it, and what its earlier, interrupted processes recorded."""
+
+    started: float
+    seconds: float
+    processes: int
+    lower_bound: bool  # earlier work was reused untimed (`BenchBase.start_stage_clock`)
 
 
 class BenchBase:
@@ -35,8 +45,7 @@ class BenchBase:
         # (CMLMForConditionalGeneration.freeze_encoder). `Recipes.still_encoder()` turns it off: `still_encoder`,
         # `still_confirm`, every `still_*` stage, and `--rebuild` of the still chain.
         self.encoder_dropout = True
-        # stage -> (when this process started it, seconds and processes its earlier, interrupted runs recorded)
-        self.clocks: dict[str, tuple[float, float, int]] = {}
+        self.clocks: dict[str, StageClock] = {}  # the stages this process is timing
 
     def result_path(self, stage: str) -> Path:
         return self.results / f"{self.benchmark.results_prefix}{stage}{self.suffix}.json"
@@ -56,7 +65,7 @@ class BenchBase:
                 **self.teacher_record()}
 
     def write(self, stage: str, payload: dict) -> None:
-        payload = {**self.header(stage), **payload, **self.stage_clock(stage)}
+        payload = {**self.header(stage), **payload, **self.clock_fields(stage)}
         self.result_path(stage).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
         print(f"[bench] {stage}: wrote {self.result_path(stage)}")
 
@@ -70,26 +79,37 @@ class BenchBase:
         A stage of many short runs rewrites its results after each run (`partial`), each time with the seconds so
         far; resumed after an interruption, it goes on from the seconds and processes its partial results recorded,
         so a stage run in several processes is timed over all of them (less the time after its last write in each
-        interrupted one: the work that was lost and done again is counted once)."""
+        interrupted one). Where earlier work is reused untimed, the time is marked a lower bound: a partial record
+        written before stages were timed, or `--force` over a finished record (the stages keep finished runs and
+        checkpoints, so a forced stage may redo only part of its work)."""
         earlier = self.read(stage) if self.result_path(stage).exists() else {}
-        resumed = earlier.get("partial", False)
-        self.clocks[stage] = (time.monotonic(), earlier.get("stage_seconds", 0.0) if resumed else 0.0,
-                              earlier.get("stage_processes", 0) if resumed else 0)
+        if earlier.get("partial") and "stage_seconds" in earlier:
+            clock = StageClock(time.monotonic(), earlier["stage_seconds"], earlier.get("stage_processes", 1),
+                               earlier.get("stage_seconds_lower_bound", False))
+        elif earlier:
+            clock = StageClock(time.monotonic(), 0.0, 1 if earlier.get("partial") else 0, lower_bound=True)
+        else:
+            clock = StageClock(time.monotonic(), 0.0, 0, lower_bound=False)
+        self.clocks[stage] = clock
 
-    def stage_clock(self, stage: str) -> dict:
-        """`stage_seconds` and `stage_processes` so far, for a stage this process is timing (else nothing)."""
+    def clock_fields(self, stage: str) -> dict:
+        """`stage_seconds` and `stage_processes` so far (and `stage_seconds_lower_bound` where earlier work went
+        untimed), for a stage this process is timing; nothing for any other."""
         if stage not in self.clocks:
             return {}
-        started, seconds, processes = self.clocks[stage]
-        return {"stage_seconds": seconds + time.monotonic() - started, "stage_processes": processes + 1}
+        clock = self.clocks[stage]
+        fields = {"stage_seconds": clock.seconds + time.monotonic() - clock.started, "stage_processes": clock.processes + 1}
+        return {**fields, "stage_seconds_lower_bound": True} if clock.lower_bound else fields
 
     def record_stage_seconds(self, stage: str) -> None:
         """Write the stage's whole wall time, over every process that ran it, to its results JSON once it has
-        finished. A stage that wrote no results (a check that found nothing to do) is left alone."""
+        finished, and stop its clock. A stage that wrote no results (a check that found nothing to do) is left
+        alone."""
         if self.result_path(stage).exists():
             payload = self.read(stage)
-            self.result_path(stage).write_text(json.dumps({**payload, **self.stage_clock(stage)}, indent=2,
+            self.result_path(stage).write_text(json.dumps({**payload, **self.clock_fields(stage)}, indent=2,
                                                           ensure_ascii=False))
+        self.clocks.pop(stage, None)
 
     @property
     def flags(self) -> str:

@@ -83,15 +83,22 @@ def refined_gap(point: dict) -> str:
     return curve_gap(point, "_10") if "engine_bleu_10" in point else "-"
 
 
-def batch1_row(speed: dict) -> dict:
-    """A speed file's batch-1 row for one parallel pass with one length candidate (the issue's speed target)."""
-    batch1 = speed["results"]["batch_1"]
-    return batch1[next(k for k in batch1 if k.startswith("NAT 1 iteration, length beam 1") and "nn.Linear" not in k)]
+def one_pass_row(speed: dict, batch: str = "batch_1") -> dict:
+    """A speed file's row for one parallel pass with one length candidate at a batch size ("batch_1": the issue's
+    speed target); older files name it with a suffix, and the `nn.Linear output layer` control is not it."""
+    rows = speed["results"][batch]
+    return rows[next(k for k in rows if k.startswith("NAT 1 iteration, length beam 1") and "nn.Linear" not in k)]
 
 
 def batch1_ratio(speed: dict) -> float:
     """A speed file's batch-1 ratio to teacher greedy for one parallel pass with one length candidate."""
-    return batch1_row(speed)["speedup_vs_teacher_greedy"]
+    return one_pass_row(speed)["speedup_vs_teacher_greedy"]
+
+
+def interleaved(speed: dict) -> bool:
+    """Whether a speed file's repeats were interleaved (`side_by_side_latency`): its rows carry per-repeat ratios."""
+    return any("speedup_vs_teacher_greedy_per_repeat" in row for rows in speed["results"].values()
+               for row in rows.values())
 
 
 def ratio_cell(row: dict) -> str:

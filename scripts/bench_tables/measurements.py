@@ -8,7 +8,7 @@ import json
 from typing import NamedTuple
 
 from . import common
-from .common import batch1_ratio, batch1_row, load, ratio_cell, source, table
+from .common import batch1_ratio, interleaved, load, one_pass_row, ratio_cell, source, table
 
 
 def section_demo() -> str | None:
@@ -95,9 +95,9 @@ def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> s
             rows.append([batch.replace("_", " "), system, f"{1000 * r['seconds_per_sentence']:.1f}",
                          f"{r['sentences_per_second']:.1f}", ratio_cell(r),
                          f"{r['mean_output_tokens']:.1f}" if "mean_output_tokens" in r else "-"])
-    interleaved = "speedup_vs_teacher_greedy_per_repeat" in batch1_row(data)
     header = ["batch", "system", "ms/sentence", "sentences/s",
-              "vs teacher greedy" + (" (median; lowest-highest repeat)" if interleaved else ""), "output tokens/sentence"]
+              "vs teacher greedy" + (" (median; lowest-highest repeat)" if interleaved(data) else ""),
+              "output tokens/sentence"]
     text = f"### {title}\n\n" + table(header, rows)
     if "batch1_components_ms" in data:
         parts = ", ".join(f"{part} {ms:.1f} ms" for part, ms in data["batch1_components_ms"].items())
@@ -110,42 +110,42 @@ def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> s
                  f"{shortlist['vocabulary']} ids (those the systems emit on these sentences, a stand-in for a lexical "
                  "shortlist), same run:\n\n"
                  + table(["system", "ms/sentence", "vs teacher greedy (shortlisted)", "outputs unchanged"], rows))
-    if interleaved:
+    if interleaved(data):
         text += ("\n\nInterleaved repeats: each repeat timed every system once, in turn (the order rotated from repeat "
-                 "to repeat), and each ratio is the median of the ratios taken within the repeats.")
+                 "to repeat), and each ratio is the median of the ratios taken within the repeats, not the ratio of "
+                 "the median times in the ms/sentence column.")
     return text + "\n\n" + source(data)
 
 
 # The speed files that time `make bench`'s ENGINE (runs/fresh: the same architecture as the targets' student): the
-# rerun's own, timed one system after another, then two runs with interleaved repeats.
+# rerun's own, then two runs with interleaved repeats.
 SAME_STUDENT_SPEED_FILES = ("fresh/speed", "speed_interleaved", "speed_interleaved_again")
 
 
 def section_speed_runs() -> str | None:
-    """One student and teacher timed by several runs of `bench_speed.py`: how far its batch-1 ratio moves from run
+    """One student and teacher timed by several runs of `bench_speed.py`: how far its one-pass ratio moves from run
     to run, and within a run from repeat to repeat where the repeats were interleaved."""
     found = [(name, data) for name in SAME_STUDENT_SPEED_FILES if (data := load(name))]
     if len(found) < 2:
         return None
     rows = []
     for name, data in found:
-        teacher, nat = data["results"]["batch_1"]["teacher greedy"], batch1_row(data)
-        rows.append([f"`{name}`", data["repeats"],
-                     "interleaved" if "speedup_vs_teacher_greedy_per_repeat" in nat else "one system after another",
+        teacher, nat = data["results"]["batch_1"]["teacher greedy"], one_pass_row(data)
+        rows.append([f"`{name}`", f"`{data['student']}`", data["hardware"], data["repeats"],
+                     "interleaved" if interleaved(data) else "one system after another",
+                     f"{nat['sentences']} / {one_pass_row(data, 'batch_64')['sentences']}",
                      f"{1000 * teacher['seconds_per_sentence']:.1f}", f"{1000 * nat['seconds_per_sentence']:.1f}",
-                     f"{nat['mean_output_tokens']:.1f}", ratio_cell(nat),
-                     ratio_cell(data["results"]["batch_64"]["NAT 1 iteration, length beam 1"])])
-    header = ["run", "repeats", "timed", "teacher greedy ms/sentence (batch 1)", "NAT ms/sentence (batch 1)",
-              "NAT output tokens/sentence", "batch 1 vs teacher greedy (median; lowest-highest repeat)",
-              "batch 64 vs teacher greedy"]
+                     f"{nat['mean_output_tokens']:.1f}", ratio_cell(nat), ratio_cell(one_pass_row(data, "batch_64"))])
+    header = ["run", "student", "hardware", "repeats", "timed", "sentences (batch 1 / 64)",
+              "teacher greedy ms/sentence (batch 1)", "NAT ms/sentence (batch 1)", "NAT output tokens/sentence",
+              "batch 1 vs teacher greedy (median; lowest-highest repeat)", "batch 64 vs teacher greedy"]
     commands = " ".join(f"*`{name}`: `{data['command']}`.*" for name, data in found)
-    return ("### Decoding speed, run to run (CPU; `make bench`'s ENGINE, `runs/fresh/bench/engine`, and its teacher)\n\n"
-            "The same student and teacher on the same 24 (batch 1) and 64 (batch 64) test sentences, by several runs "
-            "of `scripts/bench_speed.py`: the first timed every system's repeats one after another (the method of "
-            "every speed table before it), the others interleaved them (each repeat times every system once). One "
-            "parallel pass, one length candidate:\n\n"
-            + table(header, rows) + f"\n\n{commands} Hardware: {found[0][1]['hardware']}, {found[0][1]['threads']} "
-            "threads.")
+    return ("### Decoding speed, run to run (CPU; `make bench`'s ENGINE and its teacher)\n\n"
+            "The same student and teacher on the same test sentences, by several runs of `scripts/bench_speed.py`, "
+            "timed one system after another (every speed table's method before session 41) or interleaved (each "
+            "repeat times every system once; the ratio is the median of the per-repeat ratios, not the ratio of the "
+            "median times beside it). One parallel pass, one length candidate:\n\n"
+            + table(header, rows) + f"\n\n{commands}")
 
 
 def section_train_step() -> str | None:
@@ -262,9 +262,10 @@ class Rerun(NamedTuple):
     def complete(self) -> bool:
         """Every stage of `make bench` finished and timed whole, and the speed table timed too: only then is
         `seconds` what `make bench` cost (a stage resumed after an interruption is timed over its processes, less
-        each interrupted one's time after its last write)."""
+        each interrupted one's time after its last write; one that reused earlier work untimed is not whole)."""
         return (set(self.stages) == set(MAKE_BENCH_STAGES) and "script_seconds" in (self.speed or {})
-                and all("stage_seconds" in data and not data.get("partial") for data in self.stages.values()))
+                and all("stage_seconds" in data and not data.get("partial") and not data.get("stage_seconds_lower_bound")
+                        for data in self.stages.values()))
 
 
 def rerun(folder: str) -> Rerun | None:
@@ -284,6 +285,15 @@ def rerun(folder: str) -> Rerun | None:
     return Rerun(folder, stages, sum(data.get("stage_seconds", 0.0) for data in stages.values()), speed, command)
 
 
+def whole_stage_cell(data: dict) -> str:
+    """A rerun stage's whole wall time in minutes: over how many processes, and ">=" where earlier work went untimed."""
+    if not data.get("stage_seconds"):
+        return "not timed"
+    processes = data.get("stage_processes", 1)
+    return (">= " if data.get("stage_seconds_lower_bound") else "") + f"{data['stage_seconds'] / 60:.1f}" + (
+        f" ({processes} processes)" if processes > 1 else "")
+
+
 def section_fresh(folder: str = "fresh") -> str | None:
     """The reproducibility check: `make bench`'s stages trained and scored again from nothing into results/<folder>/
     (runs/<folder>/, by `make bench RERUN=<folder>`), each beside its record in results/. Their whole wall time
@@ -293,11 +303,9 @@ def section_fresh(folder: str = "fresh") -> str | None:
         return None
     rows = []
     for stage, again in run.stages.items():
-        recorded, whole = load(f"bench_{stage}") or {}, again.get("stage_seconds")
+        recorded = load(f"bench_{stage}") or {}
         trained = [recorded_seconds(recorded) if recorded else 0.0, recorded_seconds(again)]
-        processes = again.get("stage_processes", 1)
-        rows.append([f"`{stage}`", (f"{whole / 60:.1f}" + (f" ({processes} processes)" if processes > 1 else ""))
-                     if whole else "not timed",
+        rows.append([f"`{stage}`", whole_stage_cell(again),
                      " / ".join(f"{seconds / 60:.1f}" if seconds else "-" for seconds in trained),
                      fresh_scores(stage, recorded) if recorded else "-", fresh_scores(stage, again)])
     text = (f"### `make bench` again from nothing (`results/{folder}/`): cost and reproducibility\n\n"

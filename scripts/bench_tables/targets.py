@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from typing import NamedTuple
 
-from .common import batch1_ratio, batch1_row, load, mean_range, seeds, source, table
+from .common import batch1_ratio, interleaved, load, mean_range, one_pass_row, seeds, source, table
 from .curves import TRANSFER_STAGES, seed_curves, transfer_prediction
 from .measurements import SAME_STUDENT_SPEED_FILES, rerun, rerun_folders
 from .still_encoder import rise_points, rise_stages
@@ -56,21 +56,19 @@ def encoder_ms(speed: dict) -> float | None:
 def interleaved_speed_summary() -> str:
     """The README's line on the runs that timed the speed target with interleaved repeats: each run's median ratio
     of one parallel pass to teacher greedy at batch 1, with the lowest and highest repeat."""
-    runs = [data for name in SAME_STUDENT_SPEED_FILES if (data := load(name))
-            and "speedup_vs_teacher_greedy_per_repeat" in batch1_row(data)]
+    runs = [data for name in SAME_STUDENT_SPEED_FILES if (data := load(name)) and interleaved(data)]
     if not runs:
         return ""
     parts = []
     for data in runs:
-        row = batch1_row(data)
+        row = one_pass_row(data)
         per_repeat = row["speedup_vs_teacher_greedy_per_repeat"]
-        parts.append(f"**{row['speedup_vs_teacher_greedy']:.2f}x** ({verdict(row['speedup_vs_teacher_greedy'] >= 5)}), "
-                     f"median of {len(per_repeat)} repeats, {min(per_repeat):.2f}x to {max(per_repeat):.2f}x by repeat "
-                     f"(`{data['command']}`)")
-    first = runs[0]
-    return (f"\n\nTimed with interleaved repeats (each repeat runs every system once, so the machine's drift during a "
-            f"run reaches all of them alike), `make bench`'s ENGINE (`{first['student']}`, the same architecture as the "
-            f"targets' student) against its teacher ({first['hardware']}): " + "; again: ".join(parts) + ".")
+        parts.append(f"**{row['speedup_vs_teacher_greedy']:.2f}x** ({verdict(row['speedup_vs_teacher_greedy'] >= 5)}) "
+                     f"for `{data['student']}`, median of {len(per_repeat)} repeats, {min(per_repeat):.2f}x to "
+                     f"{max(per_repeat):.2f}x by repeat ({data['hardware']}; `{data['command']}`)")
+    return ("\n\nTimed with interleaved repeats (each repeat runs every system once, so drift slower than one repeat "
+            "reaches all of them alike), `make bench`'s ENGINE, the same architecture as the targets' student, against "
+            "its teacher: " + "; ".join(parts) + ".")
 
 
 def still_main_bleu(prefix: str, suffix: str) -> dict[str, float] | None:

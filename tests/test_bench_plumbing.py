@@ -58,6 +58,45 @@ def test_bench_py_records_each_stage_s_whole_wall_time_and_skips_it_once_done(tm
     assert json.loads((tmp_path / "results" / "bench_teacher_quick.json").read_text()) == written
 
 
+def test_a_training_killed_after_a_checkpoint_is_timed_over_both_processes(tmp_path, monkeypatch):
+    """A training stage keeps no partial results, only checkpoints: its clock file, written at its start and beside
+    each checkpoint (`OnSave`), carries the seconds to the process that resumes it; one killed before its first
+    checkpoint leaves a lower bound. The clock file goes once the stage has finished."""
+    import pytest
+    import torch
+
+    from bench_stages.records import OnSave
+
+    def stage_cmlm_kd(self):
+        time.sleep(0.1)
+        if not killed_early:
+            OnSave(self.save_stage_clock).on_save(None, None, None)  # the Trainer wrote a checkpoint
+        if attempts.pop(0):
+            raise KeyboardInterrupt
+        self.write("cmlm_kd", {"1_iterations": {"bleu": 1.0}})
+
+    monkeypatch.setattr(bench.Bench, "stage_cmlm_kd", stage_cmlm_kd)
+    argv = ["bench.py", "--quick", "--stages", "cmlm_kd", "--runs-dir", str(tmp_path / "runs"),
+            "--results-dir", str(tmp_path / "results"), "--threads", str(torch.get_num_threads())]
+    monkeypatch.setattr("sys.argv", argv)
+    clock = tmp_path / "runs" / "bench-quick" / "stage_clocks" / "cmlm_kd.json"
+    path = tmp_path / "results" / "bench_cmlm_kd_quick.json"
+    for killed_early in (False, True):
+        attempts = [True, False]  # killed once, then finishes
+        path.unlink(missing_ok=True)
+        with pytest.raises(KeyboardInterrupt):
+            bench_script.main()
+        saved = json.loads(clock.read_text())
+        assert saved["stage_processes"] == 1 and saved["checkpointed"] is not killed_early
+        assert bench_script.main() == 0
+        done = json.loads(path.read_text())
+        assert done["stage_processes"] == 2 and not clock.exists()
+        if killed_early:  # nothing checkpointed: the first process's work is not in the time
+            assert done["stage_seconds_lower_bound"] and 0.1 <= done["stage_seconds"] < 30
+        else:
+            assert "stage_seconds_lower_bound" not in done and 0.2 <= done["stage_seconds"] < 30
+
+
 def test_a_stage_resumed_after_an_interruption_is_timed_over_both_processes(tmp_path, monkeypatch):
     """A stage of many short runs writes `partial` results with the seconds so far; the process that resumes it goes
     on from them, so `stage_seconds` covers both processes (up to the first one's last write) and says there were 2."""

@@ -14,7 +14,7 @@ import torch
 
 from engine_hf.benchmark import hardware_description
 
-from .records import LogHistory
+from .records import LogHistory, OnSave
 from .settings import BENCHMARKS, ENGINE, scale
 
 
@@ -76,21 +76,37 @@ class BenchBase:
         """Start timing `stage` whole (training, distillation, evaluation and loading): the training times the stages
         record leave out evaluation, so only this sums to what a run costs.
 
-        A stage of many short runs rewrites its results after each run (`partial`), each time with the seconds so
-        far; resumed after an interruption, it goes on from the seconds and processes its partial results recorded,
-        so a stage run in several processes is timed over all of them (less the time after its last write in each
-        interrupted one). Where earlier work is reused untimed, the time is marked a lower bound: a partial record
-        written before stages were timed, or `--force` over a finished record (the stages keep finished runs and
-        checkpoints, so a forced stage may redo only part of its work)."""
-        earlier = self.read(stage) if self.result_path(stage).exists() else {}
-        if earlier.get("partial") and "stage_seconds" in earlier:
-            clock = StageClock(time.monotonic(), earlier["stage_seconds"], earlier.get("stage_processes", 1),
-                               earlier.get("stage_seconds_lower_bound", False))
-        elif earlier:
-            clock = StageClock(time.monotonic(), 0.0, 1 if earlier.get("partial") else 0, lower_bound=True)
-        else:
-            clock = StageClock(time.monotonic(), 0.0, 0, lower_bound=False)
+        A stage resumed after an interruption goes on from the seconds and processes recorded by the process before
+        it: in its partial results (a stage of many short runs rewrites them after each run) or in its clock file
+        (`save_stage_clock`: at its start and beside every training checkpoint), whichever is further on. So a stage
+        run in several processes is timed over all of them, less what each interrupted one did after its last
+        record (work a resumed training does again). Where earlier work is reused untimed, the time is marked a lower
+        bound: a process that died before its first checkpoint (distillation keeps its batches without one), a
+        partial record written before stages were timed, or `--force` over a finished record (the stages keep
+        finished runs and checkpoints, so a forced stage may redo only part of its work)."""
+        result = self.read(stage) if self.result_path(stage).exists() else {}
+        partial = result if result.get("partial") and "stage_seconds" in result else {}
+        saved = json.loads(self.clock_path(stage).read_text()) if self.clock_path(stage).exists() else {}
+        earlier = max((partial, saved), key=lambda record: record.get("stage_seconds", -1.0))
+        if earlier:
+            clock = StageClock(time.monotonic(), earlier["stage_seconds"], earlier["stage_processes"],
+                               earlier.get("stage_seconds_lower_bound", False) or earlier.get("checkpointed") is False)
+        else:  # a partial record from before stages were timed counts one untimed process
+            untimed = bool(result)
+            clock = StageClock(time.monotonic(), 0.0, int(bool(result.get("partial"))), lower_bound=untimed)
         self.clocks[stage] = clock
+        self.save_stage_clock(stage, checkpointed=False)
+
+    def clock_path(self, stage: str) -> Path:
+        """Where a stage's clock is kept while it runs (under runs/: it belongs with the checkpoints it times)."""
+        return self.root / "stage_clocks" / f"{stage}.json"
+
+    def save_stage_clock(self, stage: str | None = None, checkpointed: bool = True) -> None:
+        """Record the seconds so far of `stage` (default: every stage being timed) in its clock file; `OnSave` calls
+        this beside each training checkpoint."""
+        for name in [stage] if stage else list(self.clocks):
+            self.clock_path(name).parent.mkdir(parents=True, exist_ok=True)
+            self.clock_path(name).write_text(json.dumps({**self.clock_fields(name), "checkpointed": checkpointed}))
 
     def clock_fields(self, stage: str) -> dict:
         """`stage_seconds` and `stage_processes` so far (and `stage_seconds_lower_bound` where earlier work went
@@ -110,6 +126,7 @@ class BenchBase:
             self.result_path(stage).write_text(json.dumps({**payload, **self.clock_fields(stage)}, indent=2,
                                                           ensure_ascii=False))
         self.clocks.pop(stage, None)
+        self.clock_path(stage).unlink(missing_ok=True)
 
     @property
     def flags(self) -> str:
@@ -221,7 +238,7 @@ class BenchBase:
         values = dict(learning_rate=7e-4, warmup_steps=min(200, steps // 10))
         values.update(overrides)
         train_cmlm(self.data(corpus), TeacherArguments(teacher_model=str(self.teacher_dir)), student,
-                   self.training_args(out, steps, **values), callbacks=callbacks)
+                   self.training_args(out, steps, **values), callbacks=[*(callbacks or []), OnSave(self.save_stage_clock)])
         return time.perf_counter() - started
 
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
@@ -238,5 +255,6 @@ class BenchBase:
         logged = clock or LogHistory()
         student = StudentArguments(student_model=str(student_model), freeze_encoder=freeze_encoder,
                                    frozen_encoder_dropout=self.encoder_dropout)
-        train_energy(self.data(corpus), student, self.training_args(out, steps, **values), callbacks=[logged])
+        train_energy(self.data(corpus), student, self.training_args(out, steps, **values),
+                     callbacks=[logged, OnSave(self.save_stage_clock)])
         return logged.seconds, logged.history

@@ -1,11 +1,12 @@
 """What the stages record beside scores, and how: the Trainer's log history and wall time (`LogHistory`), checkpoints
-at given wall times (`SaveAtSeconds`), weight and corpus digests, shares and agreement between the energy and chrF,
+at given wall times (`SaveAtSeconds`), the stage clock beside each checkpoint (`OnSave`), weight and corpus digests, shares and agreement between the energy and chrF,
 and a model's scores at the reference lengths (`oracle_length_scores`)."""
 
 from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -35,6 +36,18 @@ class LogHistory(TrainerCallback):
     def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
         self.history = list(state.log_history)
         self.seconds, self.steps = time.perf_counter() - self.started, state.global_step
+
+
+class OnSave(TrainerCallback):
+    """Calls `save` after every checkpoint the Trainer writes: the stage clock (`BenchBase.save_stage_clock`) records
+    the stage's seconds so far beside each checkpoint, so a training killed and resumed from it is timed over both
+    processes."""
+
+    def __init__(self, save: Callable[[], None]) -> None:
+        self.save = save
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
+        self.save()
 
 
 class SaveAtSeconds(TrainerCallback):

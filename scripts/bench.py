@@ -214,7 +214,11 @@ def main() -> int:
             continue
         print(f"[bench] {stage}: running")
         bench.start_stage_clock(stage)
-        getattr(bench, f"stage_{stage}")()
+        try:
+            getattr(bench, f"stage_{stage}")()
+        except SystemExit:  # a check stopped it (a missing model, say): not a process that did the stage's work
+            bench.abandon_stage_clock(stage)
+            raise
         bench.record_stage_seconds(stage)
     return 0
 

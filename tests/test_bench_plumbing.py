@@ -58,20 +58,26 @@ def test_bench_py_records_each_stage_s_whole_wall_time_and_skips_it_once_done(tm
     assert json.loads((tmp_path / "results" / "bench_teacher_quick.json").read_text()) == written
 
 
-def test_a_training_killed_after_a_checkpoint_is_timed_over_both_processes(tmp_path, monkeypatch):
+def test_a_training_killed_and_resumed_is_timed_over_both_processes(tmp_path, monkeypatch):
     """A training stage keeps no partial results, only checkpoints: its clock file, written at its start and beside
-    each checkpoint (`OnSave`), carries the seconds to the process that resumes it; one killed before its first
-    checkpoint leaves a lower bound. The clock file goes once the stage has finished."""
+    each checkpoint (`OnSave`), carries the seconds to the process that resumes it, less what was done after the last
+    record (done again). Distillation keeps its batches unrecorded: killed there, the time is a lower bound. A stage
+    stopped by a check (SystemExit) is not counted as a process. The clock file goes once the stage has finished."""
     import pytest
     import torch
 
     from bench_stages.records import OnSave
 
     def stage_cmlm_kd(self):
+        event = events.pop(0)
+        if event == "check":
+            raise SystemExit("runs/.../cmlm_kd: no model there")
+        if event == "distill":
+            self.mark_unrecorded_work()
         time.sleep(0.1)
-        if not killed_early:
+        if event == "checkpoint":
             OnSave(self.save_stage_clock).on_save(None, None, None)  # the Trainer wrote a checkpoint
-        if attempts.pop(0):
+        if event != "finish":
             raise KeyboardInterrupt
         self.write("cmlm_kd", {"1_iterations": {"bleu": 1.0}})
 
@@ -81,20 +87,25 @@ def test_a_training_killed_after_a_checkpoint_is_timed_over_both_processes(tmp_p
     monkeypatch.setattr("sys.argv", argv)
     clock = tmp_path / "runs" / "bench-quick" / "stage_clocks" / "cmlm_kd.json"
     path = tmp_path / "results" / "bench_cmlm_kd_quick.json"
-    for killed_early in (False, True):
-        attempts = [True, False]  # killed once, then finishes
+
+    def run(*sequence: str) -> dict:
+        events[:] = sequence
         path.unlink(missing_ok=True)
-        with pytest.raises(KeyboardInterrupt):
-            bench_script.main()
-        saved = json.loads(clock.read_text())
-        assert saved["stage_processes"] == 1 and saved["checkpointed"] is not killed_early
-        assert bench_script.main() == 0
-        done = json.loads(path.read_text())
-        assert done["stage_processes"] == 2 and not clock.exists()
-        if killed_early:  # nothing checkpointed: the first process's work is not in the time
-            assert done["stage_seconds_lower_bound"] and 0.1 <= done["stage_seconds"] < 30
-        else:
-            assert "stage_seconds_lower_bound" not in done and 0.2 <= done["stage_seconds"] < 30
+        for event in sequence[:-1]:
+            with pytest.raises(SystemExit if event == "check" else KeyboardInterrupt):
+                bench_script.main()
+        assert bench_script.main() == 0 and not clock.exists()
+        return json.loads(path.read_text())
+
+    events: list[str] = []
+    done = run("checkpoint", "finish")  # killed after a checkpoint: both processes' seconds
+    assert done["stage_processes"] == 2 and "stage_seconds_lower_bound" not in done and 0.2 <= done["stage_seconds"] < 30
+    done = run("killed", "finish")  # killed before its first checkpoint: that work is done again, not counted
+    assert done["stage_processes"] == 2 and "stage_seconds_lower_bound" not in done and 0.1 <= done["stage_seconds"] < 30
+    done = run("distill", "finish")  # killed while distilling: kept batches, untimed
+    assert done["stage_processes"] == 2 and done["stage_seconds_lower_bound"]
+    done = run("check", "finish")  # stopped by a check, then run: one process, timed whole
+    assert done["stage_processes"] == 1 and "stage_seconds_lower_bound" not in done
 
 
 def test_a_stage_resumed_after_an_interruption_is_timed_over_both_processes(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -46,6 +47,7 @@ class BenchBase:
         # `still_confirm`, every `still_*` stage, and `--rebuild` of the still chain.
         self.encoder_dropout = True
         self.clocks: dict[str, StageClock] = {}  # the stages this process is timing
+        self.clock_before: dict[str, str | None] = {}  # their clock files as this process found them
 
     def result_path(self, stage: str) -> Path:
         return self.results / f"{self.benchmark.results_prefix}{stage}{self.suffix}.json"
@@ -78,35 +80,64 @@ class BenchBase:
 
         A stage resumed after an interruption goes on from the seconds and processes recorded by the process before
         it: in its partial results (a stage of many short runs rewrites them after each run) or in its clock file
-        (`save_stage_clock`: at its start and beside every training checkpoint), whichever is further on. So a stage
-        run in several processes is timed over all of them, less what each interrupted one did after its last
-        record (work a resumed training does again). Where earlier work is reused untimed, the time is marked a lower
-        bound: a process that died before its first checkpoint (distillation keeps its batches without one), a
-        partial record written before stages were timed, or `--force` over a finished record (the stages keep
-        finished runs and checkpoints, so a forced stage may redo only part of its work)."""
+        (`save_stage_clock`: at each start and beside every training checkpoint it resumes from), whichever is further
+        on. So a stage run in several processes is timed over all of them, less what each interrupted one did after
+        its last record, which the next one does again. Where earlier work was kept untimed, the time is marked a
+        lower bound: distillation killed midway (it keeps its finished batches: `mark_unrecorded_work`), a partial
+        record written before stages were timed, an unreadable clock file, or `--force` over a finished record (the
+        stages keep finished runs and checkpoints, so a forced stage may redo only part of its work). A stage started
+        over by hand should have its clock file (under runs/) deleted with its runs."""
         result = self.read(stage) if self.result_path(stage).exists() else {}
         partial = result if result.get("partial") and "stage_seconds" in result else {}
-        saved = json.loads(self.clock_path(stage).read_text()) if self.clock_path(stage).exists() else {}
-        earlier = max((partial, saved), key=lambda record: record.get("stage_seconds", -1.0))
+        earlier = max((partial, self.read_stage_clock(stage)), key=lambda record: record.get("stage_seconds", -1.0))
         if earlier:
-            clock = StageClock(time.monotonic(), earlier["stage_seconds"], earlier["stage_processes"],
-                               earlier.get("stage_seconds_lower_bound", False) or earlier.get("checkpointed") is False)
-        else:  # a partial record from before stages were timed counts one untimed process
-            untimed = bool(result)
-            clock = StageClock(time.monotonic(), 0.0, int(bool(result.get("partial"))), lower_bound=untimed)
+            clock = StageClock(time.monotonic(), earlier["stage_seconds"], earlier.get("stage_processes", 1),
+                               bool(earlier.get("stage_seconds_lower_bound") or earlier.get("unrecorded_work")))
+        else:  # a record without times (older, or forced over) leaves earlier work untimed
+            clock = StageClock(time.monotonic(), 0.0, int(bool(result.get("partial"))), lower_bound=bool(result))
         self.clocks[stage] = clock
-        self.save_stage_clock(stage, checkpointed=False)
+        self.clock_before[stage] = self.clock_path(stage).read_text() if self.clock_path(stage).exists() else None
+        self.save_stage_clock(stage)
+
+    def abandon_stage_clock(self, stage: str) -> None:
+        """Put a stage's clock file back as it was before this process started it: for a stage that stopped at a
+        check (a missing model, an unfinished earlier stage) before doing any work, so that stopping is not counted
+        as a process."""
+        before = self.clock_before.pop(stage, None)
+        self.clocks.pop(stage, None)
+        if before is None:
+            self.clock_path(stage).unlink(missing_ok=True)
+        else:
+            self.clock_path(stage).write_text(before)
 
     def clock_path(self, stage: str) -> Path:
         """Where a stage's clock is kept while it runs (under runs/: it belongs with the checkpoints it times)."""
         return self.root / "stage_clocks" / f"{stage}.json"
 
-    def save_stage_clock(self, stage: str | None = None, checkpointed: bool = True) -> None:
-        """Record the seconds so far of `stage` (default: every stage being timed) in its clock file; `OnSave` calls
-        this beside each training checkpoint."""
+    def read_stage_clock(self, stage: str) -> dict:
+        """A stage's clock file; an unreadable one (a process killed while writing it) as a lower bound at 0 s."""
+        if not self.clock_path(stage).exists():
+            return {}
+        try:
+            return json.loads(self.clock_path(stage).read_text())
+        except json.JSONDecodeError:
+            return {"stage_seconds": 0.0, "stage_processes": 1, "stage_seconds_lower_bound": True}
+
+    def save_stage_clock(self, stage: str | None = None, unrecorded_work: bool = False) -> None:
+        """Record the seconds so far of `stage` (default: every stage being timed) in its clock file, atomically;
+        `OnSave` calls this beside each training checkpoint. `unrecorded_work`: what follows is kept without a
+        record (`mark_unrecorded_work`)."""
         for name in [stage] if stage else list(self.clocks):
-            self.clock_path(name).parent.mkdir(parents=True, exist_ok=True)
-            self.clock_path(name).write_text(json.dumps({**self.clock_fields(name), "checkpointed": checkpointed}))
+            path = self.clock_path(name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            written = path.with_suffix(".tmp")
+            written.write_text(json.dumps({**self.clock_fields(name), "unrecorded_work": unrecorded_work}))
+            os.replace(written, path)
+
+    def mark_unrecorded_work(self) -> None:
+        """Say that the work that follows (a distillation, which keeps its finished batches) is kept with no record
+        of its time: if the process dies before the next record, the stage's time becomes a lower bound."""
+        self.save_stage_clock(unrecorded_work=True)
 
     def clock_fields(self, stage: str) -> dict:
         """`stage_seconds` and `stage_processes` so far (and `stage_seconds_lower_bound` where earlier work went
@@ -126,6 +157,7 @@ class BenchBase:
             self.result_path(stage).write_text(json.dumps({**payload, **self.clock_fields(stage)}, indent=2,
                                                           ensure_ascii=False))
         self.clocks.pop(stage, None)
+        self.clock_before.pop(stage, None)
         self.clock_path(stage).unlink(missing_ok=True)
 
     @property
@@ -228,7 +260,9 @@ class BenchBase:
         return {f"{n}_iterations": self.evaluate(model, num_iterations=n, length_beam=length_beam) for n in (1, 10)}
 
     def train_cmlm(self, out: Path, corpus: str, steps: int, student_model: str | None = None, callbacks=None,
-                   freeze_encoder: bool = True, **overrides) -> float:
+                   freeze_encoder: bool = True, clock_on_save: bool = True, **overrides) -> float:
+        """A CE (CMLM) run; returns its wall time. `clock_on_save`: record the stage clock beside each checkpoint, for
+        a run that resumes from them (not one its stage deletes and trains again when interrupted)."""
         from engine_hf.training import StudentArguments, TeacherArguments, train_cmlm
 
         student = StudentArguments(student_model=student_model,
@@ -238,14 +272,18 @@ class BenchBase:
         values = dict(learning_rate=7e-4, warmup_steps=min(200, steps // 10))
         values.update(overrides)
         train_cmlm(self.data(corpus), TeacherArguments(teacher_model=str(self.teacher_dir)), student,
-                   self.training_args(out, steps, **values), callbacks=[*(callbacks or []), OnSave(self.save_stage_clock)])
+                   self.training_args(out, steps, **values), callbacks=[*(callbacks or []), *self.clock_callback(clock_on_save)])
         return time.perf_counter() - started
 
+    def clock_callback(self, on_save: bool) -> list[OnSave]:
+        """The callback that records the stage clock beside each checkpoint, where a run resumes from them."""
+        return [OnSave(self.save_stage_clock)] if on_save else []
+
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
-                     clock: LogHistory | None = None, freeze_encoder: bool = True,
+                     clock: LogHistory | None = None, freeze_encoder: bool = True, clock_on_save: bool = True,
                      **overrides) -> tuple[float, list[dict]]:
         """An ENGINE run; returns its training loop's wall time and the Trainer's log history (`training_log`).
-        Pass `clock` to keep its per-step times as well."""
+        Pass `clock` to keep its per-step times as well; `clock_on_save` as in `train_cmlm`."""
         from engine_hf.training import StudentArguments, train_energy
 
         # The `engine` stage's setting unless a stage overrides it.
@@ -256,5 +294,5 @@ class BenchBase:
         student = StudentArguments(student_model=str(student_model), freeze_encoder=freeze_encoder,
                                    frozen_encoder_dropout=self.encoder_dropout)
         train_energy(self.data(corpus), student, self.training_args(out, steps, **values),
-                     callbacks=[logged, OnSave(self.save_stage_clock)])
+                     callbacks=[logged, *self.clock_callback(clock_on_save)])
         return logged.seconds, logged.history

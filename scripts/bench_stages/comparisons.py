@@ -207,7 +207,9 @@ class Comparisons(Recipes):
         if "engine_seconds_at" not in record:
             shutil.rmtree(out / "engine", ignore_errors=True)
             clock = LogHistory()
+            # Deleted and trained again if interrupted: its checkpoints are not a place to resume the clock from.
             _, logged = self.train_energy(out / "engine", start, total, corpus=corpus, clock=clock, save_steps=every,
+                                          clock_on_save=False,
                                           learning_rate=setting.learning_rate, ce_weight=setting.ce_weight,
                                           o1=setting.o1, o1_temperature=setting.o1_temperature,
                                           energy_length=setting.energy_length, **seeded)
@@ -219,7 +221,7 @@ class Comparisons(Recipes):
             shutil.rmtree(out / "control", ignore_errors=True)
             clock, saver = LogHistory(), SaveAtSeconds(times[:-1])
             self.train_cmlm(out / "control", corpus, 10**6, student_model=str(start),
-                            callbacks=[saver, StopAfterSeconds(times[-1]), clock],
+                            callbacks=[saver, StopAfterSeconds(times[-1]), clock], clock_on_save=False,
                             learning_rate=control_learning_rate,
                             warmup_steps=0, lr_scheduler_type="constant", save_strategy="no", **seeded)
             record["control_steps_at"] = [*saver.saved_steps, clock.steps]

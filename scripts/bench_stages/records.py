@@ -47,7 +47,8 @@ class OnSave(TrainerCallback):
         self.save = save
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs) -> None:
-        self.save()
+        if state is None or state.is_world_process_zero:
+            self.save()
 
 
 class SaveAtSeconds(TrainerCallback):

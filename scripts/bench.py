@@ -213,11 +213,11 @@ def main() -> int:
             print(f"[bench] {stage}: done ({bench.result_path(stage)}), skipping")
             continue
         print(f"[bench] {stage}: running")
-        bench.start_stage_clock(stage)
+        bench.clock.start(stage)
         try:
             getattr(bench, f"stage_{stage}")()
         except SystemExit:  # a check stopped it (a missing model, say): not a process that did the stage's work
-            bench.abandon_stage_clock(stage)
+            bench.clock.abandon(stage)
             raise
         bench.record_stage_seconds(stage)
     return 0

@@ -73,10 +73,10 @@ def test_a_training_killed_and_resumed_is_timed_over_both_processes(tmp_path, mo
         if event == "check":
             raise SystemExit("runs/.../cmlm_kd: no model there")
         if event == "distill":
-            self.mark_unrecorded_work()
+            self.clock.mark_unrecorded_work()
         time.sleep(0.1)
         if event == "checkpoint":
-            OnSave(self.save_stage_clock).on_save(None, None, None)  # the Trainer wrote a checkpoint
+            OnSave(self.clock.save).on_save(None, None, None)  # the Trainer wrote a checkpoint
         if event != "finish":
             raise KeyboardInterrupt
         self.write("cmlm_kd", {"1_iterations": {"bleu": 1.0}})

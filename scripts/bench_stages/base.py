@@ -5,27 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 
 from engine_hf.benchmark import hardware_description
 
+from .clock import StageClocks
 from .records import LogHistory, OnSave
 from .settings import BENCHMARKS, ENGINE, scale
-
-
-class StageClock(NamedTuple):
-    """A stage being timed: when this process started it, and what its earlier, interrupted processes recorded."""
-
-    started: float
-    seconds: float
-    processes: int
-    lower_bound: bool  # earlier work was reused untimed (`BenchBase.start_stage_clock`)
 
 
 class BenchBase:
@@ -46,8 +36,8 @@ class BenchBase:
         # (CMLMForConditionalGeneration.freeze_encoder). `Recipes.still_encoder()` turns it off: `still_encoder`,
         # `still_confirm`, every `still_*` stage, and `--rebuild` of the still chain.
         self.encoder_dropout = True
-        self.clocks: dict[str, StageClock] = {}  # the stages this process is timing
-        self.clock_before: dict[str, str | None] = {}  # their clock files as this process found them
+        self.clock = StageClocks(self.root / "stage_clocks",
+                                 lambda stage: self.read(stage) if self.result_path(stage).exists() else {})
 
     def result_path(self, stage: str) -> Path:
         return self.results / f"{self.benchmark.results_prefix}{stage}{self.suffix}.json"
@@ -67,98 +57,22 @@ class BenchBase:
                 **self.teacher_record()}
 
     def write(self, stage: str, payload: dict) -> None:
-        payload = {**self.header(stage), **payload, **self.clock_fields(stage)}
+        payload = {**self.header(stage), **payload, **self.clock.fields(stage)}
         self.result_path(stage).write_text(json.dumps(payload, indent=2, ensure_ascii=False))
         print(f"[bench] {stage}: wrote {self.result_path(stage)}")
 
     def read(self, stage: str) -> dict:
         return json.loads(self.result_path(stage).read_text())
 
-    def start_stage_clock(self, stage: str) -> None:
-        """Start timing `stage` whole (training, distillation, evaluation and loading): the training times the stages
-        record leave out evaluation, so only this sums to what a run costs.
-
-        A stage resumed after an interruption goes on from the seconds and processes recorded by the process before
-        it: in its partial results (a stage of many short runs rewrites them after each run) or in its clock file
-        (`save_stage_clock`: at each start and beside every training checkpoint it resumes from), whichever is further
-        on. So a stage run in several processes is timed over all of them, less what each interrupted one did after
-        its last record, which the next one does again. Where earlier work was kept untimed, the time is marked a
-        lower bound: distillation killed midway (it keeps its finished batches: `mark_unrecorded_work`), a partial
-        record written before stages were timed, an unreadable clock file, or `--force` over a finished record (the
-        stages keep finished runs and checkpoints, so a forced stage may redo only part of its work). A stage started
-        over by hand should have its clock file (under runs/) deleted with its runs."""
-        result = self.read(stage) if self.result_path(stage).exists() else {}
-        partial = result if result.get("partial") and "stage_seconds" in result else {}
-        earlier = max((partial, self.read_stage_clock(stage)), key=lambda record: record.get("stage_seconds", -1.0))
-        if earlier:
-            clock = StageClock(time.monotonic(), earlier["stage_seconds"], earlier.get("stage_processes", 1),
-                               bool(earlier.get("stage_seconds_lower_bound") or earlier.get("unrecorded_work")))
-        else:  # a record without times (older, or forced over) leaves earlier work untimed
-            clock = StageClock(time.monotonic(), 0.0, int(bool(result.get("partial"))), lower_bound=bool(result))
-        self.clocks[stage] = clock
-        self.clock_before[stage] = self.clock_path(stage).read_text() if self.clock_path(stage).exists() else None
-        self.save_stage_clock(stage)
-
-    def abandon_stage_clock(self, stage: str) -> None:
-        """Put a stage's clock file back as it was before this process started it: for a stage that stopped at a
-        check (a missing model, an unfinished earlier stage) before doing any work, so that stopping is not counted
-        as a process."""
-        before = self.clock_before.pop(stage, None)
-        self.clocks.pop(stage, None)
-        if before is None:
-            self.clock_path(stage).unlink(missing_ok=True)
-        else:
-            self.clock_path(stage).write_text(before)
-
-    def clock_path(self, stage: str) -> Path:
-        """Where a stage's clock is kept while it runs (under runs/: it belongs with the checkpoints it times)."""
-        return self.root / "stage_clocks" / f"{stage}.json"
-
-    def read_stage_clock(self, stage: str) -> dict:
-        """A stage's clock file; an unreadable one (a process killed while writing it) as a lower bound at 0 s."""
-        if not self.clock_path(stage).exists():
-            return {}
-        try:
-            return json.loads(self.clock_path(stage).read_text())
-        except json.JSONDecodeError:
-            return {"stage_seconds": 0.0, "stage_processes": 1, "stage_seconds_lower_bound": True}
-
-    def save_stage_clock(self, stage: str | None = None, unrecorded_work: bool = False) -> None:
-        """Record the seconds so far of `stage` (default: every stage being timed) in its clock file, atomically;
-        `OnSave` calls this beside each training checkpoint. `unrecorded_work`: what follows is kept without a
-        record (`mark_unrecorded_work`)."""
-        for name in [stage] if stage else list(self.clocks):
-            path = self.clock_path(name)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            written = path.with_suffix(".tmp")
-            written.write_text(json.dumps({**self.clock_fields(name), "unrecorded_work": unrecorded_work}))
-            os.replace(written, path)
-
-    def mark_unrecorded_work(self) -> None:
-        """Say that the work that follows (a distillation, which keeps its finished batches) is kept with no record
-        of its time: if the process dies before the next record, the stage's time becomes a lower bound."""
-        self.save_stage_clock(unrecorded_work=True)
-
-    def clock_fields(self, stage: str) -> dict:
-        """`stage_seconds` and `stage_processes` so far (and `stage_seconds_lower_bound` where earlier work went
-        untimed), for a stage this process is timing; nothing for any other."""
-        if stage not in self.clocks:
-            return {}
-        clock = self.clocks[stage]
-        fields = {"stage_seconds": clock.seconds + time.monotonic() - clock.started, "stage_processes": clock.processes + 1}
-        return {**fields, "stage_seconds_lower_bound": True} if clock.lower_bound else fields
-
     def record_stage_seconds(self, stage: str) -> None:
-        """Write the stage's whole wall time, over every process that ran it, to its results JSON once it has
-        finished, and stop its clock. A stage that wrote no results (a check that found nothing to do) is left
+        """Write the stage's whole wall time, over every process that ran it (`clock.StageClocks`), to its results
+        JSON once it has finished, and stop its clock. A stage that wrote no results (a check that found nothing to do) is left
         alone."""
         if self.result_path(stage).exists():
             payload = self.read(stage)
-            self.result_path(stage).write_text(json.dumps({**payload, **self.clock_fields(stage)}, indent=2,
+            self.result_path(stage).write_text(json.dumps({**payload, **self.clock.fields(stage)}, indent=2,
                                                           ensure_ascii=False))
-        self.clocks.pop(stage, None)
-        self.clock_before.pop(stage, None)
-        self.clock_path(stage).unlink(missing_ok=True)
+        self.clock.finish(stage)
 
     @property
     def flags(self) -> str:
@@ -277,7 +191,7 @@ class BenchBase:
 
     def clock_callback(self, on_save: bool) -> list[OnSave]:
         """The callback that records the stage clock beside each checkpoint, where a run resumes from them."""
-        return [OnSave(self.save_stage_clock)] if on_save else []
+        return [OnSave(self.clock.save)] if on_save else []
 
     def train_energy(self, out: Path, student_model: Path, steps: int, corpus: str = "libreoffice",
                      clock: LogHistory | None = None, freeze_encoder: bool = True, clock_on_save: bool = True,

@@ -127,7 +127,7 @@ class Recipes(BenchBase):
         data = self.data(train=self.budget["distill_sources"])
         data.max_eval_samples = None
         started = time.perf_counter()
-        self.mark_unrecorded_work()
+        self.clock.mark_unrecorded_work()
         distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir),
                        load_corpus_splits(data), self.benchmark.src, self.benchmark.tgt, self.root / "distilled",
                        batch_size=64,
@@ -171,7 +171,7 @@ class Recipes(BenchBase):
         rows = [pair if isinstance(pair, dict) else {src: pair.src, tgt: pair.tgt} for pair in pairs]
         corpus = DatasetDict(train=Dataset.from_dict({"translation": rows}), validation=splits["validation"],
                              test=splits["test"])
-        self.mark_unrecorded_work()
+        self.clock.mark_unrecorded_work()
         return distill_corpus(load_teacher(str(self.teacher_dir)), AutoTokenizer.from_pretrained(self.teacher_dir),
                               corpus, src, tgt, out, batch_size=64, num_beams=self.budget["distill_beams"])
 

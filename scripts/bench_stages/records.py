@@ -39,7 +39,7 @@ class LogHistory(TrainerCallback):
 
 
 class OnSave(TrainerCallback):
-    """Calls `save` after every checkpoint the Trainer writes: the stage clock (`BenchBase.save_stage_clock`) records
+    """Calls `save` after every checkpoint the Trainer writes: the stage clock (`clock.StageClocks.save`) records
     the stage's seconds so far beside each checkpoint, so a training killed and resumed from it is timed over both
     processes."""
 

@@ -553,9 +553,11 @@ def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_com
     assert "**5.10x** (yes), A's still-encoder ENGINE (`runs/speed_still`)" in render_summary()
     speed("speed_targets", 4.2, 2.8)  # the targets' own student, timed later, reads the verdict
     text = render_summary()
-    assert "**4.20x** (**no**), A's still-encoder ENGINE (`runs/speed_targets`)" in text
-    assert ("An earlier run (`speed_still`, another student of the same architecture) measured 5.10x (yes) in a "
-            "run where the student's encoder took 5.6 ms at batch 1, against 2.8 ms in `speed_targets`") in text
+    assert ("**4.20x** (**no**), A's still-encoder ENGINE (`runs/speed_targets`) against its teacher on the same "
+            "sentences and threads, 5 repeats (timed one system after another: the ratio of the median times; 2 CPU "
+            "cores)") in text
+    assert ("An earlier run (`speed_still`, another student of the same architecture) measured 5.10x on a host where "
+            "the student's encoder took 5.6 ms at batch 1, against 2.8 ms in `speed_targets`") in text
 
 
 def test_confirm_table_gives_each_seed_its_own_difference_and_the_mean_per_start():
@@ -617,27 +619,36 @@ def test_speed_runs_table_sets_sequential_and_interleaved_runs_side_by_side_with
 
 
 def test_summary_adds_the_interleaved_speed_runs_with_their_spread(tmp_path, monkeypatch):
-    """The README's speed paragraph gains one line for the interleaved runs: median, verdict, lowest and highest
-    repeat and the command of each; a run timed one system after another adds nothing there."""
+    """The README's speed paragraph gains one line for the interleaved runs: each run's median and lowest and highest
+    repeat, and what sets them apart from the verdict's run (output length, the host's teacher time), without a
+    verdict of their own; a run timed one system after another adds nothing there."""
     from bench_tables.targets import interleaved_speed_summary
 
     monkeypatch.setattr(common, "RESULTS", tmp_path)
 
-    def speed(name: str, ratios: list[float] | None) -> None:
-        nat = {"speedup_vs_teacher_greedy": 5.29 if ratios is None else sorted(ratios)[len(ratios) // 2]}
+    def speed(name: str, ratios: list[float] | None, teacher_ms: float, tokens: float) -> dict:
+        nat = {"speedup_vs_teacher_greedy": 5.29 if ratios is None else sorted(ratios)[len(ratios) // 2],
+               "mean_output_tokens": tokens}
         if ratios:
             nat["speedup_vs_teacher_greedy_per_repeat"] = ratios
-        (tmp_path / f"{name}.json").write_text(json.dumps({
-            "command": f"python scripts/bench_speed.py --output results/{name}.json", "student": "runs/fresh/bench/engine",
-            "hardware": "2 CPU cores", "results": {"batch_1": {"NAT 1 iteration, length beam 1": nat}}}))
+        data = {"command": f"python scripts/bench_speed.py --output results/{name}.json",
+                "student": "runs/fresh/bench/engine", "hardware": "2 CPU cores",
+                "results": {"batch_1": {"NAT 1 iteration, length beam 1": nat,
+                                        "teacher greedy": {"seconds_per_sentence": teacher_ms / 1000}}}}
+        (tmp_path / f"{name}.json").write_text(json.dumps(data))
+        return data
 
     (tmp_path / "fresh").mkdir()
-    speed("fresh/speed", None)
-    assert interleaved_speed_summary() == ""
-    speed("speed_interleaved", [5.5, 4.9, 6.7])
-    speed("speed_interleaved_again", [4.7, 4.8, 5.2])
-    text = interleaved_speed_summary()
-    assert "`make bench`'s ENGINE, the same architecture as the targets' student, against its teacher: " in text
-    assert ("**5.50x** (yes) for `runs/fresh/bench/engine`, median of 3 repeats, 4.90x to 6.70x by repeat (2 CPU cores; "
-            "`python scripts/bench_speed.py --output results/speed_interleaved.json`); **4.80x** (**no**) for "
-            "`runs/fresh/bench/engine`, median of 3 repeats, 4.70x to 5.20x") in text
+    verdict_run = speed("speed_targets", None, 38.5, 9.9)
+    speed("fresh/speed", None, 82.6, 8.7)
+    assert interleaved_speed_summary(verdict_run) == ""
+    speed("speed_interleaved", [5.5, 4.9, 6.7], 86.5, 8.7)
+    speed("speed_interleaved_again", [4.7, 4.8, 5.2], 83.2, 8.7)
+    text = interleaved_speed_summary(verdict_run)
+    assert ("2 more runs, timed with interleaved repeats" in text and "do not change that verdict: they time "
+            "`make bench`'s weak ENGINE (`runs/fresh/bench/engine`, the same architecture, 8.7 output tokens a sentence "
+            "against the verdict's student's 9.9) on a host that ran teacher greedy at 86.5 and 83.2 ms a sentence, "
+            "against 38.5 in the verdict's run, and give **5.50x** (4.90x to 6.70x over 3 repeats) and **4.80x** "
+            "(4.70x to 5.20x over 3 repeats) (2 CPU cores; `python scripts/bench_speed.py --output "
+            "results/speed_interleaved.json`;") in text
+    assert "(yes)" not in text and "(**no**)" not in text

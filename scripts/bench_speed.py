@@ -4,7 +4,7 @@
 
 Same held-out test sentences (LibreOffice help unless `--corpus` says otherwise), same threads, batch 1 and batch
 64. Each repeat times every system once, in turn (`side_by_side_latency`), so the ratio to teacher greedy is taken
-within each repeat: the tables give its median and every repeat's value. Mean output lengths beside them, and the
+within each repeat: the tables give its median and its lowest and highest repeat (the JSON every repeat's). Mean output lengths beside them, and the
 batch-1 parts (encoders, output layer). The one-pass NAT rows are timed again with a plain nn.Linear output layer in
 the same repeats: what the vocabulary-major projection of `generate()` buys (or costs). Writes results/speed.json
 (absolute times only mean something on the machine named there).
@@ -85,6 +85,8 @@ def main() -> int:
                         help="where both models run (default: the GPU when there is one); --threads is the CPU's")
     parser.add_argument("--output", default="results/speed.json")
     args = parser.parse_args()
+    if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device {args.device}: torch finds no CUDA GPU here; leave --device out to time on the CPU")
     started = time.monotonic()
     for model in (args.student, args.teacher):
         require_model(model)

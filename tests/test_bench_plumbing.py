@@ -171,6 +171,18 @@ def test_bench_speed_on_a_fresh_clone_says_how_to_get_the_models_it_times(tmp_pa
         speed.main()
 
 
+def test_bench_speed_refuses_a_cuda_device_where_there_is_none(monkeypatch, capsys):
+    """`--device cuda` on a machine without a CUDA GPU stops at once with the way out, before loading anything."""
+    import torch
+
+    speed = load_script("bench_speed")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("sys.argv", ["bench_speed.py", "--device", "cuda"])
+    with pytest.raises(SystemExit):
+        speed.main()
+    assert "--device cuda: torch finds no CUDA GPU here; leave --device out to time on the CPU" in capsys.readouterr().err
+
+
 def test_make_bench_runs_the_issue_s_items_in_the_order_of_the_stage_list():
     """`make bench` is the issue's items on A (the full list is `make bench-all`): each a stage of STAGES, in its
     order, ENGINE after the CMLM it starts from and its control after it, the examples after every model they show."""

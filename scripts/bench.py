@@ -15,9 +15,10 @@ The stages:
   teacher      teacher greedy and beam 4 on the test sets
   distill      the teacher's translations of the training sources
   cmlm_kd      CMLM trained on the distilled outputs          (1 and 10 iterations, length beam 5)
-  engine       ENGINE (O1=SX, O2=ST) from the better CMLM so far (dev BLEU)  (1 and 10 iterations, length beam 3)
-  control      the same CMLM trained further with cross-entropy for ENGINE's wall time
   cmlm_ref     CMLM trained on references                     (1 and 10 iterations, length beam 5)
+  start_choice the better of the two CMLMs by dev BLEU (1 iteration, length beam 5): ENGINE's and the control's start
+  engine       ENGINE (O1=SX, O2=ST) from the better CMLM     (1 and 10 iterations, length beam 3)
+  control      the same CMLM trained further with cross-entropy for ENGINE's wall time
   examples     the setup (corpus sizes, parameter counts) and side-by-side translations of a few test sentences
   sweep        ENGINE's learning rate, ce_weight and O1, scored on the dev set (never the test set), against the control
   lengths      why ENGINE's chrF falls: dev scores at predicted lengths against scores at the reference lengths
@@ -153,7 +154,8 @@ Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_trai
 The stages' code lives in scripts/bench_stages/: settings.py (the stage list, the benchmarks, their budgets, every
 ENGINE and decoding setting), the plumbing (records.py, base.py, recipes.py, comparisons.py), and the stages by line
 of work:
-  replication.py    teacher, distill, cmlm_kd, engine, control, cmlm_ref, examples, table2, engine_selected
+  replication.py    teacher, distill, cmlm_kd, cmlm_ref, start_choice, engine, control, examples, table2,
+                    engine_selected
   first_recipe.py   sweep, lengths, cmlm_long, gain, confirm, ranking, budget, unfrozen, rescoring, descent, sharp(er)
   labels.py         distill_ui ... length_choice, still_encoder, still_confirm, still_(long|further)_pure_fast
   still_encoder.py  still_main ... still_peak_decay (A with the encoder still), distill_all, output_chars
@@ -163,7 +165,7 @@ of work:
     python scripts/bench.py            # full scale (hours on 2 CPU cores)
     python scripts/bench.py --quick    # the same pipeline on a small slice, minutes
     python scripts/bench.py --stages teacher,cmlm_ref
-    python scripts/bench.py --benchmark b --stages teacher,distill,cmlm_kd,engine,control,cmlm_ref,examples
+    python scripts/bench.py --benchmark b --stages teacher,distill,cmlm_kd,cmlm_ref,start_choice,engine,control,examples
     python scripts/bench.py --benchmark short   # A on help segments of <= 8 target words: a stronger CMLM start
     python scripts/bench.py --benchmark labels  # ... of <= 4 target words: stronger still
 

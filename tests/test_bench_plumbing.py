@@ -185,10 +185,12 @@ def test_bench_speed_refuses_a_cuda_device_where_there_is_none(monkeypatch, caps
 
 def test_make_bench_runs_the_issue_s_items_in_the_order_of_the_stage_list():
     """`make bench` is the issue's items on A (the full list is `make bench-all`): each a stage of STAGES, in its
-    order, ENGINE after the CMLM it starts from and its control after it, the examples after every model they show."""
+    order, ENGINE after both CMLMs and the choice between them, its control after it, the examples after every model
+    they show."""
     makefile = (SCRIPTS.parent / "Makefile").read_text()
     stages = re.search(r"^BENCH_STAGES := (\S+)$", makefile, re.M).group(1).split(",")
-    assert stages == ["teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2"]
+    assert stages == ["teacher", "distill", "cmlm_kd", "cmlm_ref", "start_choice", "engine", "control", "examples",
+                      "table2"]
     assert stages == [stage for stage in bench.STAGES if stage in stages]
     assert "--stages $(BENCH_STAGES) --runs-dir $(BENCH_RUNS) --results-dir $(BENCH_RESULTS)" in makefile
     assert tuple(stages) == MAKE_BENCH_STAGES  # what the rerun table checks a rerun against
@@ -312,6 +314,35 @@ def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monke
     assert {split: [p["pt"] for p in saved[split]["translation"]] for split in saved} == {
         "train": ["Salvar", "Abrir o documento"], "validation": ["Fechar"], "test": ["Inserir tabela"]}
     assert Path(labels.data().corpus).name == "libreoffice-max4words"
+
+
+def test_start_choice_picks_the_better_cmlm_on_dev_and_engine_starts_from_it(tmp_path, monkeypatch):
+    """The issue's "ENGINE initialised from the better CMLM": dev BLEU at one pass chooses, once, and is recorded;
+    the engine stage's own record wins once it exists, and a later choice only checks it."""
+    a = make_bench(tmp_path, "a")
+    for name in ("cmlm_kd", "cmlm_ref"):
+        fake_model(a.root / name)
+        a.write(name, {})
+    calls = []
+
+    def evaluate(model, **kwargs):
+        calls.append((model.name, kwargs))
+        return {"libreoffice": {"bleu": {"cmlm_ref": 4.0, "cmlm_kd": 3.0}[model.name]}}
+
+    monkeypatch.setattr(a, "evaluate", evaluate)
+    a.stage_start_choice()
+    record = a.read("start_choice")
+    assert record["dev_bleu"] == {"cmlm_ref": 4.0, "cmlm_kd": 3.0} and record["better"] == "cmlm_ref"
+    assert "engine_started_from" not in record
+    assert [kwargs for _, kwargs in calls] == [dict(split="validation", corpora=("libreoffice",), num_iterations=1,
+                                                    length_beam=5)] * 2  # never the test set
+    monkeypatch.setattr(a, "evaluate", lambda model, **kwargs: pytest.fail("the recorded choice, not a new one"))
+    assert a.better_cmlm() == ("cmlm_ref", a.root / "cmlm_ref")
+    a.write("engine", {"initialised_from": "cmlm_kd"})  # an ENGINE from before the choice existed
+    assert a.better_cmlm() == ("cmlm_kd", a.root / "cmlm_kd")
+    monkeypatch.setattr(a, "evaluate", evaluate)
+    a.stage_start_choice()
+    assert a.read("start_choice")["engine_started_from"] == "cmlm_kd"
 
 
 def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):

@@ -43,6 +43,34 @@ def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_pat
     assert section_bench("bench_", "", "Benchmark A") is None  # A's results are elsewhere
 
 
+def test_benchmark_a_main_table_gives_both_corpora_four_columns_and_says_where_engine_started(tmp_path, monkeypatch):
+    """The issue's columns (BLEU, chrF, teacher energy, repetition) on the help and the Bible test sets, and ENGINE's
+    start: by `start_choice`'s dev BLEU, or, for an older record, why it was the one it was."""
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    both = {"libreoffice": scores(30.0), "bible": scores(15.0)}
+    recorded = {"scale": {"cmlm_steps": 30}, "hardware": "2 CPU cores, no GPU"}
+    files = {"bench_teacher": {"greedy": both, "beam4": both},
+             "bench_cmlm_kd": {"1_iterations": both, "10_iterations": both},
+             "bench_engine": {"initialised_from": "cmlm_kd", "1_iterations": both, "10_iterations": both,
+                              "benchmark_stages": ["teacher", "cmlm_kd", "engine", "control", "cmlm_ref"]}}
+    for name, payload in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({**recorded, **payload}))
+    text = section_bench("bench_", "", "Benchmark A")
+    assert ("| system | iterations | help BLEU | help chrF | help repetition | help teacher energy | Bible BLEU | "
+            "Bible chrF | Bible repetition | Bible teacher energy |") in text
+    assert "| teacher greedy | - | 30.0 | 60.0 | 0.10 | 3.00 | 15.0 | 30.0 | 0.10 | 3.00 |" in text
+    assert ("**ENGINE's start:** `cmlm_kd` (its stage list then ran ENGINE before `cmlm_ref`, so `cmlm_kd` was the "
+            "only CMLM trained;") in text
+    choice = {"dev_bleu": {"cmlm_kd": 3.0, "cmlm_ref": 4.0}, "better": "cmlm_ref", "engine_started_from": "cmlm_kd",
+              "decoding": {"split": "validation", "num_iterations": 1, "length_beam": 5},
+              "command": "python scripts/bench.py --stages start_choice"}
+    (tmp_path / "bench_start_choice.json").write_text(json.dumps({**recorded, **choice}))
+    text = section_bench("bench_", "", "Benchmark A")
+    assert ("**ENGINE's start** (`start_choice`: validation set, 1 iteration, length beam 5): dev BLEU `cmlm_ref` "
+            "4.00, `cmlm_kd` 3.00, so `cmlm_ref`; ENGINE had already started from `cmlm_kd`, **not the better one**. "
+            "*Command: `python scripts/bench.py --stages start_choice`.") in text
+
+
 def test_compute_table_sums_recorded_training_time_per_benchmark_without_double_counting(tmp_path, monkeypatch):
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     files = {
@@ -108,16 +136,19 @@ def test_fresh_rerun_table_sets_each_stage_beside_its_record_and_sums_the_whole_
     (tmp_path / "fresh" / "speed.json").write_text(json.dumps(speed))
     for stage in ("engine", "control", "cmlm_ref", "examples"):  # the rest of `make bench`, timed
         (tmp_path / "fresh" / f"bench_{stage}.json").write_text(json.dumps({**header, "stage_seconds": 0.0}))
+    (tmp_path / "fresh" / "bench_start_choice.json").write_text(json.dumps(  # run after the others: tabled in order
+        {**header, "dev_bleu": {"cmlm_ref": 2.0, "cmlm_kd": 3.0}, "better": "cmlm_kd", "stage_seconds": 0.0}))
     text = section_fresh()
     assert ("took **0.95 h** in all, and the speed table (item 7) 6.0 min more (**1.05 h**; its batch-1 ratio of one parallel pass to teacher "
             "greedy: 4.50x)") in text
     assert "*Command: `make bench RERUN=fresh`, which runs `python scripts/bench.py --stages teacher," in text
+    assert "| `start_choice` | not timed | - / - | - | dev BLEU `cmlm_kd` 3.00, `cmlm_ref` 2.00: `cmlm_kd` |" in text
     assert rerun_folders() == ["fresh"] and section_fresh("other") is None
     assert fresh_summary() == (  # the README's line on it
         "\n\n`make bench` (the issue's items on A, from nothing; target: about 3 h on 2 CPU cores): **1.05 h** (**yes**), "
         "2 CPU cores (X), no GPU; one-pass help BLEU, recorded -> again: `cmlm_kd` 10.00 -> 11.00 (`make bench "
-        "RERUN=fresh`, which runs `python scripts/bench.py --stages teacher,distill,cmlm_kd,engine,control,cmlm_ref,"
-        "examples,table2 --runs-dir runs/fresh --results-dir results/fresh` and `python scripts/bench_speed.py --output "
+        "RERUN=fresh`, which runs `python scripts/bench.py --stages teacher,distill,cmlm_kd,cmlm_ref,start_choice,"
+        "engine,control,examples,table2 --runs-dir runs/fresh --results-dir results/fresh` and `python scripts/bench_speed.py --output "
         "results/fresh/speed.json`).")
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .base import BenchBase
 from .records import corpus_digest, weights_digest
+from .settings import START_CHOICE_DECODING
 
 AVX2_HINT = ("If this CPU has other vector units than the one in the results' `hardware` (AVX-512 against AVX2), "
              "force the recorded ones (ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2) "
@@ -134,17 +135,21 @@ class Recipes(BenchBase):
                        num_beams=self.budget["distill_beams"])
         return time.perf_counter() - started
 
-    def better_cmlm(self) -> tuple[str, Path]:
-        """The CMLM that ENGINE starts from: the one the engine stage used, else the better dev BLEU (1 iteration).
+    def dev_bleu_of_cmlms(self) -> dict[str, float]:
+        """Dev BLEU of each CMLM trained so far (`cmlm_ref`, `cmlm_kd`): the dev set, never the test set, chooses."""
+        return {name: self.evaluate(self.root / name, **START_CHOICE_DECODING)["libreoffice"]["bleu"]
+                for name in ("cmlm_ref", "cmlm_kd") if self.done(name)}
 
-        The dev set, never the test set, chooses.
-        """
+    def better_cmlm(self) -> tuple[str, Path]:
+        """The CMLM that ENGINE starts from: the one the engine stage used; else the one `start_choice` recorded;
+        else (a benchmark without that stage, or a stage list that skips it) the better dev BLEU of those trained."""
         if self.done("engine"):
             name = self.read("engine")["initialised_from"]
             return name, self.trained(name)
-        dev = dict(split="validation", corpora=("libreoffice",), num_iterations=1, length_beam=5)
-        bleu = {name: self.evaluate(self.root / name, **dev)["libreoffice"]["bleu"] for name in ("cmlm_ref", "cmlm_kd")
-                if self.done(name)}
+        if self.done("start_choice"):
+            name = self.read("start_choice")["better"]
+            return name, self.trained(name)
+        bleu = self.dev_bleu_of_cmlms()
         print(f"[bench] dev BLEU of the CMLMs: {bleu}")
         name = max(bleu, key=bleu.get)
         return name, self.root / name

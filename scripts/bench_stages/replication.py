@@ -8,13 +8,13 @@ import itertools
 
 from .comparisons import Comparisons
 from .records import LogHistory, corpus_digest, dev_curve, oracle_length_scores, training_log, weights_digest
-from .settings import ENGINE
+from .settings import ENGINE, START_CHOICE_DECODING
 
 
 class ReplicationStages(Comparisons):
-    """The issue's items, in the order `make bench` runs them: the teacher, its distilled outputs, the CMLM on them,
-    ENGINE from the better CMLM so far with its matched control, the CMLM on references, examples, the 25 operator
-    pairs; then (in `make bench-all` only) the paper's model selection on dev energy."""
+    """The issue's items, in the order `make bench` runs them: the teacher, its distilled outputs, the CMLMs on them
+    and on the references, the better of the two on dev, ENGINE from it with its matched control, examples, the 25
+    operator pairs; then (in `make bench-all` only) the paper's model selection on dev energy."""
 
     def stage_teacher(self) -> None:
         self.write("teacher", {"greedy": self.evaluate(self.teacher_dir, num_beams=1),
@@ -32,6 +32,18 @@ class ReplicationStages(Comparisons):
         self.write("cmlm_kd", {"train_seconds": seconds, "steps": self.budget["cmlm_steps"], "model": str(out),
                                "model_sha256": weights_digest(out),
                                **self.evaluate_nat(out, length_beam=5)})
+
+    def stage_start_choice(self) -> None:
+        """The issue's "better CMLM" for ENGINE and its control: `cmlm_kd` or `cmlm_ref`, by dev BLEU at one pass.
+
+        Run after ENGINE (records older than this stage), it checks the start ENGINE took instead of choosing it."""
+        bleu = self.dev_bleu_of_cmlms()
+        better = max(bleu, key=bleu.get)
+        record = {"dev_bleu": bleu, "better": better,
+                  "decoding": {k: v for k, v in START_CHOICE_DECODING.items() if k != "corpora"}}
+        if self.done("engine"):
+            record["engine_started_from"] = self.read("engine")["initialised_from"]
+        self.write("start_choice", record)
 
     def stage_engine(self) -> None:
         name, start = self.better_cmlm()

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from .common import cells, load, partial_note, table
+from .common import SCORE_COLUMNS, cells, dev_bleu_said, load, partial_note, source, table
 from .curves import (
     TRANSFER_STAGES,
     section_budget,
@@ -103,6 +103,30 @@ def section_setup(prefix: str, suffix: str) -> str | None:
     return text + "\n\n**Example translations** (help test set):\n\n" + "\n".join(examples)
 
 
+def section_start_choice(start_choice: dict | None, engine: dict | None) -> str | None:
+    """Which CMLM ENGINE and its control start from: the issue's "better CMLM", chosen on dev by `start_choice`; or,
+    for a record older than that stage, the only CMLM trained when ENGINE ran (`cmlm_ref` came after it then)."""
+    if start_choice:
+        decoding = start_choice["decoding"]
+        text = (f"**ENGINE's start** (`start_choice`: {decoding['split']} set, {decoding['num_iterations']} iteration, "
+                f"length beam {decoding['length_beam']}): dev BLEU {dev_bleu_said(start_choice)}, so "
+                f"`{start_choice['better']}`")
+        started = start_choice.get("engine_started_from")
+        if started:  # ENGINE ran before this stage existed: it checks the start instead of choosing it
+            text += (f"; ENGINE had already started from `{started}`, "
+                     + ("the same" if started == start_choice["better"] else "**not the better one**"))
+        return text + ". " + source(start_choice)
+    if engine:
+        order = engine.get("benchmark_stages", [])
+        if order and "cmlm_ref" not in order:
+            return f"**ENGINE's start:** `{engine['initialised_from']}` (this benchmark trains no other CMLM)."
+        why = ("its stage list then ran ENGINE before `cmlm_ref`, so `cmlm_kd` was the only CMLM trained"
+               if order and order.index("engine") < order.index("cmlm_ref") else "as the engine stage recorded it")
+        return (f"**ENGINE's start:** `{engine['initialised_from']}` ({why}; `start_choice`, which now picks the "
+                "better CMLM on dev before ENGINE runs, has not run for this record).")
+    return None
+
+
 def section_dev_curve(data: dict) -> str:
     """ENGINE's two energies side by side: the relaxed one it minimises and the discrete one it is selected on."""
     train = {row["step"]: row for row in data["train_log"]}
@@ -142,10 +166,10 @@ def main_tables(prefix: str, suffix: str, title: str, rows: list[list]) -> str:
     """The issue's table, the targets, the setup, what has not run, and the budgets and hardware it ran with."""
     stage = stage_loader(prefix, suffix)
     any_stage = next(stage(s) for s in ("teacher", "cmlm_ref", "engine") if stage(s))
-    header = ["system", "iterations", "help BLEU", "help chrF", "help repetition", "help teacher energy",
-              "Bible BLEU", "Bible chrF"][: len(rows[0])]
+    header = ["system", "iterations", *SCORE_COLUMNS][: len(rows[0])]
     text = f"### {title}\n\n" + table(header, rows)
-    for extra in (section_targets(prefix, suffix), section_setup(prefix, suffix)):
+    for extra in (section_start_choice(stage("start_choice"), stage("engine")), section_targets(prefix, suffix),
+                  section_setup(prefix, suffix)):
         if extra:
             text += "\n\n" + extra
     stages = any_stage.get("benchmark_stages") or ("teacher", "cmlm_ref", "distill", "cmlm_kd", "engine", "control",

@@ -38,11 +38,23 @@ def source(data: dict) -> str:
     return f"*Command: `{data['command']}`. Hardware: {data.get('hardware', '?')}, {data.get('threads', '?')} thread(s).*"
 
 
+def dev_bleu_said(start_choice: dict) -> str:
+    """`start_choice`'s dev BLEU of each CMLM in a few words, best first."""
+    bleu = start_choice["dev_bleu"]
+    return ", ".join(f"`{name}` {bleu[name]:.2f}" for name in sorted(bleu, key=bleu.get, reverse=True))
+
+
+# The columns `cells` fills: each test corpus's BLEU, chrF, repetition and mean teacher energy (the issue's columns).
+SCORE_COLUMNS = [f"{corpus} {measure}" for corpus in ("help", "Bible")
+                 for measure in ("BLEU", "chrF", "repetition", "teacher energy")]
+
+
 def cells(scores: dict) -> list:
-    """Help BLEU, chrF, repetition, teacher energy; then BLEU and chrF on the Bible where the benchmark has it."""
-    lo = scores["libreoffice"]
-    row = [lo["bleu"], lo["chrf"], f"{lo['repetition']:.2f}", f"{lo['teacher_energy']:.2f}"]
-    return row + ([scores["bible"]["bleu"], scores["bible"]["chrf"]] if "bible" in scores else [])
+    """Help BLEU, chrF, repetition, teacher energy; then the same on the Bible where the benchmark has it."""
+    def four(corpus: dict) -> list:
+        return [corpus["bleu"], corpus["chrf"], f"{corpus['repetition']:.2f}", f"{corpus['teacher_energy']:.2f}"]
+
+    return four(scores["libreoffice"]) + (four(scores["bible"]) if "bible" in scores else [])
 
 
 def partial_note(data: dict, expected: int | None = None) -> str:

@@ -8,7 +8,7 @@ import json
 from typing import NamedTuple
 
 from . import common
-from .common import batch1_ratio, interleaved, load, one_pass_row, ratio_cell, source, table
+from .common import batch1_ratio, dev_bleu_said, interleaved, load, one_pass_row, ratio_cell, source, table
 
 
 def section_demo() -> str | None:
@@ -232,6 +232,8 @@ def fresh_scores(stage: str, data: dict) -> str:
     if "1_iterations" in data:
         return (f"1 it. {pair(data['1_iterations']['libreoffice'])}, "
                 f"10 it. {pair(data['10_iterations']['libreoffice'])}")
+    if stage == "start_choice":
+        return f"dev BLEU {dev_bleu_said(data)}: `{data['better']}`"
     rows = {key: row for key, row in data.get("rows", {}).items() if key != "cmlm_init"}
     if stage == "table2" and rows and not data.get("partial"):
         best = max(rows, key=lambda key: rows[key]["bleu"])
@@ -241,7 +243,8 @@ def fresh_scores(stage: str, data: dict) -> str:
 
 
 # What `make bench` runs (BENCH_STAGES in the Makefile; a test keeps the two equal).
-MAKE_BENCH_STAGES = ("teacher", "distill", "cmlm_kd", "engine", "control", "cmlm_ref", "examples", "table2")
+MAKE_BENCH_STAGES = ("teacher", "distill", "cmlm_kd", "cmlm_ref", "start_choice", "engine", "control", "examples",
+                     "table2")
 
 
 class Rerun(NamedTuple):
@@ -273,8 +276,9 @@ def rerun(folder: str) -> Rerun | None:
     holds none."""
     found = {path.stem.removeprefix("bench_"): json.loads(path.read_text())
              for path in sorted((common.RESULTS / folder).glob("bench_*.json")) if not path.stem.endswith("_quick")}
-    order = [stage for data in found.values() for stage in data.get("benchmark_stages", [])]
-    stages = {stage: found[stage] for stage in dict.fromkeys(order) if stage in found}  # A's stages, in its order
+    # `make bench`'s stages in its order (a rerun may predate a stage and have run it later), then any other of A's
+    order = [*MAKE_BENCH_STAGES, *(stage for data in found.values() for stage in data.get("benchmark_stages", []))]
+    stages = {stage: found[stage] for stage in dict.fromkeys(order) if stage in found}
     if not stages:
         return None
     speed = load(f"{folder}/speed")

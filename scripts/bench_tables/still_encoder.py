@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .common import cells, load, partial_note, table
+from .common import SCORE_COLUMNS, cells, load, partial_note, table
 from .curves import seed_curves
 from .engine_settings import section_confirm
 
@@ -105,8 +105,7 @@ def section_still_main(data: dict, teacher: dict | None, noisy: dict[str, dict |
         engine, greedy = by_name["engine_still"]["1_iterations"]["libreoffice"]["bleu"], teacher["greedy"]["libreoffice"]["bleu"]
         lines.append(f"ENGINE at one pass reaches {100 * engine / greedy:.0f}% of teacher greedy's help BLEU "
                      f"({engine:.2f} vs {greedy:.2f}; the target is 95%)")
-    header = ["system", "iterations", "length beam", "help BLEU", "help chrF", "help repetition", "help teacher energy",
-              "Bible BLEU", "Bible chrF"]
+    header = ["system", "iterations", "length beam", *SCORE_COLUMNS]
     return ("**The main table again with a still encoder** (`still_main`: `cmlm_kd`, `engine` and `control` "
             "retrained with the frozen teacher encoder in eval mode, same data, seed, steps and schedules; ENGINE "
             f"and the control start from cmlm_kd_still){partial_note(data)}:\n\n" + table(header, rows)
@@ -126,8 +125,7 @@ def section_trained_further(data: dict, name: str, references: dict[str, dict | 
                      f" / {data['length beam 5'][its]['libreoffice']['chrf'] - other[its]['libreoffice']['chrf']:+.1f}"
                      for its in ("1_iterations", "10_iterations")]
             lines.append(f"{name} - {label}, length beam 5 (BLEU / chrF): " + "; ".join(parts))
-    header = ["system", "iterations", "length beam", "help BLEU", "help chrF", "help repetition", "help teacher energy",
-              "Bible BLEU", "Bible chrF"]
+    header = ["system", "iterations", "length beam", *SCORE_COLUMNS]
     return (f"{title}:\n\n" + table(header, rows) + ("\n\n" + "\n".join(f"- {line}" for line in lines) if lines else ""))
 
 

@@ -6,8 +6,9 @@ Same held-out test sentences (LibreOffice help unless `--corpus` says otherwise)
 64. Each repeat times every system once, in turn (`side_by_side_latency`), so the ratio to teacher greedy is taken
 within each repeat: the tables give its median and its lowest and highest repeat (the JSON every repeat's). Mean output lengths beside them, and the
 batch-1 parts (encoders, output layer). The one-pass NAT rows are timed again with a plain nn.Linear output layer in
-the same repeats: what the vocabulary-major projection of `generate()` buys (or costs). Writes results/speed.json
-(absolute times only mean something on the machine named there).
+the same repeats: what the vocabulary-major projection of `generate()` buys (or costs). Times on the CPU unless
+`--device cuda`; writes results/speed.json (absolute times only mean something on the machine named there; a GPU
+run goes to results/speed_gpu.json, the one file the tables read as GPU times).
 """
 
 from __future__ import annotations
@@ -81,8 +82,10 @@ def main() -> int:
                         help="where the test sentences come from (a corpus name or a saved dataset folder)")
     parser.add_argument("--src-lang", default="en", help="source language of the test sentences (benchmark B: de)")
     parser.add_argument("--tgt-lang", default="pt", help="target language (benchmark B: en)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                        help="where both models run (default: the GPU when there is one); --threads is the CPU's")
+    parser.add_argument("--device", default="cpu",
+                        help="where both models run: cpu (the issue's batch-1 target is on CPU; the default, so a GPU "
+                        "host cannot put GPU times in a CPU table) or cuda (the GPU table: --output "
+                        "results/speed_gpu.json); --threads is the CPU's")
     parser.add_argument("--output", default="results/speed.json")
     args = parser.parse_args()
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from bench_helpers import curve_about, point
 
 from bench_tables import common
@@ -13,7 +14,7 @@ from bench_tables.curves import dev_choice, section_budget, section_budget_seeds
 from bench_tables.decoding import rescored_pairs, section_ranking, section_rescoring
 from bench_tables.engine_settings import section_confirm, section_unfrozen
 from bench_tables.gain import gain_points_all, section_gain_all
-from bench_tables.measurements import rerun_folders, section_compute, section_fresh
+from bench_tables.measurements import rerun_folders, section_compute, section_fresh, section_speed
 from bench_tables.plots import plot_gain_all, plot_name, plot_rise_by_start
 from bench_tables.still_encoder import rise_points, section_rise_by_start
 from bench_tables.targets import fresh_summary, render_summary, section_targets
@@ -683,3 +684,21 @@ def test_summary_adds_the_interleaved_speed_runs_with_their_spread(tmp_path, mon
             "(4.70x to 5.20x over 3 repeats) (2 CPU cores; `python scripts/bench_speed.py --output "
             "results/speed_interleaved.json`;") in text
     assert "(yes)" not in text and "(**no**)" not in text
+
+
+def test_speed_tables_refuse_a_file_timed_on_another_device(tmp_path, monkeypatch):
+    """A GPU run must not land in a CPU table (nor decide the CPU target), nor a CPU run in the GPU table."""
+    monkeypatch.setattr(common, "RESULTS", tmp_path)
+    row = {"seconds_per_sentence": 0.01, "sentences_per_second": 100.0, "speedup_vs_teacher_greedy": 5.5}
+    speed = {"command": "python scripts/bench_speed.py --device cuda", "hardware": "1 GPU", "threads": 2,
+             "results": {"batch_1": {"NAT 1 iteration, length beam 1": row}}}
+    (tmp_path / "speed.json").write_text(json.dumps({**speed, "device": "cuda:0"}))
+    with pytest.raises(ValueError, match=r"results/speed.json was timed on cuda, but its table is for cpu: time it "
+                                         r"again with `--device cpu`, or write the cuda run to its own file"):
+        section_speed()
+    (tmp_path / "speed_gpu.json").write_text(json.dumps({**speed, "device": "cuda"}))
+    assert "| batch 1 | NAT 1 iteration, length beam 1 | 10.0 | 100.0 | 5.50x |" in section_speed("speed_gpu", "GPU", "cuda")
+    (tmp_path / "speed.json").write_text(json.dumps(speed))  # no device recorded: from before --device, the CPU
+    assert "5.50x" in section_speed()
+    with pytest.raises(ValueError, match="timed on cpu, but its table is for cuda"):
+        section_speed("speed", "GPU", "cuda")

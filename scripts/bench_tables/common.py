@@ -23,6 +23,17 @@ def load(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def load_speed(name: str, device: str = "cpu") -> dict | None:
+    """A `bench_speed.py` file, checked to have been timed on `device` (the CPU tables and the issue's CPU target
+    must never read GPU times; files from before `--device` ran on the CPU)."""
+    data = load(name)
+    if data and (found := data.get("device", "cpu").split(":")[0]) != device:
+        raise ValueError(f"results/{name}.json was timed on {found}, but its table is for {device}: time it again "
+                         f"with `--device {device}`, or write the {found} run to its own file "
+                         "(the GPU table reads results/speed_gpu.json)")
+    return data
+
+
 def table(header: list[str], rows: list[list]) -> str:
     """A Markdown table; floats with one decimal (BLEU and chrF rows format their own where they need more)."""
     def cell(value) -> str:

@@ -65,7 +65,7 @@ def render() -> str:
                 section_speed("speed_interleaved", "Decoding speed, interleaved repeats (CPU; `make bench`'s ENGINE, "
                               "the same architecture as the targets' student)"),
                 section_speed_runs(),
-                section_speed("speed_gpu", "Decoding speed on a GPU (`make bench`'s ENGINE and its teacher)"),
+                section_speed("speed_gpu", "Decoding speed on a GPU (`make bench`'s ENGINE and its teacher)", "cuda"),
                 section_train_step(), section_compute(),
                 *(section_fresh(folder) for folder in rerun_folders())]
     body = "\n\n".join(s for s in sections if s)

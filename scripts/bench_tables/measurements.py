@@ -8,7 +8,17 @@ import json
 from typing import NamedTuple
 
 from . import common
-from .common import batch1_ratio, dev_bleu_said, interleaved, load, one_pass_row, ratio_cell, source, table
+from .common import (
+    batch1_ratio,
+    dev_bleu_said,
+    interleaved,
+    load,
+    load_speed,
+    one_pass_row,
+    ratio_cell,
+    source,
+    table,
+)
 
 
 def section_demo() -> str | None:
@@ -84,9 +94,10 @@ def section_teacher_de_en() -> str | None:
             "the same scores: `tokenizers`' Unigram training is not deterministic, so it trains another vocabulary.*")
 
 
-def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)") -> str | None:
-    """Sentences/s and latency per sentence of teacher and NAT, side by side, as ratios to teacher greedy."""
-    data = load(name)
+def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)", device: str = "cpu") -> str | None:
+    """Sentences/s and latency per sentence of teacher and NAT, side by side, as ratios to teacher greedy; `device`
+    is where the title says they ran, checked against the file (files from before `--device` ran on the CPU)."""
+    data = load_speed(name, device)
     if not data:
         return None
     rows = []
@@ -125,7 +136,7 @@ SAME_STUDENT_SPEED_FILES = ("fresh/speed", "speed_interleaved", "speed_interleav
 def section_speed_runs() -> str | None:
     """One student and teacher timed by several runs of `bench_speed.py`: how far its one-pass ratio moves from run
     to run, and within a run from repeat to repeat where the repeats were interleaved."""
-    found = [(name, data) for name in SAME_STUDENT_SPEED_FILES if (data := load(name))]
+    found = [(name, data) for name in SAME_STUDENT_SPEED_FILES if (data := load_speed(name))]
     if len(found) < 2:
         return None
     rows = []
@@ -281,7 +292,7 @@ def rerun(folder: str) -> Rerun | None:
     stages = {stage: found[stage] for stage in dict.fromkeys(order) if stage in found}
     if not stages:
         return None
-    speed = load(f"{folder}/speed")
+    speed = load_speed(f"{folder}/speed")
     command = (f"python scripts/bench.py --stages {','.join(stages)} --runs-dir runs/{folder} "
                f"--results-dir results/{folder}")
     if speed:  # the whole of `make bench` ran there

@@ -7,7 +7,17 @@ from __future__ import annotations
 import statistics
 from typing import NamedTuple
 
-from .common import batch1_ratio, interleaved, load, mean_range, one_pass_row, seeds, source, table
+from .common import (
+    batch1_ratio,
+    interleaved,
+    load,
+    load_speed,
+    mean_range,
+    one_pass_row,
+    seeds,
+    source,
+    table,
+)
 from .curves import TRANSFER_STAGES, seed_curves, transfer_prediction
 from .measurements import SAME_STUDENT_SPEED_FILES, rerun, rerun_folders
 from .still_encoder import rise_points, rise_stages
@@ -45,7 +55,7 @@ STILL_SPEED_FILES = ("speed_targets", "speed_still")
 
 def still_speeds() -> list[tuple[str, dict]]:
     """The still-encoder students' speed files that exist, as (name, data), the one the verdict reads first."""
-    return [(name, data) for name in STILL_SPEED_FILES if (data := load(name))]
+    return [(name, data) for name in STILL_SPEED_FILES if (data := load_speed(name))]
 
 
 def encoder_ms(speed: dict) -> float | None:
@@ -55,7 +65,7 @@ def encoder_ms(speed: dict) -> float | None:
 
 def interleaved_speeds() -> list[tuple[str, dict]]:
     """`make bench`'s ENGINE's speed files whose repeats were interleaved, as (name, data)."""
-    return [(name, data) for name in SAME_STUDENT_SPEED_FILES if (data := load(name)) and interleaved(data)]
+    return [(name, data) for name in SAME_STUDENT_SPEED_FILES if (data := load_speed(name)) and interleaved(data)]
 
 
 def interleaved_speed_summary(verdict_speed: dict) -> str:
@@ -190,7 +200,7 @@ def section_targets(prefix: str, suffix: str) -> str | None:
         rows = [row + add[1:] for row, add in zip(rows, more, strict=True)] if rows else more
     # Each full benchmark's speed file measures its own student and teacher on its own test sentences.
     speed_file = {"bench_": "speed", "bench_b_": "speed_b", "bench_short_": "speed_short"}.get(prefix)
-    speed = load(speed_file) if speed_file else None
+    speed = load_speed(speed_file) if speed_file else None
     if speed and not suffix:
         ratio = batch1_ratio(speed)
         # A's `engine` again (`make bench`'s rerun, today's generate()), timed with interleaved repeats.

@@ -32,12 +32,15 @@ demo: $(STAMP)
 # table), resumable. Stages recorded in results/ are skipped; `make bench RERUN=name` trains and scores them again
 # from nothing into runs/name/ and results/name/, tabled beside the record (docs/RESULTS.md, "`make bench` again from nothing": cost and scores).
 BENCH_STAGES := teacher,distill,cmlm_kd,cmlm_ref,start_choice,engine,control,examples,table2
+# `make bench QUICK=1 RERUN=name`: the same pipeline, speed and tables included, on the --quick slice (minutes), so a
+# change can be checked end to end; its files end in _quick and no table reads them as results.
 BENCH_RUNS = runs$(if $(RERUN),/$(RERUN))
 BENCH_RESULTS = results$(if $(RERUN),/$(RERUN))
+BENCH_MODELS = $(BENCH_RUNS)/bench$(if $(QUICK),-quick)
 bench: $(STAMP)
-	$(PY) scripts/bench.py --stages $(BENCH_STAGES) --runs-dir $(BENCH_RUNS) --results-dir $(BENCH_RESULTS)
-	$(PY) scripts/bench_speed.py --student $(BENCH_RUNS)/bench/engine --teacher $(BENCH_RUNS)/bench/teacher-en-pt \
-		--output $(BENCH_RESULTS)/speed.json
+	$(PY) scripts/bench.py --stages $(BENCH_STAGES) --runs-dir $(BENCH_RUNS) --results-dir $(BENCH_RESULTS)$(if $(QUICK), --quick)
+	$(PY) scripts/bench_speed.py --student $(BENCH_MODELS)/engine --teacher $(BENCH_MODELS)/teacher-en-pt \
+		--output $(BENCH_RESULTS)/speed$(if $(QUICK),_quick).json$(if $(QUICK), --sentences 8 --batch1-sentences 4 --repeats 1)
 	$(PY) scripts/make_tables.py
 
 # Everything benchmark A has run: the issue's items, then the search for ENGINE's regime that followed them (the

@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from unittest import mock
@@ -194,6 +195,11 @@ def test_make_bench_runs_the_issue_s_items_in_the_order_of_the_stage_list():
     assert stages == [stage for stage in bench.STAGES if stage in stages]
     assert "--stages $(BENCH_STAGES) --runs-dir $(BENCH_RUNS) --results-dir $(BENCH_RESULTS)" in makefile
     assert tuple(stages) == MAKE_BENCH_STAGES  # what the rerun table checks a rerun against
+    dry = subprocess.run(["make", "-n", "bench", "QUICK=1", "RERUN=check"], cwd=SCRIPTS.parent, capture_output=True,
+                         text=True, check=True).stdout  # the same pipeline on the quick slice, speed step included
+    assert "--runs-dir runs/check --results-dir results/check --quick" in dry
+    assert "--student runs/check/bench-quick/engine --teacher runs/check/bench-quick/teacher-en-pt" in dry
+    assert "--output results/check/speed_quick.json --sentences 8 --batch1-sentences 4 --repeats 1" in dry
 
 
 def test_the_tables_know_labels_transfer_stages_as_the_benchmark_does():

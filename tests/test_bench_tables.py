@@ -9,7 +9,7 @@ import pytest
 from bench_helpers import curve_about, point
 
 from bench_tables import common
-from bench_tables.benchmark import section_bench, section_dev_curve
+from bench_tables.benchmark import section_bench, section_dev_curve, seeding_said
 from bench_tables.curves import dev_choice, section_budget, section_budget_seeds
 from bench_tables.decoding import rescored_pairs, section_ranking, section_rescoring
 from bench_tables.engine_settings import section_confirm, section_unfrozen
@@ -29,7 +29,8 @@ def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_pat
     recorded = {"scale": {"cmlm_steps": 30}, "hardware": "2 CPU cores, no GPU"}
     files = {
         "bench_b_teacher": {"greedy": {"libreoffice": scores(30.0)}, "beam4": {"libreoffice": scores(31.0)}},
-        "bench_b_engine": {"initialised_from": "cmlm_kd", "1_iterations": {"libreoffice": scores(20.0)},
+        "bench_b_engine": {"initialised_from": "cmlm_kd", "command": "python scripts/bench.py --benchmark b --stages engine",
+                           "1_iterations": {"libreoffice": scores(20.0)},
                            "10_iterations": {"libreoffice": scores(25.0)}},
         "bench_b_cmlm_kd": {"1_iterations": {"libreoffice": scores(18.0)}, "10_iterations": {"libreoffice": scores(24.0)}},
     }
@@ -38,9 +39,11 @@ def test_benchmark_b_tables_have_no_bible_columns_and_name_their_command(tmp_pat
     text = section_bench("bench_b_", "", "Benchmark B")
     header = next(line for line in text.splitlines() if line.startswith("| system"))
     assert "Bible" not in header and header.count("|") == 7
-    assert "| teacher greedy | - | 30.0 | 60.0 | 0.10 | 3.00 |" in text
+    assert "| teacher greedy (`teacher`) | - | 30.0 | 60.0 | 0.10 | 3.00 |" in text
+    assert "| ENGINE (SX/ST) (`engine`) | 10 | 25.0 |" in text
     assert "| ENGINE above the distilled CMLM, 1 iteration | 20.00 vs 18.00 (+2.00) | yes |" in text
     assert "`python scripts/bench.py --benchmark b --stages STAGE`" in text
+    assert "*Each column's ENGINE, in order: `python scripts/bench.py --benchmark b --stages engine`; its start" in text
     assert section_bench("bench_", "", "Benchmark A") is None  # A's results are elsewhere
 
 
@@ -59,9 +62,10 @@ def test_benchmark_a_main_table_gives_both_corpora_four_columns_and_says_where_e
     text = section_bench("bench_", "", "Benchmark A")
     assert ("| system | iterations | help BLEU | help chrF | help repetition | help teacher energy | Bible BLEU | "
             "Bible chrF | Bible repetition | Bible teacher energy |") in text
-    assert "| teacher greedy | - | 30.0 | 60.0 | 0.10 | 3.00 | 15.0 | 30.0 | 0.10 | 3.00 |" in text
+    assert "| teacher greedy (`teacher`) | - | 30.0 | 60.0 | 0.10 | 3.00 | 15.0 | 30.0 | 0.10 | 3.00 |" in text
     assert ("**ENGINE's start:** `cmlm_kd` (its stage list then ran ENGINE before `cmlm_ref`, so `cmlm_kd` was the "
             "only CMLM trained;") in text
+    assert seeding_said("bench_", "").startswith("Seed 0 everywhere, except the initialisation of `cmlm_kd` (and so of")
     choice = {"dev_bleu": {"cmlm_kd": 3.0, "cmlm_ref": 4.0}, "better": "cmlm_ref", "engine_started_from": "cmlm_kd",
               "decoding": {"split": "validation", "num_iterations": 1, "length_beam": 5},
               "command": "python scripts/bench.py --stages start_choice"}
@@ -574,6 +578,11 @@ def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_com
     assert rows[1] == ("| A: `engine` from `cmlm_kd` | 1 | 9.60 | 6.00 | yes | +3.60 (yes) | +3.50 [+2.25, +4.75] | +0.60 "
                        "| 96% of 10.00 (yes) | `python scripts/bench.py --stages engine` |")
     assert "Speed" not in text  # until a still-encoder student is timed
+    assert ("A's `engine` row: their `cmlm_kd` was trained before the student was seeded, so the command trains "
+            "another draw of the same recipe") in text  # recorded without its weights' digest
+    (tmp_path / "bench_cmlm_kd.json").write_text(json.dumps({**one_pass(6.0), "model_sha256": "ab12"}))
+    assert "before the student was seeded" not in render_summary()
+    assert seeding_said("bench_", "") == "Seed 0 everywhere."
 
     def speed(name: str, ratio: float, encoder_ms: float) -> None:
         (tmp_path / f"{name}.json").write_text(json.dumps({

@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from .common import SCORE_COLUMNS, cells, dev_bleu_said, load, partial_note, source, table
+from .common import SCORE_COLUMNS, cells, dev_bleu_said, load, partial_note, source, table, unseeded_cmlms
 from .curves import (
     TRANSFER_STAGES,
     section_budget,
@@ -57,7 +57,8 @@ from .targets import (
 
 
 def bench_rows(prefix: str, suffix: str) -> list[list] | None:
-    """The issue's main table: each system of items 1-5 that has run, at 1 and 10 iterations, on both test corpora."""
+    """The issue's main table: each system of items 1-5 that has run, at 1 and 10 iterations, on both test corpora;
+    each row names its stage (`python scripts/bench.py --stages STAGE` writes it)."""
     names = {"teacher": None, "cmlm_ref": "CMLM (references)", "cmlm_kd": "CMLM (distilled)",
              "cmlm_long": "CMLM (distilled, +CE steps)", "engine": "ENGINE (SX/ST)", "control": "CMLM + matched-compute CE",
              "engine_selected": "ENGINE (SX/ST), lowest dev energy"}
@@ -69,14 +70,26 @@ def bench_rows(prefix: str, suffix: str) -> list[list] | None:
     if teacher:
         for label, key in (("teacher greedy", "greedy"), ("teacher beam 4", "beam4")):
             s = teacher[key]
-            rows.append([label, "-", *cells(s)])
+            rows.append([f"{label} (`teacher`)", "-", *cells(s)])
     for stage, label in names.items():
         data = load(f"{prefix}{stage}{suffix}")
         if not data or label is None:
             continue
         for iterations in ("1_iterations", "10_iterations"):
-            rows.append([label, iterations.split("_")[0], *cells(data[iterations])])
+            rows.append([f"{label} (`{stage}`)", iterations.split("_")[0], *cells(data[iterations])])
     return rows or None
+
+
+def seeding_said(prefix: str, suffix: str) -> str:
+    """Seed 0 everywhere, but for the CMLMs trained before the student was seeded (`unseeded_cmlms`)."""
+    unseeded = unseeded_cmlms(prefix, suffix)
+    if not unseeded:
+        return "Seed 0 everywhere."
+    names = " and ".join(f"`{name}`" for name in unseeded)
+    return (f"Seed 0 everywhere, except the initialisation of {names} (and so of everything trained from them): "
+            "recorded before the student's new layers were seeded, so their commands train another draw of the same "
+            "recipe, and these rows cannot be repeated exactly (\"Rerunning a stage reproduces its model\" above; A's "
+            "seeded rerun from nothing is `make bench RERUN=fresh`, tabled in \"`make bench` again from nothing\").")
 
 
 def section_setup(prefix: str, suffix: str) -> str | None:
@@ -94,7 +107,7 @@ def section_setup(prefix: str, suffix: str) -> str | None:
             + table(["corpus", "train", "validation", "test"], sizes) + "\n\nModels:\n\n"
             + table(["model", "parameters", "encoder layers", "decoder layers", "d_model", "vocabulary"], params)
             + f"\n\nStudent: `{data['student_config']}`, the teacher's encoder copied and frozen (with the token "
-            "embeddings, which the decoder input and output layer share). Seed 0 everywhere.")
+            "embeddings, which the decoder input and output layer share). " + seeding_said(prefix, suffix))
     systems = [k for k in data["examples"][0] if k not in ("source", "reference")]
     examples = []
     for row in data["examples"]:
@@ -199,7 +212,7 @@ def first_recipe_sections(prefix: str, suffix: str) -> str:
                  for k, v in table2["rows"].items()]
         text += ("\n\n**Table 2 at small scale** (dev set, oracle lengths, one pass; each pair trained "
                  f"{table2['steps_per_pair']} steps from the same CMLM){partial_note(table2, 25)}:\n\n"
-                 + table(["O1/O2", "discrete energy", "BLEU", "chrF", "repetition"], rows2))
+                 + table(["O1/O2", "discrete energy", "BLEU", "chrF", "repetition"], rows2) + "\n\n" + source(table2))
     sweep = stage("sweep")
     if sweep:
         rows4 = [[k, v["bleu"], v["chrf"], f"{v['repetition']:.2f}", f"{v['teacher_energy']:.2f}"]
@@ -207,7 +220,7 @@ def first_recipe_sections(prefix: str, suffix: str) -> str:
         text += ("\n\n**Which ENGINE settings help?** Dev set (help), 1 iteration, length beam 3; every ENGINE row "
                  f"is {sweep['steps']} energy steps from the same CMLM ({sweep['initialised_from']}), the control is CE "
                  f"for the same wall time{partial_note(sweep)}:\n\n"
-                 + table(["system", "dev BLEU", "dev chrF", "repetition", "teacher energy"], rows4))
+                 + table(["system", "dev BLEU", "dev chrF", "repetition", "teacher energy"], rows4) + "\n\n" + source(sweep))
     lengths = stage("lengths")
     if lengths:
         rows5 = [[name, *(f"{r[kind]['bleu']:.2f} / {r[kind]['chrf']:.1f} / {r[kind]['length_ratio']:.2f} / "
@@ -219,7 +232,7 @@ def first_recipe_sections(prefix: str, suffix: str) -> str:
                  "tokens; energies in nats per token, lower = the teacher likes the output more:\n\n"
                  + table(["system", "predicted lengths: BLEU / chrF / length ratio / rep.",
                           "oracle lengths: BLEU / chrF / length ratio / rep.", "teacher energy (predicted)",
-                          "discrete energy (oracle)"], rows5))
+                          "discrete energy (oracle)"], rows5) + "\n\n" + source(lengths))
     selected = stage("engine_selected")
     if selected:
         text += "\n\n" + section_dev_curve(selected)
@@ -232,7 +245,7 @@ def first_recipe_sections(prefix: str, suffix: str) -> str:
                  f"ENGINE = {gain.get('energy_steps', '')} energy steps with the `engine` stage's settings, control = CE "
                  f"for ENGINE's wall time, both from the start checkpoint){partial_note(gain)}:\n\n"
                  + table(["start CMLM", "start BLEU / chrF / rep.", "ENGINE BLEU / chrF / rep.",
-                          "matched CE control BLEU / chrF / rep."], rows3))
+                          "matched CE control BLEU / chrF / rep."], rows3) + "\n\n" + source(gain))
         text += f"\n\n![ENGINE gain]({plot_name(prefix, suffix)})"
     for name, section in (("confirm", section_confirm), ("ranking", section_ranking), ("rescoring", section_rescoring),
                           ("descent", section_descent)):

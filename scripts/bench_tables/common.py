@@ -49,6 +49,13 @@ def source(data: dict) -> str:
     return f"*Command: `{data['command']}`. Hardware: {data.get('hardware', '?')}, {data.get('threads', '?')} thread(s).*"
 
 
+def unseeded_cmlms(prefix: str, suffix: str = "") -> list[str]:
+    """A benchmark's CMLMs recorded without their weights' digest: trained before the student's new layers were seeded
+    (the digest came a commit after the seed), so their commands train another draw of the same recipe."""
+    return [name for name in ("cmlm_kd", "cmlm_ref")
+            if (record := load(f"{prefix}{name}{suffix}")) and "model_sha256" not in record]
+
+
 def dev_bleu_said(start_choice: dict) -> str:
     """`start_choice`'s dev BLEU of each CMLM in a few words, best first."""
     bleu = start_choice["dev_bleu"]

@@ -241,10 +241,12 @@ def section_edge_by_start(stages: list[dict | None]) -> str:
                                  f"{statistics.mean(p['engine_bleu'] - start['bleu'] for p in points):+.2f} / "
                                  f"{statistics.mean(p['engine_chrf'] - start['chrf'] for p in points):+.1f}"])
     by_start.sort(key=lambda row: (-float(row[0]), float(row[2].split(" / ")[0])))
+    commands = "; ".join(dict.fromkeys(f"`{stage['command']}`" for stage in stages if stage and "command" in stage))
     return ("**ENGINE's edge against the start** (help test set, 1 iteration, length beam 3, means over "
                    "seeds; each row's start as that stage scored it):\n\n"
                    + table(["O1 temperature", "start", "start BLEU / chrF", "ENGINE - control (BLEU / chrF)",
-                            "ENGINE above in chrF", "ENGINE - start (BLEU / chrF)"], by_start))
+                            "ENGINE above in chrF", "ENGINE - start (BLEU / chrF)"], by_start)
+                   + f"\n\n*Commands of the stages the rows name: {commands}.*")
 
 
 def section_descent(data: dict) -> str:

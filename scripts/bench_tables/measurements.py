@@ -86,12 +86,23 @@ def section_teacher_de_en() -> str | None:
             + f"\n\n{model['parameters'] / 1e6:.1f}M parameters, {training['steps']} steps "
             f"({training['epochs']:.1f} epochs of {training['batch_sentences']} sentences), "
             f"{training['wall_seconds_total'] / 60:.0f} min on {data['hardware']['torch_threads']} thread(s). "
-            + ("Below the 30-BLEU aim; see the issue notes.\n\n" if test["beam4"]["bleu"] < 30 else "\n\n")
+            + ("Below the 30-BLEU aim; see the issue notes. " if test["beam4"]["bleu"] < 30 else "")
+            + benchmark_slice_said(load("bench_b_teacher")) + "\n\n"
             + teacher_curve(training["sessions"])
             + ("![teacher learning curve](teacher_de_en_curve.png)\n\n" if curve_points(training["sessions"]) else "")
             + f"*Command: `{data['command']}` (resumes the run from `{data['output_dir']}` when that folder is there, else trains it again from the "
             "start: the minutes above; `--max-steps N` stops at step N and scores). A run started over does not give "
             "the same scores: `tokenizers`' Unigram training is not deterministic, so it trains another vocabulary.*")
+
+
+def benchmark_slice_said(bench_teacher: dict | None) -> str:
+    """Benchmark B scores the same teacher on the first `eval_sentences` test pairs only: its numbers there differ."""
+    if not bench_teacher:
+        return ""
+    greedy, steps = bench_teacher["greedy"]["libreoffice"], bench_teacher.get("teacher", {}).get("steps")
+    return (f"Benchmark B's tables score the first {bench_teacher['scale']['eval_sentences']} of these pairs, where "
+            f"its copy of this teacher{f' (taken at step {steps})' if steps else ''} gets {greedy['bleu']:.2f} BLEU / "
+            f"{greedy['chrf']:.1f} chrF greedy.")
 
 
 def section_speed(name: str = "speed", title: str = "Decoding speed (CPU)", device: str = "cpu") -> str | None:

@@ -17,6 +17,7 @@ from .common import (
     seeds,
     source,
     table,
+    unseeded_cmlms,
 )
 from .curves import TRANSFER_STAGES, seed_curves, transfer_prediction
 from .measurements import SAME_STUDENT_SPEED_FILES, rerun, rerun_folders
@@ -214,7 +215,11 @@ def section_targets(prefix: str, suffix: str) -> str | None:
                 row += ([cell, verdict(batch1_ratio(speeds[0][1]) >= 5)] if speeds else ["(same architecture)", "-"])
         rows.append(row)
     seeds_said = "one seed" + (", the strongest start's columns a mean over seeds" if len(students) > 2 else "")
-    return f"**Targets (this benchmark's help test set; {seeds_said}):**\n\n" + table(header, rows)
+    commands = "; ".join(f"`{record['command']}`" for students_ in students
+                         if (record := load(f"{prefix}{students_.stage}{suffix}")) and "command" in record)
+    return (f"**Targets (this benchmark's help test set; {seeds_said}):**\n\n" + table(header, rows)
+            + (f"\n\n*Each column's ENGINE, in order: {commands}; its start and control come from the stages its "
+               "heading names, the speed cells from the `bench_speed.py` runs of the speed tables.*" if commands else ""))
 
 
 def section_significance(data: dict) -> str:
@@ -478,8 +483,18 @@ def fresh_summary() -> str:
         lines.append(f"\n\n`make bench` (the issue's items on A, from nothing; target: about 3 h on 2 CPU cores): "
                      f"**{hours:.2f} h** ({'**yes**' if hours <= 3.3 else '**no**'}), "
                      f"{next(iter(run.stages.values()))['hardware']}; one-pass help BLEU, recorded -> again: {moved} "
-                     f"(`{run.command}`).")
+                     f"(`{run.command}`)." + benchmark_b_cost_said())
     return "".join(lines)
+
+
+def benchmark_b_cost_said() -> str:
+    """Why `make bench`'s hours leave benchmark B out: B needs a DE->EN teacher trained here first."""
+    teacher = load("teacher_de_en")
+    if not teacher or "training" not in teacher:
+        return ""
+    return (" Benchmark B is not in it: it needs its DE->EN teacher trained first (`make bench-b`; the teacher alone "
+            f"took {teacher['training']['wall_seconds_total'] / 60:.0f} min on "
+            f"{teacher['hardware']['torch_threads']} thread(s)).")
 
 
 def render_summary() -> str:
@@ -493,10 +508,17 @@ def render_summary() -> str:
              "[95% interval] (`python scripts/bench.py --stages significance`)") if significance else "rise, whole split"
     text = ("**The issue's targets** (help test set, first 200 pairs; ENGINE and its control at one iteration, length "
             "beam 3; several seeds: their mean):\n\n"
-            + table(["students", "seeds", "ENGINE BLEU", "start BLEU (a CMLM trained on distilled outputs)",
+            + table(["students", "seeds", "ENGINE BLEU", "start BLEU (a CMLM trained on distilled outputs; length beam 5 in the `engine` and "
+                     "`still_main` rows, the main tables' CMLM setting, else 3 as ENGINE)",
                      "ENGINE above its start", "rise (target >= +3)", whole,
                      "ENGINE - CE control at matched compute", "share of teacher greedy (target >= 95%)",
                      "command"], rows))
+    unseeded = [f"{benchmark}'s `engine` row" for prefix, benchmark in (("bench_", "A"), ("bench_b_", "B"))
+                if "cmlm_kd" in unseeded_cmlms(prefix)]
+    if unseeded:
+        text += (f"\n\n{' and '.join(unseeded)}: their `cmlm_kd` was trained before the student was seeded, so the "
+                 "command trains another draw of the same recipe (A's seeded rerun from nothing is the `make bench` "
+                 "line below).")
     text += transfer_summary()
     speeds = still_speeds()
     if speeds:

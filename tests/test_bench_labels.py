@@ -161,9 +161,10 @@ def test_stronger_runs_the_sharp_setting_from_cmlm_more_on_its_corpus_and_tabula
     assert "**The `engine` setting (O1 temperature 1) from the stronger start, over seeds** (`stronger_sx`:" in text
     assert "from cmlm_more, against `stronger`'s ENGINE (O1 temperature 0.25) of the same seeds: -1.50 BLEU" in text
     rows = [line for line in text.splitlines() if line.startswith("| 0.25 |") or line.startswith("| 1 |")]
-    assert rows == ["| 1 | cmlm_more (`stronger_sx`) | 19.00 / 57.0 | -0.50 / +3.0 | 1 of 1 | +0.50 / +6.0 |",
-                    "| 0.25 | cmlm_long (`sharp`) | 14.00 / 49.0 | -1.00 / +1.0 | 1 of 1 | -2.00 / +1.0 |",
-                    "| 0.25 | cmlm_more (`stronger`) | 19.00 / 57.0 | +1.00 / +3.0 | 1 of 1 | +2.00 / +6.0 |"]
+    assert rows == [
+        "| 1 | cmlm_more (`stronger_sx`) | 19.00 / 57.0 | -0.50 / +3.0 | 1 of 1 | +0.50 / +6.0 | 0.10 / 0.10 / 0.10 |",
+        "| 0.25 | cmlm_long (`sharp`) | 14.00 / 49.0 | -1.00 / +1.0 | 1 of 1 | -2.00 / +1.0 | - / - / - |",
+        "| 0.25 | cmlm_more (`stronger`) | 19.00 / 57.0 | +1.00 / +3.0 | 1 of 1 | +2.00 / +6.0 | 0.10 / 0.10 / 0.10 |"]
 
 
 def test_slow_and_decaying_controls_train_ce_beside_each_stronger_run(tmp_path, monkeypatch):

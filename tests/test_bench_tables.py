@@ -371,9 +371,10 @@ def test_the_rise_by_start_takes_200_step_pairs_first_and_only_the_curves_checkp
         ["| cmlm_long_still", "11.00 / 45.3", "200", "0, 2"], ["| cmlm_max_still", "13.80 / 45.3", "200", "0, 2"],
         ["| cmlm_max_still", "13.80 / 45.3", "400", "0, 2"], ["| cmlm_peak_still", "14.20 / 45.3", "200", "2"],
         ["| cmlm_peak_still", "14.20 / 45.3", "400", "2"]]
-    assert rows[0].endswith("| 11.40 / 45.0 | +0.40 / -0.3 (+0.30 to +0.50, 2 of 2 seeds) | - | - |")
-    assert rows[1].endswith("| +1.60 / -0.3 (+1.50 to +1.70, 2 of 2 seeds) | +1.50 / -1.0 (1 of 2 seeds) | -0.50 (1 of 2 seeds) |")
-    assert rows[4].endswith("| 16.70 / 45.0 | +2.50 / -0.3 | +1.80 / +0.0 | +0.18 |")
+    assert rows[0].endswith("| 11.40 / 45.0 | +0.40 / -0.3 (+0.30 to +0.50, 2 of 2 seeds) | - | - | - / - / - |")
+    assert rows[1].endswith("| +1.60 / -0.3 (+1.50 to +1.70, 2 of 2 seeds) | +1.50 / -1.0 (1 of 2 seeds) | -0.50 (1 of 2 seeds) "
+                            "| - / - / - |")  # pairs recorded without repetition
+    assert rows[4].endswith("| 16.70 / 45.0 | +2.50 / -0.3 | +1.80 / +0.0 | +0.18 | 0.35 / 0.33 / 0.33 |")
     assert "the issue's +3" not in text and "The issue asks for +3 BLEU" in text
     assert text.endswith("*Commands: `python scripts/bench.py --stages still_long_sharp`, `python scripts/bench.py "
                          "--stages still_max_budget`, `python scripts/bench.py --stages still_max_sharp`, `python "
@@ -561,13 +562,14 @@ def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_com
     monkeypatch.setattr(common, "RESULTS", tmp_path)
     assert render_summary().startswith("(no results yet")
 
-    def one_pass(bleu: float, command: str = "") -> dict:
-        return {"1_iterations": {"libreoffice": {"bleu": bleu}}, "command": command}
+    def one_pass(bleu: float, command: str = "", repetition: float | None = None) -> dict:
+        found = {"bleu": bleu} | ({"repetition": repetition} if repetition is not None else {})
+        return {"1_iterations": {"libreoffice": found}, "command": command}
 
     (tmp_path / "bench_teacher.json").write_text(json.dumps({"greedy": {"libreoffice": {"bleu": 10.0}}}))
-    (tmp_path / "bench_engine.json").write_text(json.dumps({"initialised_from": "cmlm_kd",
-                                                            **one_pass(9.6, "python scripts/bench.py --stages engine")}))
-    (tmp_path / "bench_cmlm_kd.json").write_text(json.dumps(one_pass(6.0)))
+    (tmp_path / "bench_engine.json").write_text(json.dumps({"initialised_from": "cmlm_kd", **one_pass(
+        9.6, "python scripts/bench.py --stages engine", repetition=0.3)}))
+    (tmp_path / "bench_cmlm_kd.json").write_text(json.dumps(one_pass(6.0, repetition=0.4)))
     (tmp_path / "bench_control.json").write_text(json.dumps(one_pass(9.0)))
     interval = {"difference": 3.5, "low": 2.25, "high": 4.75}
     (tmp_path / "bench_significance.json").write_text(json.dumps({"sentences": {"all": 446}, "means": {
@@ -576,11 +578,12 @@ def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_com
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     assert "rise over all 446 test sentences, mean over seeds [95% interval]" in rows[0]
     assert rows[1] == ("| A: `engine` from `cmlm_kd` | 1 | 9.60 | 6.00 | yes | +3.60 (yes) | +3.50 [+2.25, +4.75] | +0.60 "
-                       "| 96% of 10.00 (yes) | `python scripts/bench.py --stages engine` |")
+                       "| 0.40 -> 0.30 | 96% of 10.00 (yes) | `python scripts/bench.py --stages engine` |")
     assert "Speed" not in text  # until a still-encoder student is timed
     assert ("A's `engine` row: their `cmlm_kd` was trained before the student was seeded, so the command trains "
             "another draw of the same recipe") in text  # recorded without its weights' digest
     (tmp_path / "bench_cmlm_kd.json").write_text(json.dumps({**one_pass(6.0), "model_sha256": "ab12"}))
+    assert "| +0.60 | - | 96% of 10.00" in render_summary()  # no repetition recorded for the start: said so
     assert "before the student was seeded" not in render_summary()
     assert seeding_said("bench_", "") == "Seed 0 everywhere."
 

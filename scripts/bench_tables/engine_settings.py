@@ -224,6 +224,12 @@ def section_wide(distill_wide: dict | None, wide: dict | None, wide_sx: dict, de
     return text
 
 
+def mean_of(points: list[dict], key: str) -> float | None:
+    """The mean of `key` over the points that recorded it; None where none did."""
+    found = [p[key] for p in points if p.get(key) is not None]
+    return statistics.mean(found) if found else None
+
+
 def section_edge_by_start(stages: list[dict | None]) -> str:
     """Each setting's edge over its matched control, and over its start, at every start it ran from (labels:
     `confirm`, `sharp`, `stronger`, `stronger_sx`, `wide_sx`; A: the still-encoder pairs), weakest start first: does
@@ -239,13 +245,17 @@ def section_edge_by_start(stages: list[dict | None]) -> str:
                                  f"{statistics.mean(p['engine_chrf'] - p['control_chrf'] for p in points):+.1f}",
                                  f"{sum(p['engine_chrf'] > p['control_chrf'] for p in points)} of {len(points)}",
                                  f"{statistics.mean(p['engine_bleu'] - start['bleu'] for p in points):+.2f} / "
-                                 f"{statistics.mean(p['engine_chrf'] - start['chrf'] for p in points):+.1f}"])
+                                 f"{statistics.mean(p['engine_chrf'] - start['chrf'] for p in points):+.1f}",
+                                 " / ".join(f"{value:.2f}" if value is not None else "-" for value in (
+                                     start.get("repetition"), mean_of(points, "engine_repetition"),
+                                     mean_of(points, "control_repetition")))])
     by_start.sort(key=lambda row: (-float(row[0]), float(row[2].split(" / ")[0])))
     commands = "; ".join(dict.fromkeys(f"`{stage['command']}`" for stage in stages if stage and "command" in stage))
     return ("**ENGINE's edge against the start** (help test set, 1 iteration, length beam 3, means over "
                    "seeds; each row's start as that stage scored it):\n\n"
                    + table(["O1 temperature", "start", "start BLEU / chrF", "ENGINE - control (BLEU / chrF)",
-                            "ENGINE above in chrF", "ENGINE - start (BLEU / chrF)"], by_start)
+                            "ENGINE above in chrF", "ENGINE - start (BLEU / chrF)",
+                            "repetition: start / ENGINE / control"], by_start)
                    + f"\n\n*Commands of the stages the rows name: {commands}.*")
 
 

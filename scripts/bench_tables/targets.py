@@ -99,21 +99,28 @@ def interleaved_speed_summary(verdict_speed: dict) -> str:
             "the teacher's one-position steps slow down more than the parallel pass, so the ratio rises.")
 
 
-def still_main_bleu(prefix: str, suffix: str) -> dict[str, float] | None:
-    """Help BLEU at one iteration of A's `still_main` students under the main table's names, each at the main
-    table's length beam (the CMLM at 5, ENGINE and the control at 3); None until that stage has finished."""
+def still_main_bleu(prefix: str, suffix: str, metric: str = "bleu") -> dict[str, float] | None:
+    """Help BLEU (or another `metric`) at one iteration of A's `still_main` students under the main table's names,
+    each at the main table's length beam (the CMLM at 5, ENGINE and the control at 3); None until it has finished."""
     data = load(f"{prefix}still_main{suffix}") if prefix == "bench_" else None
     if not data or data.get("partial"):
         return None
     beams = {"cmlm_kd": ("cmlm_kd_still", "length beam 5"), "engine": ("engine_still", "length beam 3"),
              "control": ("control_still", "length beam 3")}
-    return {name: data["rows"][row][beam]["1_iterations"]["libreoffice"]["bleu"] for name, (row, beam) in beams.items()}
+    return {name: data["rows"][row][beam]["1_iterations"]["libreoffice"].get(metric) for name, (row, beam) in beams.items()}
 
 
-def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float], int, str] | None:
+def mean_repetition(points: list[dict], who: str) -> float | None:
+    """The mean one-pass repetition of `who` (engine, control) over the points that recorded it; None if none did."""
+    found = [point[f"{who}_repetition"] for point in points if point.get(f"{who}_repetition") is not None]
+    return statistics.mean(found) if found else None
+
+
+def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float], int, str, dict] | None:
     """The students the targets are also checked on: the sharp O1 from the strongest start that has three or more
     seeds with a fair control, at its most energy steps (`rise_points`), as (label, help BLEU by `target_rows`'s
-    names, seeds, the stage that trained them). Chosen by the start and the steps, never by ENGINE's score."""
+    names, seeds, the stage that trained them, their repetition by the same names). Chosen by the start and the
+    steps, never by ENGINE's score."""
     groups: dict[tuple[float, int, str], list[dict]] = {}
     for point in points:
         groups.setdefault((point["start_bleu"], point["steps"], point["start"]), []).append(point)
@@ -124,14 +131,16 @@ def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float], int, str]
     (start_bleu, steps, start), group = max(full, key=lambda item: item[0])
     return (f"`{start}`, sharp O1, {steps} steps, mean of {len(group)} seeds",
             {"cmlm_kd": start_bleu, "engine": statistics.mean(point["engine_bleu"] for point in group),
-             "control": statistics.mean(point["control_bleu"] for point in group)}, len(group), group[0]["stage"])
+             "control": statistics.mean(point["control_bleu"] for point in group)}, len(group), group[0]["stage"],
+            {"cmlm_kd": group[0].get("start_repetition"), "engine": mean_repetition(group, "engine"),
+             "control": mean_repetition(group, "control")})
 
 
 # The settings found after the fact: pure energy at lr 3e-5 from each start, then at the predicted lengths.
 FOUND_STAGES = ("still_peak_pure_fast", "still_max_pure_fast", "still_peak_pure_predicted")
 
 
-def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float], str, str, int, str] | None:
+def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float], str, str, int, str, dict] | None:
     """The students of `stage`, a finished curves stage of three or more seeds whose setting was chosen after the
     pre-registered one's results (an exploration, so labelled as one), at its last checkpoint, as `Students`' fields.
     The last checkpoint is fixed by the stage, not picked by test score."""
@@ -147,7 +156,9 @@ def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float], st
             f"control CE at lr {some['control_learning_rate']:g})",
             {"cmlm_kd": some["start"]["bleu"], "engine": statistics.mean(point["engine_bleu"] for point in last),
              "control": statistics.mean(point["control_bleu"] for point in last)}, "cmlm_kd", stage, len(last),
-            some["initialised_from"])
+            some["initialised_from"], {"cmlm_kd": some["start"].get("repetition"),
+                                       "engine": mean_repetition(last, "engine"),
+                                       "control": mean_repetition(last, "control")})
 
 
 class Students(NamedTuple):
@@ -159,6 +170,7 @@ class Students(NamedTuple):
     stage: str  # the stage that trained ENGINE (its results JSON holds the command)
     seeds: int
     initialised_from: str  # the start's model name
+    repetition: dict[str, float | None] | None = None  # one-pass help repetition by the same names, where recorded
 
 
 def target_students(prefix: str, suffix: str) -> tuple[float, list[Students]] | None:
@@ -169,18 +181,21 @@ def target_students(prefix: str, suffix: str) -> tuple[float, list[Students]] | 
     if not (teacher and engine):
         return None
     greedy = teacher["greedy"]["libreoffice"]["bleu"]
-    help_bleu = {name: load(f"{prefix}{name}{suffix}")["1_iterations"]["libreoffice"]["bleu"]
-                 for name in ("cmlm_ref", "cmlm_kd", "engine", "control") if load(f"{prefix}{name}{suffix}")}
+    def one_pass(metric: str) -> dict[str, float]:
+        return {name: record["1_iterations"]["libreoffice"].get(metric) for name in ("cmlm_ref", "cmlm_kd", "engine", "control")
+                if (record := load(f"{prefix}{name}{suffix}"))}
+
     start = engine["initialised_from"]
-    students = [Students("measured", help_bleu, start, "engine", 1, start)]
+    students = [Students("measured", one_pass("bleu"), start, "engine", 1, start, one_pass("repetition"))]
     still = still_main_bleu(prefix, suffix)
     if not (still and start == "cmlm_kd"):
         return greedy, students
-    students.append(Students("still encoder (`still_main`)", still, start, "still_main", 1, f"{start}_still"))
+    students.append(Students("still encoder (`still_main`)", still, start, "still_main", 1, f"{start}_still",
+                             still_main_bleu(prefix, suffix, "repetition")))
     if strongest := strongest_rise(rise_points(rise_stages(prefix, suffix))):
-        label, bleu, seeds, stage = strongest
+        label, bleu, seeds, stage, repetition = strongest
         students.append(Students(f"strongest start ({label}; its start is the CMLM, its control CE at lr 1e-5)", bleu,
-                                 "cmlm_kd", stage, seeds, label.split("`")[1]))
+                                 "cmlm_kd", stage, seeds, label.split("`")[1], repetition))
         # The setting found after the fact, from each start it was run from (never only the start where it did best).
         for stage in FOUND_STAGES:
             if found := best_found(load(f"{prefix}{stage}{suffix}"), stage):
@@ -404,6 +419,14 @@ def section_rescoring_targets(data: dict, teacher: dict | None) -> str:
             + table(["stage", "system", *columns], rows)
             + "\n\n" + "\n".join(f"- {line}" for line in lines) + "\n\n" + source(data))
 
+def repetition_moved(who: Students) -> str:
+    """The share of repeated tokens at one pass, the start's then ENGINE's: the energy's known failure mode
+    (repeated tokens the teacher scores well) shows here first."""
+    repetition = who.repetition or {}
+    start, engine = repetition.get(who.start), repetition.get("engine")
+    return f"{start:.2f} -> {engine:.2f}" if start is not None and engine is not None else "-"
+
+
 def summary_rows(prefix: str, name: str) -> list[list[str]]:
     """One README summary row per `target_students` of a benchmark (full budget): ENGINE at one iteration against its
     start, the rise's 95% interval over the whole test split where `significance` measured it, the matched CE control
@@ -423,6 +446,7 @@ def summary_rows(prefix: str, name: str) -> list[list[str]]:
                      f"{bleu[who.start]:.2f}", verdict(rise > 0), f"{rise:+.2f} ({verdict(rise >= 3)})",
                      f"{interval['difference']:+.2f} [{interval['low']:+.2f}, {interval['high']:+.2f}]" if interval
                      else "-", f"{bleu['engine'] - bleu['control']:+.2f}" if "control" in bleu else "-",
+                     repetition_moved(who),
                      f"{100 * bleu['engine'] / greedy:.0f}% of {greedy:.2f} ({verdict(bleu['engine'] >= 0.95 * greedy)})",
                      f"`{stage['command']}`"])
     return rows
@@ -511,7 +535,8 @@ def render_summary() -> str:
             + table(["students", "seeds", "ENGINE BLEU", "start BLEU (a CMLM trained on distilled outputs; length beam 5 in the `engine` and "
                      "`still_main` rows, the main tables' CMLM setting, else 3 as ENGINE)",
                      "ENGINE above its start", "rise (target >= +3)", whole,
-                     "ENGINE - CE control at matched compute", "share of teacher greedy (target >= 95%)",
+                     "ENGINE - CE control at matched compute", "repetition: start -> ENGINE",
+                     "share of teacher greedy (target >= 95%)",
                      "command"], rows))
     unseeded = [f"{benchmark}'s `engine` row" for prefix, benchmark in (("bench_", "A"), ("bench_b_", "B"))
                 if "cmlm_kd" in unseeded_cmlms(prefix)]

@@ -442,7 +442,8 @@ def summary_rows(prefix: str, name: str) -> list[list[str]]:
         rise = bleu["engine"] - bleu[who.start]
         whole = significance.get("means", {}).get(who.stage, {}).get("slices", {}).get("all")
         interval = whole["engine_vs_start"]["bleu"] if whole else None
-        rows.append([f"{name}: `{who.stage}` from `{who.initialised_from}`", who.seeds, f"{bleu['engine']:.2f}",
+        found_after = " (a setting found after the fact, from test results)" if who.stage in FOUND_STAGES else ""
+        rows.append([f"{name}: `{who.stage}` from `{who.initialised_from}`{found_after}", who.seeds, f"{bleu['engine']:.2f}",
                      f"{bleu[who.start]:.2f}", verdict(rise > 0), f"{rise:+.2f} ({verdict(rise >= 3)})",
                      f"{interval['difference']:+.2f} [{interval['low']:+.2f}, {interval['high']:+.2f}]" if interval
                      else "-", f"{bleu['engine'] - bleu['control']:+.2f}" if "control" in bleu else "-",

@@ -38,6 +38,8 @@ BENCH_RUNS = runs$(if $(RERUN),/$(RERUN))
 BENCH_RESULTS = results$(if $(RERUN),/$(RERUN))
 BENCH_MODELS = $(BENCH_RUNS)/bench$(if $(QUICK),-quick)
 bench: $(STAMP)
+	$(if $(and $(QUICK),$(if $(RERUN),,x)),$(error QUICK=1 needs RERUN=name, so the quick slice's files go to \
+		runs/name/ and results/name/ and not beside the record: make bench QUICK=1 RERUN=quickcheck))
 	$(PY) scripts/bench.py --stages $(BENCH_STAGES) --runs-dir $(BENCH_RUNS) --results-dir $(BENCH_RESULTS)$(if $(QUICK), --quick)
 	$(PY) scripts/bench_speed.py --student $(BENCH_MODELS)/engine --teacher $(BENCH_MODELS)/teacher-en-pt \
 		--output $(BENCH_RESULTS)/speed$(if $(QUICK),_quick).json$(if $(QUICK), --sentences 8 --batch1-sentences 4 --repeats 1)

@@ -149,7 +149,7 @@ The stages:
                lead CE from a start where CE has stopped paying?
 
 --rebuild distilled,cmlm_kd_still,... trains gone starts again by their recipes, checked against recorded digests
-             (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_long and the still chain).
+             (corpora: distilled, distilled-all; models: cmlm_kd, cmlm_ref, cmlm_long and the still chain).
 Speed lives in scripts/bench_speed.py; the train-step cost in scripts/bench_train_step.py.
 The stages' code lives in scripts/bench_stages/: settings.py (the stage list, the benchmarks, their budgets, every
 ENGINE and decoding setting), the plumbing (records.py, base.py, recipes.py, comparisons.py), and the stages by line

@@ -86,10 +86,13 @@ def main() -> int:
                         help="where both models run: cpu (the issue's batch-1 target is on CPU; the default, so a GPU "
                         "host cannot put GPU times in a CPU table) or cuda (the GPU table: --output "
                         "results/speed_gpu.json); --threads is the CPU's")
-    parser.add_argument("--output", default="results/speed.json")
+    parser.add_argument("--output", help="default: results/speed.json on the CPU, results/speed_gpu.json with "
+                        "--device cuda (the file the GPU table reads)")
     args = parser.parse_args()
     if torch.device(args.device).type == "cuda" and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: torch finds no CUDA GPU here; leave --device out to time on the CPU")
+    args.output = args.output or ("results/speed_gpu.json" if torch.device(args.device).type == "cuda"
+                                  else "results/speed.json")
     started = time.monotonic()
     for model in (args.student, args.teacher):
         require_model(model)

@@ -200,6 +200,9 @@ def test_make_bench_runs_the_issue_s_items_in_the_order_of_the_stage_list():
     assert "--runs-dir runs/check --results-dir results/check --quick" in dry
     assert "--student runs/check/bench-quick/engine --teacher runs/check/bench-quick/teacher-en-pt" in dry
     assert "--output results/check/speed_quick.json --sentences 8 --batch1-sentences 4 --repeats 1" in dry
+    beside_the_record = subprocess.run(["make", "-n", "bench", "QUICK=1"], cwd=SCRIPTS.parent, capture_output=True,
+                                       text=True)
+    assert beside_the_record.returncode != 0 and "QUICK=1 needs RERUN=name" in beside_the_record.stderr
 
 
 def test_the_tables_know_labels_transfer_stages_as_the_benchmark_does():
@@ -324,11 +327,12 @@ def test_short_benchmark_keeps_only_short_targets_in_every_split(tmp_path, monke
 
 def test_start_choice_picks_the_better_cmlm_on_dev_and_engine_starts_from_it(tmp_path, monkeypatch):
     """The issue's "ENGINE initialised from the better CMLM": dev BLEU at one pass chooses, once, and is recorded;
-    the engine stage's own record wins once it exists, and a later choice only checks it."""
+    ENGINE (also when --force retrains it) starts from that choice while it describes the CMLMs trained, the stages
+    after ENGINE from the start it recorded."""
     a = make_bench(tmp_path, "a")
     for name in ("cmlm_kd", "cmlm_ref"):
         fake_model(a.root / name)
-        a.write(name, {})
+        a.write(name, {"model_sha256": f"{name}-weights"})
     calls = []
 
     def evaluate(model, **kwargs):
@@ -339,16 +343,37 @@ def test_start_choice_picks_the_better_cmlm_on_dev_and_engine_starts_from_it(tmp
     a.stage_start_choice()
     record = a.read("start_choice")
     assert record["dev_bleu"] == {"cmlm_ref": 4.0, "cmlm_kd": 3.0} and record["better"] == "cmlm_ref"
+    assert record["digests"] == {"cmlm_ref": "cmlm_ref-weights", "cmlm_kd": "cmlm_kd-weights"}
     assert "engine_started_from" not in record
     assert [kwargs for _, kwargs in calls] == [dict(split="validation", corpora=("libreoffice",), num_iterations=1,
                                                     length_beam=5)] * 2  # never the test set
+    started = []
+    monkeypatch.setattr(a, "train_energy", lambda out, start, steps, corpus: started.append((start.name, corpus)) or (
+        9.0, []))
+    monkeypatch.setattr(a, "evaluate_nat", lambda model, length_beam: {})
     monkeypatch.setattr(a, "evaluate", lambda model, **kwargs: pytest.fail("the recorded choice, not a new one"))
-    assert a.better_cmlm() == ("cmlm_ref", a.root / "cmlm_ref")
+    a.stage_engine()
+    assert started == [("cmlm_ref", "libreoffice")]  # the references' CMLM trains on the references
+    assert a.read("engine")["initialised_from"] == "cmlm_ref" and a.better_cmlm() == ("cmlm_ref", a.root / "cmlm_ref")
     a.write("engine", {"initialised_from": "cmlm_kd"})  # an ENGINE from before the choice existed
-    assert a.better_cmlm() == ("cmlm_kd", a.root / "cmlm_kd")
-    monkeypatch.setattr(a, "evaluate", evaluate)
-    a.stage_start_choice()
+    assert a.better_cmlm() == ("cmlm_kd", a.root / "cmlm_kd")  # its control, Table 2... keep to its start
+    a.stage_engine()  # --force over it: the choice, not the old record
+    assert started[-1] == ("cmlm_ref", "libreoffice")
+    a.write("cmlm_kd", {"model_sha256": "retrained"})  # a CMLM trained again after the choice: choose again
+    monkeypatch.setattr(a, "evaluate", lambda model, **kwargs: {"libreoffice": {"bleu": {"cmlm_ref": 4.0,
+                                                                                         "cmlm_kd": 5.0}[model.name]}})
+    a.stage_engine()
+    assert started[-1][0] == "cmlm_kd"
+    a.write("engine", {"initialised_from": "cmlm_kd"})
+    a.stage_start_choice()  # run after ENGINE: a check of the start it took
     assert a.read("start_choice")["engine_started_from"] == "cmlm_kd"
+
+
+def test_engine_without_any_cmlm_says_which_stage_to_run(tmp_path):
+    a = make_bench(tmp_path, "b")
+    with pytest.raises(SystemExit, match=r"no CMLM to start ENGINE from: run the cmlm_kd stage .* python "
+                                         r"scripts/bench.py --benchmark b --stages cmlm_kd,cmlm_ref"):
+        a.chosen_cmlm()
 
 
 def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
@@ -356,8 +381,10 @@ def test_a_finished_stage_whose_model_is_gone_says_how_to_rebuild_it(tmp_path):
     a.write("engine", {"initialised_from": "cmlm_kd"})
     with pytest.raises(SystemExit, match=r"runs/ is not kept.*--rebuild cmlm_kd --quick"):
         a.better_cmlm()  # a model with a recipe is rebuilt alone
-    with pytest.raises(SystemExit, match=r"runs/ is not kept.*--stages cmlm_ref --force --quick"):
-        a.trained("cmlm_ref")  # one without reruns its stage
+    with pytest.raises(SystemExit, match=r"runs/ is not kept.*--rebuild cmlm_ref --quick"):
+        a.trained("cmlm_ref")  # ENGINE may start from it too
+    with pytest.raises(SystemExit, match=r"runs/ is not kept.*--stages control --force --quick"):
+        a.trained("control")  # one without a recipe reruns its stage
     fake_model(a.root / "cmlm_kd")
     assert a.better_cmlm() == ("cmlm_kd", a.root / "cmlm_kd")
 

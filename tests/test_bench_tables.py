@@ -141,19 +141,24 @@ def test_fresh_rerun_table_sets_each_stage_beside_its_record_and_sums_the_whole_
     (tmp_path / "fresh" / "speed.json").write_text(json.dumps(speed))
     for stage in ("engine", "control", "cmlm_ref", "examples"):  # the rest of `make bench`, timed
         (tmp_path / "fresh" / f"bench_{stage}.json").write_text(json.dumps({**header, "stage_seconds": 0.0}))
-    (tmp_path / "fresh" / "bench_start_choice.json").write_text(json.dumps(  # run after the others: tabled in order
-        {**header, "dev_bleu": {"cmlm_ref": 2.0, "cmlm_kd": 3.0}, "better": "cmlm_kd", "stage_seconds": 0.0}))
+    (tmp_path / "fresh" / "bench_start_choice.json").write_text(json.dumps(  # a stage added, and run, after the rest
+        {**header, "benchmark_stages": ["teacher", "distill", "cmlm_kd", "cmlm_ref", "start_choice", "engine"],
+         "dev_bleu": {"cmlm_ref": 2.0, "cmlm_kd": 3.0}, "better": "cmlm_kd", "engine_started_from": "cmlm_kd",
+         "stage_seconds": 0.0}))
     text = section_fresh()
     assert ("took **0.95 h** in all, and the speed table (item 7) 6.0 min more (**1.05 h**; its batch-1 ratio of one parallel pass to teacher "
             "greedy: 4.50x)") in text
-    assert "*Command: `make bench RERUN=fresh`, which runs `python scripts/bench.py --stages teacher," in text
-    assert "| `start_choice` | not timed | - / - | - | dev BLEU `cmlm_kd` 3.00, `cmlm_ref` 2.00: `cmlm_kd` |" in text
+    assert "*Command: `make bench RERUN=fresh`, which ran `python scripts/bench.py --stages teacher," in text
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert rows[-1] == ("| `start_choice` | not timed | - / - | - | dev BLEU `cmlm_kd` 3.00, `cmlm_ref` 2.00: `cmlm_kd` "
+                        "(run after ENGINE, which had started from `cmlm_kd`: a check) |")  # in the order it ran
+    assert "--stages teacher,distill,cmlm_kd,engine,control,cmlm_ref,examples,table2,start_choice --runs-dir" in text
     assert rerun_folders() == ["fresh"] and section_fresh("other") is None
     assert fresh_summary() == (  # the README's line on it
         "\n\n`make bench` (the issue's items on A, from nothing; target: about 3 h on 2 CPU cores): **1.05 h** (**yes**), "
         "2 CPU cores (X), no GPU; one-pass help BLEU, recorded -> again: `cmlm_kd` 10.00 -> 11.00 (`make bench "
-        "RERUN=fresh`, which runs `python scripts/bench.py --stages teacher,distill,cmlm_kd,cmlm_ref,start_choice,"
-        "engine,control,examples,table2 --runs-dir runs/fresh --results-dir results/fresh` and `python scripts/bench_speed.py --output "
+        "RERUN=fresh`, which ran `python scripts/bench.py --stages teacher,distill,cmlm_kd,engine,control,cmlm_ref,"
+        "examples,table2,start_choice --runs-dir runs/fresh --results-dir results/fresh` and `python scripts/bench_speed.py --output "
         "results/fresh/speed.json`).")
 
 
@@ -580,8 +585,8 @@ def test_readme_summary_has_one_row_per_targets_column_with_its_interval_and_com
     assert rows[1] == ("| A: `engine` from `cmlm_kd` | 1 | 9.60 | 6.00 | yes | +3.60 (yes) | +3.50 [+2.25, +4.75] | +0.60 "
                        "| 0.40 -> 0.30 | 96% of 10.00 (yes) | `python scripts/bench.py --stages engine` |")
     assert "Speed" not in text  # until a still-encoder student is timed
-    assert ("A's `engine` row: their `cmlm_kd` was trained before the student was seeded, so the command trains "
-            "another draw of the same recipe") in text  # recorded without its weights' digest
+    assert ("A's `engine` row: their `cmlm_kd` was trained before the student was seeded, so training it again "
+            "(`--stages cmlm_kd --force`, then ENGINE from it) gives another draw") in text  # no weights' digest
     (tmp_path / "bench_cmlm_kd.json").write_text(json.dumps({**one_pass(6.0), "model_sha256": "ab12"}))
     assert "| +0.60 | - | 96% of 10.00" in render_summary()  # no repetition recorded for the start: said so
     assert "before the student was seeded" not in render_summary()

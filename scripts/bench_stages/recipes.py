@@ -51,6 +51,7 @@ class Recipes(BenchBase):
         # labels built both still starts in one stage (`still_encoder`), A in two (`still_main`, `still_long`)
         kd_by, long_by = ("still_encoder",) * 2 if "still_encoder" in self.benchmark.stages else ("still_main", "still_long")
         return {"cmlm_kd": ("cmlm_kd", cmlm),
+                "cmlm_ref": ("cmlm_ref", lambda out: self.train_cmlm(out, "libreoffice", self.budget["cmlm_steps"])),
                 "cmlm_long": ("cmlm_long", lambda out: self.train_long(out, self.trained("cmlm_kd"))),
                 "cmlm_kd_still": (kd_by, still(cmlm)),
                 "cmlm_long_still": (long_by, still(lambda out: self.train_long(
@@ -137,22 +138,35 @@ class Recipes(BenchBase):
 
     def dev_bleu_of_cmlms(self) -> dict[str, float]:
         """Dev BLEU of each CMLM trained so far (`cmlm_ref`, `cmlm_kd`): the dev set, never the test set, chooses."""
-        return {name: self.evaluate(self.root / name, **START_CHOICE_DECODING)["libreoffice"]["bleu"]
-                for name in ("cmlm_ref", "cmlm_kd") if self.done(name)}
+        trained = [name for name in ("cmlm_ref", "cmlm_kd") if self.done(name)]
+        if not trained:
+            raise SystemExit("no CMLM to start ENGINE from: run the cmlm_kd stage (and cmlm_ref, for the choice "
+                             f"between them) first: python scripts/bench.py {self.flags}--stages cmlm_kd,cmlm_ref")
+        return {name: self.evaluate(self.trained(name), **START_CHOICE_DECODING)["libreoffice"]["bleu"]
+                for name in trained}
 
-    def better_cmlm(self) -> tuple[str, Path]:
-        """The CMLM that ENGINE starts from: the one the engine stage used; else the one `start_choice` recorded;
-        else (a benchmark without that stage, or a stage list that skips it) the better dev BLEU of those trained."""
-        if self.done("engine"):
-            name = self.read("engine")["initialised_from"]
-            return name, self.trained(name)
+    def chosen_cmlm(self) -> tuple[str, Path]:
+        """The better CMLM by dev BLEU: `start_choice`'s pick while it still describes the CMLMs trained (the same
+        ones, the same weights by their recorded digests), else chosen again now."""
         if self.done("start_choice"):
-            name = self.read("start_choice")["better"]
-            return name, self.trained(name)
+            choice = self.read("start_choice")
+            current = {name: self.read(name).get("model_sha256") for name in ("cmlm_ref", "cmlm_kd") if self.done(name)}
+            if choice.get("digests") == current:
+                return choice["better"], self.trained(choice["better"])
+            print(f"[bench] {self.result_path('start_choice')} chose among other CMLMs than those trained now: "
+                  "choosing again")
         bleu = self.dev_bleu_of_cmlms()
         print(f"[bench] dev BLEU of the CMLMs: {bleu}")
         name = max(bleu, key=bleu.get)
-        return name, self.root / name
+        return name, self.trained(name)
+
+    def better_cmlm(self) -> tuple[str, Path]:
+        """The CMLM that ENGINE started from, for the stages that follow it (its control, Table 2, the sweep...): the
+        one the engine stage recorded, else the better one on dev (`chosen_cmlm`)."""
+        if self.done("engine"):
+            name = self.read("engine")["initialised_from"]
+            return name, self.trained(name)
+        return self.chosen_cmlm()
 
     def train_long(self, out: Path, start: Path) -> float:
         """`cmlm_long`'s recipe from `start`: `long_steps` more CE steps (lr 3e-4, decaying); returns the seconds."""

@@ -38,15 +38,15 @@ class ReplicationStages(Comparisons):
 
         Run after ENGINE (records older than this stage), it checks the start ENGINE took instead of choosing it."""
         bleu = self.dev_bleu_of_cmlms()
-        better = max(bleu, key=bleu.get)
-        record = {"dev_bleu": bleu, "better": better,
+        record = {"dev_bleu": bleu, "better": max(bleu, key=bleu.get),
+                  "digests": {name: self.read(name).get("model_sha256") for name in bleu},
                   "decoding": {k: v for k, v in START_CHOICE_DECODING.items() if k != "corpora"}}
         if self.done("engine"):
             record["engine_started_from"] = self.read("engine")["initialised_from"]
         self.write("start_choice", record)
 
     def stage_engine(self) -> None:
-        name, start = self.better_cmlm()
+        name, start = self.chosen_cmlm()  # chosen afresh, even over an engine record that --force replaces
         out = self.root / "engine"
         seconds, logged = self.train_energy(out, start, self.budget["energy_steps"], corpus=self.corpus_of(name))
         self.write("engine", {"initialised_from": name, "corpus": self.corpus_of(name), "train_seconds": seconds,

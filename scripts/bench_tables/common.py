@@ -56,6 +56,18 @@ def unseeded_cmlms(prefix: str, suffix: str = "") -> list[str]:
             if (record := load(f"{prefix}{name}{suffix}")) and "model_sha256" not in record]
 
 
+def mean_of(points: list[dict], key: str) -> float | None:
+    """The mean of `key` over the points that recorded it; None where none did (older records lack some keys)."""
+    found = [point[key] for point in points if point.get(key) is not None]
+    return statistics.mean(found) if found else None
+
+
+def slashed(values: list[float | None]) -> str:
+    """Two-decimal values side by side, "a / b / c", with "-" for one not recorded (repetition: start / ENGINE /
+    control)."""
+    return " / ".join("-" if value is None else f"{value:.2f}" for value in values)
+
+
 def dev_bleu_said(start_choice: dict) -> str:
     """`start_choice`'s dev BLEU of each CMLM in a few words, best first."""
     bleu = start_choice["dev_bleu"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import statistics
 
-from .common import partial_note, refined_gap, short_digest, table
+from .common import mean_of, partial_note, refined_gap, short_digest, slashed, table
 from .curves import seed_curves
 
 
@@ -224,12 +224,6 @@ def section_wide(distill_wide: dict | None, wide: dict | None, wide_sx: dict, de
     return text
 
 
-def mean_of(points: list[dict], key: str) -> float | None:
-    """The mean of `key` over the points that recorded it; None where none did."""
-    found = [p[key] for p in points if p.get(key) is not None]
-    return statistics.mean(found) if found else None
-
-
 def section_edge_by_start(stages: list[dict | None]) -> str:
     """Each setting's edge over its matched control, and over its start, at every start it ran from (labels:
     `confirm`, `sharp`, `stronger`, `stronger_sx`, `wide_sx`; A: the still-encoder pairs), weakest start first: does
@@ -246,9 +240,8 @@ def section_edge_by_start(stages: list[dict | None]) -> str:
                                  f"{sum(p['engine_chrf'] > p['control_chrf'] for p in points)} of {len(points)}",
                                  f"{statistics.mean(p['engine_bleu'] - start['bleu'] for p in points):+.2f} / "
                                  f"{statistics.mean(p['engine_chrf'] - start['chrf'] for p in points):+.1f}",
-                                 " / ".join(f"{value:.2f}" if value is not None else "-" for value in (
-                                     start.get("repetition"), mean_of(points, "engine_repetition"),
-                                     mean_of(points, "control_repetition")))])
+                                 slashed([start.get("repetition"), mean_of(points, "engine_repetition"),
+                                          mean_of(points, "control_repetition")])])
     by_start.sort(key=lambda row: (-float(row[0]), float(row[2].split(" / ")[0])))
     commands = "; ".join(dict.fromkeys(f"`{stage['command']}`" for stage in stages if stage and "command" in stage))
     return ("**ENGINE's edge against the start** (help test set, 1 iteration, length beam 3, means over "

@@ -255,7 +255,9 @@ def fresh_scores(stage: str, data: dict) -> str:
         return (f"1 it. {pair(data['1_iterations']['libreoffice'])}, "
                 f"10 it. {pair(data['10_iterations']['libreoffice'])}")
     if stage == "start_choice":
-        return f"dev BLEU {dev_bleu_said(data)}: `{data['better']}`"
+        checked = (f" (run after ENGINE, which had started from `{data['engine_started_from']}`: a check)"
+                   if "engine_started_from" in data else "")
+        return f"dev BLEU {dev_bleu_said(data)}: `{data['better']}`{checked}"
     rows = {key: row for key, row in data.get("rows", {}).items() if key != "cmlm_init"}
     if stage == "table2" and rows and not data.get("partial"):
         best = max(rows, key=lambda key: rows[key]["bleu"])
@@ -298,8 +300,8 @@ def rerun(folder: str) -> Rerun | None:
     holds none."""
     found = {path.stem.removeprefix("bench_"): json.loads(path.read_text())
              for path in sorted((common.RESULTS / folder).glob("bench_*.json")) if not path.stem.endswith("_quick")}
-    # `make bench`'s stages in its order (a rerun may predate a stage and have run it later), then any other of A's
-    order = [*MAKE_BENCH_STAGES, *(stage for data in found.values() for stage in data.get("benchmark_stages", []))]
+    # A's stages in the order the records say they ran (a stage added later, run after the others, comes last)
+    order = [stage for data in found.values() for stage in data.get("benchmark_stages", [])]
     stages = {stage: found[stage] for stage in dict.fromkeys(order) if stage in found}
     if not stages:
         return None
@@ -307,7 +309,7 @@ def rerun(folder: str) -> Rerun | None:
     command = (f"python scripts/bench.py --stages {','.join(stages)} --runs-dir runs/{folder} "
                f"--results-dir results/{folder}")
     if speed:  # the whole of `make bench` ran there
-        command = f"make bench RERUN={folder}`, which runs `{command}` and `{speed['command']}"
+        command = f"make bench RERUN={folder}`, which ran `{command}` and `{speed['command']}"
     return Rerun(folder, stages, sum(data.get("stage_seconds", 0.0) for data in stages.values()), speed, command)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
-from .common import SCORE_COLUMNS, cells, load, partial_note, table
+from .common import SCORE_COLUMNS, cells, load, mean_of, partial_note, slashed, table
 from .curves import seed_curves
 from .engine_settings import section_confirm
 
@@ -256,15 +256,6 @@ def rise_points(stages: dict[str, dict | None]) -> list[dict]:
     return [{**point, "steps": steps, "seed": seed} for (_, steps, seed), point in points.items()]
 
 
-def repetition_cell(group: list[dict]) -> str:
-    """Mean repetition of a group's start, ENGINE and fair control at one pass; - where a record has none."""
-    def mean(key: str) -> str:
-        found = [q[key] for q in group if q.get(key) is not None]
-        return f"{statistics.mean(found):.2f}" if found else "-"
-
-    return " / ".join(mean(key) for key in ("start_repetition", "engine_repetition", "control_repetition"))
-
-
 def section_rise_by_start(points: list[dict], plot: str) -> str:
     """`rise_points` by start and step count, weakest start first: does the sharp O1's rise over its start, and its
     edge over CE at its own lr, grow with the start, and how far is it from the issue's +3?"""
@@ -289,7 +280,7 @@ def section_rise_by_start(points: list[dict], plot: str) -> str:
              f"{statistics.mean(q['engine_bleu'] for q in group):.2f} / "
              f"{statistics.mean(q['engine_chrf'] for q in group):.1f}",
              cell(group, "start"), cell(group, "control"), cell(group, "control", ten=True),
-             repetition_cell(group)]
+             slashed([mean_of(group, f"{who}_repetition") for who in ("start", "engine", "control")])]
             for (start, steps), group in groups.items()]
     commands = sorted({q["command"] for q in points})
     return ("**The sharp O1's rise over its start, by start** (A, still encoder: O1 temperature 0.25, lr 1e-5, "

@@ -12,6 +12,7 @@ from .common import (
     interleaved,
     load,
     load_speed,
+    mean_of,
     mean_range,
     one_pass_row,
     seeds,
@@ -99,7 +100,7 @@ def interleaved_speed_summary(verdict_speed: dict) -> str:
             "the teacher's one-position steps slow down more than the parallel pass, so the ratio rises.")
 
 
-def still_main_bleu(prefix: str, suffix: str, metric: str = "bleu") -> dict[str, float] | None:
+def still_main_one_pass(prefix: str, suffix: str, metric: str = "bleu") -> dict[str, float] | None:
     """Help BLEU (or another `metric`) at one iteration of A's `still_main` students under the main table's names,
     each at the main table's length beam (the CMLM at 5, ENGINE and the control at 3); None until it has finished."""
     data = load(f"{prefix}still_main{suffix}") if prefix == "bench_" else None
@@ -108,12 +109,6 @@ def still_main_bleu(prefix: str, suffix: str, metric: str = "bleu") -> dict[str,
     beams = {"cmlm_kd": ("cmlm_kd_still", "length beam 5"), "engine": ("engine_still", "length beam 3"),
              "control": ("control_still", "length beam 3")}
     return {name: data["rows"][row][beam]["1_iterations"]["libreoffice"].get(metric) for name, (row, beam) in beams.items()}
-
-
-def mean_repetition(points: list[dict], who: str) -> float | None:
-    """The mean one-pass repetition of `who` (engine, control) over the points that recorded it; None if none did."""
-    found = [point[f"{who}_repetition"] for point in points if point.get(f"{who}_repetition") is not None]
-    return statistics.mean(found) if found else None
 
 
 def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float], int, str, dict] | None:
@@ -132,8 +127,8 @@ def strongest_rise(points: list[dict]) -> tuple[str, dict[str, float], int, str,
     return (f"`{start}`, sharp O1, {steps} steps, mean of {len(group)} seeds",
             {"cmlm_kd": start_bleu, "engine": statistics.mean(point["engine_bleu"] for point in group),
              "control": statistics.mean(point["control_bleu"] for point in group)}, len(group), group[0]["stage"],
-            {"cmlm_kd": group[0].get("start_repetition"), "engine": mean_repetition(group, "engine"),
-             "control": mean_repetition(group, "control")})
+            {"cmlm_kd": group[0].get("start_repetition"), "engine": mean_of(group, "engine_repetition"),
+             "control": mean_of(group, "control_repetition")})
 
 
 # The settings found after the fact: pure energy at lr 3e-5 from each start, then at the predicted lengths.
@@ -157,8 +152,8 @@ def best_found(data: dict | None, stage: str) -> tuple[str, dict[str, float], st
             {"cmlm_kd": some["start"]["bleu"], "engine": statistics.mean(point["engine_bleu"] for point in last),
              "control": statistics.mean(point["control_bleu"] for point in last)}, "cmlm_kd", stage, len(last),
             some["initialised_from"], {"cmlm_kd": some["start"].get("repetition"),
-                                       "engine": mean_repetition(last, "engine"),
-                                       "control": mean_repetition(last, "control")})
+                                       "engine": mean_of(last, "engine_repetition"),
+                                       "control": mean_of(last, "control_repetition")})
 
 
 class Students(NamedTuple):
@@ -187,11 +182,11 @@ def target_students(prefix: str, suffix: str) -> tuple[float, list[Students]] | 
 
     start = engine["initialised_from"]
     students = [Students("measured", one_pass("bleu"), start, "engine", 1, start, one_pass("repetition"))]
-    still = still_main_bleu(prefix, suffix)
-    if not (still and start == "cmlm_kd"):
+    still = still_main_one_pass(prefix, suffix)
+    if not still:  # A's still-encoder line: its students start from cmlm_kd_still, whichever start `engine` took
         return greedy, students
-    students.append(Students("still encoder (`still_main`)", still, start, "still_main", 1, f"{start}_still",
-                             still_main_bleu(prefix, suffix, "repetition")))
+    students.append(Students("still encoder (`still_main`)", still, "cmlm_kd", "still_main", 1, "cmlm_kd_still",
+                             still_main_one_pass(prefix, suffix, "repetition")))
     if strongest := strongest_rise(rise_points(rise_stages(prefix, suffix))):
         label, bleu, seeds, stage, repetition = strongest
         students.append(Students(f"strongest start ({label}; its start is the CMLM, its control CE at lr 1e-5)", bleu,
@@ -230,11 +225,12 @@ def section_targets(prefix: str, suffix: str) -> str | None:
                 row += ([cell, verdict(batch1_ratio(speeds[0][1]) >= 5)] if speeds else ["(same architecture)", "-"])
         rows.append(row)
     seeds_said = "one seed" + (", the strongest start's columns a mean over seeds" if len(students) > 2 else "")
-    commands = "; ".join(f"`{record['command']}`" for students_ in students
-                         if (record := load(f"{prefix}{students_.stage}{suffix}")) and "command" in record)
+    commands = "; ".join(f"`{record['command']}`" if (record := load(f"{prefix}{who.stage}{suffix}")) and "command"
+                         in record else "-" for who in students)
     return (f"**Targets (this benchmark's help test set; {seeds_said}):**\n\n" + table(header, rows)
             + (f"\n\n*Each column's ENGINE, in order: {commands}; its start and control come from the stages its "
-               "heading names, the speed cells from the `bench_speed.py` runs of the speed tables.*" if commands else ""))
+               "heading names, the speed cells from the `bench_speed.py` runs of the speed tables.*"
+               if commands.strip("-; ") else ""))
 
 
 def section_significance(data: dict) -> str:
@@ -533,7 +529,7 @@ def render_summary() -> str:
              "[95% interval] (`python scripts/bench.py --stages significance`)") if significance else "rise, whole split"
     text = ("**The issue's targets** (help test set, first 200 pairs; ENGINE and its control at one iteration, length "
             "beam 3; several seeds: their mean):\n\n"
-            + table(["students", "seeds", "ENGINE BLEU", "start BLEU (a CMLM trained on distilled outputs; length beam 5 in the `engine` and "
+            + table(["students", "seeds", "ENGINE BLEU", "start BLEU (the CMLM ENGINE started from; length beam 5 in the `engine` and "
                      "`still_main` rows, the main tables' CMLM setting, else 3 as ENGINE)",
                      "ENGINE above its start", "rise (target >= +3)", whole,
                      "ENGINE - CE control at matched compute", "repetition: start -> ENGINE",
@@ -542,9 +538,9 @@ def render_summary() -> str:
     unseeded = [f"{benchmark}'s `engine` row" for prefix, benchmark in (("bench_", "A"), ("bench_b_", "B"))
                 if "cmlm_kd" in unseeded_cmlms(prefix)]
     if unseeded:
-        text += (f"\n\n{' and '.join(unseeded)}: their `cmlm_kd` was trained before the student was seeded, so the "
-                 "command trains another draw of the same recipe (A's seeded rerun from nothing is the `make bench` "
-                 "line below).")
+        text += (f"\n\n{' and '.join(unseeded)}: their `cmlm_kd` was trained before the student was seeded, so "
+                 "training it again (`--stages cmlm_kd --force`, then ENGINE from it) gives another draw of the same "
+                 "recipe, not these numbers (A's seeded rerun from nothing is the `make bench` line below).")
     text += transfer_summary()
     speeds = still_speeds()
     if speeds:
